@@ -1,0 +1,50 @@
+// API key records: unique ids, file names, owners that exist, expiry.
+import type { KeyRecord } from '../../schemas/types.generated.ts';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
+import type { Doc } from '../load/policy-set.ts';
+import { baseName } from '../load/source-file.ts';
+import type { DirectorySnapshot } from '../resolve/directory.ts';
+
+export interface ResolvedKey {
+  record: KeyRecord;
+  kind: 'user' | 'service';
+  /** username or service name */
+  name: string;
+}
+
+/** Splits `alice` / `service:llmapp1` into kind and name. */
+export function parsePrincipal(text: string): { kind: 'user' | 'service'; name: string } {
+  return text.startsWith('service:') ? { kind: 'service', name: text.slice('service:'.length) } : { kind: 'user', name: text };
+}
+
+export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectorySnapshot, now: Date): { keys: ResolvedKey[]; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const keys: ResolvedKey[] = [];
+  const seen = new Map<string, string>();
+  for (const doc of docs) {
+    const record = doc.data;
+    if (record.id !== baseName(doc.file)) {
+      diagnostics.push(diagnostic('MG_KEY_FILE_NAME_MISMATCH', doc.file, doc.locate(['id']), `key "${record.id}" is stored in ${doc.file}; the file must be named keys/${record.id}.yaml`));
+    }
+    const previous = seen.get(record.id);
+    if (previous !== undefined) {
+      diagnostics.push(diagnostic('MG_DUPLICATE_KEY_ID', doc.file, doc.locate(['id']), `key id "${record.id}" is already used by ${previous}`));
+      continue;
+    }
+    seen.set(record.id, doc.file);
+    const { kind, name } = parsePrincipal(record.principal);
+    const known = kind === 'user' ? directory.users.has(name) : directory.services.has(name);
+    if (!known) {
+      const candidates = kind === 'user' ? directory.users.keys() : directory.services.keys();
+      diagnostics.push(diagnostic('MG_KEY_UNKNOWN_PRINCIPAL', doc.file, doc.locate(['principal']), withSuggestion(`key "${record.id}" belongs to ${kind} "${name}", who is not in the directory`, didYouMean(name, candidates)), 'delete the key record if its owner has left'));
+      continue;
+    }
+    if (record.expires !== undefined && Date.parse(record.expires) <= now.getTime() && record.revoked !== true) {
+      diagnostics.push(diagnostic('MG_KEY_EXPIRED', doc.file, doc.locate(['expires']), `key "${record.id}" expired at ${record.expires}`, 'delete the record or issue a new key with `modelgate keys create`'));
+    }
+    keys.push({ record, kind, name });
+  }
+  keys.sort((a, b) => (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0));
+  return { keys, diagnostics };
+}

@@ -1,0 +1,146 @@
+// Authz rules: model references and globs expanded over the catalog, principals resolved
+// through the directory, teams expanded to members.
+import { Minimatch } from 'minimatch';
+import type { AuthzFile, AuthzRule } from '../../schemas/types.generated.ts';
+import { diagnostic, type Diagnostic, type Position } from '../diagnostics/diagnostic.ts';
+import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
+import type { JsonPath } from '../load/parse-yaml.ts';
+import type { Doc } from '../load/policy-set.ts';
+import type { DirectorySnapshot } from '../resolve/directory.ts';
+import type { Catalog } from './providers.ts';
+
+/** A rule after resolution: what it grants, to whom, until when, and where it is written. */
+export interface ResolvedRule {
+  /** file:line:col of the rule, kept in the bundle for audit. */
+  source: string;
+  file: string;
+  at: Position;
+  expires?: string;
+  description?: string;
+  /** Enabled model FQNs, in catalog order. */
+  models: string[];
+  /** Disabled model FQNs the rule names or matches (granted to nobody). */
+  disabledModels: string[];
+  /** Usernames, direct and through teams. */
+  users: string[];
+  services: string[];
+}
+
+const GLOB_CHARS = /[*?[\]{}!]/;
+
+export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, directory: DirectorySnapshot, now: Date): { rules: ResolvedRule[]; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const rules: ResolvedRule[] = [];
+  const expand = globExpander(catalog);
+  for (const doc of docs) {
+    doc.data.authz_rules.forEach((rule, i) => {
+      const base: JsonPath = ['authz_rules', i];
+      const at = doc.locate(base);
+      const report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string): void => {
+        diagnostics.push(diagnostic(code, doc.file, doc.locate([...base, ...path]), message, hint));
+      };
+      const models = resolveModels(rule, catalog, expand, report);
+      const principals = resolvePrincipals(rule, directory, report);
+      if ((rule.users?.length ?? 0) + (rule.teams?.length ?? 0) + (rule.services?.length ?? 0) === 0) {
+        diagnostics.push(diagnostic('MG_RULE_NO_PRINCIPALS', doc.file, at, 'this rule names no user, team or service', 'add users:, teams: or services:; a rule never applies to everyone'));
+      }
+      if (models.enabled.length === 0 && models.disabled.length > 0) {
+        diagnostics.push(diagnostic('MG_RULE_ONLY_DISABLED_MODELS', doc.file, at, 'every model this rule grants is disabled, so it grants nothing'));
+      }
+      if (rule.expires !== undefined && Date.parse(rule.expires) <= now.getTime()) {
+        report('MG_RULE_EXPIRED', ['expires'], `this rule expired at ${rule.expires} and grants nothing`, 'delete it, or extend expires if the access is still needed');
+      }
+      const resolved: ResolvedRule = {
+        source: `${doc.file}:${at.line}:${at.col}`,
+        file: doc.file,
+        at,
+        models: models.enabled,
+        disabledModels: models.disabled,
+        users: principals.users,
+        services: principals.services,
+      };
+      if (rule.expires !== undefined) resolved.expires = new Date(Date.parse(rule.expires)).toISOString();
+      if (rule.description !== undefined) resolved.description = rule.description;
+      rules.push(resolved);
+    });
+  }
+  return { rules, diagnostics };
+}
+
+type Report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string) => void;
+
+function resolveModels(rule: AuthzRule, catalog: Catalog, expand: (pattern: string) => string[], report: Report): { enabled: string[]; disabled: string[] } {
+  const matched = new Set<string>();
+  rule.models.forEach((ref, j) => {
+    const path: JsonPath = ['models', j];
+    if (GLOB_CHARS.test(ref)) {
+      const hits = expand(ref);
+      if (hits.length === 0) report('MG_GLOB_MATCHES_NOTHING', path, `the glob "${ref}" matches no declared model`, 'globs match account/model names, like "azure-prod/*" or "openai-main/gpt-4o*"');
+      for (const fqn of hits) matched.add(fqn);
+      return;
+    }
+    const slash = ref.indexOf('/');
+    if (slash <= 0 || slash === ref.length - 1) {
+      const guess = didYouMean(ref, [...catalog.models.keys()]) ?? [...catalog.models.keys()].find((fqn) => fqn.endsWith(`/${ref}`));
+      report('MG_INVALID_MODEL_REF', path, withSuggestion(`"${ref}" is not a fully qualified model name (account/model)`, guess));
+      return;
+    }
+    const accountName = ref.slice(0, slash);
+    const account = catalog.accounts.get(accountName);
+    if (account === undefined) {
+      report('MG_UNKNOWN_ACCOUNT', path, withSuggestion(`provider account "${accountName}" is not declared`, didYouMean(accountName, catalog.accounts.keys())), 'accounts are declared in providers/<name>.yaml');
+      return;
+    }
+    const modelName = ref.slice(slash + 1);
+    const model = account.models.get(modelName);
+    if (model === undefined) {
+      report('MG_UNKNOWN_MODEL', path, withSuggestion(`account "${accountName}" does not declare model "${modelName}"`, didYouMean(modelName, account.models.keys())), `declare it under models: in ${account.doc.file}`);
+      return;
+    }
+    if (!model.enabled) report('MG_MODEL_DISABLED', path, `model "${ref}" is disabled, so nobody may use it`);
+    matched.add(model.fqn);
+  });
+  const enabled: string[] = [];
+  const disabled: string[] = [];
+  for (const [fqn, model] of catalog.models) {
+    if (matched.has(fqn)) (model.enabled ? enabled : disabled).push(fqn);
+  }
+  return { enabled, disabled };
+}
+
+function resolvePrincipals(rule: AuthzRule, directory: DirectorySnapshot, report: Report): { users: string[]; services: string[] } {
+  const users = new Set<string>();
+  const services = new Set<string>();
+  (rule.users ?? []).forEach((name, j) => {
+    if (directory.users.has(name)) users.add(name);
+    else report('MG_UNKNOWN_USER', ['users', j], withSuggestion(`user "${name}" is not in the directory`, didYouMean(name, directory.users.keys())));
+  });
+  (rule.teams ?? []).forEach((name, j) => {
+    const members = directory.teams.get(name);
+    if (members === undefined) report('MG_UNKNOWN_TEAM', ['teams', j], withSuggestion(`team "${name}" is not in the directory`, didYouMean(name, directory.teams.keys())));
+    else for (const member of members) users.add(member);
+  });
+  (rule.services ?? []).forEach((name, j) => {
+    if (directory.services.has(name)) services.add(name);
+    else report('MG_UNKNOWN_SERVICE', ['services', j], withSuggestion(`service "${name}" is not in the directory`, didYouMean(name, directory.services.keys())));
+  });
+  return { users: [...users].sort(), services: [...services].sort() };
+}
+
+// Patterns of the form "account/<glob>" only look at that account's models, which keeps
+// expansion linear in rules x models-per-account instead of rules x all models.
+function globExpander(catalog: Catalog): (pattern: string) => string[] {
+  const cache = new Map<string, string[]>();
+  return (pattern) => {
+    const cached = cache.get(pattern);
+    if (cached !== undefined) return cached;
+    const matcher = new Minimatch(pattern, { nonegate: true, nocomment: true });
+    const slash = pattern.indexOf('/');
+    const accountPart = slash > 0 ? pattern.slice(0, slash) : '';
+    const account = accountPart !== '' && !GLOB_CHARS.test(accountPart) ? catalog.accounts.get(accountPart) : undefined;
+    const candidates = account !== undefined ? [...account.models.values()].map((m) => m.fqn) : accountPart !== '' && !GLOB_CHARS.test(accountPart) ? [] : [...catalog.models.keys()];
+    const hits = candidates.filter((fqn) => matcher.match(fqn));
+    cache.set(pattern, hits);
+    return hits;
+  };
+}

@@ -1,0 +1,94 @@
+// The pure compiler core: policy documents + a directory snapshot in, a policy model (or
+// diagnostics) out. No file system, git, network or clock: the caller passes `now`.
+import type { GatewayFile, IdentityLock } from '../schemas/types.generated.ts';
+import { checkConfusables, type NamedThing } from './check/confusables.ts';
+import { checkKeys, type ResolvedKey } from './check/keys.ts';
+import { checkProviders, type Catalog } from './check/providers.ts';
+import { checkRules, type ResolvedRule } from './check/rules.ts';
+import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics/diagnostic.ts';
+import type { PolicySet } from './load/policy-set.ts';
+import type { DirectorySnapshot, NameRequest } from './resolve/directory.ts';
+import { checkLock } from './resolve/lock.ts';
+import { parsePrincipal } from './check/keys.ts';
+
+/** Everything a bundle is built from, after every check passed. */
+export interface PolicyModel {
+  gateway: GatewayFile;
+  catalog: Catalog;
+  rules: ResolvedRule[];
+  directory: DirectorySnapshot;
+  keys: ResolvedKey[];
+}
+
+export interface AnalyzeOptions {
+  now: Date;
+  /** Unpinned resolutions are errors instead of being added to the lock (CI mode). */
+  frozenLock?: boolean;
+}
+
+export interface Analysis {
+  /** Sorted by file, line, column. */
+  diagnostics: Diagnostic[];
+  /** Null when there is any error. */
+  model: PolicyModel | null;
+  /** The identity lock including new pins; write it back when lockChanged. */
+  lock: IdentityLock;
+  lockChanged: boolean;
+}
+
+/** Runs every semantic check over a loaded policy set. */
+export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagnostics: readonly Diagnostic[], options: AnalyzeOptions): Analysis {
+  const providers = checkProviders(set.providers);
+  const rules = checkRules(set.authz, providers.catalog, directory, options.now);
+  const keys = checkKeys(set.keys, directory, options.now);
+  const lock = checkLock(directory, set.lock, options.frozenLock === true);
+  const confusables = checkConfusables(namedThings(set, directory));
+  const diagnostics = sortDiagnostics([
+    ...loadDiagnostics,
+    ...providers.diagnostics,
+    ...rules.diagnostics,
+    ...keys.diagnostics,
+    ...lock.diagnostics,
+    ...confusables,
+  ]);
+  const model: PolicyModel | null =
+    hasErrors(diagnostics) || set.gateway === null
+      ? null
+      : { gateway: set.gateway.data, catalog: providers.catalog, rules: rules.rules, directory, keys: keys.keys };
+  return { diagnostics, model, lock: lock.lock, lockChanged: lock.changed };
+}
+
+/** The names the policy mentions, for directories that resolve on demand (GitHub). */
+export function requestedNames(set: PolicySet): NameRequest {
+  const users = new Set<string>();
+  const teams = new Set<string>();
+  const services = new Set<string>();
+  for (const doc of set.authz) {
+    for (const rule of doc.data.authz_rules) {
+      rule.users?.forEach((u) => users.add(u));
+      rule.teams?.forEach((t) => teams.add(t));
+      rule.services?.forEach((s) => services.add(s));
+    }
+  }
+  for (const doc of set.keys) {
+    const { kind, name } = parsePrincipal(doc.data.principal);
+    (kind === 'user' ? users : services).add(name);
+  }
+  return { users, teams, services };
+}
+
+function namedThings(set: PolicySet, directory: DirectorySnapshot): NamedThing[] {
+  const things: NamedThing[] = [];
+  const add = (kind: 'user' | 'team' | 'service', name: string): void => {
+    const where = directory.definedAt(kind, name);
+    if (where !== undefined) things.push({ kind, name, file: where.file, at: where.at });
+  };
+  for (const name of directory.users.keys()) add('user', name);
+  for (const name of directory.teams.keys()) add('team', name);
+  for (const name of directory.services.keys()) add('service', name);
+  for (const doc of set.providers) {
+    things.push({ kind: 'account', name: doc.data.name, file: doc.file, at: doc.locate(['name']) });
+    doc.data.models.forEach((m, i) => things.push({ kind: `model of ${doc.data.name}`, name: m.name, file: doc.file, at: doc.locate(['models', i, 'name']) }));
+  }
+  return things;
+}

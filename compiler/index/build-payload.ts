@@ -1,0 +1,125 @@
+// The grant index: principals -> access class -> rules -> model indices. Rules carry their
+// expiry and source (file:line:col); principals with the same set of rules share one class,
+// which keeps the bundle small where per-principal model sets would not be (DESIGN.md section 4).
+import type { BundlePayload, BundlePrincipal, BundleProvider } from '../../schemas/types.generated.ts';
+import type { ResolvedKey } from '../check/keys.ts';
+import type { PolicyModel } from '../compile.ts';
+
+export interface BundleMeta {
+  serial: number;
+  revision: string;
+  createdAt: Date;
+}
+
+const DEFAULT_BASE_URL: Record<string, string> = { openai: 'https://api.openai.com/v1', mock: 'mock://local' };
+
+/** Builds the payload. Deterministic: the same model and meta give the same object, key order included. */
+export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayload {
+  const { catalog, rules, directory, keys, gateway } = model;
+
+  const providerNames = [...catalog.accounts.keys()].sort();
+  const providerIndex = new Map(providerNames.map((name, i) => [name, i]));
+  const providers = providerNames.map((name): BundleProvider => {
+    const account = catalog.accounts.get(name)!.doc.data;
+    const provider: BundleProvider = { name, type: account.type, base_url: account.base_url ?? DEFAULT_BASE_URL[account.type] ?? '' };
+    if (account.api_version !== undefined) provider.api_version = account.api_version;
+    if (account.secret !== undefined) provider.secret = account.secret;
+    return provider;
+  });
+
+  const modelIndex = new Map<string, number>();
+  const models = [...catalog.models.values()].map((m, i) => {
+    modelIndex.set(m.fqn, i);
+    return { fqn: m.fqn, provider: providerIndex.get(m.account)!, upstream: m.upstream, enabled: m.enabled };
+  });
+
+  const rulesByUser = new Map<string, number[]>();
+  const rulesByService = new Map<string, number[]>();
+  const bundleRules = rules.map((rule, i) => {
+    for (const user of rule.users) push(rulesByUser, user, i);
+    for (const service of rule.services) push(rulesByService, service, i);
+    const out: BundlePayload['rules'][number] = { source: rule.source, models: rule.models.map((fqn) => modelIndex.get(fqn)!) };
+    if (rule.expires !== undefined) out.expires = rule.expires;
+    return out;
+  });
+
+  const classIndex = new Map<string, number>();
+  const accessClasses: number[][] = [];
+  const classOf = (ruleIds: number[] | undefined): number | null => {
+    const granting = (ruleIds ?? []).filter((r) => bundleRules[r]!.models.length > 0);
+    if (granting.length === 0) return null;
+    const key = granting.join(',');
+    let index = classIndex.get(key);
+    if (index === undefined) {
+      index = accessClasses.length;
+      accessClasses.push(granting);
+      classIndex.set(key, index);
+    }
+    return index;
+  };
+
+  const principals: BundlePrincipal[] = [];
+  const principalIndex = new Map<string, number>();
+  for (const name of [...directory.users.keys()].sort()) {
+    const user = directory.users.get(name)!;
+    const p: BundlePrincipal = { id: user.id, name, kind: 'user', access_class: classOf(rulesByUser.get(name)) };
+    if (user.oidc_subject !== undefined) p.oidc_subject = user.oidc_subject;
+    principalIndex.set(`user:${name}`, principals.length);
+    principals.push(p);
+  }
+  for (const name of [...directory.services.keys()].sort()) {
+    const service = directory.services.get(name)!;
+    const p: BundlePrincipal = { id: service.id, name, kind: 'service', access_class: classOf(rulesByService.get(name)) };
+    if (service.oidc_client_id !== undefined) p.oidc_client_id = service.oidc_client_id;
+    principalIndex.set(`service:${name}`, principals.length);
+    principals.push(p);
+  }
+
+  const bundleKeys = keys.map((k: ResolvedKey) => {
+    const out: BundlePayload['keys'][number] = { id: k.record.id, sha256: k.record.sha256, principal: principalIndex.get(`${k.kind}:${k.name}`)! };
+    if (k.record.expires !== undefined) out.expires = new Date(Date.parse(k.record.expires)).toISOString();
+    if (k.record.revoked === true) out.revoked = true;
+    return out;
+  });
+
+  const issuers = (gateway.oidc?.issuers ?? []).map((issuer) => {
+    const out: BundlePayload['oidc']['issuers'][number] = {
+      issuer: issuer.issuer,
+      audience: issuer.audience,
+      user_claim: issuer.user_claim ?? 'preferred_username',
+      service_claim: issuer.service_claim ?? 'client_id',
+    };
+    if (issuer.jwks_uri !== undefined) out.jwks_uri = issuer.jwks_uri;
+    return out;
+  });
+
+  return {
+    format: 1,
+    audience: gateway.audience,
+    serial: meta.serial,
+    revision: meta.revision,
+    created_at: meta.createdAt.toISOString(),
+    expires_at: new Date(meta.createdAt.getTime() + lifetimeMs(gateway.bundle?.lifetime ?? '7d')).toISOString(),
+    providers,
+    models,
+    rules: bundleRules,
+    access_classes: accessClasses,
+    principals,
+    keys: bundleKeys,
+    oidc: { issuers },
+  };
+}
+
+/** "7d" / "36h" / "90m" in milliseconds. */
+export function lifetimeMs(text: string): number {
+  const match = /^([1-9][0-9]*)([mhd])$/.exec(text);
+  if (match === null) throw new Error(`invalid lifetime "${text}"`);
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+function push(map: Map<string, number[]>, key: string, value: number): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}

@@ -1,0 +1,66 @@
+// YAML with source positions: every value the checks look at can be traced back to file:line:col.
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { diagnostic, type Diagnostic, type Position } from '../diagnostics/diagnostic.ts';
+
+export type JsonPath = readonly (string | number)[];
+
+export interface ParsedYaml {
+  file: string;
+  /** The plain JavaScript value of the document (undefined for an empty file). */
+  data: unknown;
+  /** Where the value at path starts; with onKey, where its key starts (for unknown fields). Falls back to the nearest ancestor. */
+  locate(path: JsonPath, onKey?: boolean): Position;
+}
+
+/** Parses one file; syntax errors and duplicate keys come back as diagnostics and no document. */
+export function parseYaml(file: string, text: string): { doc: ParsedYaml | null; diagnostics: Diagnostic[] } {
+  const lineCounter = new LineCounter();
+  // Plain YAML 1.2 core schema: timestamps stay strings, `yes`/`no` stay strings, no merge keys.
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, schema: 'core', merge: false });
+  const diagnostics: Diagnostic[] = [];
+  const positionOf = (offset: number): Position => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, col };
+  };
+  for (const error of document.errors) {
+    const at = positionOf(error.pos[0]);
+    if (error.code === 'DUPLICATE_KEY') {
+      diagnostics.push(diagnostic('MG_YAML_DUPLICATE_KEY', file, at, 'this mapping has the same key twice', 'remove or rename one of them; YAML keeps only one value'));
+    } else {
+      diagnostics.push(diagnostic('MG_YAML_SYNTAX', file, at, `YAML syntax error: ${firstLine(error.message)}`));
+    }
+  }
+  if (diagnostics.length > 0) return { doc: null, diagnostics };
+
+  const root = document.contents as Node | null;
+  const locate = (path: JsonPath, onKey = false): Position => {
+    let node: unknown = root;
+    let best: Position = root?.range ? positionOf(root.range[0]) : { line: 1, col: 1 };
+    for (let i = 0; i < path.length; i++) {
+      const segment = path[i];
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
+        if (!pair) return best;
+        if (last && onKey && isScalar(pair.key) && pair.key.range) return positionOf(pair.key.range[0]);
+        const value = pair.value as Node | null;
+        if (value?.range) best = positionOf(value.range[0]);
+        else if (isScalar(pair.key) && pair.key.range) best = positionOf(pair.key.range[0]);
+        node = value;
+      } else if (isSeq(node) && typeof segment === 'number') {
+        const item = node.items[segment] as Node | undefined;
+        if (!item) return best;
+        if (item.range) best = positionOf(item.range[0]);
+        node = item;
+      } else {
+        return best;
+      }
+    }
+    return best;
+  };
+  return { doc: { file, data: document.toJS({ maxAliasCount: 100 }) ?? undefined, locate }, diagnostics };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message;
+}

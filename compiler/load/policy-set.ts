@@ -1,0 +1,69 @@
+// Turns the files of a policy folder into typed, positioned documents (or diagnostics).
+import type { AuthzFile, DirectoryFile, GatewayFile, IdentityLock, KeyRecord, ProviderAccount } from '../../schemas/types.generated.ts';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { parseYaml, type ParsedYaml } from './parse-yaml.ts';
+import { classify, type SourceFile } from './source-file.ts';
+import { validateSchema } from './validate-schema.ts';
+
+/** A schema-valid document: its typed data plus the positions of its nodes. */
+export interface Doc<T> extends ParsedYaml {
+  data: T;
+}
+
+export interface PolicySet {
+  gateway: Doc<GatewayFile> | null;
+  providers: Doc<ProviderAccount>[];
+  authz: Doc<AuthzFile>[];
+  directory: Doc<DirectoryFile> | null;
+  keys: Doc<KeyRecord>[];
+  lock: Doc<IdentityLock> | null;
+}
+
+/** Parses and schema-validates every file. Files with problems are left out of the set and reported. */
+export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; diagnostics: Diagnostic[] } {
+  const set: PolicySet = { gateway: null, providers: [], authz: [], directory: null, keys: [], lock: null };
+  const diagnostics: Diagnostic[] = [];
+  let sawGateway = false;
+  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const file of sorted) {
+    const kind = classify(file.path);
+    if (kind === null) {
+      if (/\.ya?ml$/.test(file.path)) {
+        diagnostics.push(diagnostic('MG_UNKNOWN_FILE', file.path, { line: 1, col: 1 }, 'modelgate does not read this file', 'providers go in providers/, rules in authz.yaml or authz/, keys in keys/; see docs/policy-reference.md'));
+      }
+      continue;
+    }
+    if (kind === 'gateway') sawGateway = true;
+    const parsed = parseYaml(file.path, file.text);
+    diagnostics.push(...parsed.diagnostics);
+    if (parsed.doc === null) continue;
+    const problems = validateSchema(kind, parsed.doc);
+    diagnostics.push(...problems);
+    if (problems.length > 0) continue;
+    const doc = parsed.doc;
+    switch (kind) {
+      case 'provider':
+        set.providers.push(doc as Doc<ProviderAccount>);
+        break;
+      case 'authz':
+        set.authz.push(doc as Doc<AuthzFile>);
+        break;
+      case 'key':
+        set.keys.push(doc as Doc<KeyRecord>);
+        break;
+      case 'directory':
+        set.directory = doc as Doc<DirectoryFile>;
+        break;
+      case 'gateway':
+        set.gateway = doc as Doc<GatewayFile>;
+        break;
+      case 'lock':
+        set.lock = doc as Doc<IdentityLock>;
+        break;
+    }
+  }
+  if (!sawGateway) {
+    diagnostics.push(diagnostic('MG_GATEWAY_MISSING', 'gateway.yaml', { line: 1, col: 1 }, 'gateway.yaml is missing; it must name the audience (the gateway fleet this policy is for)', 'create gateway.yaml with a line like `audience: prod-gateway`'));
+  }
+  return { set, diagnostics };
+}

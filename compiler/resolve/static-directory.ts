@@ -1,0 +1,80 @@
+// The embedded default directory: directory.yaml in the policy folder.
+import type { DirectoryFile } from '../../schemas/types.generated.ts';
+import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
+import type { Doc } from '../load/policy-set.ts';
+import type { DirectorySnapshot, IdentityDirectory, ResolvedService, ResolvedUser, SourceLocation } from './directory.ts';
+
+/** Builds the snapshot from directory.yaml (or an empty one), reporting duplicates and unknown members. */
+export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: DirectorySnapshot; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const users = new Map<string, ResolvedUser>();
+  const teams = new Map<string, string[]>();
+  const services = new Map<string, ResolvedService>();
+  const where = new Map<string, SourceLocation>();
+  const idOwners = new Map<string, string>();
+  const data = doc?.data ?? {};
+  const file = doc?.file ?? 'directory.yaml';
+
+  const claimId = (id: string, owner: string, path: (string | number)[]): void => {
+    const previous = idOwners.get(id);
+    if (previous !== undefined) {
+      diagnostics.push(diagnostic('MG_DUPLICATE_IDENTITY_ID', file, doc!.locate(path), `${owner} has the id "${id}", already used by ${previous}`, 'every principal needs its own stable id; never reuse one'));
+    } else {
+      idOwners.set(id, owner);
+    }
+  };
+
+  (data.users ?? []).forEach((user, i) => {
+    const at = doc!.locate(['users', i, 'username']);
+    if (users.has(user.username)) {
+      diagnostics.push(diagnostic('MG_DUPLICATE_USER', file, at, `user "${user.username}" is listed twice`));
+      return;
+    }
+    const resolved: ResolvedUser = { username: user.username, id: user.id };
+    if (user.oidc_subject !== undefined) resolved.oidc_subject = user.oidc_subject;
+    if (user.email !== undefined) resolved.email = user.email;
+    users.set(user.username, resolved);
+    where.set(`user:${user.username}`, { file, at });
+    claimId(user.id, `user "${user.username}"`, ['users', i, 'id']);
+  });
+  (data.services ?? []).forEach((service, i) => {
+    const at = doc!.locate(['services', i, 'name']);
+    if (services.has(service.name)) {
+      diagnostics.push(diagnostic('MG_DUPLICATE_SERVICE', file, at, `service "${service.name}" is listed twice`));
+      return;
+    }
+    const resolved: ResolvedService = { name: service.name, id: service.id };
+    if (service.oidc_client_id !== undefined) resolved.oidc_client_id = service.oidc_client_id;
+    services.set(service.name, resolved);
+    where.set(`service:${service.name}`, { file, at });
+    claimId(service.id, `service "${service.name}"`, ['services', i, 'id']);
+  });
+  (data.teams ?? []).forEach((team, i) => {
+    const at = doc!.locate(['teams', i, 'name']);
+    if (teams.has(team.name)) {
+      diagnostics.push(diagnostic('MG_DUPLICATE_TEAM', file, at, `team "${team.name}" is listed twice`));
+      return;
+    }
+    const members: string[] = [];
+    team.members.forEach((member, j) => {
+      if (users.has(member)) {
+        if (!members.includes(member)) members.push(member);
+      } else {
+        diagnostics.push(diagnostic('MG_UNKNOWN_TEAM_MEMBER', file, doc!.locate(['teams', i, 'members', j]), withSuggestion(`team "${team.name}" lists "${member}", who is not a user in the directory`, didYouMean(member, users.keys()))));
+      }
+    });
+    teams.set(team.name, members);
+    where.set(`team:${team.name}`, { file, at });
+  });
+
+  return {
+    snapshot: { users, teams, services, definedAt: (kind, name) => where.get(`${kind}:${name}`) },
+    diagnostics,
+  };
+}
+
+/** IdentityDirectory over directory.yaml: resolution needs no I/O, the whole file is the answer. */
+export function staticDirectory(doc: Doc<DirectoryFile> | null): IdentityDirectory {
+  return { source: 'static', resolve: async () => staticSnapshot(doc) };
+}

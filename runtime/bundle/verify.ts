@@ -1,0 +1,111 @@
+// Pure, synchronous bundle verification: trust material comes in as arguments (sigstore-js style).
+import { createHash, type KeyObject } from 'node:crypto';
+import type { BundlePayload } from '../../schemas/types.generated.ts';
+import { BUNDLE_PAYLOAD_TYPE, keyIdOf, verifyPae, type DsseEnvelope } from './dsse.ts';
+import { BundleError } from './errors.ts';
+import { bundleSchemaProblem } from './schema.ts';
+
+export interface TrustedKey {
+  keyid: string;
+  key: KeyObject;
+}
+
+export interface VerifiedBundle {
+  payload: BundlePayload;
+  /** sha256 of the exact payload bytes that were signed. */
+  digest: string;
+  /** keyid of the trusted key whose signature verified. */
+  keyid: string;
+}
+
+/** Wraps public keys as trusted keys, computing each keyid once. */
+export function trustKeys(keys: KeyObject[]): TrustedKey[] {
+  return keys.map((key) => ({ keyid: keyIdOf(key), key }));
+}
+
+/**
+ * Verifies the envelope bytes and returns the parsed payload. Checks signature then schema;
+ * audience, serial and expiry are activation checks (see activate.ts).
+ */
+export function verifyBundle(envelopeBytes: Uint8Array, trusted: readonly TrustedKey[]): VerifiedBundle {
+  const envelope = parseEnvelope(envelopeBytes);
+  if (envelope.payloadType !== BUNDLE_PAYLOAD_TYPE) {
+    throw new BundleError('MG_BUNDLE_PAYLOAD_TYPE', `payloadType must be ${BUNDLE_PAYLOAD_TYPE}`);
+  }
+  if (envelope.signatures.length === 0) throw new BundleError('MG_BUNDLE_NO_SIGNATURE', 'the envelope has no signature');
+  const seen = new Set<string>();
+  for (const s of envelope.signatures) {
+    const identity = `${s.keyid}\u0000${s.sig}`;
+    if (seen.has(s.keyid) || seen.has(identity)) {
+      throw new BundleError('MG_BUNDLE_DUPLICATE_SIGNATURE', 'the envelope carries the same signature or keyid twice');
+    }
+    seen.add(s.keyid);
+    seen.add(identity);
+  }
+
+  const payloadBytes = decodeBase64Strict(envelope.payload, 'payload');
+  const keyid = findVerifyingKey(envelope, payloadBytes, trusted);
+  if (keyid === null) {
+    throw new BundleError('MG_BUNDLE_BAD_SIGNATURE', 'no signature verifies with a trusted public key');
+  }
+
+  // DSSE: parse the exact bytes that were verified, never the envelope again.
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(payloadBytes).toString('utf8'));
+  } catch {
+    throw new BundleError('MG_BUNDLE_SCHEMA', 'the signed payload is not JSON');
+  }
+  const problem = bundleSchemaProblem(payload);
+  if (problem !== null) throw new BundleError('MG_BUNDLE_SCHEMA', `the signed payload does not match the bundle schema: ${problem}`);
+  return {
+    payload: payload as BundlePayload,
+    digest: createHash('sha256').update(payloadBytes).digest('hex'),
+    keyid,
+  };
+}
+
+function parseEnvelope(bytes: Uint8Array): DsseEnvelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw new BundleError('MG_BUNDLE_MALFORMED', 'the bundle is not a JSON DSSE envelope (truncated or corrupt?)');
+  }
+  if (typeof value !== 'object' || value === null) throw new BundleError('MG_BUNDLE_MALFORMED', 'the bundle is not a DSSE envelope');
+  const { payloadType, payload, signatures } = value as Record<string, unknown>;
+  if (typeof payloadType !== 'string' || typeof payload !== 'string') {
+    throw new BundleError('MG_BUNDLE_MALFORMED', 'the envelope needs string payloadType and payload');
+  }
+  if (signatures === undefined) throw new BundleError('MG_BUNDLE_NO_SIGNATURE', 'the envelope has no signatures');
+  if (!Array.isArray(signatures) || !signatures.every(isSignature)) {
+    throw new BundleError('MG_BUNDLE_MALFORMED', 'signatures must be a list of {keyid, sig}');
+  }
+  return { payloadType, payload, signatures };
+}
+
+function isSignature(s: unknown): s is { keyid: string; sig: string } {
+  if (typeof s !== 'object' || s === null) return false;
+  const { keyid, sig } = s as Record<string, unknown>;
+  return typeof keyid === 'string' && typeof sig === 'string';
+}
+
+// The keyid only orders the attempts: a signature whose keyid we do not know is still tried
+// against every trusted key, so a renamed keyid cannot lock out a valid signature.
+function findVerifyingKey(envelope: DsseEnvelope, payload: Uint8Array, trusted: readonly TrustedKey[]): string | null {
+  for (const signature of envelope.signatures) {
+    const sig = decodeBase64Strict(signature.sig, 'signature', 'MG_BUNDLE_BAD_SIGNATURE');
+    const ordered = [...trusted].sort((a, b) => Number(b.keyid === signature.keyid) - Number(a.keyid === signature.keyid));
+    for (const candidate of ordered) {
+      if (verifyPae(envelope.payloadType, payload, sig, candidate.key)) return candidate.keyid;
+    }
+  }
+  return null;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeBase64Strict(text: string, what: string, code: 'MG_BUNDLE_MALFORMED' | 'MG_BUNDLE_BAD_SIGNATURE' = 'MG_BUNDLE_MALFORMED'): Buffer {
+  if (text.length % 4 !== 0 || !BASE64.test(text)) throw new BundleError(code, `the ${what} is not valid base64`);
+  return Buffer.from(text, 'base64');
+}

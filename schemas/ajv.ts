@@ -1,0 +1,18 @@
+// One place that builds an ajv instance, shared by the compiler (policy files) and the runtime (bundle payload).
+import AjvModule, { type Ajv as AjvInstance, type Options } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+// ajv and ajv-formats are CommonJS; under NodeNext their default export sits on .default.
+type AjvClass = new (options?: Options) => AjvInstance;
+const Ajv = ((AjvModule as unknown as { default?: AjvClass }).default ?? AjvModule) as unknown as AjvClass;
+type AddFormats = (ajv: AjvInstance) => AjvInstance;
+const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
+
+export type { AjvInstance };
+
+/** A strict draft-07 ajv with the standard formats (date-time, email, ...). */
+export function createAjv(options: Options = {}): AjvInstance {
+  const ajv = new Ajv({ strict: true, strictRequired: false, allowUnionTypes: true, ...options });
+  addFormats(ajv);
+  return ajv;
+}
