@@ -5,13 +5,15 @@ import { analyze, type Analysis } from '../compile.ts';
 import { buildPayload, type BundleMeta } from '../index/build-payload.ts';
 import { loadPolicySet, type PolicySet } from '../load/policy-set.ts';
 import type { SourceFile } from '../load/source-file.ts';
-import type { IdentityDirectory } from '../resolve/directory.ts';
+import type { DirectorySnapshot, IdentityDirectory } from '../resolve/directory.ts';
 import { staticDirectory } from '../resolve/static-directory.ts';
 import { requestedNames } from '../compile.ts';
 import { readPolicyFiles } from './read-policies.ts';
 
 export interface FolderAnalysis extends Analysis {
   set: PolicySet;
+  /** Who exists, as resolved for this run (also when the policies have errors). */
+  directory: DirectorySnapshot;
 }
 
 /** Loads and checks policy files; `directory` defaults to directory.yaml. */
@@ -20,7 +22,7 @@ export async function analyzeFiles(files: readonly SourceFile[], options: { now:
   const directory = (options.directory ?? ((s: PolicySet) => staticDirectory(s.directory)))(set);
   const resolved = await directory.resolve(requestedNames(set));
   const analysis = analyze(set, resolved.snapshot, [...diagnostics, ...resolved.diagnostics], options);
-  return { ...analysis, set };
+  return { ...analysis, set, directory: resolved.snapshot };
 }
 
 export async function analyzeFolder(dir: string, options: { now: Date; frozenLock?: boolean }): Promise<FolderAnalysis> {

@@ -1,0 +1,49 @@
+// Argument parsing shared by every command: node:util parseArgs, with errors that map to exit 2.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Bad command line: exit 2 with the message and a pointer to --help. */
+export class UsageError extends Error {}
+
+/** The environment is not right (missing key file, unreadable folder): exit 2. */
+export class EnvironmentError extends Error {}
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const COMMON_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  format: { type: 'string' },
+} as const satisfies Options;
+
+export function parse<T extends Options>(args: string[], options: T, allowPositionals = 0) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  if (parsed.positionals.length > allowPositionals) {
+    throw new UsageError(`unexpected argument "${parsed.positionals[allowPositionals]}"`);
+  }
+  const format = (parsed.values as { format?: string }).format ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, not "${format}"`);
+  return { values: parsed.values, positionals: parsed.positionals, json: format === 'json' };
+}
+
+/** "90d" / "12h" / "30m" from now, or an RFC 3339 instant. */
+export function parseInstant(text: string, now: Date, flag: string): Date {
+  const relative = /^([1-9][0-9]*)([mhd])$/.exec(text);
+  if (relative !== null) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
+    return new Date(now.getTime() + Number(relative[1]) * unit);
+  }
+  if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text)) {
+    const date = new Date(text.length === 10 ? `${text}T00:00:00Z` : text);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new UsageError(`${flag} must be a duration like 90d, 12h, 30m or an RFC 3339 time like 2027-01-31T00:00:00Z`);
+}
+
+export function requireString(value: unknown, flag: string): string {
+  if (typeof value !== 'string' || value === '') throw new UsageError(`${flag} is required`);
+  return value;
+}

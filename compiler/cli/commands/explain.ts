@@ -1,0 +1,92 @@
+import { buildDecisionIndex, type DenyReason } from '../../../runtime/authorize/decision-index.ts';
+import { parsePrincipal } from '../../check/keys.ts';
+import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
+import { hasErrors } from '../../diagnostics/diagnostic.ts';
+import { buildPayload } from '../../index/build-payload.ts';
+import { parse, parseInstant, UsageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { diagnosticsJson, printDiagnostics, printJson } from '../output.ts';
+import { analyzePolicies, POLICY_OPTIONS } from '../policies.ts';
+
+const REASONS: Record<DenyReason, string> = {
+  unknown_model: 'no account declares this model',
+  model_disabled: 'the model is disabled, so nobody may use it',
+  no_grant: 'no rule grants it to this principal',
+  grant_expired: 'every rule that granted it has expired',
+};
+
+export const explainCommand: Command = {
+  name: 'explain',
+  summary: 'say which rule grants PRINCIPAL the use of MODEL, or why not',
+  usage: `modelgate explain PRINCIPAL MODEL [--at TIME] [--policies DIR] [--format text|json]
+
+Compiles the policies and answers with the same index the gateway uses.
+PRINCIPAL is a username or service:NAME; MODEL is account/model.
+
+  --at TIME   decide at this instant (RFC 3339 or a duration like 30d from now; default: now)`,
+  async run(args) {
+    const { values, positionals, json } = parse(args, { ...POLICY_OPTIONS, at: { type: 'string' } }, 2);
+    const [principalText, fqn] = positionals;
+    if (principalText === undefined || fqn === undefined) throw new UsageError('PRINCIPAL and MODEL are required');
+    const dir = values.policies as string;
+    const now = new Date();
+    const at = values.at === undefined ? now : parseInstant(values.at, now, '--at');
+    const analysis = await analyzePolicies(dir, { now: at, frozenLock: true });
+    const errors = analysis.diagnostics.filter((d) => d.code !== 'MG_LOCK_OUT_OF_DATE');
+    if (hasErrors(errors) || analysis.model === null) {
+      if (json) printJson({ ok: false, diagnostics: diagnosticsJson(errors, dir) });
+      else printDiagnostics(errors, dir);
+      return 1;
+    }
+    const model = analysis.model;
+    const payload = buildPayload(model, { serial: 1, revision: 'explain', createdAt: at });
+    const { kind, name } = parsePrincipal(principalText);
+    const principalIndex = payload.principals.findIndex((p) => p.kind === kind && p.name === name);
+    if (principalIndex < 0) {
+      const known = kind === 'user' ? model.directory.users.keys() : model.directory.services.keys();
+      const message = withSuggestion(`${kind} "${name}" is not in the directory`, didYouMean(name, known));
+      if (json) printJson({ ok: false, code: kind === 'user' ? 'MG_UNKNOWN_USER' : 'MG_UNKNOWN_SERVICE', message });
+      else process.stderr.write(`${message}\n`);
+      return 1;
+    }
+
+    const decision = buildDecisionIndex(payload).decide(principalIndex, fqn, at.getTime());
+    const rawRules = analysis.set.authz.flatMap((doc) => doc.data.authz_rules);
+    const related = model.rules
+      .map((rule, i) => ({ rule, raw: rawRules[i]! }))
+      .filter(({ rule }) => rule.models.includes(fqn) || rule.disabledModels.includes(fqn))
+      .map(({ rule, raw }) => {
+        const via: string[] = [];
+        if (kind === 'user' && raw.users?.includes(name)) via.push(`user ${name}`);
+        if (kind === 'service' && raw.services?.includes(name)) via.push(`service ${name}`);
+        if (kind === 'user') for (const team of raw.teams ?? []) if (model.directory.teams.get(team)?.includes(name)) via.push(`team ${team}`);
+        const expired = rule.expires !== undefined && Date.parse(rule.expires) <= at.getTime();
+        return { source: `${rule.source}`, applies: via.length > 0, via, expires: rule.expires ?? null, expired, description: rule.description ?? null };
+      });
+
+    const result = {
+      ok: true,
+      principal: principalText,
+      model: fqn,
+      at: at.toISOString(),
+      allowed: decision.allowed,
+      granted_by: decision.allowed ? decision.source : null,
+      reason: decision.allowed ? null : decision.reason,
+      rules: related,
+    };
+    if (json) {
+      printJson(result);
+      return 0;
+    }
+    const lines = [`${decision.allowed ? 'ALLOW' : 'DENY'} ${principalText} -> ${fqn} at ${result.at}`];
+    if (decision.allowed) lines.push(`  granted by ${decision.source}`);
+    else lines.push(`  ${REASONS[decision.reason]}`);
+    for (const r of related) {
+      const state = r.expired ? `expired ${r.expires}` : r.expires !== null ? `until ${r.expires}` : 'no expiry';
+      const who = r.applies ? `applies via ${r.via.join(', ')}` : 'does not name this principal';
+      lines.push(`  rule ${r.source}: ${who}; ${state}${r.description ? ` ("${r.description}")` : ''}`);
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  },
+};

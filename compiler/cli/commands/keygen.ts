@@ -1,0 +1,33 @@
+import { mkdir, writeFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { keyIdOf } from '../../../runtime/bundle/dsse.ts';
+import { generateSigningKeyPair } from '../../io/signing-keys.ts';
+import { EnvironmentError, parse, requireString } from '../args.ts';
+import type { Command } from '../command.ts';
+import { printJson } from '../output.ts';
+
+export const keygenCommand: Command = {
+  name: 'keygen',
+  summary: 'create an Ed25519 key pair for signing bundles',
+  usage: `modelgate keygen --out DIR [--format text|json]
+
+Writes DIR/signing-key.pem (private, mode 0600; keep it in your CI secret store, never in git)
+and DIR/signing-key.pub.pem (public; give it to every runtime). Refuses to overwrite.`,
+  async run(args) {
+    const { values, json } = parse(args, { out: { type: 'string' } });
+    const dir = requireString(values.out, '--out');
+    const privatePath = join(dir, 'signing-key.pem');
+    const publicPath = join(dir, 'signing-key.pub.pem');
+    for (const path of [privatePath, publicPath]) {
+      if (await access(path).then(() => true, () => false)) throw new EnvironmentError(`${path} already exists; refusing to overwrite a key`);
+    }
+    await mkdir(dir, { recursive: true });
+    const pair = generateSigningKeyPair();
+    await writeFile(privatePath, pair.privatePem, { mode: 0o600, flag: 'wx' });
+    await writeFile(publicPath, pair.publicPem, { flag: 'wx' });
+    const keyid = keyIdOf(pair.publicKey);
+    if (json) printJson({ private_key: privatePath, public_key: publicPath, keyid });
+    else process.stdout.write(`private key: ${privatePath} (keep it secret)\npublic key:  ${publicPath}\nkeyid:       ${keyid}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,59 @@
+import { access, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { mintApiKey } from '../../../runtime/auth/api-key-format.ts';
+import type { KeyRecord } from '../../../schemas/types.generated.ts';
+import { parsePrincipal } from '../../check/keys.ts';
+import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
+import { EnvironmentError, parse, parseInstant, requireString } from '../args.ts';
+import type { Command } from '../command.ts';
+import { printJson } from '../output.ts';
+import { analyzePolicies, POLICY_OPTIONS } from '../policies.ts';
+
+export const keysCreateCommand: Command = {
+  name: 'keys create',
+  summary: 'issue an API key: write keys/<id>.yaml (hash only), print the key once',
+  usage: `modelgate keys create --principal NAME [--expires 90d|TIME] [--description TEXT] [--policies DIR] [--format text|json]
+
+Mints a key mg_<id>_<secret>_<crc>, writes keys/<id>.yaml holding only its SHA-256, and prints
+the key once on stdout. It is never stored; if it is lost, create another and revoke this one
+(set revoked: true in its record).
+
+  --principal NAME   a username, or service:NAME for a service account
+  --expires WHEN     90d, 12h, 30m from now, or an RFC 3339 time (default: never)`,
+  async run(args) {
+    const { values, json } = parse(args, { ...POLICY_OPTIONS, principal: { type: 'string' }, expires: { type: 'string' }, description: { type: 'string' } });
+    const dir = values.policies as string;
+    const principal = requireString(values.principal, '--principal');
+    const now = new Date();
+    const expires = values.expires === undefined ? undefined : parseInstant(values.expires, now, '--expires');
+
+    const analysis = await analyzePolicies(dir, { now, frozenLock: true });
+    const directory = analysis.directory;
+    const { kind, name } = parsePrincipal(principal);
+    const known = kind === 'user' ? directory.users : directory.services;
+    if (!known.has(name)) {
+      const hint = withSuggestion(`${kind} "${name}" is not in the directory`, didYouMean(name, known.keys()));
+      if (json) printJson({ ok: false, code: 'MG_KEY_UNKNOWN_PRINCIPAL', message: hint });
+      else process.stderr.write(`MG_KEY_UNKNOWN_PRINCIPAL ${hint}\n`);
+      return 1;
+    }
+
+    const minted = mintApiKey();
+    const record: KeyRecord = { id: minted.id, principal, sha256: minted.sha256, created: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+    if (expires !== undefined) record.expires = expires.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    if (typeof values.description === 'string') record.description = values.description;
+    const keysDir = join(dir, 'keys');
+    const path = join(keysDir, `${minted.id}.yaml`);
+    await mkdir(keysDir, { recursive: true });
+    if (await access(path).then(() => true, () => false)) throw new EnvironmentError(`${path} already exists`);
+    await writeFile(path, stringify(record), { flag: 'wx' });
+
+    if (json) printJson({ ok: true, id: minted.id, principal, key: minted.key, record: path, expires: record.expires ?? null });
+    else {
+      process.stderr.write(`wrote ${path} (holds only the key's SHA-256); commit it and publish a new bundle.\nThe key is shown once, now. Store it in the caller's secret store:\n`);
+      process.stdout.write(`${minted.key}\n`);
+    }
+    return 0;
+  },
+};

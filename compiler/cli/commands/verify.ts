@@ -1,0 +1,76 @@
+import { readFile } from 'node:fs/promises';
+import { BundleError } from '../../../runtime/bundle/errors.ts';
+import { trustKeys, verifyBundle } from '../../../runtime/bundle/verify.ts';
+import { KeyFileError, readPublicKey } from '../../io/signing-keys.ts';
+import { EnvironmentError, parse, UsageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { printJson } from '../output.ts';
+
+export const verifyCommand: Command = {
+  name: 'verify',
+  summary: 'verify a bundle and print a summary',
+  usage: `modelgate verify FILE --public-key PEM [--public-key PEM ...] [--audience A] [--allow-expired] [--format text|json]
+
+Checks the signature against the trusted public keys (several for rotation), the payload
+against the bundle schema, and, like a runtime would, the audience and the expiry.
+Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
+
+  --public-key PEM   a trusted Ed25519 public key (repeatable)
+  --audience A       fail unless the bundle is for this gateway fleet
+  --allow-expired    accept an expired bundle (audits of old bundles)`,
+  async run(args) {
+    const { values, positionals, json } = parse(args, { 'public-key': { type: 'string', multiple: true }, audience: { type: 'string' }, 'allow-expired': { type: 'boolean' } }, 1);
+    const file = positionals[0];
+    if (file === undefined) throw new UsageError('the bundle FILE is required');
+    const keyPaths = (values['public-key'] as string[] | undefined) ?? [];
+    if (keyPaths.length === 0) throw new UsageError('--public-key is required');
+    let keys;
+    try {
+      keys = trustKeys(await Promise.all(keyPaths.map(readPublicKey)));
+    } catch (error) {
+      if (error instanceof KeyFileError) throw new EnvironmentError(error.message);
+      throw error;
+    }
+    const bytes = await readFile(file).catch(() => {
+      throw new EnvironmentError(`cannot read bundle ${file}`);
+    });
+    try {
+      const { payload, digest, keyid } = verifyBundle(bytes, keys);
+      if (typeof values.audience === 'string' && payload.audience !== values.audience) {
+        throw new BundleError('MG_BUNDLE_AUDIENCE', `the bundle is for audience "${payload.audience}", not "${values.audience}"`);
+      }
+      const expired = Date.parse(payload.expires_at) <= Date.now();
+      if (expired && values['allow-expired'] !== true) {
+        throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at} (use --allow-expired to inspect it anyway)`);
+      }
+      const summary = {
+        ok: true,
+        audience: payload.audience,
+        serial: payload.serial,
+        revision: payload.revision,
+        created_at: payload.created_at,
+        expires_at: payload.expires_at,
+        expired,
+        digest,
+        keyid,
+        counts: { providers: payload.providers.length, models: payload.models.length, rules: payload.rules.length, principals: payload.principals.length, access_classes: payload.access_classes.length, keys: payload.keys.length, oidc_issuers: payload.oidc.issuers.length },
+      };
+      if (json) printJson(summary);
+      else {
+        const c = summary.counts;
+        process.stdout.write(
+          `ok: signed by ${keyid}\n` +
+            `audience ${payload.audience}, serial ${payload.serial}, revision ${payload.revision}\n` +
+            `created ${payload.created_at}, expires ${payload.expires_at}${expired ? ' (EXPIRED)' : ''}\n` +
+            `${c.providers} providers, ${c.models} models, ${c.rules} rules, ${c.access_classes} access classes, ${c.principals} principals, ${c.keys} keys, ${c.oidc_issuers} OIDC issuers\n`,
+        );
+      }
+      return 0;
+    } catch (error) {
+      if (!(error instanceof BundleError)) throw error;
+      if (json) printJson({ ok: false, code: error.code, message: error.message });
+      else process.stderr.write(`${file}: ${error.code} ${error.message}\n`);
+      return 1;
+    }
+  },
+};

@@ -1,0 +1,54 @@
+// The modelgate command line (every command but `serve`, which lives in the runtime).
+import { EnvironmentError, UsageError } from './args.ts';
+import type { Command } from './command.ts';
+import { checkCommand } from './commands/check.ts';
+import { compileCommand } from './commands/compile.ts';
+import { explainCommand } from './commands/explain.ts';
+import { keygenCommand } from './commands/keygen.ts';
+import { keysCreateCommand } from './commands/keys-create.ts';
+import { verifyCommand } from './commands/verify.ts';
+
+const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, explainCommand, keysCreateCommand, keygenCommand];
+
+const USAGE = `modelgate: access control for an LLM gateway, run as GitOps
+
+Usage: modelgate <command> [options]    (modelgate <command> --help for details)
+
+${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
+  ${'serve'.padEnd(12)} run the gateway on a signed bundle
+
+Exit codes: 0 success, 1 policy or input error, 2 usage or environment error.`;
+
+/** Runs the CLI and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [first, second] = args;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    (first === undefined ? process.stderr : process.stdout).write(USAGE + '\n');
+    return first === undefined ? 2 : 0;
+  }
+  const twoWord = COMMANDS.find((c) => c.name === `${first} ${second ?? ''}`);
+  const command = twoWord ?? COMMANDS.find((c) => c.name === first);
+  const rest = args.slice(twoWord ? 2 : 1);
+  if (command === undefined) {
+    process.stderr.write(`modelgate: unknown command "${first}${first === 'keys' && second ? ` ${second}` : ''}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage + '\n');
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`modelgate ${command.name}: ${error.message}\nSee \`modelgate ${command.name} --help\`.\n`);
+      return 2;
+    }
+    if (error instanceof EnvironmentError) {
+      process.stderr.write(`modelgate ${command.name}: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`modelgate ${command.name}: unexpected error: ${(error as Error).message}\n`);
+    return 2;
+  }
+}
