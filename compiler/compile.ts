@@ -39,8 +39,8 @@ export interface Analysis {
 /** Runs every semantic check over a loaded policy set. */
 export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagnostics: readonly Diagnostic[], options: AnalyzeOptions): Analysis {
   const providers = checkProviders(set.providers);
-  const rules = checkRules(set.authz, providers.catalog, directory, options.now);
-  const keys = checkKeys(set.keys, directory, options.now);
+  const rules = checkRules(set.authz, providers.catalog, directory, options.now, set.unloaded);
+  const keys = checkKeys(set.keys, directory, options.now, set.unloaded.directory);
   const lock = checkLock(directory, set.lock, options.frozenLock === true);
   const confusables = checkConfusables(namedThings(set, directory));
   const diagnostics = sortDiagnostics([

@@ -18,7 +18,7 @@ export function parsePrincipal(text: string): { kind: 'user' | 'service'; name: 
   return text.startsWith('service:') ? { kind: 'service', name: text.slice('service:'.length) } : { kind: 'user', name: text };
 }
 
-export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectorySnapshot, now: Date): { keys: ResolvedKey[]; diagnostics: Diagnostic[] } {
+export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectorySnapshot, now: Date, unloadedDirectory = false): { keys: ResolvedKey[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const keys: ResolvedKey[] = [];
   const seen = new Map<string, string>();
@@ -35,6 +35,7 @@ export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectoryS
     seen.set(record.id, doc.file);
     const { kind, name } = parsePrincipal(record.principal);
     const known = kind === 'user' ? directory.users.has(name) : directory.services.has(name);
+    if (!known && unloadedDirectory) continue;
     if (!known) {
       const candidates = kind === 'user' ? directory.users.keys() : directory.services.keys();
       diagnostics.push(diagnostic('MG_KEY_UNKNOWN_PRINCIPAL', doc.file, doc.locate(['principal']), withSuggestion(`key "${record.id}" belongs to ${kind} "${name}", who is not in the directory`, didYouMean(name, candidates)), 'delete the key record if its owner has left'));

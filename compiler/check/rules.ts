@@ -28,7 +28,14 @@ export interface ResolvedRule {
 
 const GLOB_CHARS = /[*?[\]{}!]/;
 
-export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, directory: DirectorySnapshot, now: Date): { rules: ResolvedRule[]; diagnostics: Diagnostic[] } {
+/** Sources that failed to load; references to them are not reported again. */
+export interface Unloaded {
+  accounts: ReadonlySet<string>;
+  directory: boolean;
+}
+const NOTHING_UNLOADED: Unloaded = { accounts: new Set(), directory: false };
+
+export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, directory: DirectorySnapshot, now: Date, unloaded: Unloaded = NOTHING_UNLOADED): { rules: ResolvedRule[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const rules: ResolvedRule[] = [];
   const expand = globExpander(catalog);
@@ -39,8 +46,8 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
       const report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string): void => {
         diagnostics.push(diagnostic(code, doc.file, doc.locate([...base, ...path]), message, hint));
       };
-      const models = resolveModels(rule, catalog, expand, report);
-      const principals = resolvePrincipals(rule, directory, report);
+      const models = resolveModels(rule, catalog, expand, report, unloaded);
+      const principals = resolvePrincipals(rule, directory, unloaded.directory ? () => {} : report);
       if ((rule.users?.length ?? 0) + (rule.teams?.length ?? 0) + (rule.services?.length ?? 0) === 0) {
         diagnostics.push(diagnostic('MG_RULE_NO_PRINCIPALS', doc.file, at, 'this rule names no user, team or service', 'add users:, teams: or services:; a rule never applies to everyone'));
       }
@@ -69,13 +76,13 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
 
 type Report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string) => void;
 
-function resolveModels(rule: AuthzRule, catalog: Catalog, expand: (pattern: string) => string[], report: Report): { enabled: string[]; disabled: string[] } {
+function resolveModels(rule: AuthzRule, catalog: Catalog, expand: (pattern: string) => string[], report: Report, unloaded: Unloaded): { enabled: string[]; disabled: string[] } {
   const matched = new Set<string>();
   rule.models.forEach((ref, j) => {
     const path: JsonPath = ['models', j];
     if (GLOB_CHARS.test(ref)) {
       const hits = expand(ref);
-      if (hits.length === 0) report('MG_GLOB_MATCHES_NOTHING', path, `the glob "${ref}" matches no declared model`, 'globs match account/model names, like "azure-prod/*" or "openai-main/gpt-4o*"');
+      if (hits.length === 0 && unloaded.accounts.size === 0) report('MG_GLOB_MATCHES_NOTHING', path, `the glob "${ref}" matches no declared model`, 'globs match account/model names, like "azure-prod/*" or "openai-main/gpt-4o*"');
       for (const fqn of hits) matched.add(fqn);
       return;
     }
@@ -87,6 +94,7 @@ function resolveModels(rule: AuthzRule, catalog: Catalog, expand: (pattern: stri
     }
     const accountName = ref.slice(0, slash);
     const account = catalog.accounts.get(accountName);
+    if (account === undefined && unloaded.accounts.has(accountName)) return;
     if (account === undefined) {
       report('MG_UNKNOWN_ACCOUNT', path, withSuggestion(`provider account "${accountName}" is not declared`, didYouMean(accountName, catalog.accounts.keys())), 'accounts are declared in providers/<name>.yaml');
       return;

@@ -2,7 +2,7 @@
 import type { AuthzFile, DirectoryFile, GatewayFile, IdentityLock, KeyRecord, ProviderAccount } from '../../schemas/types.generated.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { parseYaml, type ParsedYaml } from './parse-yaml.ts';
-import { classify, type SourceFile } from './source-file.ts';
+import { baseName, classify, type SourceFile } from './source-file.ts';
 import { validateSchema } from './validate-schema.ts';
 
 /** A schema-valid document: its typed data plus the positions of its nodes. */
@@ -17,11 +17,14 @@ export interface PolicySet {
   directory: Doc<DirectoryFile> | null;
   keys: Doc<KeyRecord>[];
   lock: Doc<IdentityLock> | null;
+  /** Names of provider files (and the directory) that failed to load: their own diagnostics cover them,
+   * so checks do not pile "unknown account" errors on every rule that names them. */
+  unloaded: { accounts: Set<string>; directory: boolean };
 }
 
 /** Parses and schema-validates every file. Files with problems are left out of the set and reported. */
 export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; diagnostics: Diagnostic[] } {
-  const set: PolicySet = { gateway: null, providers: [], authz: [], directory: null, keys: [], lock: null };
+  const set: PolicySet = { gateway: null, providers: [], authz: [], directory: null, keys: [], lock: null, unloaded: { accounts: new Set(), directory: false } };
   const diagnostics: Diagnostic[] = [];
   let sawGateway = false;
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -36,10 +39,13 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
     if (kind === 'gateway') sawGateway = true;
     const parsed = parseYaml(file.path, file.text);
     diagnostics.push(...parsed.diagnostics);
-    if (parsed.doc === null) continue;
-    const problems = validateSchema(kind, parsed.doc);
+    const problems = parsed.doc === null ? [] : validateSchema(kind, parsed.doc);
     diagnostics.push(...problems);
-    if (problems.length > 0) continue;
+    if (parsed.doc === null || problems.length > 0) {
+      if (kind === 'provider') set.unloaded.accounts.add(baseName(file.path));
+      if (kind === 'directory') set.unloaded.directory = true;
+      continue;
+    }
     const doc = parsed.doc;
     switch (kind) {
       case 'provider':
