@@ -4,6 +4,7 @@ import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
 import type { Doc } from '../load/policy-set.ts';
 import { baseName } from '../load/source-file.ts';
+import { bundleInstant, UNREPRESENTABLE_HINT } from './instant.ts';
 import type { DirectorySnapshot } from '../resolve/directory.ts';
 
 export interface ResolvedKey {
@@ -39,6 +40,10 @@ export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectoryS
     if (!known) {
       const candidates = kind === 'user' ? directory.users.keys() : directory.services.keys();
       diagnostics.push(diagnostic('MG_KEY_UNKNOWN_PRINCIPAL', doc.file, doc.locate(['principal']), withSuggestion(`key "${record.id}" belongs to ${kind} "${name}", who is not in the directory`, didYouMean(name, candidates)), 'delete the key record if its owner has left'));
+      continue;
+    }
+    if (record.expires !== undefined && bundleInstant(record.expires) === null) {
+      diagnostics.push(diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(['expires']), '"expires" is not an instant a bundle can hold (a leap second, or past year 9999)', UNREPRESENTABLE_HINT));
       continue;
     }
     if (record.expires !== undefined && Date.parse(record.expires) <= now.getTime() && record.revoked !== true) {

@@ -7,6 +7,7 @@ import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc } from '../load/policy-set.ts';
 import type { DirectorySnapshot } from '../resolve/directory.ts';
+import { bundleInstant, UNREPRESENTABLE_HINT } from './instant.ts';
 import type { Catalog } from './providers.ts';
 
 /** A rule after resolution: what it grants, to whom, until when, and where it is written. */
@@ -54,7 +55,10 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
       if (models.enabled.length === 0 && models.disabled.length > 0) {
         diagnostics.push(diagnostic('MG_RULE_ONLY_DISABLED_MODELS', doc.file, at, 'every model this rule grants is disabled, so it grants nothing'));
       }
-      if (rule.expires !== undefined && Date.parse(rule.expires) <= now.getTime()) {
+      const expires = rule.expires === undefined ? undefined : bundleInstant(rule.expires);
+      if (expires === null) {
+        report('MG_SCHEMA_INVALID_VALUE', ['expires'], '"expires" is not an instant a bundle can hold (a leap second, or past year 9999)', UNREPRESENTABLE_HINT);
+      } else if (expires !== undefined && Date.parse(expires) <= now.getTime()) {
         report('MG_RULE_EXPIRED', ['expires'], `this rule expired at ${rule.expires} and grants nothing`, 'delete it, or extend expires if the access is still needed');
       }
       const resolved: ResolvedRule = {
@@ -66,7 +70,7 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
         users: principals.users,
         services: principals.services,
       };
-      if (rule.expires !== undefined) resolved.expires = new Date(Date.parse(rule.expires)).toISOString();
+      if (typeof expires === 'string') resolved.expires = expires;
       if (rule.description !== undefined) resolved.description = rule.description;
       rules.push(resolved);
     });
