@@ -21,3 +21,22 @@ export class BundleError extends Error {
     this.code = code;
   }
 }
+
+// A record keyed by the union: the compiler fails here when a code is added above and not below.
+const ALL_CODES: Record<BundleErrorCode, true> = {
+  MG_BUNDLE_TOO_LARGE: true,
+  MG_BUNDLE_MALFORMED: true,
+  MG_BUNDLE_PAYLOAD_TYPE: true,
+  MG_BUNDLE_NO_SIGNATURE: true,
+  MG_BUNDLE_DUPLICATE_SIGNATURE: true,
+  MG_BUNDLE_BAD_SIGNATURE: true,
+  MG_BUNDLE_SCHEMA: true,
+  MG_BUNDLE_AUDIENCE: true,
+  MG_BUNDLE_ROLLBACK: true,
+  MG_BUNDLE_SERIAL_CONFLICT: true,
+  MG_BUNDLE_EXPIRED: true,
+  MG_BUNDLE_FETCH_FAILED: true,
+};
+
+/** Every bundle rejection code, for metrics and the documentation test. */
+export const BUNDLE_ERROR_CODES = Object.keys(ALL_CODES) as BundleErrorCode[];

@@ -1,0 +1,18 @@
+// The runtime's pino logger. Audit lines and operational lines share it; nothing logs request
+// headers, URLs with query strings, or bodies, so keys and prompts cannot reach it.
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export type { Logger };
+
+/** A JSON-lines logger to stdout (or the given stream, for tests and the benchmark). */
+export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: 'modelgate' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}

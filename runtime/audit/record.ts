@@ -1,0 +1,91 @@
+// Step 5 of the request path: one audit line per request, and the request metrics.
+// What goes in: identities by id (principal, key id), the decision and the rule that granted it,
+// timings, usage, the bundle serial. What never goes in: keys, prompts, headers, query strings.
+import type { Logger } from 'pino';
+import type { Usage } from '../proxy/usage.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+
+export interface RequestRecord {
+  requestId: string;
+  method: string;
+  /** The matched route pattern, never the raw URL (a query string may hold a pasted key). */
+  route: string;
+  startedMs: number;
+  bundleSerial: number | null;
+  principal: string | null;
+  principalId: string | null;
+  credentialId: string | null;
+  authReason: string | null;
+  model: string | null;
+  account: string | null;
+  decision: 'allow' | 'deny' | null;
+  rule: string | null;
+  denyReason: string | null;
+  status: number;
+  code: string | null;
+  outcome: string | null;
+  upstreamMs: number | null;
+  usage: Usage | null;
+}
+
+/** A blank record for a request that just arrived. */
+export function newRecord(requestId: string, method: string, route: string): RequestRecord {
+  return {
+    requestId,
+    method,
+    route,
+    startedMs: performance.now(),
+    bundleSerial: null,
+    principal: null,
+    principalId: null,
+    credentialId: null,
+    authReason: null,
+    model: null,
+    account: null,
+    decision: null,
+    rule: null,
+    denyReason: null,
+    status: 0,
+    code: null,
+    outcome: null,
+    upstreamMs: null,
+    usage: null,
+  };
+}
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+/** Writes the audit line and updates the request metrics. */
+export function writeAudit(logger: Logger, metrics: RuntimeMetrics, record: RequestRecord): void {
+  const latencyMs = performance.now() - record.startedMs;
+  logger.info(
+    {
+      audit: true,
+      request_id: record.requestId,
+      method: record.method,
+      route: record.route,
+      principal: record.principal,
+      principal_id: record.principalId,
+      credential_id: record.credentialId,
+      auth_failure: record.authReason,
+      model: record.model,
+      account: record.account,
+      decision: record.decision,
+      rule: record.rule,
+      deny_reason: record.denyReason,
+      status: record.status,
+      code: record.code,
+      outcome: record.outcome,
+      latency_ms: round(latencyMs),
+      upstream_latency_ms: record.upstreamMs === null ? null : round(record.upstreamMs),
+      usage: record.usage,
+      bundle_serial: record.bundleSerial,
+    },
+    'request',
+  );
+  const principal = record.principal ?? 'anonymous';
+  const model = record.model !== null && record.decision === 'allow' ? record.model : 'none';
+  metrics.request(principal, model, record.route, record.status, latencyMs / 1000);
+  if (record.upstreamMs !== null && record.account !== null) metrics.upstream(record.account, record.upstreamMs / 1000);
+  if (record.usage !== null && record.model !== null) metrics.tokens(principal, record.model, record.usage);
+}

@@ -1,0 +1,57 @@
+// Step 1 of the request path: who is calling. API keys now; OIDC access tokens (JWTs) plug in at
+// authenticateToken below. Every failure is the same 401 to the caller; the real reason and the
+// key id (never the key) go to the audit log.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ActiveBundle } from '../bundle/activate.ts';
+import { looksLikeApiKey, parseApiKey } from './api-key-format.ts';
+
+export type AuthFailureReason = 'missing' | 'malformed' | 'unknown_key' | 'wrong_secret' | 'expired' | 'revoked' | 'oidc_not_enabled';
+
+export type Authentication =
+  | { ok: true; principal: number; credentialId: string; method: 'api_key' }
+  | { ok: false; reason: AuthFailureReason; credentialId: string | null };
+
+// Compared against when the key id is unknown, so that the unknown and known-id paths do the same work.
+const DUMMY_DIGEST = createHash('sha256').update('modelgate: no such key').digest();
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** The presented credential: Authorization: Bearer first, then x-api-key. */
+export function credentialOf(headers: IncomingHttpHeaders): string | null {
+  const authorization = headers.authorization;
+  if (authorization !== undefined) {
+    // RFC 6750: the scheme is case-insensitive; exactly one space before the token.
+    return authorization.length > 7 && authorization.slice(0, 7).toLowerCase() === 'bearer ' ? authorization.slice(7).trim() : '';
+  }
+  const apiKey = headers['x-api-key'];
+  if (typeof apiKey === 'string') return apiKey.trim();
+  return null;
+}
+
+/** Authenticates a request's credential against the active bundle at nowMs. */
+export function authenticate(headers: IncomingHttpHeaders, bundle: ActiveBundle, nowMs: number): Authentication {
+  const credential = credentialOf(headers);
+  if (credential === null) return { ok: false, reason: 'missing', credentialId: null };
+  if (looksLikeApiKey(credential)) return authenticateApiKey(credential, bundle, nowMs);
+  return authenticateToken(credential);
+}
+
+function authenticateApiKey(key: string, bundle: ActiveBundle, nowMs: number): Authentication {
+  // Format and CRC first: a typo or a random string never reaches a lookup.
+  const keyId = parseApiKey(key);
+  if (keyId === null) return { ok: false, reason: 'malformed', credentialId: null };
+  const record = bundle.keys.get(keyId);
+  const presented = createHash('sha256').update(key, 'utf8').digest();
+  const matches = timingSafeEqual(presented, record === undefined ? DUMMY_DIGEST : record.digest);
+  if (record === undefined) return { ok: false, reason: 'unknown_key', credentialId: keyId };
+  if (!matches) return { ok: false, reason: 'wrong_secret', credentialId: keyId };
+  if (record.revoked) return { ok: false, reason: 'revoked', credentialId: keyId };
+  if (record.expiresMs <= nowMs) return { ok: false, reason: 'expired', credentialId: keyId };
+  return { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key' };
+}
+
+// The OIDC seam: a later issue verifies JWT access tokens here (issuer, audience, JWKS) and maps
+// the subject or client id to a principal. Until then a JWT is refused like any bad credential.
+function authenticateToken(token: string): Authentication {
+  return { ok: false, reason: JWT_SHAPE.test(token) ? 'oidc_not_enabled' : 'malformed', credentialId: null };
+}

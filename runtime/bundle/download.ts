@@ -1,0 +1,123 @@
+// Stage 1 of the bundle lifecycle: fetch the envelope bytes, nothing more (OPA's download/).
+// The size cap is enforced while reading, so an oversized or endless bundle never fills memory.
+import { open } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { request, type Dispatcher } from 'undici';
+import { BundleError } from './errors.ts';
+
+export type BundleSource = { kind: 'file'; path: string } | { kind: 'http'; url: string };
+
+export type Download = { modified: false } | { modified: true; bytes: Buffer; etag: string | null };
+
+export interface DownloadOptions {
+  /** The ETag of the active bundle (only set once that bundle activated). */
+  etag: string | null;
+  maxBytes: number;
+  timeoutMs: number;
+  dispatcher?: Dispatcher;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Parses --bundle: a path, file://, https://, or http:// on a loopback host (tests, sidecars). */
+export function parseBundleSource(text: string): BundleSource | { problem: string } {
+  if (text.startsWith('file://')) {
+    try {
+      return { kind: 'file', path: fileURLToPath(text) };
+    } catch {
+      return { problem: `--bundle ${text} is not a valid file:// URL` };
+    }
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return { problem: `--bundle ${text} is not a valid URL` };
+    }
+    if (url.protocol === 'https:') return { kind: 'http', url: url.href };
+    if (url.protocol === 'http:' && (LOOPBACK.has(url.hostname) || url.hostname.startsWith('127.'))) return { kind: 'http', url: url.href };
+    if (url.protocol === 'http:') return { problem: '--bundle over plain http:// is only allowed on a loopback host; use https://' };
+    return { problem: `--bundle scheme ${url.protocol} is not supported (use a path, file://, or https://)` };
+  }
+  return { kind: 'file', path: text };
+}
+
+/** Fetches the bundle unless it is unchanged since `etag`. Throws BundleError. */
+export async function downloadBundle(source: BundleSource, options: DownloadOptions): Promise<Download> {
+  return source.kind === 'file' ? readFileSource(source.path, options) : fetchHttpSource(source.url, options);
+}
+
+// A file's "ETag" is its size and mtime: an unchanged file is not re-read or re-verified.
+async function readFileSource(path: string, { etag, maxBytes }: DownloadOptions): Promise<Download> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw new BundleError('MG_BUNDLE_FETCH_FAILED', `cannot open the bundle file (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+  }
+  try {
+    const info = await handle.stat();
+    const tag = `"${info.size}-${Math.trunc(info.mtimeMs)}"`;
+    if (etag !== null && tag === etag) return { modified: false };
+    if (info.size > maxBytes) throw tooLarge(maxBytes);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of handle.createReadStream({ autoClose: false, highWaterMark: 64 * 1024 })) {
+      total += (chunk as Buffer).length;
+      // The file may grow between stat and read: count while reading too.
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk as Buffer);
+    }
+    return { modified: true, bytes: Buffer.concat(chunks, total), etag: tag };
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fetchHttpSource(url: string, { etag, maxBytes, timeoutMs, dispatcher }: DownloadOptions): Promise<Download> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (etag !== null) headers['if-none-match'] = etag;
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(url, { method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(dispatcher ? { dispatcher } : {}) });
+  } catch (error) {
+    throw new BundleError('MG_BUNDLE_FETCH_FAILED', `cannot fetch the bundle (${(error as { code?: string }).code ?? 'network error'})`, { cause: error });
+  }
+  const { statusCode, body } = response;
+  if (statusCode === 304) {
+    body.resume();
+    return { modified: false };
+  }
+  if (statusCode !== 200) {
+    body.resume();
+    throw new BundleError('MG_BUNDLE_FETCH_FAILED', `the bundle host answered HTTP ${statusCode}`);
+  }
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    body.destroy();
+    throw tooLarge(maxBytes);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      if (total > maxBytes) {
+        body.destroy();
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof BundleError) throw error;
+    throw new BundleError('MG_BUNDLE_FETCH_FAILED', 'the bundle download was cut off', { cause: error });
+  }
+  const tag = response.headers.etag;
+  return { modified: true, bytes: Buffer.concat(chunks, total), etag: typeof tag === 'string' ? tag : null };
+}
+
+function tooLarge(maxBytes: number): BundleError {
+  return new BundleError('MG_BUNDLE_TOO_LARGE', `the bundle is larger than the ${maxBytes}-byte cap`);
+}
+

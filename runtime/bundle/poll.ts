@@ -1,0 +1,149 @@
+// The bundle lifecycle: download -> verify -> activate, from the cache at boot, then on a timer
+// (ETag + jitter) and on demand (SIGHUP). Any failure keeps the active bundle (OPA's plugin.go).
+import type { ActiveBundle, SerialFloor } from './activate.ts';
+import { checkActivation } from './activate.ts';
+import { downloadBundle, type BundleSource } from './download.ts';
+import { BundleError } from './errors.ts';
+import { readCache, writeCache } from './persist.ts';
+import type { BundleStatus, ExpiryPolicy } from './status.ts';
+import { verifyBundle, type TrustedKey, type VerifiedBundle } from './verify.ts';
+
+export type Origin = 'source' | 'cache';
+export type RefreshOutcome = 'activated' | 'unchanged' | 'not-modified' | 'rejected';
+
+export interface BundleEvents {
+  activated(active: ActiveBundle, origin: Origin): void;
+  rejected(error: BundleError, origin: Origin): void;
+  /** The active bundle is past expires_at (checked after every poll). */
+  expired(active: ActiveBundle, policy: ExpiryPolicy): void;
+  cacheFailed(error: unknown): void;
+}
+
+export interface BundleLifecycleOptions {
+  source: BundleSource;
+  trusted: readonly TrustedKey[];
+  audience: string;
+  maxBytes: number;
+  fetchTimeoutMs: number;
+  pollMs: number;
+  /** Fraction of pollMs by which each wait varies, so a fleet does not poll in lockstep. */
+  jitter: number;
+  cacheDir: string | null;
+  expiryPolicy: ExpiryPolicy;
+  compile(bundle: VerifiedBundle, nowMs: number): ActiveBundle;
+  events: BundleEvents;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface BundleLifecycle {
+  /** The active bundle; read once per request, replaced as one reference. */
+  readonly current: ActiveBundle | null;
+  readonly status: BundleStatus;
+  /** Activates the cached envelope, if any, after verifying it in full. */
+  boot(): Promise<void>;
+  /** One download -> verify -> activate round; concurrent calls share the round in flight. */
+  refresh(): Promise<RefreshOutcome>;
+  start(): void;
+  stop(): void;
+}
+
+export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLifecycle {
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const status: BundleStatus = { lastError: null, lastCheckMs: null, lastActivationMs: null };
+  let current: ActiveBundle | null = null;
+  let floor: SerialFloor | null = null;
+  let etag: string | null = null;
+  let inflight: Promise<RefreshOutcome> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = true;
+
+  const reject = (error: unknown, origin: Origin): RefreshOutcome => {
+    const bundleError = error instanceof BundleError ? error : new BundleError('MG_BUNDLE_MALFORMED', 'the bundle could not be processed', { cause: error });
+    status.lastError = { code: bundleError.code, message: bundleError.message, atMs: now() };
+    options.events.rejected(bundleError, origin);
+    return 'rejected';
+  };
+
+  const consider = async (bytes: Buffer, origin: Origin): Promise<RefreshOutcome> => {
+    const verified = verifyBundle(bytes, options.trusted);
+    const nowMs = now();
+    const active = current === null ? null : { serial: current.serial, digest: current.digest };
+    const verdict = checkActivation(verified, { audience: options.audience, active, floor, nowMs, acceptExpired: origin === 'cache' && options.expiryPolicy === 'serve-stale' });
+    if (verdict === 'unchanged') return 'unchanged';
+    const next = options.compile(verified, nowMs);
+    current = next; // the atomic swap: requests in flight keep the reference they started with
+    floor = { serial: next.serial, digest: next.digest };
+    status.lastActivationMs = nowMs;
+    options.events.activated(next, origin);
+    if (options.cacheDir !== null && origin === 'source') {
+      await writeCache(options.cacheDir, bytes, floor).catch((error: unknown) => options.events.cacheFailed(error));
+    }
+    return 'activated';
+  };
+
+  const round = async (): Promise<RefreshOutcome> => {
+    status.lastCheckMs = now();
+    let outcome: RefreshOutcome;
+    try {
+      const download = await downloadBundle(options.source, { etag, maxBytes: options.maxBytes, timeoutMs: options.fetchTimeoutMs });
+      if (!download.modified) {
+        outcome = 'not-modified';
+      } else {
+        outcome = await consider(download.bytes, 'source');
+        // Remember the ETag only for a bundle that is now active: a refused one is fetched again.
+        if (outcome !== 'rejected') etag = download.etag;
+      }
+      if (outcome !== 'rejected') status.lastError = null;
+    } catch (error) {
+      outcome = reject(error, 'source');
+    }
+    if (current !== null && current.expiresAtMs <= now()) options.events.expired(current, options.expiryPolicy);
+    return outcome;
+  };
+
+  const schedule = (): void => {
+    if (stopped) return;
+    const spread = 1 + (random() * 2 - 1) * options.jitter;
+    timer = setTimeout(() => {
+      void lifecycle.refresh().finally(schedule);
+    }, Math.max(10, Math.round(options.pollMs * spread)));
+    timer.unref();
+  };
+
+  const lifecycle: BundleLifecycle = {
+    get current() {
+      return current;
+    },
+    status,
+    async boot() {
+      if (options.cacheDir === null) return;
+      const cached = await readCache(options.cacheDir);
+      floor = cached.floor;
+      if (cached.envelope === null) return;
+      try {
+        await consider(cached.envelope, 'cache');
+      } catch (error) {
+        reject(error, 'cache');
+      }
+    },
+    refresh() {
+      inflight ??= round().finally(() => {
+        inflight = null;
+      });
+      return inflight;
+    },
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      schedule();
+    },
+    stop() {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+    },
+  };
+  return lifecycle;
+}

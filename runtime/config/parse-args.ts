@@ -1,0 +1,133 @@
+// `modelgate serve` settings: flags first, then MODELGATE_* environment variables, then defaults.
+// Documented in docs/runtime.md. Pure: argv and env in, settings or a usage problem out.
+import { parseArgs } from 'node:util';
+import { parseBundleSource, type BundleSource } from '../bundle/download.ts';
+import type { ExpiryPolicy } from '../bundle/status.ts';
+
+export interface RuntimeSettings {
+  bundle: BundleSource;
+  /** Paths of trusted Ed25519 public keys (PEM). */
+  publicKeys: string[];
+  audience: string;
+  host: string;
+  port: number;
+  cacheDir: string | null;
+  pollMs: number;
+  expiryPolicy: ExpiryPolicy;
+  bodyLimit: number;
+  upstreamTimeoutMs: number;
+  maxBundleBytes: number;
+  fetchTimeoutMs: number;
+  logLevel: string;
+}
+
+export type ParsedArgs = { help: true } | { help: false; settings: RuntimeSettings } | { help: false; problem: string };
+
+export const USAGE = `Usage: modelgate serve --bundle URL|PATH --public-key PEM [--public-key PEM ...] --audience NAME [options]
+
+Serves the OpenAI-compatible gateway from a signed decision bundle.
+
+Options (environment variable in brackets):
+  --bundle URL|PATH        bundle source: a path, file://, https:// (http:// on 127.0.0.1 only)  [MODELGATE_BUNDLE]
+  --public-key PEM         trusted Ed25519 public key; repeat for rotation  [MODELGATE_PUBLIC_KEYS, comma-separated]
+  --audience NAME          the fleet this gateway belongs to; other bundles are refused  [MODELGATE_AUDIENCE]
+  --host HOST              listen address (default 127.0.0.1)  [MODELGATE_HOST]
+  --port PORT              listen port (default 8080; 0 picks a free one)  [MODELGATE_PORT]
+  --cache-dir DIR          keep the last good bundle and the serial floor here  [MODELGATE_CACHE_DIR]
+  --poll DURATION          bundle poll interval, jittered +-10% (default 10s)  [MODELGATE_POLL]
+  --on-expiry POLICY       fail-closed (default) | serve-stale  [MODELGATE_ON_EXPIRY]
+  --body-limit SIZE        largest request body (default 4mb)  [MODELGATE_BODY_LIMIT]
+  --upstream-timeout DUR   wait for provider headers / between chunks (default 120s)  [MODELGATE_UPSTREAM_TIMEOUT]
+  --max-bundle-size SIZE   largest accepted bundle (default 64mb)  [MODELGATE_MAX_BUNDLE_SIZE]
+  --log-level LEVEL        pino level (default info)  [MODELGATE_LOG_LEVEL]
+  -h, --help               show this help
+
+Durations: 500ms, 10s, 5m, 1h (a bare number is seconds). Sizes: 512kb, 4mb, 1gb (a bare number is bytes).
+SIGHUP reloads the bundle at once.`;
+
+const OPTIONS = {
+  bundle: { type: 'string' },
+  'public-key': { type: 'string', multiple: true },
+  audience: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'cache-dir': { type: 'string' },
+  poll: { type: 'string' },
+  'on-expiry': { type: 'string' },
+  'body-limit': { type: 'string' },
+  'upstream-timeout': { type: 'string' },
+  'max-bundle-size': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses `serve` arguments (without the leading 'serve'). */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  let values: Record<string, string | string[] | boolean | undefined>;
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    return { help: false, problem: (error as Error).message };
+  }
+  if (values.help === true) return { help: true };
+  const text = (flag: string, variable: string): string | undefined => (values[flag] as string | undefined) ?? (env[variable] === '' ? undefined : env[variable]);
+
+  const bundleText = text('bundle', 'MODELGATE_BUNDLE');
+  if (bundleText === undefined) return { help: false, problem: '--bundle is required' };
+  const bundle = parseBundleSource(bundleText);
+  if ('problem' in bundle) return { help: false, problem: bundle.problem };
+  const publicKeys = (values['public-key'] as string[] | undefined) ?? (env.MODELGATE_PUBLIC_KEYS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (publicKeys.length === 0) return { help: false, problem: '--public-key is required (at least one trusted key)' };
+  const audience = text('audience', 'MODELGATE_AUDIENCE');
+  if (audience === undefined) return { help: false, problem: '--audience is required: a gateway must know which fleet it serves, or any signed bundle would do' };
+
+  const port = Number(text('port', 'MODELGATE_PORT') ?? '8080');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return { help: false, problem: '--port must be an integer from 0 to 65535' };
+  const expiry = text('on-expiry', 'MODELGATE_ON_EXPIRY') ?? 'fail-closed';
+  if (expiry !== 'fail-closed' && expiry !== 'serve-stale') return { help: false, problem: '--on-expiry must be fail-closed or serve-stale' };
+
+  const durations: Record<string, number | null> = {
+    poll: parseDuration(text('poll', 'MODELGATE_POLL') ?? '10s'),
+    'upstream-timeout': parseDuration(text('upstream-timeout', 'MODELGATE_UPSTREAM_TIMEOUT') ?? '120s'),
+  };
+  const sizes: Record<string, number | null> = {
+    'body-limit': parseSize(text('body-limit', 'MODELGATE_BODY_LIMIT') ?? '4mb'),
+    'max-bundle-size': parseSize(text('max-bundle-size', 'MODELGATE_MAX_BUNDLE_SIZE') ?? '64mb'),
+  };
+  for (const [flag, value] of Object.entries(durations)) if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a duration like 500ms, 10s or 5m` };
+  for (const [flag, value] of Object.entries(sizes)) if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
+
+  return {
+    help: false,
+    settings: {
+      bundle,
+      publicKeys,
+      audience,
+      host: text('host', 'MODELGATE_HOST') ?? '127.0.0.1',
+      port,
+      cacheDir: text('cache-dir', 'MODELGATE_CACHE_DIR') ?? null,
+      pollMs: durations.poll as number,
+      expiryPolicy: expiry,
+      bodyLimit: sizes['body-limit'] as number,
+      upstreamTimeoutMs: durations['upstream-timeout'] as number,
+      maxBundleBytes: sizes['max-bundle-size'] as number,
+      fetchTimeoutMs: 30_000,
+      logLevel: text('log-level', 'MODELGATE_LOG_LEVEL') ?? 'info',
+    },
+  };
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** "10s" -> 10000; a bare number is seconds. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  return m ? Math.round(Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] as number)) : null;
+}
+
+/** "4mb" -> 4194304; a bare number is bytes. */
+export function parseSize(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)?$/i.exec(text.trim());
+  return m ? Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? 'b').toLowerCase()] as number)) : null;
+}

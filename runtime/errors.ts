@@ -1,0 +1,73 @@
+// The runtime's HTTP errors: one table, OpenAI's error shape, stable MG_ codes.
+// docs/runtime-errors.md documents every code; test/runtime/errors-doc.test.ts checks both ways.
+
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'upstream_error'
+  | 'service_unavailable'
+  | 'server_error';
+
+interface ErrorSpec {
+  status: number;
+  type: ErrorType;
+  message: string;
+}
+
+export const RUNTIME_ERRORS = {
+  MG_BAD_JSON: { status: 400, type: 'invalid_request_error', message: 'the request body is not valid JSON' },
+  MG_BAD_REQUEST: { status: 400, type: 'invalid_request_error', message: 'the request body must be a JSON object' },
+  MG_MISSING_MODEL: { status: 400, type: 'invalid_request_error', message: 'the request body needs a "model" string (account/model)' },
+  MG_CREDENTIAL_IN_QUERY: { status: 400, type: 'invalid_request_error', message: 'credentials are refused in the query string; send Authorization: Bearer <key> (and rotate that key: URLs end up in logs)' },
+  // One body for every credential problem: the caller learns nothing about which keys exist.
+  MG_UNAUTHENTICATED: { status: 401, type: 'authentication_error', message: 'missing or invalid credential' },
+  MG_MODEL_NOT_ALLOWED: { status: 403, type: 'permission_error', message: 'you are not allowed to use this model' },
+  MG_MODEL_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such model' },
+  MG_ROUTE_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route' },
+  MG_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error', message: 'the request body is larger than the limit' },
+  MG_UPSTREAM_RATE_LIMITED: { status: 429, type: 'upstream_error', message: 'the provider is rate limiting; retry later' },
+  MG_INTERNAL: { status: 500, type: 'server_error', message: 'internal error' },
+  MG_UPSTREAM_UNREACHABLE: { status: 502, type: 'upstream_error', message: 'the provider could not be reached' },
+  MG_UPSTREAM_AUTH_FAILED: { status: 502, type: 'upstream_error', message: 'the provider refused the gateway credential' },
+  // Passed through with the provider's own status (this 502 is the fallback for a non-HTTP status).
+  MG_UPSTREAM_ERROR: { status: 502, type: 'upstream_error', message: 'the provider answered with an error' },
+  MG_UPSTREAM_STREAM_FAILED: { status: 502, type: 'upstream_error', message: 'the provider failed in the middle of the stream' },
+  MG_SECRET_UNAVAILABLE: { status: 502, type: 'upstream_error', message: 'the provider credential could not be resolved' },
+  MG_NO_ACTIVE_BUNDLE: { status: 503, type: 'service_unavailable', message: 'no valid policy bundle is active' },
+  MG_ACTIVE_BUNDLE_EXPIRED: { status: 503, type: 'service_unavailable', message: 'the active policy bundle has expired' },
+  MG_UPSTREAM_TIMEOUT: { status: 504, type: 'upstream_error', message: 'the provider did not answer in time' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
+
+export const RUNTIME_ERROR_CODES = Object.keys(RUNTIME_ERRORS) as RuntimeErrorCode[];
+
+export interface ErrorBody {
+  error: { message: string; type: string; code: string };
+}
+
+// Bodies are built once: the hot path answers a denial with a ready-made string.
+const BODIES = new Map<RuntimeErrorCode, string>(
+  RUNTIME_ERROR_CODES.map((code) => {
+    const spec = RUNTIME_ERRORS[code];
+    return [code, JSON.stringify({ error: { message: spec.message, type: spec.type, code } } satisfies ErrorBody)];
+  }),
+);
+
+/** The HTTP status of a runtime error code. */
+export function statusOf(code: RuntimeErrorCode): number {
+  return RUNTIME_ERRORS[code].status;
+}
+
+/** The serialized OpenAI-shaped body for a code, with its table message. */
+export function errorBody(code: RuntimeErrorCode): string {
+  return BODIES.get(code) as string;
+}
+
+/** An OpenAI-shaped body object with a custom message (already free of secrets). */
+export function errorObject(code: RuntimeErrorCode, message?: string): ErrorBody {
+  const spec = RUNTIME_ERRORS[code];
+  return { error: { message: message ?? spec.message, type: spec.type, code } };
+}

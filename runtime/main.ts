@@ -1,0 +1,51 @@
+// `modelgate serve`: argv -> settings -> a running gateway; SIGHUP reloads the bundle,
+// SIGINT/SIGTERM close gracefully. Exit codes: 0 after a clean shutdown, 2 usage or environment error.
+import { parseServeArgs, USAGE } from './config/parse-args.ts';
+import { readPublicKeys } from './config/read-public-keys.ts';
+import { createLogger } from './audit/logger.ts';
+import { startRuntime } from './start.ts';
+
+/** Entry point called by bin/modelgate.js with the whole argv (args[0] is 'serve'). */
+export async function main(args: string[]): Promise<number> {
+  const parsed = parseServeArgs(args[0] === 'serve' ? args.slice(1) : args);
+  if (parsed.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if ('problem' in parsed) {
+    process.stderr.write(`modelgate serve: ${parsed.problem}\nRun modelgate serve --help for usage.\n`);
+    return 2;
+  }
+  const { settings } = parsed;
+  let trustedKeys;
+  try {
+    trustedKeys = await readPublicKeys(settings.publicKeys);
+  } catch (error) {
+    process.stderr.write(`modelgate serve: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const logger = createLogger({ level: settings.logLevel });
+  let runtime;
+  try {
+    runtime = await startRuntime({ ...settings, trustedKeys }, { logger });
+  } catch (error) {
+    process.stderr.write(`modelgate serve: cannot start: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const running = runtime;
+  process.on('SIGHUP', () => {
+    logger.info({ event: 'reload', signal: 'SIGHUP' }, 'reloading the bundle');
+    void running.lifecycle.refresh();
+  });
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ event: 'shutdown', signal }, 'shutting down');
+      void running.close().then(() => {
+        logger.flush();
+        resolve(0);
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

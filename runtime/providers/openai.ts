@@ -1,0 +1,21 @@
+// OpenAI: base_url + /chat/completions etc., root key as a bearer token.
+import type { BundleProvider } from '../../schemas/types.generated.ts';
+import { httpSend } from './http-send.ts';
+import type { Provider, ProviderContext } from './provider.ts';
+import { headerAuth, joinUrl } from './shared.ts';
+
+/** A provider speaking OpenAI's API at base_url (https://api.openai.com/v1 by default). */
+export function createOpenAiProvider(spec: BundleProvider, ctx: ProviderContext): Provider {
+  const base = spec.base_url;
+  const auth = headerAuth('authorization', 'Bearer ');
+  return {
+    name: spec.name,
+    type: spec.type,
+    secretRef: spec.secret,
+    prepare: (model) => ({
+      upstream: model.upstream,
+      urls: { chat: joinUrl(base, '/chat/completions'), completions: joinUrl(base, '/completions'), embeddings: joinUrl(base, '/embeddings') },
+    }),
+    send: (call) => httpSend(call.target.urls[call.operation], auth(call.secret), call, ctx),
+  };
+}

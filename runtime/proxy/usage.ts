@@ -1,0 +1,42 @@
+// Token usage from the end of a response, JSON or SSE: OpenAI puts "usage" last in a JSON body
+// and in the final chunk of a stream (stream_options.include_usage), so the proxy keeps only the
+// last few chunks instead of parsing the whole body.
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+const FIELD = /"(prompt_tokens|completion_tokens|total_tokens)"\s*:\s*(\d+)/g;
+
+/** The usage object reported at the end of `tail`, or null when there is none. */
+export function usageFromTail(tail: string): Usage | null {
+  const at = tail.lastIndexOf('"usage"');
+  if (at < 0) return null;
+  const window = tail.slice(at, at + 800);
+  if (/^"usage"\s*:\s*null/.test(window)) return null;
+  const usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  let found = false;
+  for (const match of window.matchAll(FIELD)) {
+    const name = match[1] as keyof Usage;
+    // The first occurrence of each name is the top-level one; nested *_details come later.
+    if (usage[name] === 0) usage[name] = Number(match[2]);
+    found = true;
+  }
+  return found ? usage : null;
+}
+
+/** Keeps references to the last few chunks (no copying on the hot path). */
+export class ChunkTail {
+  private readonly chunks: Buffer[] = [];
+  constructor(private readonly keep = 4) {}
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    if (this.chunks.length > this.keep) this.chunks.shift();
+  }
+  text(maxBytes = 16 * 1024): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - maxBytes)).toString('utf8');
+  }
+}

@@ -1,0 +1,15 @@
+// env://VARIABLE: the root key from the runtime's environment.
+import type { SecretSource } from './secret-source.ts';
+import { SecretError } from './secret-source.ts';
+
+export function envSecretSource(env: NodeJS.ProcessEnv = process.env): SecretSource {
+  return {
+    scheme: 'env',
+    read: async (ref) => {
+      if (ref.scheme !== 'env') throw new SecretError('malformed_ref', 'not an env:// reference');
+      const value = env[ref.variable];
+      if (value === undefined || value === '') throw new SecretError('not_found', `environment variable ${ref.variable} is not set`);
+      return value;
+    },
+  };
+}

@@ -1,0 +1,23 @@
+// file:///path: the root key from a file (Kubernetes secret volumes, Docker secrets). Trailing
+// newlines are trimmed: editors and `echo` add them, keys never end with one.
+import { readFile } from 'node:fs/promises';
+import type { SecretSource } from './secret-source.ts';
+import { SecretError } from './secret-source.ts';
+
+export function fileSecretSource(): SecretSource {
+  return {
+    scheme: 'file',
+    read: async (ref, signal) => {
+      if (ref.scheme !== 'file') throw new SecretError('malformed_ref', 'not a file:// reference');
+      let text: string;
+      try {
+        text = await readFile(ref.path, { encoding: 'utf8', signal });
+      } catch (error) {
+        throw new SecretError('not_found', `cannot read secret file ${ref.path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      const value = text.replace(/[\r\n]+$/, '');
+      if (value === '') throw new SecretError('not_found', `secret file ${ref.path} is empty`);
+      return value;
+    },
+  };
+}

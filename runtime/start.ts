@@ -1,0 +1,112 @@
+// Assembles a running gateway: bundle lifecycle (cache, then source, then polling), metrics,
+// secrets, the app, and the listening socket. main.ts adds argv, signals and exit codes.
+import type { KeyObject } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Agent } from 'undici';
+import { createLogger, type Logger } from './audit/logger.ts';
+import { createMetrics, type RuntimeMetrics } from './audit/metrics.ts';
+import { compileActiveBundle, type ActiveBundle } from './bundle/activate.ts';
+import { createBundleLifecycle, type BundleLifecycle } from './bundle/poll.ts';
+import { trustKeys } from './bundle/verify.ts';
+import type { RuntimeSettings } from './config/parse-args.ts';
+import { createSecretResolver, type SecretResolver } from './secrets/resolve.ts';
+import { buildServer } from './server.ts';
+
+export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel'> {
+  trustedKeys: KeyObject[];
+  /** Poll jitter as a fraction of pollMs (default 0.1). */
+  jitter?: number;
+}
+
+export interface RuntimeDeps {
+  logger?: Logger;
+  secrets?: SecretResolver;
+}
+
+export interface RunningRuntime {
+  /** http://host:port of the listening gateway. */
+  url: string;
+  app: FastifyInstance;
+  lifecycle: BundleLifecycle;
+  metrics: RuntimeMetrics;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Boots from the cache, listens, fetches the bundle once, then polls. */
+export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = {}): Promise<RunningRuntime> {
+  const logger = deps.logger ?? createLogger();
+  const secrets = deps.secrets ?? createSecretResolver();
+  // One connection pool set for every provider, kept across bundle activations.
+  const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
+  let lifecycle: BundleLifecycle | null = null;
+  const metrics = createMetrics(() => lifecycle?.current ?? null);
+
+  const warmSecrets = (active: ActiveBundle): void => {
+    for (const provider of active.providers) {
+      if (provider.secretRef === undefined) continue;
+      secrets.resolve(provider.secretRef).catch((error: unknown) => {
+        logger.warn({ event: 'secret_unavailable', account: provider.name, detail: (error as Error).message }, 'provider secret cannot be read yet');
+      });
+    }
+  };
+
+  lifecycle = createBundleLifecycle({
+    source: options.bundle,
+    trusted: trustKeys(options.trustedKeys),
+    audience: options.audience,
+    maxBytes: options.maxBundleBytes,
+    fetchTimeoutMs: options.fetchTimeoutMs,
+    pollMs: options.pollMs,
+    jitter: options.jitter ?? 0.1,
+    cacheDir: options.cacheDir,
+    expiryPolicy: options.expiryPolicy,
+    compile: (verified, nowMs) => compileActiveBundle(verified, { dispatcher }, nowMs),
+    events: {
+      activated(active, origin) {
+        metrics.bundleActivated(origin);
+        logger.info({ event: 'bundle_activated', origin, serial: active.serial, revision: active.revision, digest: active.digest, expires_at: new Date(active.expiresAtMs).toISOString() }, 'bundle activated');
+        warmSecrets(active);
+      },
+      rejected(error, origin) {
+        metrics.bundleRejected(error.code);
+        const level = error.code === 'MG_BUNDLE_FETCH_FAILED' ? 'warn' : 'error';
+        logger[level]({ event: 'bundle_rejected', origin, code: error.code, reason: error.message, active_serial: lifecycle?.current?.serial ?? null }, 'bundle refused; the active bundle keeps serving');
+      },
+      expired(active, policy) {
+        logger.error({ event: 'bundle_expired', serial: active.serial, expires_at: new Date(active.expiresAtMs).toISOString(), policy }, policy === 'serve-stale' ? 'ALARM: serving an expired bundle (serve-stale)' : 'the active bundle expired: model routes answer 503');
+      },
+      cacheFailed(error) {
+        logger.error({ event: 'bundle_cache_failed', detail: (error as Error).message }, 'cannot persist the bundle cache');
+      },
+    },
+  });
+
+  await lifecycle.boot();
+  const app = buildServer({
+    bundles: lifecycle,
+    logger,
+    metrics,
+    secrets,
+    bodyLimit: options.bodyLimit,
+    upstreamTimeoutMs: options.upstreamTimeoutMs,
+    expiryPolicy: options.expiryPolicy,
+  });
+  const address = await app.listen({ host: options.host, port: options.port });
+  logger.info({ event: 'listening', address }, `modelgate listening on ${address}`);
+  await lifecycle.refresh();
+  lifecycle.start();
+
+  return {
+    url: address,
+    app,
+    lifecycle,
+    metrics,
+    logger,
+    async close() {
+      lifecycle?.stop();
+      await app.close();
+      await dispatcher.close();
+    },
+  };
+}

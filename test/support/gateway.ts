@@ -1,0 +1,62 @@
+// Starts the real runtime in-process on 127.0.0.1 (port 0) with captured logs.
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { parseBundleSource } from '../../runtime/bundle/download.ts';
+import type { ExpiryPolicy } from '../../runtime/bundle/status.ts';
+import { startRuntime, type RunningRuntime } from '../../runtime/start.ts';
+import { AUDIENCE } from './policies.ts';
+import { captureLogs, type LogCapture } from './logs.ts';
+
+export interface TestGateway extends RunningRuntime {
+  logs: LogCapture;
+}
+
+export interface TestGatewayOptions {
+  bundle: string;
+  publicKeys: KeyObject[];
+  cacheDir?: string | null;
+  pollMs?: number;
+  expiryPolicy?: ExpiryPolicy;
+  bodyLimit?: number;
+  upstreamTimeoutMs?: number;
+  maxBundleBytes?: number;
+  logs?: LogCapture;
+}
+
+export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
+  const source = parseBundleSource(options.bundle);
+  if ('problem' in source) throw new Error(source.problem);
+  const logs = options.logs ?? captureLogs();
+  const runtime = await startRuntime(
+    {
+      bundle: source,
+      trustedKeys: options.publicKeys,
+      audience: AUDIENCE,
+      host: '127.0.0.1',
+      port: 0,
+      cacheDir: options.cacheDir ?? null,
+      pollMs: options.pollMs ?? 60_000,
+      jitter: 0.1,
+      expiryPolicy: options.expiryPolicy ?? 'fail-closed',
+      bodyLimit: options.bodyLimit ?? 1024 * 1024,
+      upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000,
+      maxBundleBytes: options.maxBundleBytes ?? 4 * 1024 * 1024,
+      fetchTimeoutMs: 2_000,
+    },
+    { logger: logs.logger },
+  );
+  return Object.assign(runtime, { logs });
+}
+
+/** A fresh Ed25519 signing pair. */
+export function signingPair(): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync('ed25519');
+}
+
+/** Polls cond every 20 ms until true or timeoutMs passes. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,85 @@
+// Test policy trees and signed bundles, built with the real compiler (tests may import compiler/;
+// the runtime never does).
+import type { KeyObject } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { compileFolder } from '../../compiler/io/compile-folder.ts';
+import { serializeEnvelope, serializePayload, signBundle } from '../../compiler/sign.ts';
+import { mintApiKey, sha256Hex } from '../../runtime/auth/api-key-format.ts';
+import type { BundlePayload } from '../../schemas/types.generated.ts';
+
+export const AUDIENCE = 'test-gateway';
+
+export interface TestKeys {
+  alice: string;
+  bob: string;
+  llmapp1: string;
+  /** A key of alice's that is revoked in the bundle. */
+  revoked: string;
+  /** A key of bob's that expired yesterday. */
+  expired: string;
+}
+
+export interface TreeOptions {
+  upstreamUrl: string;
+  /** Path of the file holding the Azure root key (file:// secret). */
+  azureKeyFile: string;
+  /** Environment variable holding the OpenAI root key (env:// secret). */
+  openaiKeyVar: string;
+  /** When bob's grant to local/gpt-4o-mini lapses (absent: bob has no such grant). */
+  bobGrantExpires?: string;
+  /** Extra authz rules, YAML list items. */
+  extraRules?: string;
+}
+
+/** Mints the keys a test tree uses (plaintexts stay in the test, only hashes go to the tree). */
+export function mintTestKeys(): TestKeys {
+  return { alice: mintApiKey().key, bob: mintApiKey().key, llmapp1: mintApiKey().key, revoked: mintApiKey().key, expired: mintApiKey().key };
+}
+
+const keyId = (key: string): string => key.split('_')[1] as string;
+
+/** Writes a policy folder: accounts local (openai), azure (azure-openai), mock, dead (nothing listens). */
+export async function writePolicyTree(dir: string, keys: TestKeys, options: TreeOptions): Promise<void> {
+  const files: Record<string, string> = {
+    'gateway.yaml': `audience: ${AUDIENCE}\nbundle:\n  lifetime: 7d\n`,
+    'directory.yaml': `users:\n  - {username: alice, id: u-1}\n  - {username: bob, id: u-2}\n  - {username: carol, id: u-3}\nservices:\n  - {name: llmapp1, id: svc-1}\n`,
+    'providers/local.yaml': `name: local\ntype: openai\nbase_url: ${options.upstreamUrl}/v1\nsecret: env://${options.openaiKeyVar}\nmodels:\n  - name: gpt-4o-mini\n    upstream_name: gpt-4o-mini-2024-07-18\n  - name: gpt-3.5-turbo-instruct\n  - name: text-embedding-3-small\n  - name: slow-model\n  - name: broken-stream\n  - name: hang-stream\n  - name: leaky-error\n  - name: rate-limited\n  - name: retired\n    enabled: false\n`,
+    'providers/azure.yaml': `name: azure\ntype: azure-openai\nbase_url: ${options.upstreamUrl}\napi_version: "2024-10-21"\nsecret: file://${options.azureKeyFile}\nmodels:\n  - name: gpt-4o\n    deployment: gpt-4o-prod\n  - name: text-embedding-3-large\n    deployment: embeddings-prod\n`,
+    'providers/mock.yaml': `name: mock\ntype: mock\nmodels:\n  - name: gpt-4o-mini\n  - name: text-embedding-3-small\n`,
+    'providers/dead.yaml': `name: dead\ntype: openai\nbase_url: http://127.0.0.1:9/v1\nsecret: env://${options.openaiKeyVar}\nmodels:\n  - name: gpt-4o\n`,
+    'authz/rules.yaml':
+      `authz_rules:\n  - models: ["local/*", "azure/*", "mock/*", "dead/*"]\n    users: [alice]\n  - models: ["azure/*"]\n    services: [llmapp1]\n  - models: ["mock/*"]\n    users: [bob]\n` +
+      (options.bobGrantExpires !== undefined ? `  - models: [local/gpt-4o-mini]\n    users: [bob]\n    expires: ${options.bobGrantExpires}\n` : '') +
+      (options.extraRules ?? ''),
+  };
+  const record = (key: string, principal: string, extra = ''): string => `id: ${keyId(key)}\nprincipal: ${principal}\nsha256: ${sha256Hex(key)}\ncreated: 2026-01-01T00:00:00Z\n${extra}`;
+  files[`keys/${keyId(keys.alice)}.yaml`] = record(keys.alice, 'alice');
+  files[`keys/${keyId(keys.bob)}.yaml`] = record(keys.bob, 'bob');
+  files[`keys/${keyId(keys.llmapp1)}.yaml`] = record(keys.llmapp1, 'service:llmapp1');
+  files[`keys/${keyId(keys.revoked)}.yaml`] = record(keys.revoked, 'alice', 'revoked: true\n');
+  files[`keys/${keyId(keys.expired)}.yaml`] = record(keys.expired, 'bob', `expires: ${new Date(Date.now() - 86_400_000).toISOString()}\n`);
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+}
+
+/** Compiles a policy folder into a payload; fails the test on diagnostics. */
+export async function compilePayload(dir: string, serial: number, createdAt = new Date()): Promise<BundlePayload> {
+  const { analysis, payload } = await compileFolder(dir, { serial, revision: `rev-${serial}`, createdAt });
+  if (payload === null) throw new Error(`test policies do not compile:\n${analysis.diagnostics.map((d) => JSON.stringify(d)).join('\n')}`);
+  return payload;
+}
+
+/** Signs a payload into envelope bytes. */
+export function signPayload(payload: BundlePayload, privateKey: KeyObject): Buffer {
+  return serializeEnvelope(signBundle(serializePayload(payload), privateKey));
+}
+
+/** compilePayload + signPayload, with an optional edit of the payload before signing. */
+export async function buildBundle(dir: string, serial: number, privateKey: KeyObject, edit?: (payload: BundlePayload) => void): Promise<Buffer> {
+  const payload = await compilePayload(dir, serial);
+  edit?.(payload);
+  return signPayload(payload, privateKey);
+}
