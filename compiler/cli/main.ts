@@ -6,9 +6,10 @@ import { compileCommand } from './commands/compile.ts';
 import { explainCommand } from './commands/explain.ts';
 import { keygenCommand } from './commands/keygen.ts';
 import { keysCreateCommand } from './commands/keys-create.ts';
+import { loginCommand, tokenCommand } from './commands/login.ts';
 import { verifyCommand } from './commands/verify.ts';
 
-const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, explainCommand, keysCreateCommand, keygenCommand];
+const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, explainCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand];
 
 const USAGE = `modelgate: access control for an LLM gateway, run as GitOps
 
