@@ -1,6 +1,6 @@
 // The official openai client against the gateway, as callers use it: plain and streaming chat,
 // completions, embeddings and models, through the OpenAI-shaped and the Azure-shaped upstream.
-import OpenAI from 'openai';
+import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leakedSecrets } from '../support/logs.ts';
 import { createWorld, type World } from '../support/world.ts';
@@ -80,7 +80,7 @@ describe('when llmapp1 calls an Azure OpenAI account', () => {
   it('refuses the OpenAI account to llmapp1 with 403 MG_MODEL_NOT_ALLOWED', async () => {
     const error = await client(world.keys.llmapp1).chat.completions.create({ model: 'local/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
-    expect((error as OpenAI.APIError).code).toBe('MG_MODEL_NOT_ALLOWED');
+    expect((error as APIError).code).toBe('MG_MODEL_NOT_ALLOWED');
   });
 });
 
@@ -89,7 +89,7 @@ describe('when a caller lists models', () => {
     const ids = (await client(world.keys.llmapp1).models.list()).data.map((m) => m.id);
     expect(ids).toEqual(['azure/gpt-4o', 'azure/text-embedding-3-large']);
     for (const id of ids) {
-      const ok = await client(world.keys.llmapp1).embeddings.create({ model: id, input: 'x' }).then(() => true, (e: OpenAI.APIError) => e.status !== 403 && e.status !== 404);
+      const ok = await client(world.keys.llmapp1).embeddings.create({ model: id, input: 'x' }).then(() => true, (e: APIError) => e.status !== 403 && e.status !== 404);
       expect(ok).toBe(true);
     }
   });

@@ -5,6 +5,7 @@
 //   hang-stream     sends one SSE chunk and never finishes (client abort)
 //   leaky-error     answers 500 with the root key and a key-shaped string in the message
 //   rate-limited    answers 429 with retry-after
+//   root-key-refused answers 401 as if the root key had been rotated away
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -80,6 +81,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     if (model.startsWith('slow')) await new Promise((r) => setTimeout(r, state.delayMs));
     if (res.destroyed) return;
     if (model === 'leaky-error') return json(500, { error: { message: `internal failure using key ${options.openaiKey} (also tried sk-proj-abcdefghijklmnopqrstuvwx)`, type: 'server_error', code: 'boom' } });
+    if (model === 'root-key-refused') return json(401, { error: { message: `Incorrect API key provided: ${options.openaiKey.slice(0, 7)}****`, type: 'invalid_request_error', code: 'invalid_api_key' } });
     if (model === 'rate-limited') return json(429, { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } }, { 'retry-after': '7', 'x-ratelimit-remaining-requests': '0', 'set-cookie': 'upstream=secret' });
     if (operation === 'embeddings') {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
