@@ -19,6 +19,8 @@ export interface OidcIssuer {
   issuer: string;
   /** Counts token endpoint requests (by grant type) to prove single flight. */
   tokenRequests: Map<string, number>;
+  /** Counts JWKS downloads, to prove the verifier's refetch is rate limited. */
+  jwksRequests(): number;
   /** The person who approves the next device authorization. */
   signInAs(accountId: string): void;
   /** Approves a device code as a person would in a browser: open the page, confirm, sign in, consent. */
@@ -26,6 +28,8 @@ export interface OidcIssuer {
   /** Rotates the signing key: new tokens carry a new kid. */
   rotateSigningKey(): void;
   signingKey(): KeyObject;
+  /** The kid of the current signing key. */
+  signingKid(): string;
   close(): Promise<void>;
 }
 
@@ -37,6 +41,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions = {}): Promise<
   let keys = [newSigningJwk('key-1')];
   let account = 'alice';
   const tokenRequests = new Map<string, number>();
+  let jwksRequests = 0;
 
   const configuration = () => ({
     clients: options.clients ?? [],
@@ -86,6 +91,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions = {}): Promise<
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST' && req.url === '/token') countGrant(req, tokenRequests);
+    if (req.url === '/jwks') jwksRequests++;
     const match = /^\/interaction\/([^/?]+)/.exec(req.url ?? '');
     if (match !== null) {
       finishInteraction(provider, req, res, account).catch((error: unknown) => {
@@ -100,6 +106,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions = {}): Promise<
   return {
     issuer,
     tokenRequests,
+    jwksRequests: () => jwksRequests,
     signInAs(accountId) {
       account = accountId;
     },
@@ -110,6 +117,7 @@ export async function startOidcIssuer(options: OidcIssuerOptions = {}): Promise<
       callback = provider.callback();
     },
     signingKey: () => keys[0]!.privateKey,
+    signingKid: () => (keys[0]!.jwk as { kid: string }).kid,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

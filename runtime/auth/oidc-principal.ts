@@ -1,0 +1,41 @@
+// Which principal a verified token is. A token that carries the issuer's user claim is a person's
+// and is matched against directory usernames and oidc_subject; only a token without it (client
+// credentials) is matched to a service by its client id. So a person's token can never act as a
+// service, whatever client it was obtained through.
+import type { JWTPayload } from 'jose';
+import type { BundleOidcIssuer, BundlePayload } from '../../schemas/types.generated.ts';
+
+export interface OidcPrincipals {
+  users: ReadonlyMap<string, number>;
+  services: ReadonlyMap<string, number>;
+}
+
+/** Lookup maps from a payload, built once per activation. */
+export function indexOidcPrincipals(payload: BundlePayload): OidcPrincipals {
+  const users = new Map<string, number>();
+  const services = new Map<string, number>();
+  payload.principals.forEach((p, i) => {
+    if (p.kind === 'user') {
+      users.set(p.name, i);
+      if (p.oidc_subject !== undefined) users.set(p.oidc_subject, i);
+    } else if (p.oidc_client_id !== undefined) {
+      services.set(p.oidc_client_id, i);
+    }
+  });
+  return { users, services };
+}
+
+export type SubjectMatch = { principal: number; subject: string } | { principal: null; subject: string };
+
+/** The principal index for verified claims, or null with the subject that matched nobody. */
+export function principalOf(claims: JWTPayload, issuer: BundleOidcIssuer, index: OidcPrincipals): SubjectMatch {
+  const user = claims[issuer.user_claim];
+  if (typeof user === 'string' && user !== '') {
+    return { principal: index.users.get(user) ?? null, subject: user };
+  }
+  const client = claims[issuer.service_claim] ?? claims.azp;
+  if (typeof client === 'string' && client !== '') {
+    return { principal: index.services.get(client) ?? null, subject: `client:${client}` };
+  }
+  return { principal: null, subject: typeof claims.sub === 'string' ? claims.sub : 'unknown' };
+}
