@@ -1,6 +1,5 @@
 // Step 4 of the request path: send the call upstream and relay the answer chunk by chunk,
 // honouring backpressure; a caller that goes away aborts the upstream request at once.
-import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { errorObject, statusOf, type RuntimeErrorCode } from '../errors.ts';
@@ -86,10 +85,16 @@ async function relayBody(reply: UpstreamReply, requestId: string, res: ServerRes
 }
 
 // Waits for 'drain', or for 'close' when the caller went away (then 'drain' never comes).
-async function drained(res: ServerResponse): Promise<void> {
-  const ac = new AbortController();
-  await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal })]).catch(() => undefined);
-  ac.abort();
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 // Provider errors pass through with their status, minus anything that looks like a credential.

@@ -5,6 +5,7 @@
 //   hang-stream     sends one SSE chunk and never finishes (client abort)
 //   leaky-error     answers 500 with the root key and a key-shaped string in the message
 //   rate-limited    answers 429 with retry-after
+//   firehose        streams ~64 MB honouring its own backpressure; bytes written go to firehoseBytes
 //   root-key-refused answers 401 as if the root key had been rotated away
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,7 @@ export interface Upstream {
   /** Requests currently being answered. */
   open: Set<string>;
   delayMs: number;
+  firehoseBytes: number;
   close(): Promise<void>;
 }
 
@@ -38,7 +40,7 @@ export interface UpstreamOptions {
 const CREATED = 1_700_000_000;
 
 export async function startUpstream(options: UpstreamOptions): Promise<Upstream> {
-  const state = { received: [] as ReceivedRequest[], aborted: [] as string[], open: new Set<string>(), delayMs: 2000 };
+  const state = { received: [] as ReceivedRequest[], aborted: [] as string[], open: new Set<string>(), delayMs: 2000, firehoseBytes: 0 };
   let counter = 0;
   const server: Server = createServer((req, res) => {
     const id = `u${++counter}`;
@@ -102,6 +104,25 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     if (model === 'hang-stream') {
       event(chunk('still '));
       return; // never ends; the test expects the gateway to close this when its caller leaves
+    }
+    if (model === 'firehose') {
+      const line = Buffer.from(`data: ${JSON.stringify(chunk('x'.repeat(8000)))}\n\n`);
+      while (state.firehoseBytes < 64 * 1024 * 1024 && !res.destroyed) {
+        state.firehoseBytes += line.length;
+        if (!res.write(line)) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              res.off('drain', done);
+              res.off('close', done);
+              resolve();
+            };
+            res.on('drain', done);
+            res.on('close', done);
+          });
+        }
+      }
+      res.end('data: [DONE]\n\n');
+      return;
     }
     if (model === 'broken-stream') {
       event(chunk('half '));
