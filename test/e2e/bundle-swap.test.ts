@@ -1,0 +1,104 @@
+// A new bundle during traffic: the new grant is usable and the revoked key refused within one
+// poll, and no request fails because of the swap.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBundleHost, type BundleHost } from '../support/bundle-host.ts';
+import { signingPair, startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
+import { leakedSecrets } from '../support/logs.ts';
+import { buildBundle, writePolicyTree } from '../support/policies.ts';
+import { createWorld, type World } from '../support/world.ts';
+import { join } from 'node:path';
+import { rm, readFile, writeFile } from 'node:fs/promises';
+
+const POLL_MS = 200;
+let world: World;
+let host: BundleHost;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  world = await createWorld();
+  host = await startBundleHost(await readFile(world.bundlePath));
+  gateway = await startTestGateway({ bundle: host.url, publicKeys: [world.signer.publicKey], pollMs: POLL_MS });
+});
+afterAll(async () => {
+  await gateway?.close();
+  await host?.close();
+  await world?.close();
+});
+
+const chat = async (key: string, model: string): Promise<number> => {
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }], stream: model.startsWith('local/') }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+};
+
+describe('when a new bundle is published while traffic flows', () => {
+  it('serves the new grant and refuses the revoked key within one poll, failing no request', async () => {
+    expect(await chat(world.keys.bob, 'local/gpt-4o-mini')).toBe(403);
+    expect(await chat(world.keys.alice, 'mock/gpt-4o-mini')).toBe(200);
+
+    // Background traffic from a caller whose access does not change: every answer must be 200.
+    const statuses: number[] = [];
+    let running = true;
+    const workers = Array.from({ length: 8 }, async (_, i) => {
+      while (running) statuses.push(await chat(world.keys.llmapp1, i % 2 === 0 ? 'azure/gpt-4o' : 'azure/text-embedding-3-large').catch(() => -1));
+    });
+
+    // Serial 2: bob gains local/gpt-4o-mini; alice's key is revoked.
+    const policies = join(world.dir, 'swap-policies');
+    await rm(policies, { recursive: true, force: true });
+    await writePolicyTree(policies, { ...world.keys }, {
+      upstreamUrl: world.upstream.url,
+      azureKeyFile: join(world.dir, 'azure.key'),
+      openaiKeyVar: Object.keys(process.env).find((k) => process.env[k] === world.rootKeys.openai)!,
+      bobGrantExpires: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    const aliceRecord = join(policies, 'keys', `${world.keys.alice.split('_')[1]}.yaml`);
+    await writeFile(aliceRecord, (await readFile(aliceRecord, 'utf8')) + 'revoked: true\n');
+    await new Promise((r) => setTimeout(r, 150));
+    const published = Date.now();
+    host.bytes = await buildBundle(policies, 2, world.signer.privateKey);
+
+    await waitFor(async () => (await chat(world.keys.bob, 'local/gpt-4o-mini')) === 200, 2000);
+    const tookMs = Date.now() - published;
+    expect(tookMs).toBeLessThan(POLL_MS * 1.1 + 500);
+    expect(await chat(world.keys.alice, 'mock/gpt-4o-mini')).toBe(401);
+    expect(gateway.logs.entries('request').at(-1)).toMatchObject({ auth_failure: 'revoked', bundle_serial: 2 });
+
+    await new Promise((r) => setTimeout(r, 100));
+    running = false;
+    await Promise.all(workers);
+    expect(statuses.length).toBeGreaterThan(20);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    const serials = new Set(gateway.logs.entries('request').filter((e) => e.principal === 'service:llmapp1').map((e) => e.bundle_serial));
+    expect(serials).toEqual(new Set([1, 2]));
+  });
+});
+
+describe('when a grant expires while the bundle stays the same', () => {
+  it('stops working at the moment it lapses, with no reload, and leaves /v1/models', async () => {
+    const lapse = Date.now() + 1500;
+    await world.publish(3, { bobGrantExpires: new Date(lapse).toISOString() });
+    host.bytes = await readFile(world.bundlePath);
+    await waitFor(() => gateway.lifecycle.current?.serial === 3, 2000);
+    const models = async (): Promise<string[]> => {
+      const res = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${world.keys.bob}` } });
+      return ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    };
+    expect(await chat(world.keys.bob, 'local/gpt-4o-mini')).toBe(200);
+    expect(await models()).toContain('local/gpt-4o-mini');
+    await new Promise((r) => setTimeout(r, Math.max(0, lapse - Date.now()) + 20));
+    expect(await chat(world.keys.bob, 'local/gpt-4o-mini')).toBe(403);
+    expect(await models()).not.toContain('local/gpt-4o-mini');
+    expect(gateway.logs.entries('request').findLast((e) => e.status === 403)).toMatchObject({ deny_reason: 'grant_expired', bundle_serial: 3 });
+  });
+});
+
+describe('when the suite is over', () => {
+  it('never wrote a key or root secret into any log line', () => {
+    expect(leakedSecrets([...gateway.logs.lines, ...world.gateway.logs.lines], world.secrets())).toEqual([]);
+  });
+});
