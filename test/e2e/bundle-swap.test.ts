@@ -2,7 +2,7 @@
 // poll, and no request fails because of the swap.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBundleHost, type BundleHost } from '../support/bundle-host.ts';
-import { signingPair, startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
 import { leakedSecrets } from '../support/logs.ts';
 import { buildBundle, writePolicyTree } from '../support/policies.ts';
 import { createWorld, type World } from '../support/world.ts';
