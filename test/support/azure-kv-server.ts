@@ -4,7 +4,8 @@
 // https://learn.microsoft.com/rest/api/keyvault/secrets/get-secret/get-secret and
 // https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { selfSignedCertificate } from './tls-cert.ts';
 
