@@ -40,6 +40,7 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
   const diagnostics: Diagnostic[] = [];
   const rules: ResolvedRule[] = [];
   const expand = globExpander(catalog);
+  const position = new Map([...catalog.models.keys()].map((fqn, i) => [fqn, i]));
   for (const doc of docs) {
     doc.data.authz_rules.forEach((rule, i) => {
       const base: JsonPath = ['authz_rules', i];
@@ -47,7 +48,7 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
       const report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string): void => {
         diagnostics.push(diagnostic(code, doc.file, doc.locate([...base, ...path]), message, hint));
       };
-      const models = resolveModels(rule, catalog, expand, report, unloaded);
+      const models = resolveModels(rule, catalog, position, expand, report, unloaded);
       const principals = resolvePrincipals(rule, directory, unloaded.directory ? () => {} : report);
       if ((rule.users?.length ?? 0) + (rule.teams?.length ?? 0) + (rule.services?.length ?? 0) === 0) {
         diagnostics.push(diagnostic('MG_RULE_NO_PRINCIPALS', doc.file, at, 'this rule names no user, team or service', 'add users:, teams: or services:; a rule never applies to everyone'));
@@ -80,7 +81,7 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
 
 type Report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string) => void;
 
-function resolveModels(rule: AuthzRule, catalog: Catalog, expand: (pattern: string) => string[], report: Report, unloaded: Unloaded): { enabled: string[]; disabled: string[] } {
+function resolveModels(rule: AuthzRule, catalog: Catalog, position: ReadonlyMap<string, number>, expand: (pattern: string) => string[], report: Report, unloaded: Unloaded): { enabled: string[]; disabled: string[] } {
   const matched = new Set<string>();
   rule.models.forEach((ref, j) => {
     const path: JsonPath = ['models', j];
@@ -114,9 +115,10 @@ function resolveModels(rule: AuthzRule, catalog: Catalog, expand: (pattern: stri
   });
   const enabled: string[] = [];
   const disabled: string[] = [];
-  for (const [fqn, model] of catalog.models) {
-    if (matched.has(fqn)) (model.enabled ? enabled : disabled).push(fqn);
-  }
+  // Catalog order by sorting the few matches, not by scanning every model for every rule
+  // (10k rules x 2k models was a quarter of the check time in the compile benchmark).
+  const ordered = [...matched].filter((fqn) => position.has(fqn)).sort((a, b) => position.get(a)! - position.get(b)!);
+  for (const fqn of ordered) (catalog.models.get(fqn)!.enabled ? enabled : disabled).push(fqn);
   return { enabled, disabled };
 }
 
