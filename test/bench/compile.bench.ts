@@ -1,0 +1,198 @@
+// Compile benchmark (npm run bench:compile; not part of npm test). Generates an enterprise-sized
+// policy repository as YAML files, then, each in a fresh child process so that peak RSS belongs
+// to one job: compiles it the way `modelgate compile` does (read, load, check, index, serialize,
+// sign), and loads the bundle the way the runtime does (verify, build the decision index) and
+// times single decisions. Prints a markdown table against the targets.
+//
+//   npm run bench:compile                    the full size (100k users, 2k models, 10k rules, 50k keys)
+//   npm run bench:compile -- --scale 0.1     a tenth of everything, for a quick look
+//   npm run bench:compile -- --keep DIR      write the tree and bundle to DIR and keep them
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { generatePolicies, type GenerateOptions } from './generate-policies.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const FULL: Omit<GenerateOptions, 'seed'> = { accounts: 50, modelsPerAccount: 40, users: 100_000, teams: 500, services: 1_000, rules: 10_000, keys: 50_000 };
+const TARGETS = { compileMs: 10_000, peakRssMb: 1_536, gzipMb: 20, loadMs: 1_000, decisionNs: 2_000 };
+const DECISIONS = 2_000_000;
+
+interface CompileReport {
+  phases: Record<string, number>;
+  totalMs: number;
+  maxRssMb: number;
+  payloadBytes: number;
+  envelopeBytes: number;
+  counts: Record<string, number>;
+  warnings: number;
+}
+
+interface LoadReport {
+  verifyMs: number;
+  indexMs: number;
+  maxRssMb: number;
+  decisions: number;
+  decisionNs: number;
+  allowedShare: number;
+}
+
+const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
+const mb = (kb: number): number => kb / 1024;
+
+async function compileChild(dir: string, keyPath: string, outPath: string): Promise<CompileReport> {
+  const { readPolicyFiles } = await import('../../compiler/io/read-policies.ts');
+  const { analyzeFiles } = await import('../../compiler/io/compile-folder.ts');
+  const { buildPayload } = await import('../../compiler/index/build-payload.ts');
+  const { serializePayload, signBundle, serializeEnvelope } = await import('../../compiler/sign.ts');
+  const { readPrivateKey } = await import('../../compiler/io/signing-keys.ts');
+  const key = await readPrivateKey(keyPath);
+  const phases: Record<string, number> = {};
+  const begin = process.hrtime.bigint();
+  let t = process.hrtime.bigint();
+  const files = await readPolicyFiles(dir);
+  phases['read files'] = ms(t);
+  t = process.hrtime.bigint();
+  const analysis = await analyzeFiles(files, { now: new Date('2026-06-01T00:00:00Z') });
+  phases['load + check'] = ms(t);
+  if (analysis.model === null) {
+    const errors = analysis.diagnostics.filter((d) => d.severity === 'error');
+    throw new Error(`the generated tree does not compile: ${errors.length} errors, first ${JSON.stringify(errors.slice(0, 3))}`);
+  }
+  t = process.hrtime.bigint();
+  const payload = buildPayload(analysis.model, { serial: 1, revision: 'bench', createdAt: new Date('2026-06-01T00:00:00Z') });
+  phases['index (buildPayload)'] = ms(t);
+  t = process.hrtime.bigint();
+  const payloadBytes = serializePayload(payload);
+  phases['serialize'] = ms(t);
+  t = process.hrtime.bigint();
+  const envelope = serializeEnvelope(signBundle(payloadBytes, key));
+  phases['sign + envelope'] = ms(t);
+  const totalMs = ms(begin);
+  writeFileSync(outPath, envelope);
+  return {
+    phases,
+    totalMs,
+    maxRssMb: mb(process.resourceUsage().maxRSS),
+    payloadBytes: payloadBytes.length,
+    envelopeBytes: envelope.length,
+    counts: { files: files.length, principals: payload.principals.length, models: payload.models.length, rules: payload.rules.length, access_classes: payload.access_classes.length, keys: payload.keys.length },
+    warnings: analysis.diagnostics.length,
+  };
+}
+
+async function loadChild(bundlePath: string, publicKeyPath: string): Promise<LoadReport> {
+  const { createPublicKey } = await import('node:crypto');
+  const { trustKeys, verifyBundle } = await import('../../runtime/bundle/verify.ts');
+  const { buildDecisionIndex } = await import('../../runtime/authorize/decision-index.ts');
+  const { mulberry32 } = await import('../support/prng.ts');
+  const trusted = trustKeys([createPublicKey(readFileSync(publicKeyPath))]);
+  const bytes = readFileSync(bundlePath);
+  let t = process.hrtime.bigint();
+  const { payload } = verifyBundle(bytes, trusted);
+  const verifyMs = ms(t);
+  t = process.hrtime.bigint();
+  const index = buildDecisionIndex(payload);
+  const indexMs = ms(t);
+
+  // Random (principal, model) pairs chosen up front, so the loop times decide() alone.
+  const random = mulberry32(99);
+  const fqns = payload.models.map((m) => m.fqn);
+  const PAIRS = 1 << 16;
+  const principals = Int32Array.from({ length: PAIRS }, () => random.int(payload.principals.length));
+  const models = Array.from({ length: PAIRS }, () => fqns[random.int(fqns.length)] as string);
+  const now = Date.parse('2026-06-02T00:00:00Z');
+  let allowed = 0;
+  for (let i = 0; i < 200_000; i++) if (index.decide(principals[i & (PAIRS - 1)] as number, models[i & (PAIRS - 1)] as string, now).allowed) allowed++; // warm-up
+  allowed = 0;
+  t = process.hrtime.bigint();
+  for (let i = 0; i < DECISIONS; i++) if (index.decide(principals[i & (PAIRS - 1)] as number, models[i & (PAIRS - 1)] as string, now).allowed) allowed++;
+  const loopNs = Number(process.hrtime.bigint() - t);
+  return { verifyMs, indexMs, maxRssMb: mb(process.resourceUsage().maxRSS), decisions: DECISIONS, decisionNs: loopNs / DECISIONS, allowedShare: allowed / DECISIONS };
+}
+
+function runChild<T>(args: string[]): T {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', SELF, ...args], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (result.status !== 0) throw new Error(`child ${args[0]} failed with status ${result.status}`);
+  const last = result.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as T;
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const verdict = (value: number, target: number): string => (value < target ? 'yes' : '**NO**');
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { scale: { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' } } });
+  const scale = values.scale === undefined ? 1 : Number(values.scale);
+  const sized = (n: number): number => Math.max(1, Math.round(n * scale));
+  const options: GenerateOptions = {
+    seed: values.seed === undefined ? 1 : Number(values.seed),
+    accounts: sized(FULL.accounts),
+    modelsPerAccount: FULL.modelsPerAccount,
+    users: sized(FULL.users),
+    teams: sized(FULL.teams),
+    services: sized(FULL.services),
+    rules: sized(FULL.rules),
+    keys: sized(FULL.keys),
+  };
+  const root = values.keep ?? mkdtempSync(join(tmpdir(), 'mg-bench-'));
+  const policies = join(root, 'policies');
+  try {
+    let t = process.hrtime.bigint();
+    const generated = generatePolicies(options);
+    const generateMs = ms(t);
+    t = process.hrtime.bigint();
+    for (const file of generated.files) {
+      const path = join(policies, file.path);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, file.text);
+    }
+    const writeMs = ms(t);
+    const sourceBytes = generated.files.reduce((sum, f) => sum + Buffer.byteLength(f.text), 0);
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(join(root, 'signing.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(root, 'signing.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const bundlePath = join(root, 'bundle.json');
+    process.stderr.write(`generated ${fmt(generated.files.length)} files (${fmt(sourceBytes / 1e6, 1)} MB of YAML) in ${fmt(generateMs)} ms, written in ${fmt(writeMs)} ms; compiling...\n`);
+
+    const compile = runChild<CompileReport>(['--child', 'compile', policies, join(root, 'signing.pem'), bundlePath]);
+    const gzipBytes = gzipSync(readFileSync(bundlePath)).length;
+    const load = runChild<LoadReport>(['--child', 'load', bundlePath, join(root, 'signing.pub.pem')]);
+
+    const c = compile.counts;
+    const lines = [
+      `### modelgate compile benchmark (seed ${options.seed}, scale ${scale})`,
+      '',
+      `${fmt(options.users)} users, ${fmt(options.teams)} teams, ${fmt(options.services)} services, ${fmt(c.models ?? 0)} models in ${fmt(options.accounts)} accounts, ${fmt(options.rules)} rules, ${fmt(options.keys)} keys: ${fmt(c.files ?? 0)} files, ${fmt(sourceBytes / 1e6, 1)} MB of YAML. Bundle: ${fmt(c.principals ?? 0)} principals, ${fmt(c.access_classes ?? 0)} access classes; ${fmt(compile.warnings)} warnings.`,
+      '',
+      '| measure | value | target | met |',
+      '|---|---:|---:|:---:|',
+      `| compile (read + load + check + index + serialize + sign) | ${fmt(compile.totalMs)} ms | < ${fmt(TARGETS.compileMs)} ms | ${verdict(compile.totalMs, TARGETS.compileMs)} |`,
+      ...Object.entries(compile.phases).map(([phase, value]) => `| &nbsp;&nbsp;${phase} | ${fmt(value)} ms | | |`),
+      `| compile peak RSS (child maxRSS) | ${fmt(compile.maxRssMb)} MB | < ${fmt(TARGETS.peakRssMb)} MB | ${verdict(compile.maxRssMb, TARGETS.peakRssMb)} |`,
+      `| payload, raw | ${fmt(compile.payloadBytes / 1e6, 2)} MB | | |`,
+      `| envelope, raw (base64 payload) | ${fmt(compile.envelopeBytes / 1e6, 2)} MB | | |`,
+      `| envelope, gzipped | ${fmt(gzipBytes / 1e6, 2)} MB | < ${TARGETS.gzipMb} MB | ${verdict(gzipBytes / 1e6, TARGETS.gzipMb)} |`,
+      `| runtime load: verify + parse + schema (verifyBundle) | ${fmt(load.verifyMs)} ms | | |`,
+      `| runtime load: buildDecisionIndex | ${fmt(load.indexMs)} ms | | |`,
+      `| runtime load, total | ${fmt(load.verifyMs + load.indexMs)} ms | < ${fmt(TARGETS.loadMs)} ms | ${verdict(load.verifyMs + load.indexMs, TARGETS.loadMs)} |`,
+      `| runtime peak RSS after load + decisions | ${fmt(load.maxRssMb)} MB | | |`,
+      `| one decision (${fmt(load.decisions)} random pairs, ${fmt(load.allowedShare * 100, 1)}% allowed) | ${fmt(load.decisionNs, 0)} ns (${fmt(1e9 / load.decisionNs / 1e6, 1)} M/s) | < ${fmt(TARGETS.decisionNs)} ns | ${verdict(load.decisionNs, TARGETS.decisionNs)} |`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    if (values.keep === undefined) rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const args = process.argv.slice(2);
+if (args[0] === '--child') {
+  const report = args[1] === 'compile' ? await compileChild(args[2]!, args[3]!, args[4]!) : await loadChild(args[2]!, args[3]!);
+  process.stdout.write(JSON.stringify(report) + '\n');
+} else {
+  await main();
+}
