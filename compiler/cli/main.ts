@@ -6,10 +6,11 @@ import { compileCommand } from './commands/compile.ts';
 import { explainCommand } from './commands/explain.ts';
 import { keygenCommand } from './commands/keygen.ts';
 import { keysCreateCommand } from './commands/keys-create.ts';
+import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { loginCommand, tokenCommand } from './commands/login.ts';
 import { verifyCommand } from './commands/verify.ts';
 
-const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, explainCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand];
+const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, explainCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand];
 
 const USAGE = `modelgate: access control for an LLM gateway, run as GitOps
 

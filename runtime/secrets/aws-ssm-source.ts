@@ -81,5 +81,7 @@ function mapError(error: unknown, ref: AwsSsmRef, signal: AbortSignal): SecretEr
   if (code === 'CredentialsProviderError') return new SecretError('access_denied', `no AWS credentials for ${describe(ref)}: the default provider chain found none`);
   if (DENIED.has(code) || status === 403) return new SecretError('access_denied', `access to ${describe(ref)} was denied (${detail}); the caller needs ssm:GetParameter on the parameter (and kms:Decrypt for SecureString)`);
   if (THROTTLED.has(code) || status === 429) return new SecretError('throttled', `reading ${describe(ref)} was throttled (${detail})`);
+  const system = (error as { code?: unknown }).code;
+  if (typeof system === 'string' && /^E[A-Z]+$/.test(system)) return new SecretError('read_failed', `cannot reach SSM for ${describe(ref)} (${system})`);
   return new SecretError('read_failed', `reading ${describe(ref)} failed (${detail})`);
 }

@@ -132,6 +132,7 @@ function mapError(error: unknown, ref: GcpSmRef, signal: AbortSignal): SecretErr
   if (typeof e.message === 'string' && /Could not load the default credentials|Unable to detect a Project Id/.test(e.message)) {
     return new SecretError('access_denied', `no Google credentials for ${describe(ref)}: Application Default Credentials found none`);
   }
+  if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return new SecretError('read_failed', `cannot reach Secret Manager for ${describe(ref)} (${e.code})`);
   return new SecretError('read_failed', `reading ${describe(ref)} failed (${detail})`);
 }
 

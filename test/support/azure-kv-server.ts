@@ -4,7 +4,7 @@
 // https://learn.microsoft.com/rest/api/keyvault/secrets/get-secret/get-secret and
 // https://learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { selfSignedCertificate } from './tls-cert.ts';
@@ -28,6 +28,12 @@ export interface AzureKvServer {
   acceptTokens(tokens: string[]): void;
   /** Requests seen: "vault/name[/version]" plus whether they carried a token. */
   requests: { path: string; authorized: boolean; apiVersion: string | null }[];
+  /**
+   * An App Service style managed identity endpoint (plain HTTP, as on App Service) that issues
+   * AZURE_TEST_TOKEN for resource https://vault.azure.net: set IDENTITY_ENDPOINT and IDENTITY_HEADER
+   * and DefaultAzureCredential's ManagedIdentityCredential uses it.
+   */
+  managedIdentity: { IDENTITY_ENDPOINT: string; IDENTITY_HEADER: string };
   close(): Promise<void>;
 }
 
@@ -79,6 +85,17 @@ export async function startAzureKvServer(): Promise<AzureKvServer> {
   const server = createServer({ key, cert }, handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+
+  // https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference
+  const identityHeader = randomBytes(12).toString('hex');
+  const identity = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname !== '/msi/token' || req.headers['x-identity-header'] !== identityHeader) return send(res, 400, { error: 'invalid_request' });
+    if (url.searchParams.get('resource') !== 'https://vault.azure.net') return send(res, 400, { error: 'invalid_resource' });
+    send(res, 200, { access_token: AZURE_TEST_TOKEN, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: 'https://vault.azure.net', token_type: 'Bearer', client_id: '00000000-0000-0000-0000-000000000001' });
+  });
+  await new Promise<void>((resolve) => identity.listen(0, '127.0.0.1', resolve));
+  const identityPort = (identity.address() as AddressInfo).port;
   base = `https://127.0.0.1:${port}`;
   return {
     url: base,
@@ -98,10 +115,16 @@ export async function startAzureKvServer(): Promise<AzureKvServer> {
       tokens = new Set(next);
     },
     requests,
+    managedIdentity: { IDENTITY_ENDPOINT: `http://127.0.0.1:${identityPort}/msi/token`, IDENTITY_HEADER: identityHeader },
     close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+      Promise.all(
+        [server, identity].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.closeAllConnections();
+              s.close(() => resolve());
+            }),
+        ),
+      ).then(() => undefined),
   };
 }

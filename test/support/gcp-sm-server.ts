@@ -2,6 +2,9 @@
 // GET /v1/projects/P/secrets/S/versions/V:access with a bearer token, replying
 // {"name", "payload": {"data": base64}} or a google.rpc.Status error body
 // ({"error": {"code", "message", "status"}}), as https://cloud.google.com/secret-manager/docs/reference/rest
+// Bearer tokens: fixed access tokens, or self-signed service account JWTs (what google-auth-library
+// sends for a service account key file under ADC), checked against the registered public key.
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -19,6 +22,8 @@ export interface GcpSmServer {
   setMode(mode: GcpSmMode): void;
   /** Tokens that are accepted (default: GCP_TEST_TOKEN). */
   acceptTokens(tokens: string[]): void;
+  /** Accepts RS256 JWTs self-signed by this service account key (iss = email, cloud-platform scope). */
+  trustServiceAccount(email: string, publicKeyPem: string): void;
   /** Resource names of the authenticated :access requests seen. */
   reads: string[];
   close(): Promise<void>;
@@ -38,6 +43,8 @@ export async function startGcpSmServer(): Promise<GcpSmServer> {
   const secrets = new Map<string, { value: string; enabled: boolean }[]>();
   const reads: string[] = [];
   let tokens = new Set([GCP_TEST_TOKEN]);
+  const accounts = new Map<string, KeyObject>();
+  const accepted = (bearer: string | undefined): boolean => bearer !== undefined && (tokens.has(bearer) || selfSignedJwtValid(bearer, accounts));
   let mode: GcpSmMode = 'ok';
 
   const server = createServer((req, res) => {
@@ -49,7 +56,7 @@ export async function startGcpSmServer(): Promise<GcpSmServer> {
     const m = /^\/v1\/projects\/([^/]+)\/secrets\/([^/]+)\/versions\/([^/:]+):access$/.exec(decodeURIComponent(url.pathname));
     if (req.method !== 'GET' || m === null) return fail('NOT_FOUND', `no route ${req.method} ${url.pathname}`);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (bearer === undefined || !tokens.has(bearer)) return fail('UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
+    if (!accepted(bearer)) return fail('UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
     const [, project, secret, version] = m as unknown as [string, string, string, string];
     const name = `projects/${project}/secrets/${secret}/versions/${version}`;
     reads.push(name);
@@ -88,6 +95,9 @@ export async function startGcpSmServer(): Promise<GcpSmServer> {
     acceptTokens(next) {
       tokens = new Set(next);
     },
+    trustServiceAccount(email, publicKeyPem) {
+      accounts.set(email, createPublicKey(publicKeyPem));
+    },
     reads,
     close: () =>
       new Promise((resolve) => {
@@ -95,4 +105,21 @@ export async function startGcpSmServer(): Promise<GcpSmServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** A service account's self-signed JWT: RS256 by a trusted key, unexpired, for cloud-platform. */
+function selfSignedJwtValid(token: string, accounts: ReadonlyMap<string, KeyObject>): boolean {
+  const [header, payload, signature] = token.split('.');
+  if (header === undefined || payload === undefined || signature === undefined) return false;
+  try {
+    const h = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: string };
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: string; sub?: string; scope?: string; aud?: string; exp?: number };
+    const key = accounts.get(claims.iss ?? '');
+    if (h.alg !== 'RS256' || key === undefined || claims.sub !== claims.iss) return false;
+    if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) return false;
+    const forUs = claims.scope?.split(' ').includes('https://www.googleapis.com/auth/cloud-platform') === true || claims.aud === 'https://secretmanager.googleapis.com/';
+    return forUs && verify('sha256', Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'));
+  } catch {
+    return false;
+  }
 }
