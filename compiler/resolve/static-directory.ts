@@ -56,15 +56,15 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
       diagnostics.push(diagnostic('MG_DUPLICATE_TEAM', file, at, `team "${team.name}" is listed twice`));
       return;
     }
-    const members: string[] = [];
+    const members = new Set<string>();
     team.members.forEach((member, j) => {
       if (users.has(member)) {
-        if (!members.includes(member)) members.push(member);
+        members.add(member);
       } else {
         diagnostics.push(diagnostic('MG_UNKNOWN_TEAM_MEMBER', file, doc!.locate(['teams', i, 'members', j]), withSuggestion(`team "${team.name}" lists "${member}", who is not a user in the directory`, didYouMean(member, users.keys()))));
       }
     });
-    teams.set(team.name, members);
+    teams.set(team.name, [...members]);
     where.set(`team:${team.name}`, { file, at });
   });
 

@@ -107,5 +107,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function decodeBase64Strict(text: string, what: string, code: 'MG_BUNDLE_MALFORMED' | 'MG_BUNDLE_BAD_SIGNATURE' = 'MG_BUNDLE_MALFORMED'): Buffer {
   if (text.length % 4 !== 0 || !BASE64.test(text)) throw new BundleError(code, `the ${what} is not valid base64`);
-  return Buffer.from(text, 'base64');
+  const bytes = Buffer.from(text, 'base64');
+  // Canonical encoding only: one bundle has exactly one envelope file (no free bits in the last character).
+  if (bytes.toString('base64') !== text) throw new BundleError(code, `the ${what} is not canonical base64`);
+  return bytes;
 }
