@@ -98,11 +98,15 @@ describe('when SSM fails with a server error', () => {
 });
 
 describe('when SSM does not answer', () => {
-  it('rejects with timeout as soon as the signal fires', async () => {
+  it('rejects with timeout as soon as the signal fires, once the request is in flight', async () => {
+    const s = source();
+    await s.read(ref(), signal()); // the SDK is loaded and the client built: the deadline is all network
     server.setMode('hang');
+    const before = server.reads.length;
     const started = Date.now();
-    await expectSecretError(source().read(ref(), AbortSignal.timeout(200)), 'timeout', { names: text(), never: [VALUE] });
+    await expectSecretError(s.read(ref(), AbortSignal.timeout(300)), 'timeout', { names: text(), never: [VALUE] });
     expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.reads.length - before).toBe(1);
   });
 });
 

@@ -116,11 +116,15 @@ describe('when Key Vault throttles', () => {
 });
 
 describe('when Key Vault does not answer', () => {
-  it('rejects with timeout as soon as the signal fires', async () => {
+  it('rejects with timeout as soon as the signal fires, once the request is in flight', async () => {
+    const s = source();
+    await s.read(ref(), signal()); // past the challenge: the next request carries the token
     server.setMode('hang');
+    const before = server.requests.length;
     const started = Date.now();
-    await expectSecretError(source().read(ref(), AbortSignal.timeout(300)), 'timeout', { names: text(), never: [VALUE] });
+    await expectSecretError(s.read(ref(), AbortSignal.timeout(300)), 'timeout', { names: text(), never: [VALUE] });
     expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.requests.slice(before).map((r) => r.authorized)).toEqual([true]);
   });
 });
 
