@@ -68,8 +68,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   };
 
   // Step 1: a servable bundle and an authenticated caller, before the body is even read.
-  const admit = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    const record = newRecord(request.id, request.method, request.routeOptions.url ?? 'unknown');
+  const admit = (route: string) => async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const record = newRecord(request.id, request.method, route);
     if (queryHasCredential(request.url)) return reject(request, reply, record, 'MG_CREDENTIAL_IN_QUERY');
     const bundle = bundles.current;
     const nowMs = now();
@@ -145,9 +145,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return undefined;
   };
 
-  for (const [path, operation] of INFERENCE) app.post(path, { onRequest: admit }, inference(operation));
+  for (const [path, operation] of INFERENCE) app.post(path, { onRequest: admit(path) }, inference(operation));
 
-  app.get('/v1/models', { onRequest: admit }, async (request, reply) => {
+  app.get('/v1/models', { onRequest: admit('/v1/models') }, async (request, reply) => {
     const { record, bundle, principal } = request.mg as Admitted;
     const list = listModels(bundle, principal, now());
     record.status = 200;

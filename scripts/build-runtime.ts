@@ -21,7 +21,7 @@ const result = await build({
   target: 'node20',
   format: 'esm',
   outfile,
-  minify: true,
+  minify: process.env.MG_BUILD_MINIFY !== "0",
   sourcemap: false,
   legalComments: 'linked',
   metafile: true,

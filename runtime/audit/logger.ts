@@ -1,6 +1,7 @@
 // The runtime's pino logger. Audit lines and operational lines share it; nothing logs request
 // headers, URLs with query strings, or bodies, so keys and prompts cannot reach it.
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { batchedDestination } from './destination.ts';
 
 export type { Logger };
 
@@ -13,6 +14,6 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    options.destination ?? batchedDestination(1),
   );
 }

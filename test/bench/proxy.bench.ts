@@ -1,0 +1,217 @@
+// `npm run bench:proxy`: the gateway against direct-to-upstream and against a bare pass-through
+// proxy (Fastify + undici, written here), for JSON and SSE at 32 and 128 connections, on 127.0.0.1.
+// The gateway runs as `modelgate serve` with auth, authorization and the audit log on (audit lines
+// go to a file). Each server is its own process; CPU per request is read from /proc/<pid>/stat.
+//
+//   BENCH_DURATION=10 npm run bench:proxy     # seconds per run (default 3)
+//   BENCH_CONNECTIONS=32,128 BENCH_MODES=json,sse BENCH_GATEWAY=dist (the esbuild bundle)
+//
+// The same file plays the helper processes: --role upstream|bare.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(import.meta.url);
+const root = resolve(here, '../../..');
+const role = process.argv[process.argv.indexOf('--role') + 1];
+const ROOT_KEY = 'sk-bench-root-key-0123456789';
+
+// ---- helper role: a minimal OpenAI-shaped upstream --------------------------------------------
+async function runUpstream(port: number): Promise<void> {
+  const json = Buffer.from(JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', created: 1, model: 'bench-model', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! This is a benchmark answer of a typical short length.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 } }));
+  const events = ['Hello', '!', ' This', ' is', ' a', ' streamed', ' benchmark', ' answer', '.', ''].map((word, i) => Buffer.from(`data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [{ index: 0, delta: { content: word }, finish_reason: i === 9 ? 'stop' : null }] })}\n\n`));
+  const usage = Buffer.from(`data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [], usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 } })}\n\ndata: [DONE]\n\n`);
+  const server = createServer((req, res) => {
+    let size = 0;
+    let stream = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (!stream && c.includes('"stream":true')) stream = true;
+    });
+    req.on('end', () => {
+      if (req.headers.authorization !== `Bearer ${ROOT_KEY}`) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return res.end('{"error":{"message":"bad key"}}');
+      }
+      if (!stream) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': json.length });
+        return res.end(json);
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const event of events) res.write(event);
+      res.end(usage);
+      void size;
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(port, '127.0.0.1', () => process.send?.('ready'));
+}
+
+// ---- helper role: the bare pass-through proxy (the baseline) -----------------------------------
+async function runBare(port: number, upstream: string): Promise<void> {
+  const { default: Fastify } = await import('fastify');
+  const { Agent, request } = await import('undici');
+  const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
+  const app = Fastify({ logger: false });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.post('/v1/chat/completions', async (req, reply) => {
+    const res = await request(`${upstream}/v1/chat/completions`, { method: 'POST', body: req.body as Buffer, headers: { 'content-type': 'application/json', authorization: `Bearer ${ROOT_KEY}` }, dispatcher });
+    reply.hijack();
+    reply.raw.writeHead(res.statusCode, { 'content-type': String(res.headers['content-type'] ?? 'application/json') });
+    for await (const chunk of res.body) if (!reply.raw.write(chunk)) await new Promise((r) => reply.raw.once('drain', r));
+    reply.raw.end();
+  });
+  await app.listen({ port, host: '127.0.0.1' });
+  process.send?.('ready');
+}
+
+// ---- the driver ----------------------------------------------------------------------------------
+interface Row {
+  target: string;
+  mode: string;
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpuUsPerReq: number | null;
+}
+
+function cpuTicks(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/stat`, 'utf8').then((text) => {
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
+  });
+}
+const TICK_US = 1_000_000 / 100; // CLK_TCK is 100 on Linux
+
+function startChild(args: string[], stdout: 'ignore' | number = 'ignore'): Promise<ChildProcess> {
+  return new Promise((resolveChild, reject) => {
+    const child = spawn(process.execPath, [...(args.includes('bare') ? (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean) : []), '--import', 'tsx', here, ...args], { stdio: ['ignore', stdout, 'inherit', 'ipc'], cwd: root });
+    child.once('message', () => resolveChild(child));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+async function main(): Promise<void> {
+  const { default: autocannon } = await import('autocannon');
+  const { writePolicyTree, buildBundle } = await import('../support/policies.ts');
+  const { mintTestKeys } = await import('../support/policies.ts');
+  const { generateKeyPairSync } = await import('node:crypto');
+  const duration = Number(process.env.BENCH_DURATION ?? 3);
+  const connectionsList = (process.env.BENCH_CONNECTIONS ?? '32,128').split(',').map(Number);
+  const modes = (process.env.BENCH_MODES ?? 'json,sse').split(',');
+
+  const dir = await mkdtemp(join(tmpdir(), 'mg-bench-'));
+  const upstreamPort = 19401;
+  const barePort = 19402;
+  const gatewayPort = 19403;
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+  const children: ChildProcess[] = [];
+  try {
+    children.push(await startChild(['--role', 'upstream', '--port', String(upstreamPort)]));
+    children.push(await startChild(['--role', 'bare', '--port', String(barePort), '--upstream', upstreamUrl]));
+
+    // A policy tree whose "local" account points at the bench upstream; alice holds the key.
+    const keys = mintTestKeys();
+    process.env.MG_BENCH_ROOT = ROOT_KEY;
+    await writePolicyTree(join(dir, 'p'), keys, { upstreamUrl, azureKeyFile: join(dir, 'none'), openaiKeyVar: 'MG_BENCH_ROOT' });
+    const signer = generateKeyPairSync('ed25519');
+    await writeFile(join(dir, 'bundle.json'), await buildBundle(join(dir, 'p'), 1, signer.privateKey));
+    await writeFile(join(dir, 'public.pem'), createPublicKey(signer.privateKey).export({ type: 'spki', format: 'pem' }));
+    await mkdir(join(root, '.bench'), { recursive: true });
+    const auditFile = await open(join(root, '.bench', 'gateway-audit.log'), 'w');
+    // BENCH_GATEWAY=dist runs the esbuild bundle (npm run build:runtime first) instead of the tsx sources.
+    const entry = process.env.BENCH_GATEWAY === 'dist' ? join(root, 'dist', 'modelgate-runtime.js') : join(root, 'bin', 'modelgate.js');
+    const gateway = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), entry, 'serve', '--bundle', join(dir, 'bundle.json'), '--public-key', join(dir, 'public.pem'), '--audience', 'test-gateway', '--port', String(gatewayPort), '--poll', '1h'], { stdio: ['ignore', auditFile.fd, 'inherit'], cwd: root, env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY } });
+    children.push(gateway);
+    await waitReady(`http://127.0.0.1:${gatewayPort}`);
+
+    const targets = [
+      { name: 'direct', url: upstreamUrl, pid: children[0]!.pid!, headers: { authorization: `Bearer ${ROOT_KEY}` }, model: 'gpt-4o-mini' },
+      { name: 'bare proxy', url: `http://127.0.0.1:${barePort}`, pid: children[1]!.pid!, headers: { authorization: `Bearer ${ROOT_KEY}` }, model: 'gpt-4o-mini' },
+      { name: 'gateway', url: `http://127.0.0.1:${gatewayPort}`, pid: gateway.pid!, headers: { authorization: `Bearer ${keys.alice}` }, model: 'local/gpt-4o-mini' },
+    ];
+    const rows: Row[] = [];
+    const run = async (target: (typeof targets)[number], mode: string, connections: number, seconds: number): Promise<Row> => {
+      const body = JSON.stringify({ model: target.model, messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Write one short sentence about benchmarks.' }], ...(mode === 'sse' ? { stream: true, stream_options: { include_usage: true } } : {}) });
+      const before = await cpuTicks(target.pid);
+      const result = await autocannon({ url: `${target.url}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body, connections, duration: seconds, pipelining: 1 });
+      const after = await cpuTicks(target.pid);
+      const requests = result.requests.total;
+      return {
+        target: target.name,
+        mode,
+        connections,
+        rps: result.requests.average,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        errors: result.errors + result.timeouts + result.non2xx,
+        cpuUsPerReq: target.name === 'direct' || requests === 0 ? null : ((after - before) * TICK_US) / requests,
+      };
+    };
+
+    for (const mode of modes) {
+      for (const connections of connectionsList) {
+        for (const target of targets) {
+          await run(target, mode, connections, 1); // warm-up: JIT, connection pools
+          const row = await run(target, mode, connections, duration);
+          rows.push(row);
+          console.error(`${mode} c=${connections} ${target.name}: ${row.rps.toFixed(0)} rps, p50 ${row.p50} ms, p99 ${row.p99} ms, errors ${row.errors}`);
+        }
+      }
+    }
+    await auditFile.close();
+    const auditLines = (await readFile(join(root, '.bench', 'gateway-audit.log'), 'utf8')).split('\n').filter((l) => l.includes('"msg":"request"')).length;
+    printTable(rows, duration, auditLines);
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function printTable(rows: Row[], duration: number, auditLines: number): void {
+  const find = (target: string, mode: string, c: number): Row | undefined => rows.find((r) => r.target === target && r.mode === mode && r.connections === c);
+  const ratio = (a: number | null | undefined, b: number | null | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+  const lines = [
+    `proxy benchmark: ${duration}s per run, 127.0.0.1, ${availableParallelism()} cores shared by load generator, upstream and proxy; gateway audit lines written: ${auditLines}`,
+    '',
+    '| mode | conns | target | RPS | p50 ms | p99 ms | CPU us/req | errors |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.mode} | ${r.connections} | ${r.target} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.cpuUsPerReq === null ? '-' : r.cpuUsPerReq.toFixed(0)} | ${r.errors} |`),
+    '',
+    '| mode | conns | gateway/bare RPS | gateway/bare p50 | gateway/bare p99 | gateway/bare CPU per request |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const mode of new Set(rows.map((r) => r.mode))) {
+    for (const c of new Set(rows.map((r) => r.connections))) {
+      const g = find('gateway', mode, c);
+      const b = find('bare proxy', mode, c);
+      lines.push(`| ${mode} | ${c} | ${ratio(g?.rps, b?.rps)} | ${ratio(g?.p50, b?.p50)} | ${ratio(g?.p99, b?.p99)} | ${ratio(g?.cpuUsPerReq, b?.cpuUsPerReq)} |`);
+    }
+  }
+  console.log(lines.join('\n'));
+}
+
+process.on('SIGTERM', () => process.exit(0)); // exit normally, so --cpu-prof can write its profile
+const portArg = Number(process.argv[process.argv.indexOf('--port') + 1]);
+if (role === 'upstream') await runUpstream(portArg);
+else if (role === 'bare') await runBare(portArg, process.argv[process.argv.indexOf('--upstream') + 1] as string);
+else await main();
