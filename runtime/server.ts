@@ -68,26 +68,27 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   };
 
   // Step 1: a servable bundle and an authenticated caller, before the body is even read.
-  const admit = (route: string) => async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+  // Callback style: a hook that answers early must not call done(); no promise per request.
+  const admit = (route: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const record = newRecord(request.id, request.method, route);
-    if (queryHasCredential(request.url)) return reject(request, reply, record, 'MG_CREDENTIAL_IN_QUERY');
+    if (queryHasCredential(request.url)) return void reject(request, reply, record, 'MG_CREDENTIAL_IN_QUERY');
     const bundle = bundles.current;
     const nowMs = now();
     if (!isServable(bundle, nowMs, options.expiryPolicy)) {
-      return reject(request, reply, record, bundle === null ? 'MG_NO_ACTIVE_BUNDLE' : 'MG_ACTIVE_BUNDLE_EXPIRED');
+      return void reject(request, reply, record, bundle === null ? 'MG_NO_ACTIVE_BUNDLE' : 'MG_ACTIVE_BUNDLE_EXPIRED');
     }
     record.bundleSerial = bundle.serial;
     const who = authenticate(request.headers, bundle, nowMs);
     record.credentialId = who.credentialId;
     if (!who.ok) {
       record.authReason = who.reason;
-      return reject(request, reply, record, 'MG_UNAUTHENTICATED');
+      return void reject(request, reply, record, 'MG_UNAUTHENTICATED');
     }
     const principal = bundle.principals[who.principal];
     record.principal = principal?.label ?? null;
     record.principalId = principal?.id ?? null;
     request.mg = { record, bundle, principal: who.principal };
-    return undefined;
+    done();
   };
 
   const inference = (operation: Operation) => async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {

@@ -55,6 +55,7 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
   const requestChildren = new Map<string, Counter.Internal>();
   const latencyChildren = new Map<string, Histogram.Internal<string>>();
   const upstreamChildren = new Map<string, Histogram.Internal<string>>();
+  const tokenChildren = new Map<string, [Counter.Internal, Counter.Internal]>();
   return {
     registry,
     request(principal, model, route, status, seconds) {
@@ -81,8 +82,14 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
       child.observe(seconds);
     },
     tokens(principal, model, usage) {
-      tokens.labels(principal, model, 'prompt').inc(usage.prompt_tokens);
-      tokens.labels(principal, model, 'completion').inc(usage.completion_tokens);
+      const key = `${principal}\u0000${model}`;
+      let pair = tokenChildren.get(key);
+      if (pair === undefined) {
+        pair = [tokens.labels(principal, model, 'prompt'), tokens.labels(principal, model, 'completion')];
+        tokenChildren.set(key, pair);
+      }
+      pair[0].inc(usage.prompt_tokens);
+      pair[1].inc(usage.completion_tokens);
     },
     bundleRejected: (code) => rejections.labels(code).inc(),
     bundleActivated: (origin) => activations.labels(origin).inc(),

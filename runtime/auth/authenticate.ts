@@ -1,7 +1,7 @@
 // Step 1 of the request path: who is calling. API keys now; OIDC access tokens (JWTs) plug in at
 // authenticateToken below. Every failure is the same 401 to the caller; the real reason and the
 // key id (never the key) go to the audit log.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ActiveBundle } from '../bundle/activate.ts';
 import { looksLikeApiKey, parseApiKey } from './api-key-format.ts';
@@ -41,7 +41,7 @@ function authenticateApiKey(key: string, bundle: ActiveBundle, nowMs: number): A
   const keyId = parseApiKey(key);
   if (keyId === null) return { ok: false, reason: 'malformed', credentialId: null };
   const record = bundle.keys.get(keyId);
-  const presented = createHash('sha256').update(key, 'utf8').digest();
+  const presented = hash('sha256', key, 'buffer');
   const matches = timingSafeEqual(presented, record === undefined ? DUMMY_DIGEST : record.digest);
   if (record === undefined) return { ok: false, reason: 'unknown_key', credentialId: keyId };
   if (!matches) return { ok: false, reason: 'wrong_secret', credentialId: keyId };

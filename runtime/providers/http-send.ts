@@ -1,7 +1,7 @@
 // The HTTP half shared by every network provider: one undici request, errors turned into kinds.
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'undici';
-import type { ProviderContext, UpstreamCall, UpstreamReply } from './provider.ts';
+import type { CallAbort, ProviderContext, UpstreamCall, UpstreamReply } from './provider.ts';
 import { UpstreamFailure } from './provider.ts';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
@@ -32,7 +32,7 @@ export async function httpSend(url: string, auth: Record<string, string>, call: 
   }
 }
 
-function toFailure(error: unknown, signal: AbortSignal): UpstreamFailure {
+function toFailure(error: unknown, signal: CallAbort): UpstreamFailure {
   if (signal.aborted) return new UpstreamFailure('aborted', 'the caller went away', { cause: error });
   const code = (error as { code?: string }).code ?? '';
   if (TIMEOUT_CODES.has(code)) return new UpstreamFailure('timeout', `upstream timeout (${code})`, { cause: error });

@@ -1,5 +1,6 @@
 // The one interface every provider module implements. A provider turns a prepared call into an
 // upstream reply; the proxy (runtime/proxy/) does the rest, the same way for every provider.
+import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { BundleModel, BundleProvider } from '../../schemas/types.generated.ts';
 import type { Dispatcher } from 'undici';
@@ -25,8 +26,22 @@ export interface UpstreamCall {
   /** The provider's root key, resolved through the secret resolver; undefined for mock. */
   secret: string | undefined;
   requestId: string;
-  signal: AbortSignal;
+  signal: CallAbort;
   timeoutMs: number;
+}
+
+/**
+ * Cancels one upstream call when its caller goes away. undici accepts an EventEmitter that emits
+ * 'abort' as a signal; one costs ~0.1 us where an AbortController with a listener costs ~2.5 us,
+ * and this is per request.
+ */
+export class CallAbort extends EventEmitter {
+  aborted = false;
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.emit('abort');
+  }
 }
 
 export interface UpstreamReply {

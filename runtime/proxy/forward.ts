@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { errorObject, statusOf, type RuntimeErrorCode } from '../errors.ts';
 import type { Provider, UpstreamCall, UpstreamReply } from '../providers/provider.ts';
-import { UpstreamFailure } from '../providers/provider.ts';
+import { CallAbort, UpstreamFailure } from '../providers/provider.ts';
 import { redactSecrets } from './redact.ts';
 import { ChunkTail, usageFromTail, type Usage } from './usage.ts';
 
@@ -24,7 +24,7 @@ const FAILURE_CODES: Record<UpstreamFailure['kind'], RuntimeErrorCode> = { unrea
 
 /** Forwards one call and writes the whole response to res. Never throws. */
 export async function forward(provider: Provider, call: Omit<UpstreamCall, 'signal'>, res: ServerResponse): Promise<ForwardResult> {
-  const controller = new AbortController();
+  const controller = new CallAbort();
   const onClose = (): void => {
     if (!res.writableFinished) controller.abort();
   };
@@ -32,23 +32,23 @@ export async function forward(provider: Provider, call: Omit<UpstreamCall, 'sign
   const started = performance.now();
   let reply: UpstreamReply;
   try {
-    reply = await provider.send({ ...call, signal: controller.signal });
+    reply = await provider.send({ ...call, signal: controller });
   } catch (error) {
     res.off('close', onClose);
-    if (controller.signal.aborted) return { status: 499, outcome: 'client_aborted', code: null, upstreamMs: null, usage: null };
+    if (controller.aborted) return { status: 499, outcome: 'client_aborted', code: null, upstreamMs: null, usage: null };
     const code = error instanceof UpstreamFailure ? FAILURE_CODES[error.kind] : 'MG_UPSTREAM_UNREACHABLE';
     return { ...writeError(res, code, call.requestId), outcome: 'upstream_failed', upstreamMs: performance.now() - started, usage: null };
   }
   const upstreamMs = performance.now() - started;
   try {
     if (reply.status >= 400) return { ...(await relayError(reply, call, res)), upstreamMs, usage: null };
-    return { ...(await relayBody(reply, call.requestId, res, controller.signal)), upstreamMs };
+    return { ...(await relayBody(reply, call.requestId, res, controller)), upstreamMs };
   } finally {
     res.off('close', onClose);
   }
 }
 
-async function relayBody(reply: UpstreamReply, requestId: string, res: ServerResponse, signal: AbortSignal): Promise<Omit<ForwardResult, 'upstreamMs'>> {
+async function relayBody(reply: UpstreamReply, requestId: string, res: ServerResponse, signal: CallAbort): Promise<Omit<ForwardResult, 'upstreamMs'>> {
   const contentType = reply.contentType ?? 'application/json';
   const sse = contentType.startsWith('text/event-stream');
   const headers: Record<string, string> = { ...reply.headers, 'content-type': contentType, 'x-request-id': requestId };
