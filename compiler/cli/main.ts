@@ -16,8 +16,8 @@ const USAGE = `modelgate: access control for an LLM gateway, run as GitOps
 
 Usage: modelgate <command> [options]    (modelgate <command> --help for details)
 
-${COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n')}
-  ${'serve'.padEnd(12)} run the gateway on a signed bundle
+${COMMANDS.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n')}
+  ${'serve'.padEnd(14)} run the gateway on a signed bundle
 
 Exit codes: 0 success, 1 policy or input error, 2 usage or environment error.`;
 
