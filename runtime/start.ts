@@ -9,6 +9,9 @@ import { compileActiveBundle, type ActiveBundle } from './bundle/activate.ts';
 import { createBundleLifecycle, type BundleLifecycle } from './bundle/poll.ts';
 import { trustKeys } from './bundle/verify.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
+import { cloudSecretSources } from './secrets/cloud-sources.ts';
+import { envSecretSource } from './secrets/env-source.ts';
+import { fileSecretSource } from './secrets/file-source.ts';
 import { createSecretResolver, type SecretResolver } from './secrets/resolve.ts';
 import { buildServer } from './server.ts';
 
@@ -36,7 +39,9 @@ export interface RunningRuntime {
 /** Boots from the cache, listens, fetches the bundle once, then polls. */
 export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = {}): Promise<RunningRuntime> {
   const logger = deps.logger ?? createLogger();
-  const secrets = deps.secrets ?? createSecretResolver();
+  // Cloud stores load their SDK on the first reference of their scheme: a gateway using only
+  // env:// and file:// never loads one.
+  const secrets = deps.secrets ?? createSecretResolver({ sources: [envSecretSource(), fileSecretSource(), ...cloudSecretSources()] });
   // One connection pool set for every provider, kept across bundle activations.
   const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
   let lifecycle: BundleLifecycle | null = null;

@@ -27,6 +27,9 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   // Bundled CommonJS dependencies (fastify, pino, ...) call require() for node built-ins.
+  // The cloud secret SDKs are loaded lazily, and only by gateways that reference their store:
+  // they stay outside the lean file and are resolved from node_modules when first used.
+  external: ['@aws-sdk/*', '@azure/*', '@google-cloud/*', 'google-auth-library', 'google-gax'],
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __mgCreateRequire } from 'node:module';\nconst require = __mgCreateRequire(import.meta.url);" },
 });
 
