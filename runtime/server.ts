@@ -161,7 +161,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const state = readiness(bundles.current, bundles.status, now(), options.expiryPolicy);
     return reply.code(state.ready ? 200 : 503).send(state.body);
   });
-  app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
 
   app.setNotFoundHandler((request, reply) => {
     const record = newRecord(request.id, request.method, 'not_found');

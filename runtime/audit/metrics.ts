@@ -1,12 +1,15 @@
 // Prometheus metrics (prom-client), one registry per server so tests can run several.
-// Label children are cached: the hot path does a Map lookup, not prom-client's label hashing.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActiveBundle } from '../bundle/activate.ts';
 import { BUNDLE_ERROR_CODES, type BundleErrorCode } from '../bundle/errors.ts';
 import type { Usage } from '../proxy/usage.ts';
+import { FastCounter, FastHistogram, type HistogramSeries } from './fast-metrics.ts';
 
 export interface RuntimeMetrics {
   registry: Registry;
+  /** The whole exposition: prom-client's registry plus the request-path families. */
+  render(): Promise<string>;
+  contentType: string;
   request(principal: string, model: string, route: string, status: number, seconds: number): void;
   upstream(account: string, seconds: number): void;
   tokens(principal: string, model: string, usage: Usage): void;
@@ -14,14 +17,13 @@ export interface RuntimeMetrics {
   bundleActivated(origin: string): void;
 }
 
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 /** Registers the runtime's metrics; `current` is read at scrape time for bundle age and serial. */
 export function createMetrics(current: () => ActiveBundle | null, now: () => number = Date.now): RuntimeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'modelgate_' });
-  const requests = new Counter({ name: 'modelgate_requests_total', help: 'Requests by principal, model and HTTP status.', labelNames: ['principal', 'model', 'status'], registers: [registry] });
-  const latency = new Histogram({ name: 'modelgate_request_duration_seconds', help: 'Time from request to last byte, by route.', labelNames: ['route'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry] });
-  const upstream = new Histogram({ name: 'modelgate_upstream_duration_seconds', help: 'Time to the provider response headers, by account.', labelNames: ['account'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry] });
-  const tokens = new Counter({ name: 'modelgate_tokens_total', help: 'Tokens reported by providers, by principal, model and kind.', labelNames: ['principal', 'model', 'kind'], registers: [registry] });
+  // Bundle metrics change a few times a day: prom-client. Request metrics change per request: fast-metrics.
   const rejections = new Counter({ name: 'modelgate_bundle_rejections_total', help: 'Bundles refused, by reason code.', labelNames: ['code'], registers: [registry] });
   const activations = new Counter({ name: 'modelgate_bundle_activations_total', help: 'Bundles activated, by origin (source or cache).', labelNames: ['origin'], registers: [registry] });
   for (const code of BUNDLE_ERROR_CODES) rejections.labels(code).inc(0);
@@ -52,44 +54,54 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
     },
   });
 
-  const requestChildren = new Map<string, Counter.Internal>();
-  const latencyChildren = new Map<string, Histogram.Internal<string>>();
-  const upstreamChildren = new Map<string, Histogram.Internal<string>>();
-  const tokenChildren = new Map<string, [Counter.Internal, Counter.Internal]>();
+  const requests = new FastCounter('modelgate_requests_total', 'Requests by principal, model and HTTP status.', ['principal', 'model', 'status']);
+  const latency = new FastHistogram('modelgate_request_duration_seconds', 'Time from request to last byte, by route.', ['route'], LATENCY_BUCKETS);
+  const upstream = new FastHistogram('modelgate_upstream_duration_seconds', 'Time to the provider response headers, by account.', ['account'], LATENCY_BUCKETS);
+  const tokens = new FastCounter('modelgate_tokens_total', 'Tokens reported by providers, by principal, model and kind.', ['principal', 'model', 'kind']);
+
+  // Series handles cached by a joined key: one Map lookup per update.
+  const requestSeries = new Map<string, { value: number }>();
+  const latencySeries = new Map<string, HistogramSeries>();
+  const upstreamSeries = new Map<string, HistogramSeries>();
+  const tokenSeries = new Map<string, [{ value: number }, { value: number }]>();
   return {
     registry,
+    contentType: registry.contentType,
+    async render() {
+      return (await registry.metrics()) + requests.render() + latency.render() + upstream.render() + tokens.render();
+    },
     request(principal, model, route, status, seconds) {
       const key = `${principal}\u0000${model}\u0000${status}`;
-      let child = requestChildren.get(key);
-      if (child === undefined) {
-        child = requests.labels(principal, model, String(status));
-        requestChildren.set(key, child);
+      let counter = requestSeries.get(key);
+      if (counter === undefined) {
+        counter = requests.child([principal, model, String(status)]);
+        requestSeries.set(key, counter);
       }
-      child.inc();
-      let timer = latencyChildren.get(route);
-      if (timer === undefined) {
-        timer = latency.labels(route);
-        latencyChildren.set(route, timer);
+      counter.value += 1;
+      let series = latencySeries.get(route);
+      if (series === undefined) {
+        series = latency.child([route]);
+        latencySeries.set(route, series);
       }
-      timer.observe(seconds);
+      latency.observe(series, seconds);
     },
     upstream(account, seconds) {
-      let child = upstreamChildren.get(account);
-      if (child === undefined) {
-        child = upstream.labels(account);
-        upstreamChildren.set(account, child);
+      let series = upstreamSeries.get(account);
+      if (series === undefined) {
+        series = upstream.child([account]);
+        upstreamSeries.set(account, series);
       }
-      child.observe(seconds);
+      upstream.observe(series, seconds);
     },
     tokens(principal, model, usage) {
       const key = `${principal}\u0000${model}`;
-      let pair = tokenChildren.get(key);
+      let pair = tokenSeries.get(key);
       if (pair === undefined) {
-        pair = [tokens.labels(principal, model, 'prompt'), tokens.labels(principal, model, 'completion')];
-        tokenChildren.set(key, pair);
+        pair = [tokens.child([principal, model, 'prompt']), tokens.child([principal, model, 'completion'])];
+        tokenSeries.set(key, pair);
       }
-      pair[0].inc(usage.prompt_tokens);
-      pair[1].inc(usage.completion_tokens);
+      pair[0].value += usage.prompt_tokens;
+      pair[1].value += usage.completion_tokens;
     },
     bundleRejected: (code) => rejections.labels(code).inc(),
     bundleActivated: (origin) => activations.labels(origin).inc(),
