@@ -18,8 +18,15 @@ function base62(value: bigint, width: number): string {
   return out.padStart(width, '0');
 }
 
+// Number arithmetic, not BigInt: a CRC32 fits a double exactly, and this runs on every request.
 function checksum(body: string): string {
-  return base62(BigInt(crc32(body)), 6);
+  let rest = crc32(body);
+  let out = '';
+  while (rest > 0) {
+    out = ALPHABET[rest % 62] + out;
+    rest = Math.floor(rest / 62);
+  }
+  return out.padStart(6, '0');
 }
 
 export interface NewApiKey {

@@ -35,8 +35,9 @@ export class ChunkTail {
     this.chunks.push(chunk);
     if (this.chunks.length > this.keep) this.chunks.shift();
   }
+  // latin1: the usage keys and numbers are ASCII, and latin1 decoding never fails or allocates twice.
   text(maxBytes = 16 * 1024): string {
-    const all = Buffer.concat(this.chunks);
-    return all.subarray(Math.max(0, all.length - maxBytes)).toString('utf8');
+    const all = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    return all.toString('latin1', Math.max(0, all.length - maxBytes));
   }
 }
