@@ -1,6 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { BundleError } from '../../../runtime/bundle/errors.ts';
-import { trustKeys, verifyBundle } from '../../../runtime/bundle/verify.ts';
+import { verifyBundle } from '../../../runtime/bundle/verify.ts';
 import { cloudSecretSources } from '../../../runtime/secrets/cloud-sources.ts';
 import { envSecretSource } from '../../../runtime/secrets/env-source.ts';
 import { fileSecretSource } from '../../../runtime/secrets/file-source.ts';
@@ -9,8 +9,8 @@ import type { SecretSource } from '../../../runtime/secrets/secret-source.ts';
 import { SecretError } from '../../../runtime/secrets/secret-source.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { analyzeFolder } from '../../io/compile-folder.ts';
-import { KeyFileError, readPublicKey } from '../../io/signing-keys.ts';
 import { EnvironmentError, parse, UsageError } from '../args.ts';
+import { readBundleInput } from '../bundle-input.ts';
 import type { Command } from '../command.ts';
 import { printJson } from '../output.ts';
 
@@ -94,16 +94,7 @@ async function policyReferences(dir: string): Promise<Reference[]> {
 
 async function bundleReferences(file: string, keyPaths: string[]): Promise<{ references: Reference[] } | { error: BundleError }> {
   if (keyPaths.length === 0) throw new UsageError('--bundle needs --public-key');
-  let keys;
-  try {
-    keys = trustKeys(await Promise.all(keyPaths.map(readPublicKey)));
-  } catch (error) {
-    if (error instanceof KeyFileError) throw new EnvironmentError(error.message);
-    throw error;
-  }
-  const bytes = await readFile(file).catch(() => {
-    throw new EnvironmentError(`cannot read bundle ${file}`);
-  });
+  const { keys, bytes } = await readBundleInput(file, keyPaths);
   try {
     // Expiry is not checked: an expired bundle's references are still worth checking.
     const { payload } = verifyBundle(bytes, keys);

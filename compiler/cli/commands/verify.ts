@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { BundleError } from '../../../runtime/bundle/errors.ts';
-import { trustKeys, verifyBundle } from '../../../runtime/bundle/verify.ts';
-import { KeyFileError, readPublicKey } from '../../io/signing-keys.ts';
-import { EnvironmentError, parse, UsageError } from '../args.ts';
+import { verifyBundle } from '../../../runtime/bundle/verify.ts';
+import { parse, UsageError } from '../args.ts';
+import { readBundleInput } from '../bundle-input.ts';
 import type { Command } from '../command.ts';
 import { printJson } from '../output.ts';
 
@@ -24,16 +23,7 @@ Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
     if (file === undefined) throw new UsageError('the bundle FILE is required');
     const keyPaths = (values['public-key'] as string[] | undefined) ?? [];
     if (keyPaths.length === 0) throw new UsageError('--public-key is required');
-    let keys;
-    try {
-      keys = trustKeys(await Promise.all(keyPaths.map(readPublicKey)));
-    } catch (error) {
-      if (error instanceof KeyFileError) throw new EnvironmentError(error.message);
-      throw error;
-    }
-    const bytes = await readFile(file).catch(() => {
-      throw new EnvironmentError(`cannot read bundle ${file}`);
-    });
+    const { keys, bytes } = await readBundleInput(file, keyPaths);
     try {
       const { payload, digest, keyid } = verifyBundle(bytes, keys);
       if (typeof values.audience === 'string' && payload.audience !== values.audience) {
