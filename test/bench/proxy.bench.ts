@@ -5,6 +5,7 @@
 //
 //   BENCH_DURATION=10 npm run bench:proxy     # seconds per run (default 3)
 //   BENCH_CONNECTIONS=32,128 BENCH_MODES=json,sse BENCH_GATEWAY=dist (the esbuild bundle)
+//   BENCH_NODE_ARGS / BENCH_BARE_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' to profile either proxy
 //
 // The same file plays the helper processes: --role upstream|bare.
 import { spawn, type ChildProcess } from 'node:child_process';
