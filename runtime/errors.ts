@@ -23,6 +23,8 @@ export const RUNTIME_ERRORS = {
   MG_CREDENTIAL_IN_QUERY: { status: 400, type: 'invalid_request_error', message: 'credentials are refused in the query string; send Authorization: Bearer <key> (and rotate that key: URLs end up in logs)' },
   // One body for every credential problem: the caller learns nothing about which keys exist.
   MG_UNAUTHENTICATED: { status: 401, type: 'authentication_error', message: 'missing or invalid credential' },
+  // A valid token from a trusted issuer whose user or client is not a principal of the bundle.
+  MG_UNKNOWN_SUBJECT: { status: 403, type: 'permission_error', message: 'the token is valid but its subject is not a principal of this gateway' },
   MG_MODEL_NOT_ALLOWED: { status: 403, type: 'permission_error', message: 'you are not allowed to use this model' },
   MG_MODEL_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such model' },
   MG_ROUTE_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route' },

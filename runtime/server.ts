@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { authenticate } from './auth/authenticate.ts';
+import { authenticate, type Authentication } from './auth/authenticate.ts';
+import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { queryHasCredential } from './auth/query-credential.ts';
 import { authorize, listModels } from './authorize/authorize.ts';
 import type { RuntimeMetrics } from './audit/metrics.ts';
@@ -26,6 +27,8 @@ export interface ServerOptions {
   bodyLimit: number;
   upstreamTimeoutMs: number;
   expiryPolicy: ExpiryPolicy;
+  /** Verifies OIDC access tokens; without it JWTs are refused (401, oidc_not_enabled). */
+  oidc?: OidcAuthenticator;
   now?: () => number;
 }
 
@@ -78,17 +81,27 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       return void reject(request, reply, record, bundle === null ? 'MG_NO_ACTIVE_BUNDLE' : 'MG_ACTIVE_BUNDLE_EXPIRED');
     }
     record.bundleSerial = bundle.serial;
-    const who = authenticate(request.headers, bundle, nowMs);
-    record.credentialId = who.credentialId;
-    if (!who.ok) {
-      record.authReason = who.reason;
-      return void reject(request, reply, record, 'MG_UNAUTHENTICATED');
+    const admitAs = (who: Authentication): void => {
+      record.credentialId = who.credentialId;
+      record.issuer = who.issuer ?? null;
+      if (!who.ok) {
+        record.authReason = who.reason;
+        if (who.reason.startsWith('oidc_')) metrics.oidcFailure(who.reason.slice(5));
+        return void reject(request, reply, record, who.reason === 'unknown_subject' ? 'MG_UNKNOWN_SUBJECT' : 'MG_UNAUTHENTICATED');
+      }
+      const principal = bundle.principals[who.principal];
+      record.principal = principal?.label ?? null;
+      record.principalId = principal?.id ?? null;
+      request.mg = { record, bundle, principal: who.principal };
+      done();
+    };
+    const who = authenticate(request.headers, bundle, nowMs, options.oidc);
+    // Only a JWT is verified asynchronously (JWKS); an API key is decided on the spot.
+    if (who instanceof Promise) {
+      who.then(admitAs, () => admitAs({ ok: false, reason: 'oidc_discovery_failed', credentialId: null }));
+      return;
     }
-    const principal = bundle.principals[who.principal];
-    record.principal = principal?.label ?? null;
-    record.principalId = principal?.id ?? null;
-    request.mg = { record, bundle, principal: who.principal };
-    done();
+    admitAs(who);
   };
 
   const inference = (operation: Operation) => async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {

@@ -13,9 +13,10 @@ import { cloudSecretSources } from './secrets/cloud-sources.ts';
 import { envSecretSource } from './secrets/env-source.ts';
 import { fileSecretSource } from './secrets/file-source.ts';
 import { createSecretResolver, type SecretResolver } from './secrets/resolve.ts';
+import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { buildServer } from './server.ts';
 
-export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel'> {
+export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | 'oidcClockSkewMs' | 'oidcRequireAccessTokenType'>, Partial<Pick<RuntimeSettings, 'oidcClockSkewMs' | 'oidcRequireAccessTokenType'>> {
   trustedKeys: KeyObject[];
   /** Poll jitter as a fraction of pollMs (default 0.1). */
   jitter?: number;
@@ -96,6 +97,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     bodyLimit: options.bodyLimit,
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     expiryPolicy: options.expiryPolicy,
+    oidc: createOidcAuthenticator({ clockSkewSeconds: (options.oidcClockSkewMs ?? 30_000) / 1000, requireAccessTokenType: options.oidcRequireAccessTokenType ?? false }),
   });
   const address = await app.listen({ host: options.host, port: options.port });
   logger.info({ event: 'listening', address }, `modelgate listening on ${address}`);

@@ -15,6 +15,8 @@ export interface RuntimeMetrics {
   tokens(principal: string, model: string, usage: Usage): void;
   bundleRejected(code: BundleErrorCode): void;
   bundleActivated(origin: string): void;
+  /** An OIDC token refused, by reason (expired, wrong_audience, unknown_kid, ...). */
+  oidcFailure(reason: string): void;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -24,6 +26,7 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'modelgate_' });
   // Bundle metrics change a few times a day: prom-client. Request metrics change per request: fast-metrics.
+  const oidcFailures = new Counter({ name: 'modelgate_oidc_failures_total', help: 'OIDC access tokens refused, by reason.', labelNames: ['reason'], registers: [registry] });
   const rejections = new Counter({ name: 'modelgate_bundle_rejections_total', help: 'Bundles refused, by reason code.', labelNames: ['code'], registers: [registry] });
   const activations = new Counter({ name: 'modelgate_bundle_activations_total', help: 'Bundles activated, by origin (source or cache).', labelNames: ['origin'], registers: [registry] });
   for (const code of BUNDLE_ERROR_CODES) rejections.labels(code).inc(0);
@@ -105,5 +108,6 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
     },
     bundleRejected: (code) => rejections.labels(code).inc(),
     bundleActivated: (origin) => activations.labels(origin).inc(),
+    oidcFailure: (reason) => oidcFailures.labels(reason).inc(),
   };
 }

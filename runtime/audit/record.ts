@@ -14,7 +14,10 @@ export interface RequestRecord {
   bundleSerial: number | null;
   principal: string | null;
   principalId: string | null;
+  /** API key id, or the OIDC token's subject (never the credential). */
   credentialId: string | null;
+  /** The OIDC issuer of the token, for token-authenticated requests. */
+  issuer: string | null;
   authReason: string | null;
   model: string | null;
   account: string | null;
@@ -39,6 +42,7 @@ export function newRecord(requestId: string, method: string, route: string): Req
     principal: null,
     principalId: null,
     credentialId: null,
+    issuer: null,
     authReason: null,
     model: null,
     account: null,
@@ -65,6 +69,7 @@ export function writeAudit(logger: Logger, metrics: RuntimeMetrics, record: Requ
   if (record.principal !== null) line.principal = record.principal;
   if (record.principalId !== null) line.principal_id = record.principalId;
   if (record.credentialId !== null) line.credential_id = record.credentialId;
+  if (record.issuer !== null) line.issuer = record.issuer;
   if (record.authReason !== null) line.auth_failure = record.authReason;
   if (record.model !== null) line.model = record.model;
   if (record.account !== null) line.account = record.account;

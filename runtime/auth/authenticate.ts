@@ -1,16 +1,19 @@
-// Step 1 of the request path: who is calling. API keys now; OIDC access tokens (JWTs) plug in at
-// authenticateToken below. Every failure is the same 401 to the caller; the real reason and the
-// key id (never the key) go to the audit log.
+// Step 1 of the request path: who is calling, by API key or OIDC access token (JWT), told apart by
+// their format, never by trying one after the other. Every failure is the same 401 to the caller
+// (a verified token whose subject is unknown is a 403); the real reason and the key id or token
+// subject (never the credential) go to the audit log. API keys are checked synchronously: only a
+// JWT costs a promise.
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ActiveBundle } from '../bundle/activate.ts';
 import { looksLikeApiKey, parseApiKey } from './api-key-format.ts';
+import type { OidcAuthentication, OidcAuthenticator } from './oidc-authenticator.ts';
 
-export type AuthFailureReason = 'missing' | 'malformed' | 'unknown_key' | 'wrong_secret' | 'expired' | 'revoked' | 'oidc_not_enabled';
+export type AuthFailureReason = 'missing' | 'malformed' | 'unknown_key' | 'wrong_secret' | 'expired' | 'revoked' | Extract<OidcAuthentication, { ok: false }>['reason'];
 
 export type Authentication =
-  | { ok: true; principal: number; credentialId: string; method: 'api_key' }
-  | { ok: false; reason: AuthFailureReason; credentialId: string | null };
+  | { ok: true; principal: number; credentialId: string; method: 'api_key' | 'oidc'; issuer?: string }
+  | { ok: false; reason: AuthFailureReason; credentialId: string | null; issuer?: string };
 
 // Compared against when the key id is unknown, so that the unknown and known-id paths do the same work.
 const DUMMY_DIGEST = createHash('sha256').update('modelgate: no such key').digest();
@@ -29,11 +32,13 @@ export function credentialOf(headers: IncomingHttpHeaders): string | null {
 }
 
 /** Authenticates a request's credential against the active bundle at nowMs. */
-export function authenticate(headers: IncomingHttpHeaders, bundle: ActiveBundle, nowMs: number): Authentication {
+export function authenticate(headers: IncomingHttpHeaders, bundle: ActiveBundle, nowMs: number, oidc?: OidcAuthenticator): Authentication | Promise<Authentication> {
   const credential = credentialOf(headers);
   if (credential === null) return { ok: false, reason: 'missing', credentialId: null };
   if (looksLikeApiKey(credential)) return authenticateApiKey(credential, bundle, nowMs);
-  return authenticateToken(credential);
+  if (!JWT_SHAPE.test(credential)) return { ok: false, reason: 'malformed', credentialId: null };
+  if (oidc === undefined) return { ok: false, reason: 'oidc_not_enabled', credentialId: null };
+  return oidc.authenticate(credential, bundle).then(toAuthentication);
 }
 
 function authenticateApiKey(key: string, bundle: ActiveBundle, nowMs: number): Authentication {
@@ -50,8 +55,9 @@ function authenticateApiKey(key: string, bundle: ActiveBundle, nowMs: number): A
   return { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key' };
 }
 
-// The OIDC seam: a later issue verifies JWT access tokens here (issuer, audience, JWKS) and maps
-// the subject or client id to a principal. Until then a JWT is refused like any bad credential.
-function authenticateToken(token: string): Authentication {
-  return { ok: false, reason: JWT_SHAPE.test(token) ? 'oidc_not_enabled' : 'malformed', credentialId: null };
+function toAuthentication(result: OidcAuthentication): Authentication {
+  if (result.ok) return { ok: true, principal: result.principal, credentialId: result.subject, method: 'oidc', issuer: result.issuer };
+  const failure: Authentication = { ok: false, reason: result.reason, credentialId: result.subject };
+  if (result.issuer !== null) failure.issuer = result.issuer;
+  return failure;
 }

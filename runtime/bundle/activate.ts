@@ -2,6 +2,7 @@
 // expiry, in that order), then compile it into the structures the hot path reads.
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { buildDecisionIndex, type DecisionIndex } from '../authorize/decision-index.ts';
+import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
 import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
 import { createProvider } from '../providers/index.ts';
 import { BundleError } from './errors.ts';
@@ -90,6 +91,8 @@ export interface ActiveBundle {
   /** By model index, as DecisionIndex.decide returns it. */
   routes: readonly ModelRoute[];
   providers: readonly Provider[];
+  /** The OIDC issuers this bundle trusts, and principals by OIDC user claim / client id. */
+  oidc: { issuers: BundlePayload['oidc']['issuers']; principals: OidcPrincipals };
 }
 
 /** Compiles a verified payload into an ActiveBundle (no I/O). */
@@ -123,5 +126,6 @@ export function compileActiveBundle(bundle: VerifiedBundle, ctx: ProviderContext
     principals,
     routes,
     providers,
+    oidc: { issuers: payload.oidc.issuers, principals: indexOidcPrincipals(payload) },
   };
 }

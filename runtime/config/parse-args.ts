@@ -19,6 +19,10 @@ export interface RuntimeSettings {
   maxBundleBytes: number;
   fetchTimeoutMs: number;
   logLevel: string;
+  /** Clock difference tolerated on OIDC token exp/nbf/iat. */
+  oidcClockSkewMs: number;
+  /** Require RFC 9068 `typ: at+jwt` on OIDC access tokens. */
+  oidcRequireAccessTokenType: boolean;
 }
 
 export type ParsedArgs = { help: true } | { help: false; settings: RuntimeSettings } | { help: false; problem: string };
@@ -40,6 +44,8 @@ Options (environment variable in brackets):
   --upstream-timeout DUR   wait for provider headers / between chunks (default 120s)  [MODELGATE_UPSTREAM_TIMEOUT]
   --max-bundle-size SIZE   largest accepted bundle (default 64mb)  [MODELGATE_MAX_BUNDLE_SIZE]
   --log-level LEVEL        pino level (default info)  [MODELGATE_LOG_LEVEL]
+  --oidc-clock-skew DUR    tolerated clock difference on token exp/nbf/iat (default 30s)  [MODELGATE_OIDC_CLOCK_SKEW]
+  --oidc-require-typ       refuse OIDC access tokens without typ at+jwt (RFC 9068)  [MODELGATE_OIDC_REQUIRE_TYP=1]
   -h, --help               show this help
 
 Durations: 500ms, 10s, 5m, 1h (a bare number is seconds). Sizes: 512kb, 4mb, 1gb (a bare number is bytes).
@@ -58,6 +64,8 @@ const OPTIONS = {
   'upstream-timeout': { type: 'string' },
   'max-bundle-size': { type: 'string' },
   'log-level': { type: 'string' },
+  'oidc-clock-skew': { type: 'string' },
+  'oidc-require-typ': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -90,6 +98,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     poll: parseDuration(text('poll', 'MODELGATE_POLL') ?? '10s'),
     'upstream-timeout': parseDuration(text('upstream-timeout', 'MODELGATE_UPSTREAM_TIMEOUT') ?? '120s'),
   };
+  const clockSkew = parseDuration(text('oidc-clock-skew', 'MODELGATE_OIDC_CLOCK_SKEW') ?? '30s');
+  if (clockSkew === null || clockSkew > 300_000) return { help: false, problem: '--oidc-clock-skew must be a duration of at most 5m, like 30s' };
   const sizes: Record<string, number | null> = {
     'body-limit': parseSize(text('body-limit', 'MODELGATE_BODY_LIMIT') ?? '4mb'),
     'max-bundle-size': parseSize(text('max-bundle-size', 'MODELGATE_MAX_BUNDLE_SIZE') ?? '64mb'),
@@ -113,6 +123,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       maxBundleBytes: sizes['max-bundle-size'] as number,
       fetchTimeoutMs: 30_000,
       logLevel: text('log-level', 'MODELGATE_LOG_LEVEL') ?? 'info',
+      oidcClockSkewMs: clockSkew,
+      oidcRequireAccessTokenType: values['oidc-require-typ'] === true || env.MODELGATE_OIDC_REQUIRE_TYP === '1',
     },
   };
 }
