@@ -20,6 +20,8 @@ export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'lo
   trustedKeys: KeyObject[];
   /** Poll jitter as a fraction of pollMs (default 0.1). */
   jitter?: number;
+  /** Minimum time between two JWKS refetches caused by unknown kids (default 30 s). */
+  oidcJwksCooldownMs?: number;
 }
 
 export interface RuntimeDeps {
@@ -97,7 +99,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     bodyLimit: options.bodyLimit,
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     expiryPolicy: options.expiryPolicy,
-    oidc: createOidcAuthenticator({ clockSkewSeconds: (options.oidcClockSkewMs ?? 30_000) / 1000, requireAccessTokenType: options.oidcRequireAccessTokenType ?? false }),
+    oidc: createOidcAuthenticator({ clockSkewSeconds: (options.oidcClockSkewMs ?? 30_000) / 1000, requireAccessTokenType: options.oidcRequireAccessTokenType ?? false, jwksCooldownMs: options.oidcJwksCooldownMs ?? 30_000 }),
   });
   const address = await app.listen({ host: options.host, port: options.port });
   logger.info({ event: 'listening', address }, `modelgate listening on ${address}`);

@@ -19,6 +19,8 @@ export interface TestGatewayOptions {
   bodyLimit?: number;
   upstreamTimeoutMs?: number;
   maxBundleBytes?: number;
+  oidcClockSkewMs?: number;
+  oidcJwksCooldownMs?: number;
   logs?: LogCapture;
 }
 
@@ -41,6 +43,8 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000,
       maxBundleBytes: options.maxBundleBytes ?? 4 * 1024 * 1024,
       fetchTimeoutMs: 2_000,
+      ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
+      ...(options.oidcJwksCooldownMs === undefined ? {} : { oidcJwksCooldownMs: options.oidcJwksCooldownMs }),
     },
     { logger: logs.logger },
   );
