@@ -80,15 +80,14 @@ export function requestedNames(set: PolicySet): NameRequest {
 function namedThings(set: PolicySet, directory: DirectorySnapshot): NamedThing[] {
   const things: NamedThing[] = [];
   const add = (kind: 'user' | 'team' | 'service', name: string): void => {
-    const where = directory.definedAt(kind, name);
-    if (where !== undefined) things.push({ kind, name, file: where.file, at: where.at });
+    things.push({ kind, name, locate: () => directory.definedAt(kind, name) ?? { file: 'directory.yaml', at: { line: 1, col: 1 } } });
   };
   for (const name of directory.users.keys()) add('user', name);
   for (const name of directory.teams.keys()) add('team', name);
   for (const name of directory.services.keys()) add('service', name);
   for (const doc of set.providers) {
-    things.push({ kind: 'account', name: doc.data.name, file: doc.file, at: doc.locate(['name']) });
-    doc.data.models.forEach((m, i) => things.push({ kind: `model of ${doc.data.name}`, name: m.name, file: doc.file, at: doc.locate(['models', i, 'name']) }));
+    things.push({ kind: 'account', name: doc.data.name, locate: () => ({ file: doc.file, at: doc.locate(['name']) }) });
+    doc.data.models.forEach((m, i) => things.push({ kind: `model of ${doc.data.name}`, name: m.name, locate: () => ({ file: doc.file, at: doc.locate(['models', i, 'name']) }) }));
   }
   return things;
 }

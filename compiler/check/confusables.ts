@@ -5,8 +5,8 @@ import { diagnostic, type Diagnostic, type Position } from '../diagnostics/diagn
 export interface NamedThing {
   kind: string;
   name: string;
-  file: string;
-  at: Position;
+  /** Where the name is defined; called only when there is something to report. */
+  locate(): { file: string; at: Position };
 }
 
 // A small subset of Unicode TR39 confusables: the letters that most often pass for Latin ones.
@@ -34,7 +34,9 @@ export function checkConfusables(things: readonly NamedThing[]): Diagnostic[] {
       firstBySkeleton.set(key, thing);
     } else if (first.name !== thing.name) {
       const how = first.name.toLowerCase() === thing.name.toLowerCase() ? 'only by case' : 'only by look-alike characters';
-      out.push(diagnostic('MG_NAME_CONFUSABLE', thing.file, thing.at, `${thing.kind} "${escapeNonAscii(thing.name)}" differs from "${escapeNonAscii(first.name)}" (${first.file}:${first.at.line}) ${how}`, 'rename one of them so that reviewers cannot mistake one for the other'));
+      const here = thing.locate();
+      const there = first.locate();
+      out.push(diagnostic('MG_NAME_CONFUSABLE', here.file, here.at, `${thing.kind} "${escapeNonAscii(thing.name)}" differs from "${escapeNonAscii(first.name)}" (${there.file}:${there.at.line}) ${how}`, 'rename one of them so that reviewers cannot mistake one for the other'));
     }
   }
   return out;

@@ -2,6 +2,7 @@
 import type { DirectoryFile } from '../../schemas/types.generated.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
+import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc } from '../load/policy-set.ts';
 import type { DirectorySnapshot, IdentityDirectory, ResolvedService, ResolvedUser, SourceLocation } from './directory.ts';
 
@@ -11,7 +12,8 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
   const users = new Map<string, ResolvedUser>();
   const teams = new Map<string, string[]>();
   const services = new Map<string, ResolvedService>();
-  const where = new Map<string, SourceLocation>();
+  // Positions are looked up only when a diagnostic needs one (each lookup may cost a full parse).
+  const where = new Map<string, JsonPath>();
   const idOwners = new Map<string, string>();
   const data = doc?.data ?? {};
   const file = doc?.file ?? 'directory.yaml';
@@ -26,34 +28,31 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
   };
 
   (data.users ?? []).forEach((user, i) => {
-    const at = doc!.locate(['users', i, 'username']);
     if (users.has(user.username)) {
-      diagnostics.push(diagnostic('MG_DUPLICATE_USER', file, at, `user "${user.username}" is listed twice`));
+      diagnostics.push(diagnostic('MG_DUPLICATE_USER', file, doc!.locate(['users', i, 'username']), `user "${user.username}" is listed twice`));
       return;
     }
     const resolved: ResolvedUser = { username: user.username, id: user.id };
     if (user.oidc_subject !== undefined) resolved.oidc_subject = user.oidc_subject;
     if (user.email !== undefined) resolved.email = user.email;
     users.set(user.username, resolved);
-    where.set(`user:${user.username}`, { file, at });
+    where.set(`user:${user.username}`, ['users', i, 'username']);
     claimId(user.id, `user "${user.username}"`, ['users', i, 'id']);
   });
   (data.services ?? []).forEach((service, i) => {
-    const at = doc!.locate(['services', i, 'name']);
     if (services.has(service.name)) {
-      diagnostics.push(diagnostic('MG_DUPLICATE_SERVICE', file, at, `service "${service.name}" is listed twice`));
+      diagnostics.push(diagnostic('MG_DUPLICATE_SERVICE', file, doc!.locate(['services', i, 'name']), `service "${service.name}" is listed twice`));
       return;
     }
     const resolved: ResolvedService = { name: service.name, id: service.id };
     if (service.oidc_client_id !== undefined) resolved.oidc_client_id = service.oidc_client_id;
     services.set(service.name, resolved);
-    where.set(`service:${service.name}`, { file, at });
+    where.set(`service:${service.name}`, ['services', i, 'name']);
     claimId(service.id, `service "${service.name}"`, ['services', i, 'id']);
   });
   (data.teams ?? []).forEach((team, i) => {
-    const at = doc!.locate(['teams', i, 'name']);
     if (teams.has(team.name)) {
-      diagnostics.push(diagnostic('MG_DUPLICATE_TEAM', file, at, `team "${team.name}" is listed twice`));
+      diagnostics.push(diagnostic('MG_DUPLICATE_TEAM', file, doc!.locate(['teams', i, 'name']), `team "${team.name}" is listed twice`));
       return;
     }
     const members = new Set<string>();
@@ -65,11 +64,19 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
       }
     });
     teams.set(team.name, [...members]);
-    where.set(`team:${team.name}`, { file, at });
+    where.set(`team:${team.name}`, ['teams', i, 'name']);
   });
 
   return {
-    snapshot: { users, teams, services, definedAt: (kind, name) => where.get(`${kind}:${name}`) },
+    snapshot: {
+      users,
+      teams,
+      services,
+      definedAt: (kind, name): SourceLocation | undefined => {
+        const path = where.get(`${kind}:${name}`);
+        return path === undefined || doc === null ? undefined : { file, at: doc.locate(path) };
+      },
+    },
     diagnostics,
   };
 }
