@@ -88,7 +88,14 @@ function parseWithPositions(file: string, text: string): { doc: ParsedYaml | nul
     }
     return best;
   };
-  return { doc: { file, data: document.toJS({ maxAliasCount: 100 }) ?? undefined, locate }, diagnostics };
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: 100 });
+  } catch {
+    // yaml refuses exponential alias expansion ("billion laughs") instead of hanging the compiler.
+    return { doc: null, diagnostics: [diagnostic('MG_YAML_SYNTAX', file, { line: 1, col: 1 }, 'the file expands aliases too many times', 'policy files do not need YAML anchors and aliases; write the values out')] };
+  }
+  return { doc: { file, data: data ?? undefined, locate }, diagnostics };
 }
 
 function firstLine(message: string): string {
