@@ -29,6 +29,7 @@ export const DIAGNOSTIC_CODES = {
   MG_DUPLICATE_TEAM: { severity: 'error', summary: 'the directory lists the same team twice' },
   MG_DUPLICATE_SERVICE: { severity: 'error', summary: 'the directory lists the same service twice' },
   MG_DUPLICATE_IDENTITY_ID: { severity: 'error', summary: 'two principals share one stable id' },
+  MG_DUPLICATE_OIDC_NAME: { severity: 'error', summary: 'two principals would match the same OIDC token' },
   MG_DUPLICATE_KEY_ID: { severity: 'error', summary: 'two key records share one key id' },
   MG_KEY_FILE_NAME_MISMATCH: { severity: 'error', summary: 'a key record id differs from its file name' },
   MG_KEY_UNKNOWN_PRINCIPAL: { severity: 'error', summary: 'a key record belongs to a principal not in the directory' },

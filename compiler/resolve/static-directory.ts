@@ -50,6 +50,7 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
     where.set(`service:${service.name}`, ['services', i, 'name']);
     claimId(service.id, `service "${service.name}"`, ['services', i, 'id']);
   });
+  checkOidcNames(data, doc, diagnostics);
   (data.teams ?? []).forEach((team, i) => {
     if (teams.has(team.name)) {
       diagnostics.push(diagnostic('MG_DUPLICATE_TEAM', file, doc!.locate(['teams', i, 'name']), `team "${team.name}" is listed twice`));
@@ -79,6 +80,33 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
     },
     diagnostics,
   };
+}
+
+// The gateway matches a token's user claim against usernames and oidc_subject, and a client id
+// against oidc_client_id: each of those must name exactly one principal, or a token could act as
+// someone else.
+function checkOidcNames(data: DirectoryFile, doc: Doc<DirectoryFile> | null, diagnostics: Diagnostic[]): void {
+  const owners = new Map<string, string>();
+  (data.users ?? []).forEach((user) => owners.set(user.username, `user "${user.username}"`));
+  (data.users ?? []).forEach((user, i) => {
+    if (user.oidc_subject === undefined || user.oidc_subject === user.username) return;
+    const owner = owners.get(user.oidc_subject);
+    if (owner !== undefined) {
+      diagnostics.push(diagnostic('MG_DUPLICATE_OIDC_NAME', doc!.file, doc!.locate(['users', i, 'oidc_subject']), `user "${user.username}" has oidc_subject "${user.oidc_subject}", which already names ${owner}`, 'a token must identify one person; give each user a distinct oidc_subject'));
+    } else {
+      owners.set(user.oidc_subject, `user "${user.username}" (oidc_subject)`);
+    }
+  });
+  const clients = new Map<string, string>();
+  (data.services ?? []).forEach((service, i) => {
+    if (service.oidc_client_id === undefined) return;
+    const owner = clients.get(service.oidc_client_id);
+    if (owner !== undefined) {
+      diagnostics.push(diagnostic('MG_DUPLICATE_OIDC_NAME', doc!.file, doc!.locate(['services', i, 'oidc_client_id']), `service "${service.name}" has oidc_client_id "${service.oidc_client_id}", already used by ${owner}`));
+    } else {
+      clients.set(service.oidc_client_id, `service "${service.name}"`);
+    }
+  });
 }
 
 /** IdentityDirectory over directory.yaml: resolution needs no I/O, the whole file is the answer. */
