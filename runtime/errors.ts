@@ -36,7 +36,8 @@ export const RUNTIME_ERRORS = {
   // Passed through with the provider's own status (this 502 is the fallback for a non-HTTP status).
   MG_UPSTREAM_ERROR: { status: 502, type: 'upstream_error', message: 'the provider answered with an error' },
   MG_UPSTREAM_STREAM_FAILED: { status: 502, type: 'upstream_error', message: 'the provider failed in the middle of the stream' },
-  MG_SECRET_UNAVAILABLE: { status: 502, type: 'upstream_error', message: 'the provider credential could not be resolved' },
+  // 503, not 502: the gateway, not the provider, is missing something (other accounts keep working).
+  MG_SECRET_UNAVAILABLE: { status: 503, type: 'service_unavailable', message: 'the provider credential for this model could not be read yet; other models are unaffected' },
   MG_NO_ACTIVE_BUNDLE: { status: 503, type: 'service_unavailable', message: 'no valid policy bundle is active' },
   MG_ACTIVE_BUNDLE_EXPIRED: { status: 503, type: 'service_unavailable', message: 'the active policy bundle has expired' },
   MG_UPSTREAM_TIMEOUT: { status: 504, type: 'upstream_error', message: 'the provider did not answer in time' },

@@ -14,7 +14,8 @@ import type { ActiveBundle } from './bundle/activate.ts';
 import { isServable, readiness, type BundleStatus, type ExpiryPolicy } from './bundle/status.ts';
 import { errorBody, statusOf, type RuntimeErrorCode } from './errors.ts';
 import type { Operation } from './providers/provider.ts';
-import { forward } from './proxy/forward.ts';
+import { forwardWithKey } from './proxy/forward-with-key.ts';
+import { secretReadiness } from './secrets/readiness.ts';
 import { SecretError } from './secrets/secret-source.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
 
@@ -122,7 +123,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     record.rule = decision.rule;
     record.account = route.account;
 
-    // Step 3: the provider's root key (cached; the first use of a reference waits for the store).
+    // Step 3: the provider's root key, from memory (read at bundle activation, refreshed in the
+    // background, served stale while its store is down). A reference still being read is waited
+    // for (bounded by the read timeout); one whose reads failed and was never read is a 503.
     let secret: string | undefined;
     const ref = route.provider.secretRef;
     if (ref !== undefined) {
@@ -134,10 +137,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       }
     }
 
-    // Step 4: rewrite the FQN to the provider's model name and forward, streaming.
+    // Step 4: rewrite the FQN to the provider's model name and forward, streaming; after a
+    // provider 401, re-read the key once and retry once (key rotation without a restart).
     parsed.json.model = route.target.upstream;
     reply.hijack();
-    const result = await forward(route.provider, {
+    const result = await forwardWithKey(route.provider, {
       operation,
       target: route.target,
       body: Buffer.from(JSON.stringify(parsed.json)),
@@ -146,8 +150,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       secret,
       requestId: request.id,
       timeoutMs: options.upstreamTimeoutMs,
-    }, reply.raw);
-    if (result.code === 'MG_UPSTREAM_AUTH_FAILED' && ref !== undefined) secrets.invalidate(ref); // maybe rotated: re-read next time
+    }, reply.raw, secrets, ref);
 
     // Step 5: audit.
     record.status = result.status;
@@ -171,8 +174,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const state = readiness(bundles.current, bundles.status, now(), options.expiryPolicy);
-    return reply.code(state.ready ? 200 : 503).send(state.body);
+    const nowMs = now();
+    const state = readiness(bundles.current, bundles.status, nowMs, options.expiryPolicy);
+    const keys = secretReadiness(bundles.current, secrets.status(), nowMs);
+    const ready = state.ready && keys.ready;
+    return reply.code(ready ? 200 : 503).send({ ...state.body, ready, secrets: keys.body });
   });
   app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
 

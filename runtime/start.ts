@@ -9,14 +9,16 @@ import { compileActiveBundle, type ActiveBundle } from './bundle/activate.ts';
 import { createBundleLifecycle, type BundleLifecycle } from './bundle/poll.ts';
 import { trustKeys } from './bundle/verify.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
-import { cloudSecretSources } from './secrets/cloud-sources.ts';
+import { registerSecretMetrics } from './audit/secret-metrics.ts';
+import { cloudSecretSources, type CloudSecretSourcesOptions } from './secrets/cloud-sources.ts';
 import { envSecretSource } from './secrets/env-source.ts';
 import { fileSecretSource } from './secrets/file-source.ts';
-import { createSecretResolver, type SecretResolver } from './secrets/resolve.ts';
+import { createSecretResolver, type SecretReadEvent, type SecretResolver } from './secrets/resolve.ts';
+import type { SecretSource } from './secrets/secret-source.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { buildServer } from './server.ts';
 
-export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | 'oidcClockSkewMs' | 'oidcRequireAccessTokenType'>, Partial<Pick<RuntimeSettings, 'oidcClockSkewMs' | 'oidcRequireAccessTokenType'>> {
+export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs'>, Partial<Pick<RuntimeSettings, 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs'>> {
   trustedKeys: KeyObject[];
   /** Poll jitter as a fraction of pollMs (default 0.1). */
   jitter?: number;
@@ -26,6 +28,14 @@ export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'lo
 
 export interface RuntimeDeps {
   logger?: Logger;
+  /**
+   * Where root keys are read from (default: env://, file:// and the three cloud stores). The
+   * resolver's caching, refresh, logging and metrics are wired here around them.
+   */
+  secretSources?: SecretSource[];
+  /** Options of the cloud sources (endpoint, credentials, CA) when secretSources is not given. */
+  cloudSecrets?: CloudSecretSourcesOptions;
+  /** A whole resolver instead, when the caller wires its own events (no read logs or read metrics here). */
   secrets?: SecretResolver;
 }
 
@@ -42,21 +52,42 @@ export interface RunningRuntime {
 /** Boots from the cache, listens, fetches the bundle once, then polls. */
 export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = {}): Promise<RunningRuntime> {
   const logger = deps.logger ?? createLogger();
-  // Cloud stores load their SDK on the first reference of their scheme: a gateway using only
-  // env:// and file:// never loads one.
-  const secrets = deps.secrets ?? createSecretResolver({ sources: [envSecretSource(), fileSecretSource(), ...cloudSecretSources()] });
   // One connection pool set for every provider, kept across bundle activations.
   const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
   let lifecycle: BundleLifecycle | null = null;
   const metrics = createMetrics(() => lifecycle?.current ?? null);
+  let secretMetrics: ReturnType<typeof registerSecretMetrics> | null = null;
 
-  const warmSecrets = (active: ActiveBundle): void => {
-    for (const provider of active.providers) {
-      if (provider.secretRef === undefined) continue;
-      secrets.resolve(provider.secretRef).catch((error: unknown) => {
-        logger.warn({ event: 'secret_unavailable', account: provider.name, detail: (error as Error).message }, 'provider secret cannot be read yet');
-      });
+  // Reads are logged by reference and reason, never by value; a failed refresh is a warning
+  // (the held key keeps serving), a reference with no key at all an error.
+  const onSecretRead = (event: SecretReadEvent): void => {
+    secretMetrics?.read(event.kind, event.error);
+    const fields = { event: event.error === null ? 'secret_read' : 'secret_read_failed', ref: event.ref, accounts: event.accounts, kind: event.kind };
+    if (event.error === null) {
+      if (event.changed) logger.info({ ...fields, event: 'secret_rotated' }, 'provider root key changed in its store; the new key is in use');
+      else logger.debug(fields, 'provider root key read');
+    } else if (event.held) {
+      logger.warn({ ...fields, reason: event.error.reason, detail: event.error.message }, 'provider root key could not be re-read; the held key keeps serving (stale)');
+    } else {
+      logger.error({ ...fields, reason: event.error.reason, detail: event.error.message }, 'provider root key unavailable: its accounts answer 503 MG_SECRET_UNAVAILABLE');
     }
+  };
+  // Cloud stores load their SDK on the first reference of their scheme: a gateway using only
+  // env:// and file:// never loads one.
+  const secrets =
+    deps.secrets ??
+    createSecretResolver({
+      sources: deps.secretSources ?? [envSecretSource(), fileSecretSource(), ...cloudSecretSources(deps.cloudSecrets)],
+      ttlMs: options.secretTtlMs ?? 5 * 60_000,
+      timeoutMs: options.secretTimeoutMs ?? 10_000,
+      onRead: onSecretRead,
+    });
+  secretMetrics = registerSecretMetrics(metrics.registry, () => secrets.status());
+
+  // Every reference of a new bundle is read in parallel at activation; a request for an account
+  // whose key is still being read waits for that read only.
+  const prefetchSecrets = (active: ActiveBundle): void => {
+    void secrets.activate(active.providers.flatMap((p) => (p.secretRef === undefined ? [] : [{ ref: p.secretRef, account: p.name }])));
   };
 
   lifecycle = createBundleLifecycle({
@@ -74,7 +105,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
       activated(active, origin) {
         metrics.bundleActivated(origin);
         logger.info({ event: 'bundle_activated', origin, serial: active.serial, revision: active.revision, digest: active.digest, expires_at: new Date(active.expiresAtMs).toISOString() }, 'bundle activated');
-        warmSecrets(active);
+        prefetchSecrets(active);
       },
       rejected(error, origin) {
         metrics.bundleRejected(error.code);
@@ -116,6 +147,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
       lifecycle?.stop();
       await app.close();
       await dispatcher.close();
+      secrets.close();
     },
   };
 }

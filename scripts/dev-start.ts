@@ -13,7 +13,8 @@ import { generateSigningKeyPair } from '../compiler/io/signing-keys.ts';
 import { serializeEnvelope, serializePayload, signBundle } from '../compiler/sign.ts';
 import { mintApiKey } from '../runtime/auth/api-key-format.ts';
 import { parseBundleSource } from '../runtime/bundle/download.ts';
-import { createSecretResolver } from '../runtime/secrets/resolve.ts';
+import { envSecretSource } from '../runtime/secrets/env-source.ts';
+import { fileSecretSource } from '../runtime/secrets/file-source.ts';
 import { startRuntime } from '../runtime/start.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -116,7 +117,7 @@ async function main(): Promise<number> {
     }, {
       // Offline by design: env:// and file:// only, so the example accounts' cloud references are
       // reported as unsupported instead of probing cloud credential endpoints from a laptop.
-      secrets: createSecretResolver(),
+      secretSources: [envSecretSource(), fileSecretSource()],
     });
   } catch (error) {
     console.error(`modelgate dev: cannot listen on 127.0.0.1:${port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set PORT to use another port`);

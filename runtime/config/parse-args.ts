@@ -18,6 +18,10 @@ export interface RuntimeSettings {
   upstreamTimeoutMs: number;
   maxBundleBytes: number;
   fetchTimeoutMs: number;
+  /** How long a provider root key read from its store is fresh (refreshed in the background). */
+  secretTtlMs: number;
+  /** Deadline of one secret store read. */
+  secretTimeoutMs: number;
   logLevel: string;
   /** Clock difference tolerated on OIDC token exp/nbf/iat. */
   oidcClockSkewMs: number;
@@ -43,6 +47,8 @@ Options (environment variable in brackets):
   --body-limit SIZE        largest request body (default 4mb)  [MODELGATE_BODY_LIMIT]
   --upstream-timeout DUR   wait for provider headers / between chunks (default 120s)  [MODELGATE_UPSTREAM_TIMEOUT]
   --max-bundle-size SIZE   largest accepted bundle (default 64mb)  [MODELGATE_MAX_BUNDLE_SIZE]
+  --secret-ttl DURATION    re-read provider root keys this often, jittered -10% (default 5m)  [MODELGATE_SECRET_TTL]
+  --secret-timeout DUR     deadline of one secret store read (default 10s)  [MODELGATE_SECRET_TIMEOUT]
   --log-level LEVEL        pino level (default info)  [MODELGATE_LOG_LEVEL]
   --oidc-clock-skew DUR    tolerated clock difference on token exp/nbf/iat (default 30s)  [MODELGATE_OIDC_CLOCK_SKEW]
   --oidc-require-typ       refuse OIDC access tokens without typ at+jwt (RFC 9068)  [MODELGATE_OIDC_REQUIRE_TYP=1]
@@ -63,6 +69,8 @@ const OPTIONS = {
   'body-limit': { type: 'string' },
   'upstream-timeout': { type: 'string' },
   'max-bundle-size': { type: 'string' },
+  'secret-ttl': { type: 'string' },
+  'secret-timeout': { type: 'string' },
   'log-level': { type: 'string' },
   'oidc-clock-skew': { type: 'string' },
   'oidc-require-typ': { type: 'boolean' },
@@ -97,6 +105,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const durations: Record<string, number | null> = {
     poll: parseDuration(text('poll', 'MODELGATE_POLL') ?? '10s'),
     'upstream-timeout': parseDuration(text('upstream-timeout', 'MODELGATE_UPSTREAM_TIMEOUT') ?? '120s'),
+    'secret-ttl': parseDuration(text('secret-ttl', 'MODELGATE_SECRET_TTL') ?? '5m'),
+    'secret-timeout': parseDuration(text('secret-timeout', 'MODELGATE_SECRET_TIMEOUT') ?? '10s'),
   };
   const clockSkew = parseDuration(text('oidc-clock-skew', 'MODELGATE_OIDC_CLOCK_SKEW') ?? '30s');
   if (clockSkew === null || clockSkew > 300_000) return { help: false, problem: '--oidc-clock-skew must be a duration of at most 5m, like 30s' };
@@ -122,6 +132,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       upstreamTimeoutMs: durations['upstream-timeout'] as number,
       maxBundleBytes: sizes['max-bundle-size'] as number,
       fetchTimeoutMs: 30_000,
+      secretTtlMs: durations['secret-ttl'] as number,
+      secretTimeoutMs: durations['secret-timeout'] as number,
       logLevel: text('log-level', 'MODELGATE_LOG_LEVEL') ?? 'info',
       oidcClockSkewMs: clockSkew,
       oidcRequireAccessTokenType: values['oidc-require-typ'] === true || env.MODELGATE_OIDC_REQUIRE_TYP === '1',

@@ -17,13 +17,20 @@ export interface ForwardResult {
   /** Time to the upstream's response headers. */
   upstreamMs: number | null;
   usage: Usage | null;
+  /** The provider answered 401 and, as asked, nothing was written: the caller may retry. */
+  authRefused?: true;
 }
 
 const ERROR_BODY_CAP = 64 * 1024;
 const FAILURE_CODES: Record<UpstreamFailure['kind'], RuntimeErrorCode> = { unreachable: 'MG_UPSTREAM_UNREACHABLE', timeout: 'MG_UPSTREAM_TIMEOUT', aborted: 'MG_UPSTREAM_UNREACHABLE' };
 
-/** Forwards one call and writes the whole response to res. Never throws. */
-export async function forward(provider: Provider, call: Omit<UpstreamCall, 'signal'>, res: ServerResponse): Promise<ForwardResult> {
+/**
+ * Forwards one call and writes the whole response to res. Never throws. With holdAuthRefusal, a
+ * provider 401 writes nothing and returns authRefused, so the call can be retried with a re-read key
+ * (nothing has reached the caller yet: a status comes before any byte, streaming or not).
+ */
+export async function forward(provider: Provider, call: Omit<UpstreamCall, 'signal'>, res: ServerResponse, holdAuthRefusal = false): Promise<ForwardResult> {
+  if (res.destroyed) return { status: 499, outcome: 'client_aborted', code: null, upstreamMs: null, usage: null };
   const controller = new CallAbort();
   const onClose = (): void => {
     if (!res.writableFinished) controller.abort();
@@ -41,6 +48,10 @@ export async function forward(provider: Provider, call: Omit<UpstreamCall, 'sign
   }
   const upstreamMs = performance.now() - started;
   try {
+    if (holdAuthRefusal && reply.status === 401) {
+      await readCapped(reply.body, ERROR_BODY_CAP); // drained, so the connection is reused for the retry
+      return { status: 401, outcome: 'upstream_error', code: 'MG_UPSTREAM_AUTH_FAILED', upstreamMs, usage: null, authRefused: true };
+    }
     if (reply.status >= 400) return { ...(await relayError(reply, call, res)), upstreamMs, usage: null };
     return { ...(await relayBody(reply, call.requestId, res, controller)), upstreamMs };
   } finally {
