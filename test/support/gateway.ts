@@ -2,6 +2,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { parseBundleSource } from '../../runtime/bundle/download.ts';
 import type { ExpiryPolicy } from '../../runtime/bundle/status.ts';
+import type { CloudSecretSourcesOptions } from '../../runtime/secrets/cloud-sources.ts';
 import { startRuntime, type RunningRuntime } from '../../runtime/start.ts';
 import { AUDIENCE } from './policies.ts';
 import { captureLogs, type LogCapture } from './logs.ts';
@@ -19,6 +20,10 @@ export interface TestGatewayOptions {
   bodyLimit?: number;
   upstreamTimeoutMs?: number;
   maxBundleBytes?: number;
+  secretTtlMs?: number;
+  secretTimeoutMs?: number;
+  /** Cloud secret source options, as RuntimeDeps.cloudSecrets (what the environment cannot say). */
+  cloudSecrets?: CloudSecretSourcesOptions;
   oidcClockSkewMs?: number;
   oidcJwksCooldownMs?: number;
   logs?: LogCapture;
@@ -43,10 +48,12 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000,
       maxBundleBytes: options.maxBundleBytes ?? 4 * 1024 * 1024,
       fetchTimeoutMs: 2_000,
+      ...(options.secretTtlMs === undefined ? {} : { secretTtlMs: options.secretTtlMs }),
+      ...(options.secretTimeoutMs === undefined ? {} : { secretTimeoutMs: options.secretTimeoutMs }),
       ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
       ...(options.oidcJwksCooldownMs === undefined ? {} : { oidcJwksCooldownMs: options.oidcJwksCooldownMs }),
     },
-    { logger: logs.logger },
+    { logger: logs.logger, ...(options.cloudSecrets === undefined ? {} : { cloudSecrets: options.cloudSecrets }) },
   );
   return Object.assign(runtime, { logs });
 }

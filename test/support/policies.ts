@@ -30,6 +30,8 @@ export interface TreeOptions {
   bobGrantExpires?: string;
   /** Extra authz rules, YAML list items. */
   extraRules?: string;
+  /** Extra provider files, by file name under providers/ (e.g. accounts whose secret is in a cloud store). */
+  extraProviders?: Record<string, string>;
   /** Trust this OIDC issuer (audience "modelgate"); llmapp1 gets oidc_client_id llmapp1. */
   oidcIssuer?: string;
 }
@@ -63,6 +65,7 @@ export async function writePolicyTree(dir: string, keys: TestKeys, options: Tree
   files[`keys/${keyId(keys.llmapp1)}.yaml`] = record(keys.llmapp1, 'service:llmapp1');
   files[`keys/${keyId(keys.revoked)}.yaml`] = record(keys.revoked, 'alice', 'revoked: true\n');
   files[`keys/${keyId(keys.expired)}.yaml`] = record(keys.expired, 'bob', `expires: ${new Date(Date.now() - 86_400_000).toISOString()}\n`);
+  for (const [name, text] of Object.entries(options.extraProviders ?? {})) files[`providers/${name}`] = text;
   for (const [path, text] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), text);

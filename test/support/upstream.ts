@@ -7,6 +7,7 @@
 //   rate-limited    answers 429 with retry-after
 //   firehose        streams ~64 MB honouring its own backpressure; bytes written go to firehoseBytes
 //   root-key-refused answers 401 as if the root key had been rotated away
+// OpenAI-shaped paths accept any bearer key in `openaiKeys` (tests rotate keys by editing the set).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -26,12 +27,16 @@ export interface Upstream {
   open: Set<string>;
   delayMs: number;
   firehoseBytes: number;
+  /** Bearer keys accepted on OpenAI-shaped paths: openaiKey and extraOpenaiKeys at start. */
+  openaiKeys: Set<string>;
   close(): Promise<void>;
 }
 
 export interface UpstreamOptions {
   /** Bearer key expected on OpenAI-shaped paths. */
   openaiKey: string;
+  /** More bearer keys accepted on OpenAI-shaped paths. */
+  extraOpenaiKeys?: string[];
   /** api-key header expected on Azure-shaped paths. */
   azureKey: string;
   azureApiVersion?: string;
@@ -40,7 +45,7 @@ export interface UpstreamOptions {
 const CREATED = 1_700_000_000;
 
 export async function startUpstream(options: UpstreamOptions): Promise<Upstream> {
-  const state = { received: [] as ReceivedRequest[], aborted: [] as string[], open: new Set<string>(), delayMs: 2000, firehoseBytes: 0 };
+  const state = { received: [] as ReceivedRequest[], aborted: [] as string[], open: new Set<string>(), delayMs: 2000, firehoseBytes: 0, openaiKeys: new Set([options.openaiKey, ...(options.extraOpenaiKeys ?? [])]) };
   let counter = 0;
   const server: Server = createServer((req, res) => {
     const id = `u${++counter}`;
@@ -74,7 +79,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
       if (headers['api-key'] !== options.azureKey || headers.authorization !== undefined) return json(401, { error: { code: '401', message: 'Access denied due to invalid subscription key.' } });
       if (options.azureApiVersion !== undefined && azure[3] !== options.azureApiVersion) return json(404, { error: { code: 'DeploymentNotFound', message: 'wrong api-version' } });
     } else if (openai) {
-      if (headers.authorization !== `Bearer ${options.openaiKey}`) return json(401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      if (!state.openaiKeys.has(/^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] ?? '')) return json(401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
     } else {
       return json(404, { error: { message: `no route ${url}` } });
     }
