@@ -2,7 +2,9 @@
 // through a store outage, unavailable references answered at once, single-flight re-reads after a
 // provider refused a key, read deadlines, and nothing of a value in status or events.
 import { describe, expect, it } from 'vitest';
-import { createSecretResolver, type SecretReadEvent, type SecretResolverOptions } from '../../runtime/secrets/resolve.ts';
+import type { ActiveBundle } from '../../runtime/bundle/activate.ts';
+import { secretReadiness } from '../../runtime/secrets/readiness.ts';
+import { createSecretResolver, type SecretReadEvent, type SecretResolverOptions, type SecretStatus } from '../../runtime/secrets/resolve.ts';
 import { SecretError, type SecretSource } from '../../runtime/secrets/secret-source.ts';
 
 const REF = 'aws-ssm:///prod/openai?region=us-east-1';
@@ -54,12 +56,13 @@ function resolverFor(store: ReturnType<typeof fakeStore>, options: Partial<Secre
 describe('when a bundle activates', () => {
   it('reads every reference in parallel, records its accounts, and forgets references no longer used', async () => {
     const store = fakeStore({ [REF]: 'key-a', [OTHER]: 'key-b' });
-    store.delayMs = 60;
+    store.delayMs = 100;
     const { resolver } = resolverFor(store);
-    const started = Date.now();
-    await resolver.activate([{ ref: REF, account: 'local' }, { ref: OTHER, account: 'azure' }, { ref: REF, account: 'dead' }]);
-    expect(Date.now() - started).toBeLessThan(115);
-    expect(store.reads.sort()).toEqual([OTHER, REF].sort());
+    let settled = false;
+    const activation = resolver.activate([{ ref: REF, account: 'local' }, { ref: OTHER, account: 'azure' }, { ref: REF, account: 'dead' }]).then(() => (settled = true));
+    await sleep(20);
+    expect([settled, [...store.reads].sort()]).toEqual([false, [OTHER, REF].sort()]); // both reads under way at once
+    await activation;
     expect(resolver.status().find((s) => s.ref === REF)).toMatchObject({ accounts: ['local', 'dead'], state: 'ok', lastError: null });
     await resolver.activate([{ ref: OTHER, account: 'azure' }]);
     expect(resolver.peek(REF)).toBeUndefined();
@@ -211,5 +214,18 @@ describe('when status and events are reported', () => {
     expect(text).toContain('<unparsable reference>');
     expect(text).toContain(REF);
     resolver.close();
+  });
+});
+
+describe('when /readyz weighs the secrets of the active bundle', () => {
+  const bundle = (refs: (string | undefined)[]): ActiveBundle => ({ providers: refs.map((secretRef, i) => ({ name: `a${i}`, secretRef })) }) as unknown as ActiveBundle;
+  const status = (ref: string, state: SecretStatus['state']): SecretStatus => ({ ref, accounts: [], state, fetchedAtMs: null, failingSinceMs: null, lastError: null });
+
+  it('is unready only when every account lacks its key', () => {
+    expect(secretReadiness(bundle([REF, OTHER]), [status(REF, 'unavailable'), status(OTHER, 'unavailable')], 0).ready).toBe(false);
+    expect(secretReadiness(bundle([REF, OTHER]), [status(REF, 'unavailable'), status(OTHER, 'stale')], 0).ready).toBe(true);
+    expect(secretReadiness(bundle([REF, undefined]), [status(REF, 'unavailable')], 0).ready).toBe(true);
+    expect(secretReadiness(bundle([REF]), [status(REF, 'pending')], 0).ready).toBe(true);
+    expect(secretReadiness(null, [], 0).ready).toBe(true);
   });
 });
