@@ -5,15 +5,41 @@ import { batchedDestination } from './destination.ts';
 
 export type { Logger };
 
+/** Writes a preformatted info line (the audit line) to a logger's destination. */
+export interface LineSink {
+  /** `{"level":"info","time":"...","service":"modelgate"` + fields + `,"msg":"..."}\n` */
+  info(fields: string, msg: string): void;
+}
+
+// The loggers made by createLogger, with a sink that writes lines in their exact format to their
+// destination. Audit lines are built as text (see audit-line.ts) and skip pino's object path.
+const sinks = new WeakMap<Logger, LineSink>();
+
 /** A JSON-lines logger to stdout (or the given stream, for tests and the benchmark). */
 export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
-  return pino(
+  const destination = options.destination ?? batchedDestination(1);
+  const logger = pino(
     {
       level: options.level ?? 'info',
       base: { service: 'modelgate' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? batchedDestination(1),
+    destination,
   );
+  // Same prefix and order as pino: level, time, base bindings, fields, msg.
+  sinks.set(logger, {
+    info(fields, msg) {
+      destination.write(`{"level":"info","time":"${new Date().toISOString()}","service":"modelgate"${fields},"msg":${JSON.stringify(msg)}}\n`);
+    },
+  });
+  return logger;
+}
+
+/**
+ * The line sink of a logger made by createLogger, when info is enabled; undefined for any other
+ * logger (a child, or one built elsewhere), whose lines then go through pino.
+ */
+export function infoSink(logger: Logger): LineSink | undefined {
+  return logger.isLevelEnabled('info') ? sinks.get(logger) : undefined;
 }

@@ -3,6 +3,8 @@
 // timings, usage, the bundle serial. What never goes in: keys, prompts, headers, query strings.
 import type { Logger } from 'pino';
 import type { Usage } from '../proxy/usage.ts';
+import { auditFields } from './audit-line.ts';
+import { infoSink } from './logger.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
 export interface RequestRecord {
@@ -57,33 +59,16 @@ export function newRecord(requestId: string, method: string, route: string): Req
   };
 }
 
-const round = (ms: number): number => Math.round(ms * 1000) / 1000;
-
 /**
  * Writes the audit line and updates the request metrics. Absent values are left out rather than
- * written as null: the line stays short, and pino's cost is per field.
+ * written as null. Lines of our own logger are built as text (audit-line.ts); any other logger
+ * gets the same fields through pino.
  */
 export function writeAudit(logger: Logger, metrics: RuntimeMetrics, record: RequestRecord): void {
   const latencyMs = performance.now() - record.startedMs;
-  const line: Record<string, unknown> = { audit: true, request_id: record.requestId, method: record.method, route: record.route };
-  if (record.principal !== null) line.principal = record.principal;
-  if (record.principalId !== null) line.principal_id = record.principalId;
-  if (record.credentialId !== null) line.credential_id = record.credentialId;
-  if (record.issuer !== null) line.issuer = record.issuer;
-  if (record.authReason !== null) line.auth_failure = record.authReason;
-  if (record.model !== null) line.model = record.model;
-  if (record.account !== null) line.account = record.account;
-  if (record.decision !== null) line.decision = record.decision;
-  if (record.rule !== null) line.rule = record.rule;
-  if (record.denyReason !== null) line.deny_reason = record.denyReason;
-  line.status = record.status;
-  if (record.code !== null) line.code = record.code;
-  if (record.outcome !== null) line.outcome = record.outcome;
-  line.latency_ms = round(latencyMs);
-  if (record.upstreamMs !== null) line.upstream_latency_ms = round(record.upstreamMs);
-  if (record.usage !== null) line.usage = record.usage;
-  if (record.bundleSerial !== null) line.bundle_serial = record.bundleSerial;
-  logger.info(line, 'request');
+  const sink = infoSink(logger);
+  if (sink !== undefined) sink.info(auditFields(record, latencyMs), 'request');
+  else if (logger.isLevelEnabled('info')) logger.info(JSON.parse(`{${auditFields(record, latencyMs).slice(1)}}`) as object, 'request');
   const principal = record.principal ?? 'anonymous';
   const model = record.model !== null && record.decision === 'allow' ? record.model : 'none';
   metrics.request(principal, model, record.route, record.status, latencyMs / 1000);

@@ -6,6 +6,8 @@
 //   BENCH_DURATION=10 npm run bench:proxy     # seconds per run (default 3)
 //   BENCH_CONNECTIONS=32,128 BENCH_MODES=json,sse BENCH_GATEWAY=dist (the esbuild bundle)
 //   BENCH_NODE_ARGS / BENCH_BARE_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' to profile either proxy
+//   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
+//   at an equal rate is the steadier number when comparing two builds on a busy machine
 //
 // The same file plays the helper processes: --role upstream|bare.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -119,6 +121,7 @@ async function main(): Promise<void> {
   const duration = Number(process.env.BENCH_DURATION ?? 3);
   const connectionsList = (process.env.BENCH_CONNECTIONS ?? '32,128').split(',').map(Number);
   const modes = (process.env.BENCH_MODES ?? 'json,sse').split(',');
+  const rate = process.env.BENCH_RATE === undefined ? undefined : Number(process.env.BENCH_RATE);
 
   const dir = await mkdtemp(join(tmpdir(), 'mg-bench-'));
   const upstreamPort = 19401;
@@ -154,7 +157,7 @@ async function main(): Promise<void> {
     const run = async (target: (typeof targets)[number], mode: string, connections: number, seconds: number): Promise<Row> => {
       const body = JSON.stringify({ model: target.model, messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Write one short sentence about benchmarks.' }], ...(mode === 'sse' ? { stream: true, stream_options: { include_usage: true } } : {}) });
       const before = await cpuTicks(target.pid);
-      const result = await autocannon({ url: `${target.url}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body, connections, duration: seconds, pipelining: 1 });
+      const result = await autocannon({ url: `${target.url}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body, connections, duration: seconds, pipelining: 1, ...(rate === undefined ? {} : { overallRate: rate }) });
       const after = await cpuTicks(target.pid);
       const requests = result.requests.total;
       return {

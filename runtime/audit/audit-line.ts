@@ -1,0 +1,45 @@
+// The audit line's fields as JSON text, built directly: fixed field order, absent fields left out,
+// strings escaped only when they need it. pino's generic path (an object per request, a key loop,
+// a type switch per value) measured ~8 us per request under load; this is well under 1 us.
+// The output is what pino wrote for the same object: `,"audit":true,...` (no braces).
+import type { RequestRecord } from './record.ts';
+
+// Anything JSON.stringify would escape: quote, backslash, control characters, lone surrogates
+// (well-formed JSON.stringify, ES2019). Strings without them are written as they are.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A JSON string literal for s. */
+export function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+// JSON has no NaN or Infinity; pino writes null for them, and so do we.
+const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+/** The audit fields of record, each preceded by a comma, in the documented order. */
+export function auditFields(record: RequestRecord, latencyMs: number): string {
+  let out = `,"audit":true,"request_id":${jsonString(record.requestId)},"method":${jsonString(record.method)},"route":${jsonString(record.route)}`;
+  if (record.principal !== null) out += `,"principal":${jsonString(record.principal)}`;
+  if (record.principalId !== null) out += `,"principal_id":${jsonString(record.principalId)}`;
+  if (record.credentialId !== null) out += `,"credential_id":${jsonString(record.credentialId)}`;
+  if (record.issuer !== null) out += `,"issuer":${jsonString(record.issuer)}`;
+  if (record.authReason !== null) out += `,"auth_failure":${jsonString(record.authReason)}`;
+  if (record.model !== null) out += `,"model":${jsonString(record.model)}`;
+  if (record.account !== null) out += `,"account":${jsonString(record.account)}`;
+  if (record.decision !== null) out += `,"decision":${jsonString(record.decision)}`;
+  if (record.rule !== null) out += `,"rule":${jsonString(record.rule)}`;
+  if (record.denyReason !== null) out += `,"deny_reason":${jsonString(record.denyReason)}`;
+  out += `,"status":${jsonNumber(record.status)}`;
+  if (record.code !== null) out += `,"code":${jsonString(record.code)}`;
+  if (record.outcome !== null) out += `,"outcome":${jsonString(record.outcome)}`;
+  out += `,"latency_ms":${jsonNumber(round(latencyMs))}`;
+  if (record.upstreamMs !== null) out += `,"upstream_latency_ms":${jsonNumber(round(record.upstreamMs))}`;
+  const usage = record.usage;
+  if (usage !== null) {
+    out += `,"usage":{"prompt_tokens":${jsonNumber(usage.prompt_tokens)},"completion_tokens":${jsonNumber(usage.completion_tokens)},"total_tokens":${jsonNumber(usage.total_tokens)}}`;
+  }
+  if (record.bundleSerial !== null) out += `,"bundle_serial":${jsonNumber(record.bundleSerial)}`;
+  return out;
+}
