@@ -15,6 +15,7 @@ import { isServable, readiness, type BundleStatus, type ExpiryPolicy } from './b
 import { errorBody, statusOf, type RuntimeErrorCode } from './errors.ts';
 import type { Operation } from './providers/provider.ts';
 import { forwardWithKey } from './proxy/forward-with-key.ts';
+import { bodyWithModel } from './proxy/rewrite-model.ts';
 import { secretReadiness } from './secrets/readiness.ts';
 import { SecretError } from './secrets/secret-source.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
@@ -144,7 +145,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const result = await forwardWithKey(route.provider, {
       operation,
       target: route.target,
-      body: Buffer.from(JSON.stringify(parsed.json)),
+      body: bodyWithModel(parsed.bytes, parsed.json, route.target.upstream),
       json: parsed.json,
       stream: parsed.json.stream === true,
       secret,
@@ -198,7 +199,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   return app;
 }
 
-type ParsedBody = { model: string; json: Record<string, unknown> };
+/** The body parsed once, and its bytes, in which the model is rewritten in place. */
+type ParsedBody = { model: string; json: Record<string, unknown>; bytes: Buffer };
 
 function parseBody(body: unknown): ParsedBody | RuntimeErrorCode {
   if (!Buffer.isBuffer(body) || body.length === 0) return 'MG_BAD_JSON';
@@ -211,5 +213,5 @@ function parseBody(body: unknown): ParsedBody | RuntimeErrorCode {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'MG_BAD_REQUEST';
   const model = (json as { model?: unknown }).model;
   if (typeof model !== 'string' || model === '') return 'MG_MISSING_MODEL';
-  return { model, json: json as Record<string, unknown> };
+  return { model, json: json as Record<string, unknown>, bytes: body };
 }
