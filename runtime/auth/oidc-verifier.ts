@@ -87,6 +87,10 @@ export function createOidcVerifier(issuers: readonly BundleOidcIssuer[], options
           requiredClaims: ['exp', 'iat'],
           ...(options.requireAccessTokenType === true ? { typ: 'at+jwt' } : {}),
         });
+        // jose checks iat only against a maximum age; a token issued in the future is refused here.
+        if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + (options.clockSkewSeconds ?? 30)) {
+          return { ok: false, reason: 'not_yet_valid', issuer: issuer.issuer };
+        }
         return { ok: true, issuer, claims: payload };
       } catch (error) {
         return { ok: false, reason: failureReason(error), issuer: issuer.issuer };

@@ -37,6 +37,7 @@ describe.each([
   ['for another audience', () => signed({ aud: 'another-api' }), 'wrong_audience'],
   ['expired beyond the clock skew', () => signed({ iat: now() - 600, exp: now() - 120 }), 'expired'],
   ['not yet valid', () => signed({ nbf: now() + 300 }), 'not_yet_valid'],
+  ['issued in the future', () => signed({ iat: now() + 300 }), 'not_yet_valid'],
   ['from an issuer the bundle does not declare', () => signed({ iss: 'https://evil.example.com' }), 'unknown_issuer'],
   ['without exp', () => signed({ exp: undefined }), 'bad_claims'],
 ] as const)('when the token is %s', (_name, make, reason) => {
