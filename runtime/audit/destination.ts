@@ -19,8 +19,18 @@ export function batchedDestination(fd = 1): BatchedDestination {
 
   const flushSync = (): void => {
     if (pending.length === 0) return;
-    let buffer = Buffer.from(pending.length === 1 ? (pending[0] as string) : pending.join(''));
+    const text = pending.length === 1 ? (pending[0] as string) : pending.join('');
     pending = [];
+    // The string goes to writeSync as it is (encoded natively, no Buffer built here); only a
+    // partial write or a full pipe takes the slower path with the bytes that remain.
+    let written = 0;
+    try {
+      written = writeSync(fd, text);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+    }
+    if (written === Buffer.byteLength(text)) return;
+    let buffer = Buffer.from(text).subarray(written);
     while (buffer.length > 0) {
       try {
         const written = writeSync(fd, buffer);

@@ -27,10 +27,24 @@ export function createLogger(options: { level?: string; destination?: Destinatio
     },
     destination,
   );
-  // Same prefix and order as pino: level, time, base bindings, fields, msg.
+  // Same prefix and order as pino: level, time, base bindings, fields, msg. The time text is
+  // reused within a millisecond (toISOString is ~0.5 us; under load many lines share a ms).
+  let lastMs = -1;
+  let prefix = '';
+  let lastMsg = '';
+  let msgText = '';
   sinks.set(logger, {
     info(fields, msg) {
-      destination.write(`{"level":"info","time":"${new Date().toISOString()}","service":"modelgate"${fields},"msg":${JSON.stringify(msg)}}\n`);
+      const nowMs = Date.now();
+      if (nowMs !== lastMs) {
+        lastMs = nowMs;
+        prefix = `{"level":"info","time":"${new Date(nowMs).toISOString()}","service":"modelgate"`;
+      }
+      if (msg !== lastMsg) {
+        lastMsg = msg;
+        msgText = `,"msg":${JSON.stringify(msg)}}\n`;
+      }
+      destination.write(prefix + fields + msgText);
     },
   });
   return logger;
