@@ -8,6 +8,7 @@ export interface Usage {
   total_tokens: number;
 }
 
+const USAGE_KEY = Buffer.from('"usage"');
 const FIELD = /"(prompt_tokens|completion_tokens|total_tokens)"\s*:\s*(\d+)/g;
 
 /** The usage object reported at the end of `tail`, or null when there is none. */
@@ -18,7 +19,8 @@ export function usageFromTail(tail: string): Usage | null {
   if (/^"usage"\s*:\s*null/.test(window)) return null;
   const usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
   let found = false;
-  for (const match of window.matchAll(FIELD)) {
+  FIELD.lastIndex = 0;
+  for (let match = FIELD.exec(window); match !== null; match = FIELD.exec(window)) {
     const name = match[1] as keyof Usage;
     // The first occurrence of each name is the top-level one; nested *_details come later.
     if (usage[name] === 0) usage[name] = Number(match[2]);
@@ -35,9 +37,15 @@ export class ChunkTail {
     this.chunks.push(chunk);
     if (this.chunks.length > this.keep) this.chunks.shift();
   }
-  // latin1: the usage keys and numbers are ASCII, and latin1 decoding never fails or allocates twice.
+  /**
+   * The end of the response from its last "usage" key on (at most 800 bytes of it), or '' when
+   * the last maxBytes hold none. The key is found in the bytes, so only that window is decoded;
+   * latin1: the usage keys and numbers are ASCII, and latin1 decoding never fails.
+   */
   text(maxBytes = 16 * 1024): string {
     const all = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
-    return all.toString('latin1', Math.max(0, all.length - maxBytes));
+    const at = all.lastIndexOf(USAGE_KEY);
+    if (at < 0 || at < all.length - maxBytes) return '';
+    return all.toString('latin1', at, Math.min(all.length, at + 800));
   }
 }
