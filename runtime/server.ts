@@ -13,8 +13,8 @@ import { newRecord, writeAudit, type RequestRecord } from './audit/record.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import { isServable, readiness, type BundleStatus, type ExpiryPolicy } from './bundle/status.ts';
 import { errorBody, statusOf, type RuntimeErrorCode } from './errors.ts';
-import type { Operation } from './providers/provider.ts';
-import { forwardWithKey } from './proxy/forward-with-key.ts';
+import { CallAbort, type Operation } from './providers/provider.ts';
+import { forward } from './proxy/forward.ts';
 import { bodyWithModel } from './proxy/rewrite-model.ts';
 import { secretReadiness } from './secrets/readiness.ts';
 import { SecretError } from './secrets/secret-source.ts';
@@ -142,7 +142,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // provider 401, re-read the key once and retry once (key rotation without a restart).
     parsed.json.model = route.target.upstream;
     reply.hijack();
-    const result = await forwardWithKey(route.provider, {
+    await forward(route.provider, {
       operation,
       target: route.target,
       body: bodyWithModel(parsed.bytes, parsed.json, route.target.upstream),
@@ -150,15 +150,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       stream: parsed.json.stream === true,
       secret,
       requestId: request.id,
+      signal: new CallAbort(),
       timeoutMs: options.upstreamTimeoutMs,
-    }, reply.raw, secrets, ref);
+    }, reply.raw, record, secrets, ref);
 
-    // Step 5: audit.
-    record.status = result.status;
-    record.code = result.code;
-    record.outcome = result.outcome;
-    record.upstreamMs = result.upstreamMs;
-    record.usage = result.usage;
+    // Step 5: audit (forward filled in status, outcome, code, upstreamMs and usage).
     writeAudit(logger, metrics, record);
     return undefined;
   };

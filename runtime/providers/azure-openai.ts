@@ -4,7 +4,7 @@
 import type { BundleProvider } from '../../schemas/types.generated.ts';
 import { httpSend } from './http-send.ts';
 import type { Provider, ProviderContext } from './provider.ts';
-import { headerAuth } from './shared.ts';
+import { endpoint, headerAuth } from './shared.ts';
 
 const DEFAULT_API_VERSION = '2024-10-21';
 
@@ -20,7 +20,7 @@ export function createAzureOpenAiProvider(spec: BundleProvider, ctx: ProviderCon
       const path = `${base}/openai/deployments/${encodeURIComponent(model.upstream)}`;
       return {
         upstream: model.upstream,
-        urls: { chat: `${path}/chat/completions${query}`, completions: `${path}/completions${query}`, embeddings: `${path}/embeddings${query}` },
+        urls: { chat: endpoint(`${path}/chat/completions${query}`), completions: endpoint(`${path}/completions${query}`), embeddings: endpoint(`${path}/embeddings${query}`) },
       };
     },
     send: (call) => httpSend(call.target.urls[call.operation], auth(call.secret), call, ctx),

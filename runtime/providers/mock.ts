@@ -6,13 +6,14 @@ import type { BundleProvider } from '../../schemas/types.generated.ts';
 import type { Provider, UpstreamCall, UpstreamReply } from './provider.ts';
 
 const CREATED = 1_700_000_000;
+const MOCK_URL = { origin: 'mock:', path: '/' }; // never requested
 
 export function createMockProvider(spec: BundleProvider): Provider {
   return {
     name: spec.name,
     type: spec.type,
     secretRef: undefined,
-    prepare: (model) => ({ upstream: model.upstream, urls: { chat: 'mock:chat', completions: 'mock:completions', embeddings: 'mock:embeddings' } }),
+    prepare: (model) => ({ upstream: model.upstream, urls: { chat: MOCK_URL, completions: MOCK_URL, embeddings: MOCK_URL } }),
     send: async (call) => answer(call),
   };
 }
@@ -46,7 +47,7 @@ function answer(call: UpstreamCall): UpstreamReply {
   if (options?.include_usage === true) events.push({ ...base, choices: [], usage });
   const lines = events.map((e) => Buffer.from(`data: ${JSON.stringify(e)}\n\n`));
   lines.push(Buffer.from('data: [DONE]\n\n'));
-  return { status: 200, contentType: 'text/event-stream', headers: {}, body: Readable.from(lines) };
+  return { statusCode: 200, headers: { 'content-type': 'text/event-stream' }, body: Readable.from(lines) };
 }
 
 function embeddings(json: Record<string, unknown>, model: string): unknown {
@@ -87,5 +88,5 @@ function chatPromptText(messages: unknown): string {
 const tokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4));
 
 function jsonReply(value: unknown): UpstreamReply {
-  return { status: 200, contentType: 'application/json', headers: {}, body: Readable.from([Buffer.from(JSON.stringify(value))]) };
+  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(JSON.stringify(value))]) };
 }

@@ -1,6 +1,7 @@
 // The one interface every provider module implements. A provider turns a prepared call into an
 // upstream reply; the proxy (runtime/proxy/) does the rest, the same way for every provider.
 import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { BundleModel, BundleProvider } from '../../schemas/types.generated.ts';
 import type { Dispatcher } from 'undici';
@@ -12,7 +13,14 @@ export const OPERATIONS: readonly Operation[] = ['chat', 'completions', 'embeddi
 /** Per model, everything computable at activation: the upstream model name and one URL per operation. */
 export interface ModelTarget {
   upstream: string;
-  urls: Readonly<Record<Operation, string>>;
+  urls: Readonly<Record<Operation, Endpoint>>;
+}
+
+/** A URL split as undici's dispatcher takes it, so that no URL is parsed per request. */
+export interface Endpoint {
+  origin: string;
+  /** Path and query. */
+  path: string;
 }
 
 export interface UpstreamCall {
@@ -23,7 +31,7 @@ export interface UpstreamCall {
   /** The parsed body, for providers that answer in-process (mock). */
   json: Record<string, unknown>;
   stream: boolean;
-  /** The provider's root key, resolved through the secret resolver; undefined for mock. */
+  /** The provider's root key, resolved through the secret resolver; undefined for mock. Replaced after a 401 by the re-read key. */
   secret: string | undefined;
   requestId: string;
   signal: CallAbort;
@@ -44,24 +52,16 @@ export class CallAbort extends EventEmitter {
   }
 }
 
+/**
+ * undici's own response shape, so that an HTTP provider hands undici's promise back as is (no
+ * wrapper object, no extra async hop). A send that rejects produced no reply at all; the proxy
+ * turns the rejection into its error code.
+ */
 export interface UpstreamReply {
-  status: number;
-  contentType: string | undefined;
-  /** Response headers safe to pass to the caller (rate-limit hints), lower-case names. */
-  headers: Record<string, string>;
+  statusCode: number;
+  /** Lower-case names; the proxy passes only rate-limit hints on to the caller. */
+  headers: IncomingHttpHeaders;
   body: Readable;
-}
-
-/** Why an upstream call produced no reply at all. */
-export type UpstreamFailureKind = 'unreachable' | 'timeout' | 'aborted';
-
-export class UpstreamFailure extends Error {
-  readonly kind: UpstreamFailureKind;
-  constructor(kind: UpstreamFailureKind, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'UpstreamFailure';
-    this.kind = kind;
-  }
 }
 
 export interface Provider {

@@ -1,121 +1,159 @@
 // Step 4 of the request path: send the call upstream and relay the answer chunk by chunk,
 // honouring backpressure; a caller that goes away aborts the upstream request at once.
-import type { ServerResponse } from 'node:http';
+// One async function per request on the common path: every extra async layer (retry wrapper,
+// forward, provider send) and every result-object copy is paid at every request.
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { RequestRecord } from '../audit/record.ts';
 import { errorObject, statusOf, type RuntimeErrorCode } from '../errors.ts';
+import { failureCode } from '../providers/http-send.ts';
 import type { Provider, UpstreamCall, UpstreamReply } from '../providers/provider.ts';
-import { CallAbort, UpstreamFailure } from '../providers/provider.ts';
+import type { SecretResolver } from '../secrets/resolve.ts';
 import { redactSecrets } from './redact.ts';
-import { ChunkTail, usageFromTail, type Usage } from './usage.ts';
+import { ChunkTail, usageFromTail } from './usage.ts';
 
-export type ForwardOutcome = 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_failed' | 'client_aborted';
-
-export interface ForwardResult {
-  status: number;
-  outcome: ForwardOutcome;
-  code: RuntimeErrorCode | null;
-  /** Time to the upstream's response headers. */
-  upstreamMs: number | null;
-  usage: Usage | null;
-  /** The provider answered 401 and, as asked, nothing was written: the caller may retry. */
-  authRefused?: true;
-}
+type ForwardOutcome = 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_failed' | 'client_aborted';
 
 const ERROR_BODY_CAP = 64 * 1024;
-const FAILURE_CODES: Record<UpstreamFailure['kind'], RuntimeErrorCode> = { unreachable: 'MG_UPSTREAM_UNREACHABLE', timeout: 'MG_UPSTREAM_TIMEOUT', aborted: 'MG_UPSTREAM_UNREACHABLE' };
 
 /**
- * Forwards one call and writes the whole response to res. Never throws. With holdAuthRefusal, a
- * provider 401 writes nothing and returns authRefused, so the call can be retried with a re-read key
- * (nothing has reached the caller yet: a status comes before any byte, streaming or not).
+ * Forwards one call, writes the whole response to res and the audit fields (status, code,
+ * outcome, upstreamMs, usage) to record. Never throws.
+ *
+ * Key rotation: when the root key came from ref, a provider 401 may mean that it was rotated in
+ * its store. The key is re-read once (shared by concurrent requests, see SecretResolver.refetch)
+ * and the call retried once with it (the body is a Buffer, so replaying it is free). Nothing has
+ * reached the caller then: a status comes before any byte, streaming or not. A second 401, an
+ * unchanged key or an unreadable store is 502 MG_UPSTREAM_AUTH_FAILED.
  */
-export async function forward(provider: Provider, call: Omit<UpstreamCall, 'signal'>, res: ServerResponse, holdAuthRefusal = false): Promise<ForwardResult> {
-  if (res.destroyed) return { status: 499, outcome: 'client_aborted', code: null, upstreamMs: null, usage: null };
-  const controller = new CallAbort();
+export async function forward(provider: Provider, call: UpstreamCall, res: ServerResponse, record: RequestRecord, secrets: SecretResolver, ref: string | undefined): Promise<void> {
+  if (res.destroyed) return void outcome(record, 499, 'client_aborted', null);
+  let body: Readable | undefined;
   const onClose = (): void => {
-    if (!res.writableFinished) controller.abort();
+    if (res.writableFinished) return;
+    call.signal.abort();
+    body?.destroy(); // also ends a relay paused for backpressure when the provider ignores the signal (mock)
   };
-  res.once('close', onClose);
-  const started = performance.now();
-  let reply: UpstreamReply;
+  res.on('close', onClose);
   try {
-    reply = await provider.send({ ...call, signal: controller });
-  } catch (error) {
-    res.off('close', onClose);
-    if (controller.aborted) return { status: 499, outcome: 'client_aborted', code: null, upstreamMs: null, usage: null };
-    const code = error instanceof UpstreamFailure ? FAILURE_CODES[error.kind] : 'MG_UPSTREAM_UNREACHABLE';
-    return { ...writeError(res, code, call.requestId), outcome: 'upstream_failed', upstreamMs: performance.now() - started, usage: null };
-  }
-  const upstreamMs = performance.now() - started;
-  try {
-    if (holdAuthRefusal && reply.status === 401) {
-      await readCapped(reply.body, ERROR_BODY_CAP); // drained, so the connection is reused for the retry
-      return { status: 401, outcome: 'upstream_error', code: 'MG_UPSTREAM_AUTH_FAILED', upstreamMs, usage: null, authRefused: true };
+    for (let retryRef = ref; ; retryRef = undefined) {
+      const started = performance.now();
+      let reply: UpstreamReply;
+      try {
+        reply = await provider.send(call);
+      } catch (error) {
+        if (call.signal.aborted) return void outcome(record, 499, 'client_aborted', null);
+        record.upstreamMs = performance.now() - started;
+        return void failed(record, res, failureCode(error), call.requestId, 'upstream_failed');
+      }
+      record.upstreamMs = performance.now() - started;
+      body = reply.body;
+      if (reply.statusCode === 401 && retryRef !== undefined) {
+        await readCapped(body, ERROR_BODY_CAP); // drained, so the connection is reused for the retry
+        // A failed re-read is already logged and counted by the resolver; the held key stays (stale).
+        const fresh = await secrets.refetch(retryRef, call.secret).catch(() => undefined);
+        if (fresh !== undefined && fresh !== call.secret) {
+          call.secret = fresh;
+          continue;
+        }
+        return void failed(record, res, 'MG_UPSTREAM_AUTH_FAILED', call.requestId, 'upstream_error');
+      }
+      if (reply.statusCode >= 400) return await relayError(reply, call, res, record);
+      return await relay(reply, call, res, record);
     }
-    if (reply.status >= 400) return { ...(await relayError(reply, call, res)), upstreamMs, usage: null };
-    return { ...(await relayBody(reply, call.requestId, res, controller)), upstreamMs };
   } finally {
     res.off('close', onClose);
   }
 }
 
-async function relayBody(reply: UpstreamReply, requestId: string, res: ServerResponse, signal: CallAbort): Promise<Omit<ForwardResult, 'upstreamMs'>> {
-  const contentType = reply.contentType ?? 'application/json';
+function outcome(record: RequestRecord, status: number, result: ForwardOutcome, code: RuntimeErrorCode | null): void {
+  record.status = status;
+  record.outcome = result;
+  record.code = code;
+}
+
+function failed(record: RequestRecord, res: ServerResponse, code: RuntimeErrorCode, requestId: string, result: ForwardOutcome): void {
+  outcome(record, writeError(res, code, requestId), result, code);
+}
+
+/**
+ * Relays a 2xx/3xx body by read() on 'readable' rather than an async iterator: one promise per
+ * response instead of one per chunk plus the iterator's stream-end bookkeeping; read() still
+ * returns everything one upstream read brought, so a burst of SSE events leaves in one write.
+ * A JSON body's last chunk is held and leaves with the end of the response (headers, body and
+ * chunked terminator in one write instead of two: syscalls are most of a proxy's CPU).
+ */
+function relay(reply: UpstreamReply, call: UpstreamCall, res: ServerResponse, record: RequestRecord): Promise<void> {
+  const contentType = headerText(reply.headers, 'content-type') ?? 'application/json';
   const sse = contentType.startsWith('text/event-stream');
-  const headers: Record<string, string> = { ...reply.headers, 'content-type': contentType, 'x-request-id': requestId };
+  const headers = callerHeaders(reply.headers, contentType, call.requestId);
   if (sse) {
     headers['cache-control'] = 'no-cache';
     headers['x-accel-buffering'] = 'no'; // nginx in front must not buffer the stream
   }
-  res.writeHead(reply.status, headers);
-  const tail = new ChunkTail();
+  res.writeHead(reply.statusCode, headers);
   const body = reply.body;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (signal.aborted) break;
-      tail.push(chunk);
-      if (!res.write(chunk)) await drained(res);
-    }
-  } catch {
-    if (signal.aborted || res.destroyed) return { status: reply.status, outcome: 'client_aborted', code: null, usage: null };
-    // Mid-stream failure: headers are out, so the status cannot change. An SSE stream ends with
-    // an error event in OpenAI's shape (the SDKs raise it) and a clean end; JSON is cut off.
-    if (sse) {
-      res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
-    } else {
-      res.destroy();
-    }
-    return { status: reply.status, outcome: 'stream_failed', code: 'MG_UPSTREAM_STREAM_FAILED', usage: null };
-  }
-  if (signal.aborted || res.destroyed) {
-    destroyQuietly(body);
-    return { status: reply.status, outcome: 'client_aborted', code: null, usage: null };
-  }
-  res.end();
-  return { status: reply.status, outcome: 'ok', code: null, usage: usageFromTail(tail.text()) };
-}
-
-// Waits for 'drain', or for 'close' when the caller went away (then 'drain' never comes).
-function drained(res: ServerResponse): Promise<void> {
+  const signal = call.signal;
+  const tail = new ChunkTail();
   return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
+    let settled = false;
+    let held: Buffer | undefined;
+    let waiting = false; // for 'drain': the body is left unread, so undici stops reading the socket
+    const done = (ended: boolean): void => {
+      if (settled) return;
+      settled = true;
+      if (signal.aborted || res.destroyed) {
+        destroyQuietly(body);
+        outcome(record, reply.statusCode, 'client_aborted', null);
+      } else if (ended) {
+        if (held === undefined) res.end();
+        else res.end(held);
+        outcome(record, reply.statusCode, 'ok', null);
+        record.usage = usageFromTail(tail.text());
+      } else {
+        // Mid-stream failure (or the between-chunks timeout): the status is committed (writeHead),
+        // so it cannot change. An SSE stream ends with an error event in OpenAI's shape (the SDKs
+        // raise it) and a clean end; JSON is cut off.
+        if (sse) res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
+        else res.destroy();
+        outcome(record, reply.statusCode, 'stream_failed', 'MG_UPSTREAM_STREAM_FAILED');
+      }
       resolve();
     };
-    res.on('drain', done);
-    res.on('close', done);
+    const pump = (): void => {
+      waiting = false;
+      for (let chunk = body.read() as Buffer | null; chunk !== null && !signal.aborted; chunk = body.read() as Buffer | null) {
+        tail.push(chunk);
+        if (!sse) {
+          const previous = held;
+          held = chunk;
+          if (previous === undefined) continue;
+          chunk = previous;
+        }
+        if (!res.write(chunk)) {
+          waiting = true;
+          res.once('drain', pump);
+          return;
+        }
+      }
+    };
+    body.on('readable', () => {
+      if (!waiting) pump();
+    });
+    body.on('end', () => done(true));
+    body.on('error', () => done(false));
+    body.on('close', () => done(false)); // destroyed without an error: the caller went away
   });
 }
 
 // Provider errors pass through with their status, minus anything that looks like a credential.
 // A 401 from the provider means *our* root key was refused: the caller gets 502, since a 401 from
 // the gateway must only ever mean "your credential" (clients refresh tokens on 401).
-async function relayError(reply: UpstreamReply, call: Omit<UpstreamCall, 'signal'>, res: ServerResponse): Promise<Omit<ForwardResult, 'upstreamMs' | 'usage'>> {
+async function relayError(reply: UpstreamReply, call: UpstreamCall, res: ServerResponse, record: RequestRecord): Promise<void> {
   const text = await readCapped(reply.body, ERROR_BODY_CAP);
-  if (reply.status === 401 || reply.status === 407) return { ...writeError(res, 'MG_UPSTREAM_AUTH_FAILED', call.requestId), outcome: 'upstream_error' };
+  if (reply.statusCode === 401 || reply.statusCode === 407) return failed(record, res, 'MG_UPSTREAM_AUTH_FAILED', call.requestId, 'upstream_error');
   const upstream = parseUpstreamError(text);
-  const code: RuntimeErrorCode = reply.status === 429 ? 'MG_UPSTREAM_RATE_LIMITED' : 'MG_UPSTREAM_ERROR';
+  const code: RuntimeErrorCode = reply.statusCode === 429 ? 'MG_UPSTREAM_RATE_LIMITED' : 'MG_UPSTREAM_ERROR';
   const base = errorObject(code);
   const body = {
     error: {
@@ -126,9 +164,9 @@ async function relayError(reply: UpstreamReply, call: Omit<UpstreamCall, 'signal
       upstream_code: upstream.code === null ? null : redactSecrets(upstream.code, [call.secret]).slice(0, 200),
     },
   };
-  res.writeHead(reply.status, { ...reply.headers, 'content-type': 'application/json', 'x-request-id': call.requestId });
+  res.writeHead(reply.statusCode, callerHeaders(reply.headers, 'application/json', call.requestId));
   res.end(JSON.stringify(body));
-  return { status: reply.status, outcome: 'upstream_error', code };
+  outcome(record, reply.statusCode, 'upstream_error', code);
 }
 
 function parseUpstreamError(text: string): { message: string | null; code: string | null; param: string | null } {
@@ -165,15 +203,32 @@ async function readCapped(body: Readable, cap: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Writes a runtime error in OpenAI's shape, unless the response is already gone. */
-export function writeError(res: ServerResponse, code: RuntimeErrorCode, requestId: string, message?: string): { status: number; code: RuntimeErrorCode } {
-  const body = errorObject(code, message);
+function headerText(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+// Of the upstream's headers only rate-limit hints go back to the caller (they let a client back
+// off after a 429); everything else, hop-by-hop headers included, is the gateway's own.
+function callerHeaders(upstream: IncomingHttpHeaders, contentType: string, requestId: string): Record<string, string> {
+  const out: Record<string, string> = { 'content-type': contentType, 'x-request-id': requestId };
+  for (const name in upstream) {
+    if (name === 'retry-after' || name.startsWith('x-ratelimit-')) {
+      const value = headerText(upstream, name);
+      if (value !== undefined) out[name] = value;
+    }
+  }
+  return out;
+}
+
+/** Writes a runtime error in OpenAI's shape, unless the response is already gone; its status. */
+function writeError(res: ServerResponse, code: RuntimeErrorCode, requestId: string): number {
   const status = statusOf(code);
   if (!res.headersSent && !res.destroyed) {
     res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': requestId });
-    res.end(JSON.stringify(body));
+    res.end(JSON.stringify(errorObject(code)));
   }
-  return { status, code };
+  return status;
 }
 
 function destroyQuietly(body: Readable): void {
