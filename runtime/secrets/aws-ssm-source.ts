@@ -7,7 +7,7 @@
 import type { SSMClient, SSMClientConfig } from '@aws-sdk/client-ssm';
 import type { SecretRef } from './secret-ref.ts';
 import type { SecretSource } from './secret-source.ts';
-import { SecretError } from './secret-source.ts';
+import { keyValue, SecretError } from './secret-source.ts';
 
 type AwsSsmRef = Extract<SecretRef, { scheme: 'aws-ssm' }>;
 
@@ -57,10 +57,7 @@ export function createAwsSsmSecretSource(options: AwsSsmSourceOptions = {}): Sec
       } catch (error) {
         throw mapError(error, ref, signal);
       }
-      // Editors and `file://` uploads add a trailing newline; keys never end with one.
-      const trimmed = value?.replace(/[\r\n]+$/, '');
-      if (trimmed === undefined || trimmed === '') throw new SecretError('not_found', `${describe(ref)} has no value`);
-      return trimmed;
+      return keyValue(value, describe(ref));
     },
   };
 }

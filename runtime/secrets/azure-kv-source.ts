@@ -9,7 +9,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { SecretRef } from './secret-ref.ts';
 import type { SecretSource } from './secret-source.ts';
-import { SecretError } from './secret-source.ts';
+import { keyValue, SecretError } from './secret-source.ts';
 
 type AzureKvRef = Extract<SecretRef, { scheme: 'azure-kv' }>;
 
@@ -73,10 +73,7 @@ export function createAzureKvSecretSource(options: AzureKvSourceOptions = {}): S
       } catch (error) {
         throw mapError(error, ref, signal);
       }
-      // Uploads from files (`az keyvault secret set --file`) keep a trailing newline; keys never end with one.
-      const trimmed = value?.replace(/[\r\n]+$/, '');
-      if (trimmed === undefined || trimmed === '') throw new SecretError('not_found', `${describe(ref)} has no value`);
-      return trimmed;
+      return keyValue(value, describe(ref));
     },
   };
 }

@@ -2,7 +2,7 @@
 // newlines are trimmed: editors and `echo` add them, keys never end with one.
 import { readFile } from 'node:fs/promises';
 import type { SecretSource } from './secret-source.ts';
-import { SecretError } from './secret-source.ts';
+import { keyValue, SecretError } from './secret-source.ts';
 
 export function fileSecretSource(): SecretSource {
   return {
@@ -15,9 +15,7 @@ export function fileSecretSource(): SecretSource {
       } catch (error) {
         throw new SecretError('not_found', `cannot read secret file ${ref.path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
       }
-      const value = text.replace(/[\r\n]+$/, '');
-      if (value === '') throw new SecretError('not_found', `secret file ${ref.path} is empty`);
-      return value;
+      return keyValue(text, `secret file ${ref.path}`);
     },
   };
 }

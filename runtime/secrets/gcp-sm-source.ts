@@ -9,7 +9,7 @@
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import type { SecretRef } from './secret-ref.ts';
 import type { SecretSource } from './secret-source.ts';
-import { SecretError } from './secret-source.ts';
+import { keyValue, SecretError } from './secret-source.ts';
 
 type GcpSmRef = Extract<SecretRef, { scheme: 'gcp-sm' }>;
 type ClientOptions = NonNullable<ConstructorParameters<typeof SecretManagerServiceClient>[0]>;
@@ -64,10 +64,7 @@ export function createGcpSmSecretSource(options: GcpSmSourceOptions = {}): Secre
       }
       const data = response.payload?.data;
       const text = data === undefined || data === null ? '' : typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data).toString('utf8');
-      // `echo KEY | gcloud secrets versions add --data-file=-` stores a trailing newline; keys never end with one.
-      const value = text.replace(/[\r\n]+$/, '');
-      if (value === '') throw new SecretError('not_found', `${describe(ref)} is empty`);
-      return value;
+      return keyValue(text, describe(ref));
     },
   };
 }

@@ -17,3 +17,13 @@ export class SecretError extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * The key as stored, without the trailing newline that editors, `echo` and file uploads add (keys
+ * never end with one); an empty value is refused as not_found, naming `what`, never the value.
+ */
+export function keyValue(stored: string | null | undefined, what: string): string {
+  const value = (stored ?? '').replace(/[\r\n]+$/, '');
+  if (value === '') throw new SecretError('not_found', `${what} is empty`);
+  return value;
+}
