@@ -14,7 +14,7 @@ export const COMMON_OPTIONS = {
   format: { type: 'string' },
 } as const satisfies Options;
 
-export function parse<T extends Options>(args: string[], options: T, allowPositionals = 0) {
+export function parse<T extends Options>(args: string[], options: T, allowPositionals = 0, formats: readonly string[] = ['text', 'json']) {
   let parsed;
   try {
     parsed = parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
@@ -24,9 +24,9 @@ export function parse<T extends Options>(args: string[], options: T, allowPositi
   if (parsed.positionals.length > allowPositionals) {
     throw new UsageError(`unexpected argument "${parsed.positionals[allowPositionals]}"`);
   }
-  const format = (parsed.values as { format?: string }).format ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, not "${format}"`);
-  return { values: parsed.values, positionals: parsed.positionals, json: format === 'json' };
+  const format = (parsed.values as { format?: string }).format ?? formats[0]!;
+  if (!formats.includes(format)) throw new UsageError(`--format must be ${formats.join(' or ')}, not "${format}"`);
+  return { values: parsed.values, positionals: parsed.positionals, json: format === 'json', format };
 }
 
 /** "90d" / "12h" / "30m" from now, or an RFC 3339 instant. */

@@ -8,9 +8,10 @@ import { keygenCommand } from './commands/keygen.ts';
 import { keysCreateCommand } from './commands/keys-create.ts';
 import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { loginCommand, tokenCommand } from './commands/login.ts';
+import { planCommand } from './commands/plan.ts';
 import { verifyCommand } from './commands/verify.ts';
 
-const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, explainCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand];
+const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, explainCommand, planCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand];
 
 const USAGE = `modelgate: access control for an LLM gateway, run as GitOps
 

@@ -1,0 +1,109 @@
+import { stat } from 'node:fs/promises';
+import { analyzeFiles } from '../../io/compile-folder.ts';
+import { GitError, readPolicyFilesAt } from '../../io/git-revision.ts';
+import { readPolicyFiles } from '../../io/read-policies.ts';
+import { accessSnapshot, type AccessSnapshot } from '../../plan/access-snapshot.ts';
+import { diffAccess } from '../../plan/diff-access.ts';
+import { CommentError, MAX_COMMENT_CHARS, pullRequestFromEnv, upsertPlanComment } from '../../plan/pr-comment.ts';
+import { renderMarkdown, summaryLine } from '../../plan/render-markdown.ts';
+import { EnvironmentError, parse, parseInstant, requireString, UsageError } from '../args.ts';
+import type { Command } from '../command.ts';
+import { printJson } from '../output.ts';
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'access diff between two revisions of the policies (for pull requests)',
+  usage: `modelgate plan --base REF [--head REF] [--policies DIR] [--format markdown|json] [--comment]
+
+Compiles the policy folder at two git revisions, read from git's object store (the working
+tree is never touched), and shows what changes: grants gained and lost per model and per
+principal (by stable id), API keys added, revoked and expiring, accounts and models added,
+removed or disabled, identity changes, and broad grants the change adds.
+
+  --base REF            the revision to compare against, e.g. origin/main
+  --head REF            the revision under review (default: the files in the working tree)
+  --policies DIR        the policy folder (default: policies)
+  --format FORMAT       markdown (default) or json
+  --comment             create or update the plan comment on the pull request (one comment,
+                        found by a hidden marker). Needs GITHUB_TOKEN; the repository and pull
+                        request come from GitHub Actions (GITHUB_REPOSITORY, GITHUB_EVENT_PATH)
+                        or --repo OWNER/REPO and --pr N; GITHUB_API_URL selects the API host
+  --at TIME             evaluate expiry at this instant (default: now)
+  --large-team N        warn when a changed grant goes to a team of more than N members (default 25)
+  --expiring-within D   list keys expiring within D, like 14d (default 14d)
+
+Exit codes: 0 the head compiles (whatever the access change), 1 the head has errors,
+2 usage or environment error (no git, unknown revision, comment refused).`,
+  async run(args) {
+    const { values, format } = parse(
+      args,
+      {
+        policies: { type: 'string', default: 'policies' },
+        base: { type: 'string' },
+        head: { type: 'string' },
+        comment: { type: 'boolean' },
+        repo: { type: 'string' },
+        pr: { type: 'string' },
+        at: { type: 'string' },
+        'large-team': { type: 'string' },
+        'expiring-within': { type: 'string' },
+      },
+      0,
+      ['markdown', 'json'],
+    );
+    const dir = values.policies as string;
+    const baseRef = requireString(values.base, '--base');
+    const now = values.at === undefined ? new Date() : parseInstant(values.at, new Date(), '--at');
+    const largeTeam = positiveInteger(values['large-team'] ?? '25', '--large-team');
+    const expiringWithinMs = parseInstant(values['expiring-within'] ?? '14d', new Date(0), '--expiring-within').getTime();
+    const info = await stat(dir).catch(() => null);
+    if (info === null || !info.isDirectory()) throw new EnvironmentError(`policy folder "${dir}" does not exist (use --policies DIR)`);
+
+    const options = { now, largeTeam };
+    let base: AccessSnapshot;
+    let head: AccessSnapshot;
+    try {
+      base = await snapshotAt(dir, baseRef, options);
+      head = await snapshotAt(dir, values.head, options);
+    } catch (error) {
+      if (error instanceof GitError) throw new EnvironmentError(error.message);
+      throw error;
+    }
+    const plan = diffAccess(base, head, { now, expiringWithinMs });
+
+    const markdown = renderMarkdown(plan, { maxDiffLines: 2000 });
+    if (format === 'json') printJson({ summary: summaryLine(plan), ...plan });
+    else process.stdout.write(markdown);
+
+    if (values.comment === true) {
+      try {
+        const pr = await pullRequestFromEnv(process.env, { ...(values.repo === undefined ? {} : { repo: values.repo }), ...(values.pr === undefined ? {} : { pr: values.pr }) });
+        const body = fitComment(plan, markdown);
+        const result = await upsertPlanComment(pr, body, process.env);
+        process.stderr.write(`plan comment ${result.action}: ${result.url}\n`);
+      } catch (error) {
+        if (error instanceof CommentError) throw new EnvironmentError(error.message);
+        throw error;
+      }
+    }
+    return plan.errors.length > 0 ? 1 : 0;
+  },
+};
+
+async function snapshotAt(dir: string, ref: string | undefined, options: { now: Date; largeTeam: number }): Promise<AccessSnapshot> {
+  const { revision, files } = ref === undefined ? { revision: 'working tree', files: await readPolicyFiles(dir) } : await readPolicyFilesAt(dir, ref);
+  const analysis = await analyzeFiles(files, { now: options.now, frozenLock: false });
+  return accessSnapshot(revision, analysis.set, analysis.model, analysis.diagnostics, options);
+}
+
+// A huge change still gets one readable comment: the diff block is cut until the body fits.
+function fitComment(plan: Parameters<typeof renderMarkdown>[0], markdown: string): string {
+  let body = markdown;
+  for (let lines = 2000; body.length > MAX_COMMENT_CHARS && lines > 0; lines = Math.floor(lines / 2)) body = renderMarkdown(plan, { maxDiffLines: lines });
+  return body.length > MAX_COMMENT_CHARS ? `${body.slice(0, MAX_COMMENT_CHARS)}\n\n(cut: the plan is too long for a comment)\n` : body;
+}
+
+function positiveInteger(text: string, flag: string): number {
+  if (!/^[0-9]{1,9}$/.test(text)) throw new UsageError(`${flag} must be a whole number`);
+  return Number(text);
+}
