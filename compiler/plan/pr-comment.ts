@@ -21,13 +21,14 @@ export async function pullRequestFromEnv(env: NodeJS.ProcessEnv, flags: { repo?:
   const match = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository ?? '');
   if (match === null) throw new CommentError('--comment needs the repository as OWNER/REPO (--repo, or GITHUB_REPOSITORY in GitHub Actions)');
   let number = flags.pr === undefined ? undefined : Number(flags.pr);
-  if (number === undefined && (env.GITHUB_EVENT_PATH ?? '') !== '') {
+  const eventPath = env.GITHUB_EVENT_PATH ?? '';
+  if (number === undefined && eventPath !== '') {
     try {
-      const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, 'utf8')) as { pull_request?: { number?: unknown }; number?: unknown };
+      const event = JSON.parse(await readFile(eventPath, 'utf8')) as { pull_request?: { number?: unknown }; number?: unknown };
       const found = event.pull_request?.number ?? event.number;
       if (typeof found === 'number') number = found;
     } catch {
-      throw new CommentError(`cannot read the event payload at GITHUB_EVENT_PATH (${env.GITHUB_EVENT_PATH})`);
+      throw new CommentError(`cannot read the event payload at GITHUB_EVENT_PATH (${eventPath})`);
     }
   }
   if (number === undefined || !Number.isSafeInteger(number) || number <= 0) throw new CommentError('--comment needs the pull request number (--pr N, or run on a pull_request event)');
