@@ -20,7 +20,7 @@ import { buildServer } from './server.ts';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs'>, Partial<Pick<RuntimeSettings, 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs'>> {
   trustedKeys: KeyObject[];
-  /** Poll jitter as a fraction of pollMs (default 0.1). */
+  /** Poll jitter as a fraction of pollMs (default 0.1): each wait is (1 - jitter..1) x pollMs. */
   jitter?: number;
   /** Minimum time between two JWKS refetches caused by unknown kids (default 30 s). */
   oidcJwksCooldownMs?: number;

@@ -105,7 +105,8 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
 
   const schedule = (): void => {
     if (stopped) return;
-    const spread = 1 + (random() * 2 - 1) * options.jitter;
+    // Jitter only shortens the wait: a published bundle is enforced within one poll interval.
+    const spread = 1 - random() * options.jitter;
     timer = setTimeout(() => {
       void lifecycle.refresh().finally(schedule);
     }, Math.max(10, Math.round(options.pollMs * spread)));

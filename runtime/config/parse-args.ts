@@ -42,7 +42,7 @@ Options (environment variable in brackets):
   --host HOST              listen address (default 127.0.0.1)  [MODELGATE_HOST]
   --port PORT              listen port (default 8080; 0 picks a free one)  [MODELGATE_PORT]
   --cache-dir DIR          keep the last good bundle and the serial floor here  [MODELGATE_CACHE_DIR]
-  --poll DURATION          bundle poll interval, jittered +-10% (default 10s)  [MODELGATE_POLL]
+  --poll DURATION          bundle poll interval, jittered -10% (default 10s)  [MODELGATE_POLL]
   --on-expiry POLICY       fail-closed (default) | serve-stale  [MODELGATE_ON_EXPIRY]
   --body-limit SIZE        largest request body (default 4mb)  [MODELGATE_BODY_LIMIT]
   --upstream-timeout DUR   wait for provider headers / between chunks (default 120s)  [MODELGATE_UPSTREAM_TIMEOUT]
