@@ -1,0 +1,201 @@
+// The GitOps loop end to end, every step a real process or server on 127.0.0.1: a git repository
+// of policies, a pull request that grants, revokes and renames, `modelgate plan --comment` against
+// a GitHub API stand-in, `compile` + `publish` to file:// and to an object store, and two running
+// gateways polling those locations that enforce the new access within their poll interval.
+import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/gateway.ts';
+import { startGitHubApi, type GitHubApi } from '../support/github-api.ts';
+import { githubCommentRoutes, newCommentState, type CommentState } from '../support/github-comment-routes.ts';
+import { leakedSecrets } from '../support/logs.ts';
+import { startObjectStore, type ObjectStore } from '../support/object-store.ts';
+import { createPolicyRepo, type PolicyRepo } from '../support/policy-repo.ts';
+import { runCli, type CliResult } from '../support/run-cli.ts';
+import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+
+const GOLDEN = fileURLToPath(new URL('../vectors/gitops-plan/expected.md', import.meta.url));
+const TOKEN = 'ghs_gitopsE2eToken0123456789abcdefABCD';
+const STORE_SIGNATURE = 'presigned0123456789abcdef';
+const MODEL = 'mock/gpt-4o-mini';
+const SHORT_POLL_S = 1;
+const DEFAULT_POLL_S = 10;
+
+let repo: PolicyRepo;
+let work: string;
+let github: GitHubApi;
+let comments: CommentState;
+let store: ObjectStore;
+let fileGateway: ServeProcess;
+let httpGateway: ServeProcess;
+let base: string;
+let head: string;
+const keys = { alice: '', carol: '', username1: '' };
+const keyIds = { alice: '', carol: '', username1: '' };
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(args, { cwd: repo.root, env: { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url, GITHUB_REPOSITORY: 'acme/policies', ...env } });
+}
+
+async function mustSucceed(args: string[]): Promise<CliResult> {
+  const result = await cli(args);
+  if (result.code !== 0) throw new Error(`modelgate ${args.join(' ')} exited ${result.code}: ${result.stderr}`);
+  return result;
+}
+
+async function createKey(principal: 'alice' | 'carol' | 'username1'): Promise<void> {
+  const result = await mustSucceed(['keys', 'create', '--principal', principal, '--format', 'json']);
+  const created = JSON.parse(result.stdout) as { id: string; key: string };
+  keys[principal] = created.key;
+  keyIds[principal] = created.id;
+}
+
+/** Compiles the current commit and publishes it to both destinations; returns when both publishes exited. */
+async function compileAndPublish(): Promise<{ serial: number; fileDoneAt: number; storeDoneAt: number }> {
+  const bundle = join(work, 'bundle.json');
+  const compiled = await mustSucceed(['compile', '--policies', 'policies', '--frozen-lock', '--out', bundle, '--signing-key', join(work, 'keys/signing-key.pem'), '--format', 'json']);
+  const { serial } = JSON.parse(compiled.stdout) as { serial: number };
+  await mustSucceed(['publish', bundle, '--to', `file://${join(work, 'published')}`, '--public-key', join(work, 'keys/signing-key.pub.pem')]);
+  const fileDoneAt = Date.now();
+  await mustSucceed(['publish', bundle, '--to', `${store.url}/bundles/bundle.json?X-Amz-Signature=${STORE_SIGNATURE}`, '--public-key', join(work, 'keys/signing-key.pub.pem')]);
+  const storeDoneAt = Date.now();
+  return { serial, fileDoneAt, storeDoneAt };
+}
+
+async function status(gateway: ServeProcess, key: string): Promise<number> {
+  const response = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+async function activeSerial(gateway: ServeProcess): Promise<number | null> {
+  const body = (await (await fetch(`${gateway.url}/readyz`)).json()) as { bundle: { serial: number } | null };
+  return body.bundle?.serial ?? null;
+}
+
+/** Milliseconds from `since` until carol's key is let through, checking every 25 ms. */
+async function enforcedAfter(gateway: ServeProcess, since: number, limitMs: number): Promise<number> {
+  await waitFor(async () => (await status(gateway, keys.carol)) === 200, limitMs);
+  return Date.now() - since;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'mg-gitops-'));
+  comments = newCommentState();
+  github = await startGitHubApi(githubCommentRoutes(comments), { token: TOKEN });
+  store = await startObjectStore(STORE_SIGNATURE);
+  repo = await createPolicyRepo();
+  await mustSucceed(['keygen', '--out', join(work, 'keys')]);
+
+  // main: carol has no access to the mock models yet; alice and username1 have keys
+  await repo.edit('authz/mock.yaml', (t) => t.replace(', carol]', ']'));
+  for (const who of ['alice', 'carol', 'username1'] as const) await createKey(who);
+  base = await repo.commit('main: example policies with three keys');
+  await compileAndPublish();
+
+  const trust = ['--public-key', join(work, 'keys/signing-key.pub.pem'), '--audience', 'dev-gateway'];
+  fileGateway = await startServeProcess(['--bundle', join(work, 'published/bundle.json'), ...trust, '--poll', `${SHORT_POLL_S}s`]);
+  httpGateway = await startServeProcess(['--bundle', `${store.url}/bundles/bundle.json`, ...trust]);
+}, 120_000);
+
+afterAll(async () => {
+  await fileGateway?.stop();
+  await httpGateway?.stop();
+  await github?.close();
+  await store?.close();
+  await repo?.cleanup();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('GitOps: a pull request that grants, revokes and renames', () => {
+  it('serves main as published: alice and username1 in, carol out', async () => {
+    for (const gateway of [fileGateway, httpGateway]) {
+      expect(await status(gateway, keys.alice)).toBe(200);
+      expect(await status(gateway, keys.username1)).toBe(200);
+      expect(await status(gateway, keys.carol)).toBe(403);
+    }
+  });
+
+  it('shows the pull request its access diff in one comment, matching the golden plan', async () => {
+    await repo.git('checkout', '-q', '-b', 'grant-carol');
+    // grant: carol may use the mock models
+    await repo.edit('authz/mock.yaml', (t) => t.replace(', bob]', ', bob, carol]'));
+    // revoke: alice's laptop key was lost
+    await repo.edit(`keys/${keyIds.alice}.yaml`, (t) => `${t}revoked: true\n`);
+    // rename: username1 is now called erin; the id, the key and the access stay
+    await repo.edit('directory.yaml', (t) => t.replace('username: username1', 'username: erin'));
+    await repo.edit('authz.yaml', (t) => t.replace('- username1', '- erin'));
+    await repo.edit('authz/mock.yaml', (t) => t.replace('[username1, ', '[erin, '));
+    await repo.edit(`keys/${keyIds.username1}.yaml`, (t) => t.replace('principal: username1', 'principal: erin'));
+    const pinned = await cli(['check', '--policies', 'policies']);
+    expect(pinned.code).toBe(0);
+    expect(pinned.stderr).toContain('identities.lock.yaml');
+    head = await repo.commit('grant carol, revoke alice key, rename username1 to erin');
+
+    const first = await cli(['plan', '--base', 'main', '--head', 'HEAD', '--comment', '--pr', '42']);
+    expect(first.code).toBe(0);
+    const second = await cli(['plan', '--base', 'main', '--head', 'HEAD', '--comment', '--pr', '42']);
+    expect(second.code).toBe(0);
+    const thread = comments.comments.get('acme/policies#42') ?? [];
+    expect(thread).toHaveLength(1);
+    const normalized = thread[0]!.body
+      .replaceAll(base.slice(0, 12), 'BASE')
+      .replaceAll(head.slice(0, 12), 'HEAD')
+      .replaceAll(keyIds.alice, 'ALICE_KEY_ID');
+    expect(normalized).toContain('**Access: +2 grants, -0, 1 principal, 0 errors**');
+    if (process.env.UPDATE_GOLDEN === '1') await writeFile(GOLDEN, normalized);
+    expect(normalized).toBe(await readFile(GOLDEN, 'utf8'));
+  });
+
+  it('enforces the merge within the poll interval on both gateways', async () => {
+    await repo.git('checkout', '-q', 'main');
+    await repo.git('merge', '-q', '--ff-only', 'grant-carol');
+    const before = await activeSerial(fileGateway);
+    const published = await compileAndPublish();
+    expect(published.serial).toBeGreaterThan(before ?? 0);
+
+    const fileMs = await enforcedAfter(fileGateway, published.fileDoneAt, (SHORT_POLL_S + 1) * 1000);
+    const httpMs = await enforcedAfter(httpGateway, published.storeDoneAt, (DEFAULT_POLL_S + 1) * 1000);
+    process.stdout.write(`publish -> enforcement: file:// with --poll ${SHORT_POLL_S}s ${fileMs} ms; https PUT store with the default --poll ${DEFAULT_POLL_S}s ${httpMs} ms\n`);
+    expect(fileMs).toBeLessThanOrEqual((SHORT_POLL_S + 1) * 1000);
+    expect(httpMs).toBeLessThanOrEqual((DEFAULT_POLL_S + 1) * 1000);
+
+    for (const gateway of [fileGateway, httpGateway]) {
+      expect(await activeSerial(gateway)).toBe(published.serial);
+      expect(await status(gateway, keys.carol)).toBe(200);
+      expect(await status(gateway, keys.alice)).toBe(401);
+      // erin's key was minted when she was username1: same id, same access
+      const client = new OpenAI({ apiKey: keys.username1, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+      const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'still me' }] });
+      expect(answer.choices[0]?.message.content).toBeTruthy();
+    }
+    const audit = fileGateway.lines.filter((l) => l.includes('"model":"mock/gpt-4o-mini"') && l.includes('"principal_id":"u-1001"'));
+    expect(audit.at(-1)).toContain('"principal":"erin"');
+  });
+
+  it('refuses to publish an older bundle over a newer one, and the gateways stay on the newer', async () => {
+    const serial = await activeSerial(fileGateway);
+    await repo.git('checkout', '-q', base);
+    const old = join(work, 'old-bundle.json');
+    await mustSucceed(['compile', '--policies', 'policies', '--out', old, '--signing-key', join(work, 'keys/signing-key.pem'), '--serial', '1000']);
+    await repo.git('checkout', '-q', 'main');
+    const refused = await cli(['publish', old, '--to', `file://${join(work, 'published')}`]);
+    expect(refused.code).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, (SHORT_POLL_S + 0.5) * 1000));
+    expect(await activeSerial(fileGateway)).toBe(serial);
+    expect(await status(fileGateway, keys.alice)).toBe(401);
+  });
+
+  it('never logs a key, the GitHub token or the store signature', () => {
+    const lines = [...fileGateway.lines, ...httpGateway.lines];
+    expect(lines.length).toBeGreaterThan(10);
+    expect(leakedSecrets(lines, [keys.alice, keys.carol, keys.username1, TOKEN, STORE_SIGNATURE])).toEqual([]);
+  });
+});

@@ -1,0 +1,44 @@
+// `modelgate serve` as a child process, as operators run it: its log lines are collected and the
+// address comes from its "listening" line.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './gateway.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/modelgate.js', import.meta.url));
+
+export interface ServeProcess {
+  url: string;
+  lines: string[];
+  stop(): Promise<void>;
+}
+
+export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', ...env } });
+  const lines: string[] = [];
+  let partial = '';
+  const collect = (chunk: Buffer): void => {
+    const parts = (partial + chunk.toString('utf8')).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts.filter((l) => l !== ''));
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  try {
+    await waitFor(() => lines.some((l) => l.includes('"event":"listening"')) || child.exitCode !== null, 20_000);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`serve did not start: ${lines.join('\n')}`, { cause: error });
+  }
+  const listening = lines.find((l) => l.includes('"event":"listening"'));
+  if (listening === undefined) throw new Error(`serve exited: ${lines.join('\n')}`);
+  const url = (JSON.parse(listening) as { address: string }).address;
+  return {
+    url,
+    lines,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
