@@ -180,6 +180,17 @@ describe('GitOps: a pull request that grants, revokes and renames', () => {
     expect(audit.at(-1)).toContain('"principal":"erin"');
   });
 
+  it('picks up every publish within the short poll interval (five more publishes)', async () => {
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const published = await compileAndPublish();
+      await waitFor(async () => (await activeSerial(fileGateway)) === published.serial, (SHORT_POLL_S + 1) * 1000);
+      samples.push(Date.now() - published.fileDoneAt);
+    }
+    process.stdout.write(`publish -> active serial, file:// with --poll ${SHORT_POLL_S}s: ${samples.join(', ')} ms\n`);
+    for (const ms of samples) expect(ms).toBeLessThanOrEqual((SHORT_POLL_S + 1) * 1000);
+  });
+
   it('refuses to publish an older bundle over a newer one, and the gateways stay on the newer', async () => {
     const serial = await activeSerial(fileGateway);
     await repo.git('checkout', '-q', base);
