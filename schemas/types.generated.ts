@@ -159,6 +159,16 @@ export interface IdentityLock {
   services?: {
     [k: string]: string;
   };
+  /**
+   * GitHub directory only: the logins the policies name directly that were members of the org at the last online resolution. Lets `check` run from the lock when GitHub cannot be reached.
+   */
+  members?: string[];
+  /**
+   * GitHub directory only: team slug -> member logins at the last online resolution, for the teams the policies name. Lets `check` run from the lock when GitHub cannot be reached.
+   */
+  teams?: {
+    [k: string]: string[];
+  };
 }
 
 /**

@@ -39,7 +39,8 @@ export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectoryS
     if (!known && unloadedDirectory) continue;
     if (!known) {
       const candidates = kind === 'user' ? directory.users.keys() : directory.services.keys();
-      diagnostics.push(diagnostic('MG_KEY_UNKNOWN_PRINCIPAL', doc.file, doc.locate(['principal']), withSuggestion(`key "${record.id}" belongs to ${kind} "${name}", who is not in the directory`, didYouMean(name, candidates)), 'delete the key record if its owner has left'));
+      const why = directory.explainMissing?.(kind, name);
+      diagnostics.push(diagnostic(why?.code ?? 'MG_KEY_UNKNOWN_PRINCIPAL', doc.file, doc.locate(['principal']), withSuggestion(`key "${record.id}" belongs to ${kind} "${name}", who ${why?.reason ?? 'is not in the directory'}`, didYouMean(name, candidates)), why?.hint ?? 'delete the key record if its owner has left'));
       continue;
     }
     if (record.expires !== undefined && bundleInstant(record.expires) === null) {

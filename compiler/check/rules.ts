@@ -125,18 +125,22 @@ function resolveModels(rule: AuthzRule, catalog: Catalog, position: ReadonlyMap<
 function resolvePrincipals(rule: AuthzRule, directory: DirectorySnapshot, report: Report): { users: string[]; services: string[] } {
   const users = new Set<string>();
   const services = new Set<string>();
+  const unknown = (kind: 'user' | 'team' | 'service', code: Parameters<typeof diagnostic>[0], path: JsonPath, name: string, known: Iterable<string>): void => {
+    const why = directory.explainMissing?.(kind, name);
+    report(why?.code ?? code, path, withSuggestion(`${kind} "${name}" ${why?.reason ?? 'is not in the directory'}`, didYouMean(name, known)), why?.hint);
+  };
   (rule.users ?? []).forEach((name, j) => {
     if (directory.users.has(name)) users.add(name);
-    else report('MG_UNKNOWN_USER', ['users', j], withSuggestion(`user "${name}" is not in the directory`, didYouMean(name, directory.users.keys())));
+    else unknown('user', 'MG_UNKNOWN_USER', ['users', j], name, directory.users.keys());
   });
   (rule.teams ?? []).forEach((name, j) => {
     const members = directory.teams.get(name);
-    if (members === undefined) report('MG_UNKNOWN_TEAM', ['teams', j], withSuggestion(`team "${name}" is not in the directory`, didYouMean(name, directory.teams.keys())));
+    if (members === undefined) unknown('team', 'MG_UNKNOWN_TEAM', ['teams', j], name, directory.teams.keys());
     else for (const member of members) users.add(member);
   });
   (rule.services ?? []).forEach((name, j) => {
     if (directory.services.has(name)) services.add(name);
-    else report('MG_UNKNOWN_SERVICE', ['services', j], withSuggestion(`service "${name}" is not in the directory`, didYouMean(name, directory.services.keys())));
+    else unknown('service', 'MG_UNKNOWN_SERVICE', ['services', j], name, directory.services.keys());
   });
   return { users: [...users].sort(), services: [...services].sort() };
 }

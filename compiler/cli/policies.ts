@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import type { IdentityLock } from '../../schemas/types.generated.ts';
 import { analyzeFolder, type FolderAnalysis } from '../io/compile-folder.ts';
 import { LOCK_FILE } from '../load/source-file.ts';
+import { DirectoryError } from '../resolve/directory.ts';
 import { EnvironmentError } from './args.ts';
 
 export const POLICY_OPTIONS = {
@@ -16,10 +17,16 @@ export const POLICY_OPTIONS = {
 export async function analyzePolicies(dir: string, options: { now: Date; frozenLock: boolean }): Promise<FolderAnalysis> {
   const info = await stat(dir).catch(() => null);
   if (info === null || !info.isDirectory()) throw new EnvironmentError(`policy folder "${dir}" does not exist (use --policies DIR)`);
-  const analysis = await analyzeFolder(dir, options);
+  let analysis: FolderAnalysis;
+  try {
+    analysis = await analyzeFolder(dir, options);
+  } catch (error) {
+    if (error instanceof DirectoryError) throw new EnvironmentError(error.message);
+    throw error;
+  }
   if (analysis.lockChanged && !options.frozenLock && !analysis.diagnostics.some((d) => d.code === 'MG_IDENTITY_CHANGED')) {
     await writeLock(dir, analysis.lock);
-    process.stderr.write(`pinned new identities in ${join(dir, LOCK_FILE)}: commit it\n`);
+    process.stderr.write(`updated ${join(dir, LOCK_FILE)} (new identity pins or GitHub membership): commit it\n`);
   }
   return analysis;
 }

@@ -40,6 +40,10 @@ export const DIAGNOSTIC_CODES = {
   MG_NAME_CONFUSABLE: { severity: 'warning', summary: 'two names differ only by case or look-alike characters' },
   MG_IDENTITY_CHANGED: { severity: 'error', summary: 'a name resolves to a different identity than the one pinned in the lock file' },
   MG_LOCK_OUT_OF_DATE: { severity: 'error', summary: 'with --frozen-lock, a resolution is not pinned in the lock file' },
+  MG_NOT_ORG_MEMBER: { severity: 'error', summary: 'a GitHub login the policies name is not a member of the org' },
+  MG_DIRECTORY_CONFLICT: { severity: 'error', summary: 'directory.yaml lists users or teams while gateway.yaml takes them from GitHub' },
+  MG_DIRECTORY_OFFLINE: { severity: 'warning', summary: 'GitHub cannot be reached; identities come from the lock file as last resolved' },
+  MG_DIRECTORY_RATE_LIMITED: { severity: 'error', summary: 'the GitHub API rate limit is exhausted for longer than modelgate waits' },
 } as const satisfies Record<string, { severity: 'error' | 'warning'; summary: string }>;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

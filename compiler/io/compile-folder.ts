@@ -6,7 +6,7 @@ import { buildPayload, type BundleMeta } from '../index/build-payload.ts';
 import { loadPolicySet, type PolicySet } from '../load/policy-set.ts';
 import type { SourceFile } from '../load/source-file.ts';
 import type { DirectorySnapshot, IdentityDirectory } from '../resolve/directory.ts';
-import { staticDirectory } from '../resolve/static-directory.ts';
+import { directoryFor } from '../resolve/select-directory.ts';
 import { requestedNames } from '../compile.ts';
 import { readPolicyFiles } from './read-policies.ts';
 
@@ -16,10 +16,10 @@ export interface FolderAnalysis extends Analysis {
   directory: DirectorySnapshot;
 }
 
-/** Loads and checks policy files; `directory` defaults to directory.yaml. */
+/** Loads and checks policy files; `directory` defaults to the one gateway.yaml selects (directoryFor, with process.env). */
 export async function analyzeFiles(files: readonly SourceFile[], options: { now: Date; frozenLock?: boolean; directory?: (set: PolicySet) => IdentityDirectory }): Promise<FolderAnalysis> {
   const { set, diagnostics } = loadPolicySet(files);
-  const directory = (options.directory ?? ((s: PolicySet) => staticDirectory(s.directory)))(set);
+  const directory = (options.directory ?? ((s: PolicySet) => directoryFor(s)))(set);
   const resolved = await directory.resolve(requestedNames(set));
   const analysis = analyze(set, resolved.snapshot, [...diagnostics, ...resolved.diagnostics], options);
   return { ...analysis, set, directory: resolved.snapshot };

@@ -39,9 +39,18 @@ export function checkLock(snapshot: DirectorySnapshot, lockDoc: Doc<IdentityLock
   for (const [name, user] of snapshot.users) compare('user', 'users', pinnedUsers, name, user.id);
   for (const [name, service] of snapshot.services) compare('service', 'services', pinnedServices, name, service.id);
 
-  return { diagnostics, lock: { version: 1, users: sortKeys(pinnedUsers), services: sortKeys(pinnedServices) }, changed };
+  const lock: IdentityLock = { version: 1, users: sortKeys(pinnedUsers), services: sortKeys(pinnedServices) };
+  // Membership (GitHub directory) is a record of the last online resolution, not a pin: it is
+  // replaced, never compared, so that joining or leaving a team needs no reviewed lock change.
+  const record = snapshot.lockRecord;
+  const members = record === undefined ? lockDoc?.data.members : [...record.members].sort();
+  const teams = record === undefined ? lockDoc?.data.teams : sortKeys(Object.fromEntries([...record.teams].map(([slug, logins]) => [slug, [...logins].sort()])));
+  if (members !== undefined) lock.members = members;
+  if (teams !== undefined) lock.teams = teams;
+  if (record !== undefined && (JSON.stringify(members) !== JSON.stringify(lockDoc?.data.members) || JSON.stringify(teams) !== JSON.stringify(lockDoc?.data.teams))) changed = true;
+  return { diagnostics, lock, changed };
 }
 
-function sortKeys(record: Record<string, string>): Record<string, string> {
+function sortKeys<T>(record: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -12,6 +12,8 @@ export const checkCommand: Command = {
 Validates every file under the policy folder (schema and semantic checks) and reports all
 problems at once, sorted by file and line. New identity resolutions are pinned in
 identities.lock.yaml; with --frozen-lock (for CI) an unpinned name is an error instead.
+With the GitHub directory (GITHUB_TOKEN, GITHUB_API_URL) it works from the lock, with the
+warning MG_DIRECTORY_OFFLINE, when GitHub cannot be reached.
 
   --policies DIR   the policy folder (default: policies)
   --frozen-lock    do not write the lock file; unpinned names are errors

@@ -26,6 +26,8 @@ signed with the Ed25519 key. Nothing is written when there is any error.
   --revision REV       default: git HEAD of the repository holding the policy folder (+ "-dirty")
   --created-at TIME    default: now (RFC 3339); fixing it makes the output reproducible
   --frozen-lock        unpinned identities are errors (CI)
+  --allow-stale-lock   with the GitHub directory: when GitHub cannot be reached, compile from
+                       identities.lock.yaml as last resolved instead of refusing (exit 2)
   --format json        summary and diagnostics as JSON`,
   async run(args) {
     const { values, json } = parse(args, {
@@ -35,6 +37,7 @@ signed with the Ed25519 key. Nothing is written when there is any error.
       serial: { type: 'string' },
       revision: { type: 'string' },
       'created-at': { type: 'string' },
+      'allow-stale-lock': { type: 'boolean' },
     });
     const dir = values.policies as string;
     const out = requireString(values.out, '--out');
@@ -50,6 +53,12 @@ signed with the Ed25519 key. Nothing is written when there is any error.
     }
 
     const analysis = await analyzePolicies(dir, { now: createdAt, frozenLock: values['frozen-lock'] === true });
+    // A bundle is published and trusted for its whole lifetime: built from a lock that may miss
+    // who left the org since, it needs an explicit decision, not a warning in a CI log.
+    const offline = analysis.diagnostics.find((d) => d.code === 'MG_DIRECTORY_OFFLINE');
+    if (offline !== undefined && values['allow-stale-lock'] !== true) {
+      throw new EnvironmentError(`${offline.message}.\nRefusing to compile a bundle from a possibly stale lock; run again when GitHub can be reached, or pass --allow-stale-lock to publish it anyway`);
+    }
     if (hasErrors(analysis.diagnostics) || analysis.model === null) {
       if (json) printJson({ ok: false, diagnostics: diagnosticsJson(analysis.diagnostics, dir) });
       else printDiagnostics(analysis.diagnostics, dir);
