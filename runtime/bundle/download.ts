@@ -36,7 +36,7 @@ export function parseBundleSource(text: string): BundleSource | { problem: strin
       return { problem: `--bundle ${text} is not a valid URL` };
     }
     if (url.protocol === 'https:') return { kind: 'http', url: url.href };
-    if (url.protocol === 'http:' && (LOOPBACK.has(url.hostname) || url.hostname.startsWith('127.'))) return { kind: 'http', url: url.href };
+    if (url.protocol === 'http:' && isLoopback(url.hostname)) return { kind: 'http', url: url.href };
     if (url.protocol === 'http:') return { problem: '--bundle over plain http:// is only allowed on a loopback host; use https://' };
     return { problem: `--bundle scheme ${url.protocol} is not supported (use a path, file://, or https://)` };
   }
@@ -75,14 +75,27 @@ async function readFileSource(path: string, { etag, maxBytes }: DownloadOptions)
   }
 }
 
+// GitHub's releases/latest/download/NAME answers 302 to the asset, which answers 302 to storage:
+// follow a few redirects by hand so that each hop passes the same scheme rule as --bundle.
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 async function fetchHttpSource(url: string, { etag, maxBytes, timeoutMs, dispatcher }: DownloadOptions): Promise<Download> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (etag !== null) headers['if-none-match'] = etag;
   let response: Dispatcher.ResponseData;
-  try {
-    response = await request(url, { method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(dispatcher ? { dispatcher } : {}) });
-  } catch (error) {
-    throw new BundleError('MG_BUNDLE_FETCH_FAILED', `cannot fetch the bundle (${(error as { code?: string }).code ?? 'network error'})`, { cause: error });
+  let target = url;
+  for (let hops = 0; ; hops++) {
+    try {
+      response = await request(target, { method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, ...(dispatcher ? { dispatcher } : {}) });
+    } catch (error) {
+      throw new BundleError('MG_BUNDLE_FETCH_FAILED', `cannot fetch the bundle (${(error as { code?: string }).code ?? 'network error'})`, { cause: error });
+    }
+    if (!REDIRECTS.has(response.statusCode)) break;
+    // dump() reads a small body to keep the connection reusable, and never throws unhandled.
+    await response.body.dump().catch(() => {});
+    if (hops === MAX_REDIRECTS) throw new BundleError('MG_BUNDLE_FETCH_FAILED', `the bundle host redirected more than ${MAX_REDIRECTS} times`);
+    target = redirectTarget(target, response.headers.location);
   }
   const { statusCode, body } = response;
   if (statusCode === 304) {
@@ -95,6 +108,8 @@ async function fetchHttpSource(url: string, { etag, maxBytes, timeoutMs, dispatc
   }
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
+    // Destroying an unread undici body emits RequestAbortedError: without a listener it is uncaught.
+    body.on('error', () => {});
     body.destroy();
     throw tooLarge(maxBytes);
   }
@@ -115,6 +130,23 @@ async function fetchHttpSource(url: string, { etag, maxBytes, timeoutMs, dispatc
   }
   const tag = response.headers.etag;
   return { modified: true, bytes: Buffer.concat(chunks, total), etag: typeof tag === 'string' ? tag : null };
+}
+
+// Redirect targets are often presigned storage URLs: the messages never include them.
+function redirectTarget(from: string, location: string | string[] | undefined): string {
+  if (typeof location !== 'string' || location === '') throw new BundleError('MG_BUNDLE_FETCH_FAILED', 'the bundle host answered a redirect without a Location');
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    throw new BundleError('MG_BUNDLE_FETCH_FAILED', 'the bundle host redirected to an invalid URL');
+  }
+  if (next.protocol === 'https:' || (next.protocol === 'http:' && isLoopback(next.hostname) && new URL(from).protocol === 'http:')) return next.href;
+  throw new BundleError('MG_BUNDLE_FETCH_FAILED', `the bundle host redirected to ${next.protocol === 'http:' ? 'plain http://' : `a ${next.protocol} URL`}; only https:// is followed (http:// only from http:// on a loopback host)`);
+}
+
+function isLoopback(hostname: string): boolean {
+  return LOOPBACK.has(hostname) || hostname.startsWith('127.');
 }
 
 function tooLarge(maxBytes: number): BundleError {
