@@ -8,10 +8,11 @@ import { keygenCommand } from './commands/keygen.ts';
 import { keysCreateCommand } from './commands/keys-create.ts';
 import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { loginCommand, tokenCommand } from './commands/login.ts';
+import { publishCommand } from './commands/publish.ts';
 import { planCommand } from './commands/plan.ts';
 import { verifyCommand } from './commands/verify.ts';
 
-const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, explainCommand, planCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand];
+const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand];
 
 const USAGE = `modelgate: access control for an LLM gateway, run as GitOps
 

@@ -65,6 +65,15 @@ export function verifyBundle(envelopeBytes: Uint8Array, trusted: readonly Truste
   };
 }
 
+/**
+ * Decodes an envelope's payload bytes without checking any signature, for tools that only read a
+ * serial (the publisher comparing with what a destination holds). Never trust what it returns.
+ */
+export function decodeUnverified(envelopeBytes: Uint8Array): { payloadType: string; payloadBytes: Buffer; signatures: number } {
+  const envelope = parseEnvelope(envelopeBytes);
+  return { payloadType: envelope.payloadType, payloadBytes: decodeBase64Strict(envelope.payload, 'payload'), signatures: envelope.signatures.length };
+}
+
 function parseEnvelope(bytes: Uint8Array): DsseEnvelope {
   let value: unknown;
   try {

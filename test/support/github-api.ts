@@ -29,6 +29,8 @@ export interface GitHubRoute {
   /** Matched against the whole path, e.g. /^\/users\/([^/]+)$/. */
   pattern: RegExp;
   handle(request: GitHubRequest): GitHubReply | Promise<GitHubReply>;
+  /** Answered without a token, like github.com's web routes (public release downloads). */
+  anonymous?: boolean;
 }
 
 export interface GitHubApi {
@@ -68,23 +70,22 @@ export async function startGitHubApi(routes: readonly GitHubRoute[], options: Gi
   async function answer(method: string, rawUrl: string, headers: IncomingHttpHeaders, body: Buffer): Promise<GitHubReply> {
     api.requests.push(`${method} ${rawUrl}`);
     if (!api.up) return { status: 503, body: { message: 'Service Unavailable' } };
-    if (options.token !== undefined) {
-      const presented = /^(?:token|bearer) (.+)$/i.exec(headers.authorization ?? '')?.[1];
-      if (presented !== options.token) return { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' } };
-    }
     const url = new URL(rawUrl, api.url);
     const path = url.pathname.split('/').map((segment) => decodeURIComponent(segment)).join('/');
+    const presented = /^(?:token|bearer) (.+)$/i.exec(headers.authorization ?? '')?.[1];
+    const authorized = options.token === undefined || presented === options.token;
     for (const route of routes) {
       if (route.method !== method) continue;
       const match = route.pattern.exec(path);
       if (match === null) continue;
+      if (!authorized && route.anonymous !== true) return badCredentials();
       try {
         return await route.handle({ method, path, query: url.searchParams, params: match.slice(1), headers, body, baseUrl: api.url });
       } catch (error) {
         return { status: 500, body: { message: `stand-in route failed: ${(error as Error).message}` } };
       }
     }
-    return notFound();
+    return authorized ? notFound() : badCredentials();
   }
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -95,6 +96,10 @@ export async function startGitHubApi(routes: readonly GitHubRoute[], options: Gi
       server.close(() => resolve());
     });
   return api;
+}
+
+function badCredentials(): GitHubReply {
+  return { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' } };
 }
 
 export function notFound(): GitHubReply {
