@@ -26,6 +26,9 @@ export interface GitHubDirectorySettings {
   maxWaitMs?: number;
   /** Per request (default 20 s). */
   timeoutMs?: number;
+  /** Resolve from the identity lock only, without calling GitHub: the identities as they were
+   * pinned in that revision (plan's base revision). No token needed, no offline warning. */
+  pinnedOnly?: boolean;
 }
 
 /** GitHub's login syntax: names that cannot be logins are not looked up. */
@@ -44,12 +47,12 @@ export function gitHubDirectory(set: PolicySet, settings: GitHubDirectorySetting
   return {
     source: 'github',
     async resolve(request) {
+      if (settings.pinnedOnly === true) return pinnedSnapshot(set, request, settings.org);
       if (settings.token === undefined || settings.token === '') {
-        throw new DirectoryError(`gateway.yaml takes users and teams from the GitHub org "${settings.org}": set GITHUB_TOKEN to a token that can read the org's members and teams (read:org scope, or a GitHub App token with members:read)`);
+        throw new DirectoryError(`gateway.yaml takes users and teams from the GitHub org "${settings.org}": set MODELGATE_DIRECTORY_TOKEN (or GITHUB_TOKEN) to a token that can read the org's members and teams (read:org scope, or a GitHub App token with members:read)`);
       }
       const services = servicesOf(set, settings.org);
       const diagnostics = [...services.diagnostics];
-      const where = mentionIndex(set);
       const gateway = gatewayLocation(set);
       let online: Online | null = null;
       try {
@@ -65,23 +68,32 @@ export function gitHubDirectory(set: PolicySet, settings: GitHubDirectorySetting
           throw error;
         }
       }
-      const base = online ?? fromLock(set, request, settings.org);
-      const teamOf = new Map<string, string>();
-      for (const [slug, logins] of base.teams) for (const login of logins) if (!teamOf.has(login)) teamOf.set(login, slug);
-      const snapshot: DirectorySnapshot = {
-        users: base.users,
-        teams: base.teams,
-        services: services.snapshot.services,
-        definedAt: (kind, name) => {
-          if (kind === 'service') return services.snapshot.definedAt(kind, name);
-          const team = kind === 'user' ? teamOf.get(name) : undefined;
-          return where(kind, name) ?? (team === undefined ? undefined : where('team', team));
-        },
-        explainMissing: (kind, name) => (kind === 'service' ? undefined : base.missing.get(`${kind}:${name}`)),
-      };
+      const snapshot = snapshotOf(set, online ?? fromLock(set, request, settings.org), services.snapshot);
       if (online !== null) snapshot.lockRecord = { members: online.members, teams: online.teams };
       return { snapshot, diagnostics };
     },
+  };
+}
+
+function pinnedSnapshot(set: PolicySet, request: NameRequest, org: string): { snapshot: DirectorySnapshot; diagnostics: Diagnostic[] } {
+  const services = servicesOf(set, org);
+  return { snapshot: snapshotOf(set, fromLock(set, request, org), services.snapshot), diagnostics: services.diagnostics };
+}
+
+function snapshotOf(set: PolicySet, base: Online, services: DirectorySnapshot): DirectorySnapshot {
+  const where = mentionIndex(set);
+  const teamOf = new Map<string, string>();
+  for (const [slug, logins] of base.teams) for (const login of logins) if (!teamOf.has(login)) teamOf.set(login, slug);
+  return {
+    users: base.users,
+    teams: base.teams,
+    services: services.services,
+    definedAt: (kind, name) => {
+      if (kind === 'service') return services.definedAt(kind, name);
+      const team = kind === 'user' ? teamOf.get(name) : undefined;
+      return where(kind, name) ?? (team === undefined ? undefined : where('team', team));
+    },
+    explainMissing: (kind, name) => (kind === 'service' ? undefined : base.missing.get(`${kind}:${name}`)),
   };
 }
 

@@ -8,8 +8,10 @@ import { gitHubDirectory } from './github-directory.ts';
 import { staticDirectory, staticSnapshot } from './static-directory.ts';
 
 export interface DirectoryOptions {
-  /** Where GITHUB_TOKEN, GITHUB_API_URL and MODELGATE_GITHUB_MAX_WAIT are read; default process.env. */
+  /** Where MODELGATE_DIRECTORY_TOKEN (else GITHUB_TOKEN), GITHUB_API_URL and MODELGATE_GITHUB_MAX_WAIT are read; default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** Take GitHub identities from the revision's identity lock, without calling GitHub. */
+  pinnedOnly?: boolean;
 }
 
 const DEFAULT_API = 'https://api.github.com';
@@ -33,7 +35,10 @@ export function directoryFor(set: PolicySet, options: DirectoryOptions = {}): Id
   const maxWait = Number(env.MODELGATE_GITHUB_MAX_WAIT);
   return gitHubDirectory(set, {
     org: config.org,
-    token: env.GITHUB_TOKEN,
+    // A separate variable first: in a pull request workflow GITHUB_TOKEN is the Actions token (it
+    // may comment, but cannot read org teams), while the directory needs an org-reading token.
+    token: env.MODELGATE_DIRECTORY_TOKEN || env.GITHUB_TOKEN,
+    ...(options.pinnedOnly === true ? { pinnedOnly: true } : {}),
     baseUrl: env.GITHUB_API_URL || DEFAULT_API,
     ...(Number.isFinite(maxWait) && maxWait >= 0 && env.MODELGATE_GITHUB_MAX_WAIT !== '' ? { maxWaitMs: maxWait * 1000 } : {}),
   });

@@ -238,13 +238,13 @@ describe('when the token is missing or refused', () => {
     const wrong = 'ghp_wrongToken9876543210zyxwvuZYXWVU';
     const refused = await w.cli(['check', '--format', 'json'], { GITHUB_TOKEN: wrong });
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain('rejected the token in GITHUB_TOKEN (401 Bad credentials)');
+    expect(refused.stderr).toContain('rejected the directory token (401 Bad credentials)');
     for (const output of [refused.stdout, refused.stderr]) {
       expect(output).not.toContain(wrong);
       expect(output).not.toContain(TOKEN);
     }
     const missing = await w.cli(['check'], { GITHUB_TOKEN: '' });
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('set GITHUB_TOKEN');
+    expect(missing.stderr).toContain('set MODELGATE_DIRECTORY_TOKEN (or GITHUB_TOKEN)');
   });
 });

@@ -1,8 +1,9 @@
 // The GitOps loop end to end, every step a real process or server on 127.0.0.1: a git repository
-// of policies, a pull request that grants, revokes and renames, `modelgate plan --comment` against
+// of policies whose people and teams come from a GitHub org, a pull request that grants, revokes
+// and follows a renamed GitHub login, `modelgate plan --comment` against
 // a GitHub API stand-in, `compile` + `publish` to file:// and to an object store, and two running
 // gateways polling those locations that enforce the new access within their poll interval.
-import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/gateway.ts';
 import { startGitHubApi, type GitHubApi } from '../support/github-api.ts';
 import { githubCommentRoutes, newCommentState, type CommentState } from '../support/github-comment-routes.ts';
+import { gitHubDirectoryState, githubDirectoryRoutes, renameLogin, type GitHubDirectoryState } from '../support/github-directory-routes.ts';
 import { leakedSecrets } from '../support/logs.ts';
 import { startObjectStore, type ObjectStore } from '../support/object-store.ts';
 import { createPolicyRepo, type PolicyRepo } from '../support/policy-repo.ts';
@@ -28,6 +30,7 @@ let repo: PolicyRepo;
 let work: string;
 let github: GitHubApi;
 let comments: CommentState;
+let org: GitHubDirectoryState;
 let store: ObjectStore;
 let fileGateway: ServeProcess;
 let httpGateway: ServeProcess;
@@ -53,16 +56,25 @@ async function createKey(principal: 'alice' | 'carol' | 'username1'): Promise<vo
   keyIds[principal] = created.id;
 }
 
-/** Compiles the current commit and publishes it to both destinations; returns when both publishes exited. */
-async function compileAndPublish(): Promise<{ serial: number; fileDoneAt: number; storeDoneAt: number }> {
+/** Compiles the current commit and publishes it to file://, then to the store. `afterFile` starts
+ * as soon as the file publish exited (so a watcher of that gateway is not delayed by the second one). */
+async function compileAndPublish(afterFile: (doneAt: number) => Promise<unknown> = async () => {}): Promise<{ serial: number; fileDoneAt: number; storeDoneAt: number }> {
   const bundle = join(work, 'bundle.json');
   const compiled = await mustSucceed(['compile', '--policies', 'policies', '--frozen-lock', '--out', bundle, '--signing-key', join(work, 'keys/signing-key.pem'), '--format', 'json']);
   const { serial } = JSON.parse(compiled.stdout) as { serial: number };
   await mustSucceed(['publish', bundle, '--to', `file://${join(work, 'published')}`, '--public-key', join(work, 'keys/signing-key.pub.pem')]);
   const fileDoneAt = Date.now();
+  const watching = afterFile(fileDoneAt);
   await mustSucceed(['publish', bundle, '--to', `${store.url}/bundles/bundle.json?X-Amz-Signature=${STORE_SIGNATURE}`, '--public-key', join(work, 'keys/signing-key.pub.pem')]);
   const storeDoneAt = Date.now();
+  await watching;
   return { serial, fileDoneAt, storeDoneAt };
+}
+
+/** The serial of the bundle compile just wrote (read from the payload; publish verified the signature). */
+async function compiledSerial(): Promise<number> {
+  const envelope = JSON.parse(await readFile(join(work, 'bundle.json'), 'utf8')) as { payload: string };
+  return (JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as { serial: number }).serial;
 }
 
 async function status(gateway: ServeProcess, key: string): Promise<number> {
@@ -89,16 +101,27 @@ async function enforcedAfter(gateway: ServeProcess, since: number, limitMs: numb
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'mg-gitops-'));
   comments = newCommentState();
-  github = await startGitHubApi(githubCommentRoutes(comments), { token: TOKEN });
+  org = gitHubDirectoryState('acme', {
+    users: { username1: 1001, username2: 1002, alice: 2001, bob: 2002, carol: 3001, mallory: 6666 },
+    members: ['username1', 'username2', 'alice', 'bob', 'carol'],
+    teams: { 'ml-platform': ['alice', 'bob'] },
+  });
+  github = await startGitHubApi([...githubDirectoryRoutes(org), ...githubCommentRoutes(comments)], { token: TOKEN });
   store = await startObjectStore(STORE_SIGNATURE);
   repo = await createPolicyRepo();
   await mustSucceed(['keygen', '--out', join(work, 'keys')]);
 
-  // main: carol has no access to the mock models yet; alice and username1 have keys
+  // main: people and teams come from the GitHub org acme (directory.yaml keeps the services), the
+  // lock pins GitHub's numeric ids; carol has no access to the mock models yet
+  await repo.edit('gateway.yaml', (t) => t.replace(/source: static.*\n/, 'source: github\n  org: acme\n'));
+  await repo.write('directory.yaml', 'services:\n  - name: llmapp1\n    id: svc-llmapp1\n    oidc_client_id: llmapp1\n');
+  await repo.remove('identities.lock.yaml');
+  await mustSucceed(['check', '--policies', 'policies']);
   await repo.edit('authz/mock.yaml', (t) => t.replace(', carol]', ']'));
   for (const who of ['alice', 'carol', 'username1'] as const) await createKey(who);
   base = await repo.commit('main: example policies with three keys');
   await compileAndPublish();
+  await copyFile(join(work, 'bundle.json'), join(work, 'main-bundle.json'));
 
   const trust = ['--public-key', join(work, 'keys/signing-key.pub.pem'), '--audience', 'dev-gateway'];
   fileGateway = await startServeProcess(['--bundle', join(work, 'published/bundle.json'), ...trust, '--poll', `${SHORT_POLL_S}s`]);
@@ -129,8 +152,11 @@ describe('GitOps: a pull request that grants, revokes and renames', () => {
     await repo.edit('authz/mock.yaml', (t) => t.replace(', bob]', ', bob, carol]'));
     // revoke: alice's laptop key was lost
     await repo.edit(`keys/${keyIds.alice}.yaml`, (t) => `${t}revoked: true\n`);
-    // rename: username1 is now called erin; the id, the key and the access stay
-    await repo.edit('directory.yaml', (t) => t.replace('username: username1', 'username: erin'));
+    // rename: username1 renamed their GitHub account to erin; the id, the key and the access stay
+    renameLogin(org, 'username1', 'erin');
+    const stale = await cli(['check', '--policies', 'policies', '--format', 'json']);
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toContain('MG_UNKNOWN_USER');
     await repo.edit('authz.yaml', (t) => t.replace('- username1', '- erin'));
     await repo.edit('authz/mock.yaml', (t) => t.replace('[username1, ', '[erin, '));
     await repo.edit(`keys/${keyIds.username1}.yaml`, (t) => t.replace('principal: username1', 'principal: erin'));
@@ -158,10 +184,11 @@ describe('GitOps: a pull request that grants, revokes and renames', () => {
     await repo.git('checkout', '-q', 'main');
     await repo.git('merge', '-q', '--ff-only', 'grant-carol');
     const before = await activeSerial(fileGateway);
-    const published = await compileAndPublish();
+    let fileMs = 0;
+    const published = await compileAndPublish(async (doneAt) => {
+      fileMs = await enforcedAfter(fileGateway, doneAt, (SHORT_POLL_S + 1) * 1000);
+    });
     expect(published.serial).toBeGreaterThan(before ?? 0);
-
-    const fileMs = await enforcedAfter(fileGateway, published.fileDoneAt, (SHORT_POLL_S + 1) * 1000);
     const httpMs = await enforcedAfter(httpGateway, published.storeDoneAt, (DEFAULT_POLL_S + 1) * 1000);
     process.stdout.write(`publish -> enforcement: file:// with --poll ${SHORT_POLL_S}s ${fileMs} ms; https PUT store with the default --poll ${DEFAULT_POLL_S}s ${httpMs} ms\n`);
     expect(fileMs).toBeLessThanOrEqual((SHORT_POLL_S + 1) * 1000);
@@ -176,16 +203,18 @@ describe('GitOps: a pull request that grants, revokes and renames', () => {
       const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'still me' }] });
       expect(answer.choices[0]?.message.content).toBeTruthy();
     }
-    const audit = fileGateway.lines.filter((l) => l.includes('"model":"mock/gpt-4o-mini"') && l.includes('"principal_id":"u-1001"'));
+    const audit = fileGateway.lines.filter((l) => l.includes('"model":"mock/gpt-4o-mini"') && l.includes('"principal_id":"github:1001"'));
     expect(audit.at(-1)).toContain('"principal":"erin"');
   });
 
   it('picks up every publish within the short poll interval (five more publishes)', async () => {
     const samples: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const published = await compileAndPublish();
-      await waitFor(async () => (await activeSerial(fileGateway)) === published.serial, (SHORT_POLL_S + 1) * 1000);
-      samples.push(Date.now() - published.fileDoneAt);
+      await compileAndPublish(async (doneAt) => {
+        const serial = await compiledSerial();
+        await waitFor(async () => (await activeSerial(fileGateway)) === serial, (SHORT_POLL_S + 1) * 1000);
+        samples.push(Date.now() - doneAt);
+      });
     }
     process.stdout.write(`publish -> active serial, file:// with --poll ${SHORT_POLL_S}s: ${samples.join(', ')} ms\n`);
     for (const ms of samples) expect(ms).toBeLessThanOrEqual((SHORT_POLL_S + 1) * 1000);
@@ -193,12 +222,10 @@ describe('GitOps: a pull request that grants, revokes and renames', () => {
 
   it('refuses to publish an older bundle over a newer one, and the gateways stay on the newer', async () => {
     const serial = await activeSerial(fileGateway);
-    await repo.git('checkout', '-q', base);
-    const old = join(work, 'old-bundle.json');
-    await mustSucceed(['compile', '--policies', 'policies', '--out', old, '--signing-key', join(work, 'keys/signing-key.pem'), '--serial', '1000']);
-    await repo.git('checkout', '-q', 'main');
-    const refused = await cli(['publish', old, '--to', `file://${join(work, 'published')}`]);
+    // the bundle of the first main commit, validly signed: publishing it again would be a rollback
+    const refused = await cli(['publish', join(work, 'main-bundle.json'), '--to', `file://${join(work, 'published')}`]);
     expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('MG_PUBLISH');
     await new Promise((resolve) => setTimeout(resolve, (SHORT_POLL_S + 0.5) * 1000));
     expect(await activeSerial(fileGateway)).toBe(serial);
     expect(await status(fileGateway, keys.alice)).toBe(401);

@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { analyzeFiles } from '../../io/compile-folder.ts';
 import { GitError, readPolicyFilesAt } from '../../io/git-revision.ts';
+import { DirectoryError } from '../../resolve/directory.ts';
+import { directoryFor } from '../../resolve/select-directory.ts';
 import { readPolicyFiles } from '../../io/read-policies.ts';
 import { accessSnapshot, type AccessSnapshot } from '../../plan/access-snapshot.ts';
 import { diffAccess } from '../../plan/diff-access.ts';
@@ -31,6 +33,10 @@ removed or disabled, identity changes, and broad grants the change adds.
   --at TIME             evaluate expiry at this instant (default: now)
   --large-team N        warn when a changed grant goes to a team of more than N members (default 25)
   --expiring-within D   list keys expiring within D, like 14d (default 14d)
+
+With a GitHub directory (gateway.yaml directory.source: github) the base revision's users and
+teams come from its identities.lock.yaml (as approved, no API call); the head is resolved online
+with MODELGATE_DIRECTORY_TOKEN (else GITHUB_TOKEN).
 
 Exit codes: 0 the head compiles (whatever the access change), 1 the head has errors,
 2 usage or environment error (no git, unknown revision, comment refused).`,
@@ -63,10 +69,10 @@ Exit codes: 0 the head compiles (whatever the access change), 1 the head has err
     let base: AccessSnapshot;
     let head: AccessSnapshot;
     try {
-      base = await snapshotAt(dir, baseRef, options);
-      head = await snapshotAt(dir, values.head, options);
+      base = await snapshotAt(dir, baseRef, { ...options, pinnedOnly: true });
+      head = await snapshotAt(dir, values.head, { ...options, pinnedOnly: false });
     } catch (error) {
-      if (error instanceof GitError) throw new EnvironmentError(error.message);
+      if (error instanceof GitError || error instanceof DirectoryError) throw new EnvironmentError(error.message);
       throw error;
     }
     const plan = diffAccess(base, head, { now, expiringWithinMs });
@@ -90,9 +96,11 @@ Exit codes: 0 the head compiles (whatever the access change), 1 the head has err
   },
 };
 
-async function snapshotAt(dir: string, ref: string | undefined, options: { now: Date; largeTeam: number }): Promise<AccessSnapshot> {
+// The base is resolved as it was approved: a GitHub directory answers from that revision's lock
+// (a login renamed since then must not break the base). The head is resolved live, like `check`.
+async function snapshotAt(dir: string, ref: string | undefined, options: { now: Date; largeTeam: number; pinnedOnly: boolean }): Promise<AccessSnapshot> {
   const { revision, files } = ref === undefined ? { revision: 'working tree', files: await readPolicyFiles(dir) } : await readPolicyFilesAt(dir, ref);
-  const analysis = await analyzeFiles(files, { now: options.now, frozenLock: false });
+  const analysis = await analyzeFiles(files, { now: options.now, frozenLock: false, directory: (set) => directoryFor(set, { pinnedOnly: options.pinnedOnly }) });
   return accessSnapshot(revision, analysis.set, analysis.model, analysis.diagnostics, options);
 }
 
