@@ -118,6 +118,17 @@ describe('modelgate plan', () => {
     await repo.git('clean', '-q', '-fd');
   });
 
+  it('warns when a change grants through a large team, and not for unchanged rules', async () => {
+    await repo.edit('directory.yaml', (t) => t.replace('members: [alice]', 'members: [alice, carol]'));
+    const result = await runCli(['plan', '--base', head, '--at', AT, '--large-team', '1', '--format', 'json'], { cwd: repo.root });
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as PlanJson;
+    expect(plan.gained.map((g) => `${g.principal.name} ${g.model}`)).toEqual(['carol openai-main/gpt-4o']);
+    // openai-main/gpt-4o* is not the whole account (gpt-4-32k, text-embedding-ada-002): no glob warning
+    expect(plan.warnings).toEqual([{ source: 'authz/openai.yaml:2:5', reason: 'team "ml-platform" has 2 members' }]);
+    await repo.git('checkout', '-q', '--', '.');
+  });
+
   it('exits 1 and lists the errors when the head does not compile', async () => {
     await repo.edit('authz/openai.yaml', (t) => t.replace('users: [carol]', 'users: [carl]'));
     const broken = await repo.commit('typo');
