@@ -1,6 +1,8 @@
 // The modelgate command line (every command but `serve`, which lives in the runtime).
 import { EnvironmentError, UsageError } from './args.ts';
 import type { Command } from './command.ts';
+import { auditHistoryCommand } from './commands/audit-history.ts';
+import { auditWhoCanCommand } from './commands/audit-who-can.ts';
 import { checkCommand } from './commands/check.ts';
 import { compileCommand } from './commands/compile.ts';
 import { explainCommand } from './commands/explain.ts';
@@ -12,7 +14,7 @@ import { publishCommand } from './commands/publish.ts';
 import { planCommand } from './commands/plan.ts';
 import { verifyCommand } from './commands/verify.ts';
 
-const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand];
+const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand];
 
 const USAGE = `modelgate: access control for an LLM gateway, run as GitOps
 
@@ -34,7 +36,8 @@ export async function main(args: string[]): Promise<number> {
   const command = twoWord ?? COMMANDS.find((c) => c.name === first);
   const rest = args.slice(twoWord ? 2 : 1);
   if (command === undefined) {
-    process.stderr.write(`modelgate: unknown command "${first}${first === 'keys' && second ? ` ${second}` : ''}"\n\n${USAGE}\n`);
+    const group = COMMANDS.some((c) => c.name.startsWith(`${first} `));
+    process.stderr.write(`modelgate: unknown command "${first}${group && second ? ` ${second}` : ''}"\n\n${USAGE}\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -15,12 +15,32 @@ export interface RevisionFiles {
   files: SourceFile[];
 }
 
-/** Every *.yaml / *.yml file of the policy folder `dir` at `ref`, with paths relative to the folder. */
-export async function readPolicyFilesAt(dir: string, ref: string): Promise<RevisionFiles> {
-  if (ref.startsWith('-')) throw new GitError(`"${ref}" is not a git revision`);
+export interface PolicyFolderLocation {
+  /** The repository's top folder. */
+  top: string;
+  /** The policy folder relative to top, with a trailing slash ("" when it is the top). */
+  prefix: string;
+}
+
+/** Where the policy folder `dir` sits in its git repository. */
+export async function locatePolicyFolder(dir: string): Promise<PolicyFolderLocation> {
   const top = (await git(dir, ['rev-parse', '--show-toplevel'], 'is not inside a git repository')).trim();
   const prefix = (await git(dir, ['rev-parse', '--show-prefix'], 'is not inside a git repository')).trim();
-  const revision = (await git(top, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], `has no commit "${ref}" (fetch it first, e.g. git fetch origin, or use fetch-depth: 0 in CI)`)).trim();
+  return { top, prefix };
+}
+
+/**
+ * Every *.yaml / *.yml file of the policy folder `dir` at `ref`, with paths relative to the folder.
+ * Callers reading many commits (audit) pass the folder's location and full commit ids, which saves
+ * three git processes per commit.
+ */
+export async function readPolicyFilesAt(dir: string, ref: string, located?: PolicyFolderLocation): Promise<RevisionFiles> {
+  if (ref.startsWith('-')) throw new GitError(`"${ref}" is not a git revision`);
+  const { top, prefix } = located ?? (await locatePolicyFolder(dir));
+  const revision =
+    located !== undefined && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(ref)
+      ? ref
+      : (await git(top, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], `has no commit "${ref}" (fetch it first, e.g. git fetch origin, or use fetch-depth: 0 in CI)`)).trim();
 
   // -z: paths come back verbatim, whatever characters they hold.
   const listing = await git(top, ['ls-tree', '-r', '-z', '--full-tree', revision, '--', prefix === '' ? '.' : prefix], `cannot list ${ref}`);
@@ -37,7 +57,8 @@ export async function readPolicyFilesAt(dir: string, ref: string): Promise<Revis
   return { revision, files: files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
 }
 
-async function git(cwd: string, args: string[], failure: string): Promise<string> {
+/** Runs git in `cwd`; any failure becomes a GitError saying `${cwd} ${failure}`. */
+export async function git(cwd: string, args: string[], failure: string): Promise<string> {
   try {
     const { stdout } = await run('git', ['-C', cwd, ...args], { maxBuffer: MAX_BUFFER, encoding: 'utf8' });
     return stdout;

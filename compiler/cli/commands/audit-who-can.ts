@@ -1,0 +1,76 @@
+import { snapshotCache } from '../../audit/revision-snapshots.ts';
+import { matchModels, whoCan, type WhoCanAnswer, type ModelMatch } from '../../audit/who-can.ts';
+import type { CommitInfo } from '../../io/git-history.ts';
+import { parse, UsageError } from '../args.ts';
+import { AUDIT_OPTIONS, auditPoint, commitLine, fail, gitErrorsAsEnvironment } from '../audit-input.ts';
+import type { Command } from '../command.ts';
+import { diagnosticsJson, printDiagnostics, printJson } from '../output.ts';
+
+export const auditWhoCanCommand: Command = {
+  name: 'audit who-can',
+  summary: 'who could use MODEL at a revision or date, and which commit granted it',
+  usage: `modelgate audit who-can MODEL [--at REV|DATE] [--policies DIR] [--format text|json]
+
+Answers from git history (git's object store; the working tree is never touched): every user and
+service who could use MODEL, with the rule(s) granting it (file:line:col), and the commit that
+introduced each grant: the most recent commit on the first-parent line where that grant went from
+absent to present (principals are followed by stable id, so a rename does not re-grant).
+MODEL is account/model or a glob such as "azure-prod/*".
+
+  --at REV       the policies of that commit, with expiry judged at its commit date
+  --at DATE      RFC 3339 or YYYY-MM-DD (midnight UTC): the last commit on the current branch that
+                 changed the policy folder at or before DATE, with expiry judged at DATE
+                 (default: HEAD, judged now)
+  --policies DIR the policy folder (default: policies)
+
+Commits whose policies do not compile are passed over (no gateway ran them). With a GitHub
+directory each revision is resolved from its own identities.lock.yaml, without calling GitHub.
+
+Exit codes: 0 answered (also when nobody may use it), 1 unknown model, a glob that matches nothing,
+policies that do not compile at that revision, or no policy commit at that date; 2 usage or
+environment error (not a git repository, unknown revision).`,
+  async run(args) {
+    const { values, positionals, json } = parse(args, AUDIT_OPTIONS, 1);
+    const pattern = positionals[0];
+    if (pattern === undefined) throw new UsageError('MODEL is required');
+    const dir = values.policies as string;
+    const point = await auditPoint(dir, values.at, new Date());
+    const policyCommit = point.commits[point.commits.length - 1];
+    if (policyCommit === undefined) return fail(json, null, `no commit changed the policy folder "${dir}" at or before ${point.asked}`);
+
+    const cache = snapshotCache(dir, { at: point.at });
+    const target = await gitErrorsAsEnvironment(() => cache.get(policyCommit));
+    if (target.errors.length > 0) {
+      const message = `the policies at ${policyCommit.id.slice(0, 12)} do not compile, so no gateway ran them`;
+      if (json) printJson({ ok: false, message, diagnostics: diagnosticsJson(target.errors, dir) });
+      else {
+        process.stderr.write(`${message}:\n`);
+        printDiagnostics(target.errors, dir);
+      }
+      return 1;
+    }
+    const lookup = matchModels(target, pattern);
+    if (!lookup.ok) return fail(json, lookup.code, `${lookup.message} at ${policyCommit.id.slice(0, 12)}`);
+
+    const answer = await gitErrorsAsEnvironment(() => whoCan(point.commits, lookup.models, cache));
+    if (json) printJson({ ok: true, model: pattern, at: point.at.toISOString(), policyCommit, models: lookup.models, grants: answer.grants, skipped: answer.skipped });
+    else process.stdout.write(renderText(pattern, point.at, policyCommit, lookup.models, answer));
+    return 0;
+  },
+};
+
+function renderText(pattern: string, at: Date, policyCommit: CommitInfo, models: readonly ModelMatch[], answer: WhoCanAnswer): string {
+  const lines = [`who can use ${pattern} at ${at.toISOString()}: policies of ${commitLine(policyCommit)}`];
+  for (const model of models) {
+    lines.push(`${model.fqn}${model.enabled ? '' : ' (disabled)'}`);
+    const grants = answer.grants.filter((g) => g.model === model.fqn);
+    if (grants.length === 0) lines.push(model.enabled ? '  nobody' : '  nobody: the model is disabled');
+    for (const grant of grants) {
+      const until = grant.expires === undefined ? '' : `, until ${grant.expires}`;
+      lines.push(`  ${grant.principal.kind} ${grant.principal.name} (${grant.principal.id})  ${grant.sources.join(', ')}${until}`);
+      lines.push(`    granted in ${commitLine(grant.introduced)}`);
+    }
+  }
+  if (answer.skipped.length > 0) lines.push(`(passed over ${answer.skipped.length} commit${answer.skipped.length === 1 ? '' : 's'} whose policies do not compile: ${answer.skipped.map((c) => c.id.slice(0, 12)).join(', ')})`);
+  return lines.join('\n') + '\n';
+}
