@@ -28,13 +28,9 @@ const ERROR_BODY_CAP = 64 * 1024;
  */
 export async function forward(provider: Provider, call: UpstreamCall, res: ServerResponse, record: RequestRecord, secrets: SecretResolver, ref: string | undefined): Promise<void> {
   if (res.destroyed) return void outcome(record, 499, 'client_aborted', null);
-  let body: Readable | undefined;
-  const onClose = (): void => {
-    if (res.writableFinished) return;
-    call.signal.abort();
-    body?.destroy(); // also ends a relay paused for backpressure when the provider ignores the signal (mock)
-  };
-  res.on('close', onClose);
+  const relay = new Relay(call, res, record);
+  (res as Carrier)[kRelay] = relay;
+  res.on('close', onCallerClose);
   try {
     for (let retryRef = ref; ; retryRef = undefined) {
       const started = performance.now();
@@ -47,9 +43,9 @@ export async function forward(provider: Provider, call: UpstreamCall, res: Serve
         return void failed(record, res, failureCode(error), call.requestId, 'upstream_failed');
       }
       record.upstreamMs = performance.now() - started;
-      body = reply.body;
+      relay.body = reply.body;
       if (reply.statusCode === 401 && retryRef !== undefined) {
-        await readCapped(body, ERROR_BODY_CAP); // drained, so the connection is reused for the retry
+        await readCapped(reply.body, ERROR_BODY_CAP); // drained, so the connection is reused for the retry
         // A failed re-read is already logged and counted by the resolver; the held key stays (stale).
         const fresh = await secrets.refetch(retryRef, call.secret).catch(() => undefined);
         if (fresh !== undefined && fresh !== call.secret) {
@@ -59,10 +55,10 @@ export async function forward(provider: Provider, call: UpstreamCall, res: Serve
         return void failed(record, res, 'MG_UPSTREAM_AUTH_FAILED', call.requestId, 'upstream_error');
       }
       if (reply.statusCode >= 400) return await relayError(reply, call, res, record);
-      return await relay(reply, call, res, record);
+      return await relay.start(reply);
     }
   } finally {
-    res.off('close', onClose);
+    res.off('close', onCallerClose);
   }
 }
 
@@ -76,6 +72,32 @@ function failed(record: RequestRecord, res: ServerResponse, code: RuntimeErrorCo
   outcome(record, writeError(res, code, requestId), result, code);
 }
 
+// The relay's listeners are defined once and find their relay on the emitter, rather than being
+// closures made per request (each one is an allocation, and more under tsx, which names them).
+const kRelay = Symbol('modelgate.relay');
+type Carrier = { [kRelay]?: Relay };
+
+/** The caller went away: abort the upstream call, and end a relay paused for backpressure. */
+function onCallerClose(this: ServerResponse & Carrier): void {
+  if (this.writableFinished) return;
+  const relay = this[kRelay] as Relay;
+  relay.call.signal.abort();
+  relay.body?.destroy(); // also ends a relay paused for backpressure when the provider ignores the signal (mock)
+}
+function onCallerDrain(this: ServerResponse & Carrier): void {
+  (this[kRelay] as Relay).pump();
+}
+function onUpstreamReadable(this: Readable & Carrier): void {
+  const relay = this[kRelay] as Relay;
+  if (!relay.waiting) relay.pump();
+}
+function onUpstreamEnd(this: Readable & Carrier): void {
+  (this[kRelay] as Relay).done(true);
+}
+function onUpstreamFailed(this: Readable & Carrier): void {
+  (this[kRelay] as Relay).done(false); // an error, or destroyed without one: the caller went away
+}
+
 /**
  * Relays a 2xx/3xx body by read() on 'readable' rather than an async iterator: one promise per
  * response instead of one per chunk plus the iterator's stream-end bookkeeping; read() still
@@ -83,67 +105,87 @@ function failed(record: RequestRecord, res: ServerResponse, code: RuntimeErrorCo
  * A JSON body's last chunk is held and leaves with the end of the response (headers, body and
  * chunked terminator in one write instead of two: syscalls are most of a proxy's CPU).
  */
-function relay(reply: UpstreamReply, call: UpstreamCall, res: ServerResponse, record: RequestRecord): Promise<void> {
-  const contentType = headerText(reply.headers, 'content-type') ?? 'application/json';
-  const sse = contentType.startsWith('text/event-stream');
-  const headers = callerHeaders(reply.headers, contentType, call.requestId);
-  if (sse) {
-    headers['cache-control'] = 'no-cache';
-    headers['x-accel-buffering'] = 'no'; // nginx in front must not buffer the stream
-  }
-  res.writeHead(reply.statusCode, headers);
-  const body = reply.body;
-  const signal = call.signal;
-  const tail = new ChunkTail();
-  return new Promise((resolve) => {
-    let settled = false;
-    let held: Buffer | undefined;
-    let waiting = false; // for 'drain': the body is left unread, so undici stops reading the socket
-    const done = (ended: boolean): void => {
-      if (settled) return;
-      settled = true;
-      if (signal.aborted || res.destroyed) {
-        destroyQuietly(body);
-        outcome(record, reply.statusCode, 'client_aborted', null);
-      } else if (ended) {
-        if (held === undefined) res.end();
-        else res.end(held);
-        outcome(record, reply.statusCode, 'ok', null);
-        record.usage = usageFromTail(tail.text());
-      } else {
-        // Mid-stream failure (or the between-chunks timeout): the status is committed (writeHead),
-        // so it cannot change. An SSE stream ends with an error event in OpenAI's shape (the SDKs
-        // raise it) and a clean end; JSON is cut off.
-        if (sse) res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
-        else res.destroy();
-        outcome(record, reply.statusCode, 'stream_failed', 'MG_UPSTREAM_STREAM_FAILED');
-      }
-      resolve();
-    };
-    const pump = (): void => {
-      waiting = false;
-      for (let chunk = body.read() as Buffer | null; chunk !== null && !signal.aborted; chunk = body.read() as Buffer | null) {
-        tail.push(chunk);
-        if (!sse) {
-          const previous = held;
-          held = chunk;
-          if (previous === undefined) continue;
-          chunk = previous;
-        }
-        if (!res.write(chunk)) {
-          waiting = true;
-          res.once('drain', pump);
-          return;
-        }
-      }
-    };
-    body.on('readable', () => {
-      if (!waiting) pump();
+class Relay {
+  body: Readable | undefined;
+  /** Waiting for 'drain': the body is left unread meanwhile, so undici stops reading the socket. */
+  waiting = false;
+  private statusCode = 0;
+  private sse = false;
+  private held: Buffer | undefined;
+  private settled = false;
+  private readonly tail = new ChunkTail();
+  private resolve: (() => void) | undefined;
+
+  constructor(
+    readonly call: UpstreamCall,
+    private readonly res: ServerResponse,
+    private readonly record: RequestRecord,
+  ) {}
+
+  /** Writes the head and relays the body; resolves once the response is over, whatever the outcome. */
+  start(reply: UpstreamReply): Promise<void> {
+    const contentType = headerText(reply.headers, 'content-type') ?? 'application/json';
+    this.sse = contentType.startsWith('text/event-stream');
+    this.statusCode = reply.statusCode;
+    const headers = callerHeaders(reply.headers, contentType, this.call.requestId);
+    if (this.sse) {
+      headers['cache-control'] = 'no-cache';
+      headers['x-accel-buffering'] = 'no'; // nginx in front must not buffer the stream
+    }
+    this.res.writeHead(reply.statusCode, headers);
+    const body = reply.body as Readable & Carrier;
+    body[kRelay] = this;
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+      body.on('readable', onUpstreamReadable);
+      body.on('end', onUpstreamEnd);
+      body.on('error', onUpstreamFailed);
+      body.on('close', onUpstreamFailed);
     });
-    body.on('end', () => done(true));
-    body.on('error', () => done(false));
-    body.on('close', () => done(false)); // destroyed without an error: the caller went away
-  });
+  }
+
+  pump(): void {
+    this.waiting = false;
+    const body = this.body as Readable;
+    const signal = this.call.signal;
+    for (let chunk = body.read() as Buffer | null; chunk !== null && !signal.aborted; chunk = body.read() as Buffer | null) {
+      this.tail.push(chunk);
+      if (!this.sse) {
+        const previous = this.held;
+        this.held = chunk;
+        if (previous === undefined) continue;
+        chunk = previous;
+      }
+      if (!this.res.write(chunk)) {
+        this.waiting = true;
+        this.res.once('drain', onCallerDrain);
+        return;
+      }
+    }
+  }
+
+  done(ended: boolean): void {
+    if (this.settled) return;
+    this.settled = true;
+    const { res, record } = this;
+    if (this.call.signal.aborted || res.destroyed) {
+      destroyQuietly(this.body as Readable);
+      outcome(record, this.statusCode, 'client_aborted', null);
+    } else if (ended) {
+      if (this.held === undefined) res.end();
+      else res.end(this.held);
+      outcome(record, this.statusCode, 'ok', null);
+      record.usage = usageFromTail(this.tail.text());
+    } else {
+      // Mid-stream failure (or the between-chunks timeout): the status is committed (writeHead),
+      // so it cannot change. An SSE stream ends with an error event in OpenAI's shape (the SDKs
+      // raise it) and a clean end; JSON is cut off.
+      if (this.sse) res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
+      else res.destroy();
+      outcome(record, this.statusCode, 'stream_failed', 'MG_UPSTREAM_STREAM_FAILED');
+    }
+    (this.resolve as () => void)();
+  }
 }
 
 // Provider errors pass through with their status, minus anything that looks like a credential.

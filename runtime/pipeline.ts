@@ -1,0 +1,166 @@
+// The model-route pipeline, independent of the HTTP framework that carries it:
+//   admit (servable bundle + authenticate) -> [body read by the caller] -> parse -> authorize ->
+//   resolve provider secret -> forward (stream) -> audit.
+// Each step is its own module; this file only connects them. Two front ends call it: the plain
+// node:http handler of model-routes.ts (the hot path) and Fastify's routes in server.ts (the same
+// routes reached through any other spelling of their URL), so both behave the same.
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { authenticate, type Authentication } from './auth/authenticate.ts';
+import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
+import { queryHasCredential } from './auth/query-credential.ts';
+import { authorize } from './authorize/authorize.ts';
+import type { RuntimeMetrics } from './audit/metrics.ts';
+import { writeAudit, type RequestRecord } from './audit/record.ts';
+import type { ActiveBundle } from './bundle/activate.ts';
+import { isServable, type BundleStatus, type ExpiryPolicy } from './bundle/status.ts';
+import type { RuntimeErrorCode } from './errors.ts';
+import { CallAbort, type Operation } from './providers/provider.ts';
+import { forward } from './proxy/forward.ts';
+import { bodyWithModel } from './proxy/rewrite-model.ts';
+import { SecretError } from './secrets/secret-source.ts';
+import type { SecretResolver } from './secrets/resolve.ts';
+
+export interface PipelineOptions {
+  bundles: { readonly current: ActiveBundle | null; readonly status: BundleStatus };
+  logger: Logger;
+  metrics: RuntimeMetrics;
+  secrets: SecretResolver;
+  upstreamTimeoutMs: number;
+  expiryPolicy: ExpiryPolicy;
+  /** Verifies OIDC access tokens; without it JWTs are refused (401, oidc_not_enabled). */
+  oidc?: OidcAuthenticator;
+  now: () => number;
+}
+
+/** What the admit step learned, carried to the rest of the pipeline. */
+export interface Admitted {
+  record: RequestRecord;
+  bundle: ActiveBundle;
+  principal: number;
+}
+
+export type AdmitResult = Admitted | RuntimeErrorCode;
+
+export interface Pipeline {
+  /**
+   * Step 1, before the body is read: a servable bundle and an authenticated caller. The admitted
+   * request, or the error to answer (record already filled in). Only a JWT is verified
+   * asynchronously (JWKS): an API key is decided on the spot, without a promise.
+   */
+  admit(record: RequestRecord, url: string, headers: IncomingHttpHeaders): AdmitResult | Promise<AdmitResult>;
+  /**
+   * Steps 2 to 5 on the request body. Answers an error code before anything is written to res
+   * (the caller answers it, record filled in); otherwise forwards, writes the audit line and
+   * resolves undefined once the response is over.
+   */
+  infer(admitted: Admitted, operation: Operation, body: Buffer | undefined, requestId: string, res: ServerResponse): Promise<RuntimeErrorCode | undefined>;
+}
+
+export function createPipeline(options: PipelineOptions): Pipeline {
+  const { bundles, logger, metrics, secrets, now } = options;
+
+  const admit: Pipeline['admit'] = (record, url, headers) => {
+    if (queryHasCredential(url)) return 'MG_CREDENTIAL_IN_QUERY';
+    const bundle = bundles.current;
+    const nowMs = now();
+    if (!isServable(bundle, nowMs, options.expiryPolicy)) return bundle === null ? 'MG_NO_ACTIVE_BUNDLE' : 'MG_ACTIVE_BUNDLE_EXPIRED';
+    record.bundleSerial = bundle.serial;
+    const who = authenticate(headers, bundle, nowMs, options.oidc);
+    if (who instanceof Promise) {
+      return who.then(
+        (result) => admitAs(record, bundle, result, metrics),
+        () => admitAs(record, bundle, { ok: false, reason: 'oidc_discovery_failed', credentialId: null }, metrics),
+      );
+    }
+    return admitAs(record, bundle, who, metrics);
+  };
+
+  const infer: Pipeline['infer'] = async ({ record, bundle, principal }, operation, body, requestId, res) => {
+    const parsed = parseBody(body);
+    if (typeof parsed === 'string') return parsed;
+    record.model = parsed.model;
+
+    // Step 2: authorize against the index, at this instant.
+    const decision = authorize(bundle, principal, parsed.model, now());
+    if (!decision.ok) {
+      record.decision = 'deny';
+      record.denyReason = decision.reason;
+      return decision.code;
+    }
+    const { route } = decision;
+    record.decision = 'allow';
+    record.rule = decision.rule;
+    record.account = route.account;
+
+    // Step 3: the provider's root key, from memory (read at bundle activation, refreshed in the
+    // background, served stale while its store is down). A reference still being read is waited
+    // for (bounded by the read timeout); one whose reads failed and was never read is a 503.
+    let secret: string | undefined;
+    const ref = route.provider.secretRef;
+    if (ref !== undefined) {
+      secret = secrets.peek(ref);
+      if (secret === undefined) {
+        try {
+          secret = await secrets.resolve(ref);
+        } catch (error) {
+          logger.warn({ account: route.account, reason: error instanceof SecretError ? error.reason : 'error', detail: error instanceof SecretError ? error.message : undefined }, 'provider secret unavailable');
+          return 'MG_SECRET_UNAVAILABLE';
+        }
+      }
+    }
+
+    // Step 4: rewrite the FQN to the provider's model name and forward, streaming; after a
+    // provider 401, re-read the key once and retry once (key rotation without a restart).
+    parsed.json.model = route.target.upstream;
+    await forward(route.provider, {
+      operation,
+      target: route.target,
+      body: bodyWithModel(parsed.bytes, parsed.json, route.target.upstream),
+      json: parsed.json,
+      stream: parsed.json.stream === true,
+      secret,
+      requestId,
+      signal: new CallAbort(),
+      timeoutMs: options.upstreamTimeoutMs,
+    }, res, record, secrets, ref);
+
+    // Step 5: audit (forward filled in status, outcome, code, upstreamMs and usage).
+    writeAudit(logger, metrics, record);
+    return undefined;
+  };
+
+  return { admit, infer };
+}
+
+/** The outcome of authentication, in the audit record and as the admit step's answer. */
+function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authentication, metrics: RuntimeMetrics): AdmitResult {
+  record.credentialId = who.credentialId;
+  record.issuer = who.issuer ?? null;
+  if (!who.ok) {
+    record.authReason = who.reason;
+    if (who.reason.startsWith('oidc_')) metrics.oidcFailure(who.reason.slice(5));
+    return who.reason === 'unknown_subject' ? 'MG_UNKNOWN_SUBJECT' : 'MG_UNAUTHENTICATED';
+  }
+  const principal = bundle.principals[who.principal];
+  record.principal = principal?.label ?? null;
+  record.principalId = principal?.id ?? null;
+  return { record, bundle, principal: who.principal };
+}
+
+/** The body parsed once, and its bytes, in which the model is rewritten. */
+type ParsedBody = { model: string; json: Record<string, unknown>; bytes: Buffer };
+
+function parseBody(body: Buffer | undefined): ParsedBody | RuntimeErrorCode {
+  if (body === undefined || body.length === 0) return 'MG_BAD_JSON';
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 'MG_BAD_JSON';
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'MG_BAD_REQUEST';
+  const model = (json as { model?: unknown }).model;
+  if (typeof model !== 'string' || model === '') return 'MG_MISSING_MODEL';
+  return { model, json: json as Record<string, unknown>, bytes: body };
+}
