@@ -15,7 +15,7 @@ import { writeAudit, type RequestRecord } from './audit/record.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import { isServable, type BundleStatus, type ExpiryPolicy } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
-import { CallAbort, type Operation } from './providers/provider.ts';
+import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
 import { bodyWithModel } from './proxy/rewrite-model.ts';
 import { SecretError } from './secrets/secret-source.ts';
@@ -121,7 +121,6 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       stream: parsed.json.stream === true,
       secret,
       requestId,
-      signal: new CallAbort(),
       timeoutMs: options.upstreamTimeoutMs,
     }, res, record, secrets, ref);
 

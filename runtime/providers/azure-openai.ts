@@ -23,6 +23,6 @@ export function createAzureOpenAiProvider(spec: BundleProvider, ctx: ProviderCon
         urls: { chat: endpoint(`${path}/chat/completions${query}`), completions: endpoint(`${path}/completions${query}`), embeddings: endpoint(`${path}/embeddings${query}`) },
       };
     },
-    send: (call) => httpSend(call.target.urls[call.operation], auth(call.secret), call, ctx),
+    dispatch: (call, handler) => httpSend(call.target.urls[call.operation], auth(call.secret), call, ctx, handler),
   };
 }

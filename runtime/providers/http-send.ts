@@ -1,13 +1,13 @@
-// The HTTP half shared by every network provider: one undici request, and what its errors mean.
+// The HTTP half shared by every network provider: one undici dispatch, and what its errors mean.
 import type { RuntimeErrorCode } from '../errors.ts';
-import type { Endpoint, ProviderContext, UpstreamCall, UpstreamReply } from './provider.ts';
+import type { Endpoint, ProviderContext, UpstreamCall, UpstreamHandler } from './provider.ts';
 
 /**
- * POSTs the call's body to url with the given credential headers; undici's promise, unwrapped.
- * The dispatcher is called directly: undici's top-level request() parses the URL string and
- * copies the options at every call.
+ * POSTs the call's body to url with the given credential headers; the answer goes to handler.
+ * The dispatcher is called directly: undici's request() would add a Readable, a promise and an
+ * async resource per response on top of the same dispatch.
  */
-export function httpSend(url: Endpoint, auth: Record<string, string>, call: UpstreamCall, ctx: ProviderContext): Promise<UpstreamReply> {
+export function httpSend(url: Endpoint, auth: Record<string, string>, call: UpstreamCall, ctx: ProviderContext, handler: UpstreamHandler): void {
   // A fresh header set: nothing of the caller's request (credential, hop-by-hop headers, cookies)
   // can reach the provider, because nothing of it is copied.
   const headers: Record<string, string> = {
@@ -16,16 +16,18 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
     'x-request-id': call.requestId,
     ...auth,
   };
-  return ctx.dispatcher.request({
-    origin: url.origin,
-    path: url.path,
-    method: 'POST',
-    headers,
-    body: call.body,
-    signal: call.signal,
-    headersTimeout: call.timeoutMs,
-    bodyTimeout: call.timeoutMs,
-  });
+  ctx.dispatcher.dispatch(
+    {
+      origin: url.origin,
+      path: url.path,
+      method: 'POST',
+      headers,
+      body: call.body,
+      headersTimeout: call.timeoutMs,
+      bodyTimeout: call.timeoutMs,
+    },
+    handler,
+  );
 }
 
 /** The code for a send that produced no reply (the caller going away is checked before). */

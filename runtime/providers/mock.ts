@@ -1,9 +1,8 @@
 // The mock provider: deterministic OpenAI-shaped answers computed in-process, streaming included.
 // For offline trials (npm start) and tests; it never touches the network.
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { BundleProvider } from '../../schemas/types.generated.ts';
-import type { Provider, UpstreamCall, UpstreamReply } from './provider.ts';
+import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from './provider.ts';
 
 const CREATED = 1_700_000_000;
 const MOCK_URL = { origin: 'mock:', path: '/' }; // never requested
@@ -14,11 +13,65 @@ export function createMockProvider(spec: BundleProvider): Provider {
     type: spec.type,
     secretRef: undefined,
     prepare: (model) => ({ upstream: model.upstream, urls: { chat: MOCK_URL, completions: MOCK_URL, embeddings: MOCK_URL } }),
-    send: async (call) => answer(call),
+    dispatch: (call, handler) => replay(answer(call), handler),
   };
 }
 
-function answer(call: UpstreamCall): UpstreamReply {
+/** A computed answer: status, headers and the chunks of its body. */
+interface MockReply {
+  statusCode: number;
+  headers: Record<string, string>;
+  chunks: Buffer[];
+}
+
+/**
+ * Hands reply to handler as undici would: onRequestStart now, the answer from the next turn on,
+ * one chunk at a time while the handler does not pause, and an abort ends it with an error.
+ */
+function replay(reply: MockReply, handler: UpstreamHandler): void {
+  let next = 0;
+  let paused = false;
+  let over = false;
+  let reason: Error | null = null;
+  const pump = (): void => {
+    while (!over && !paused && next < reply.chunks.length) handler.onResponseData?.(controller, reply.chunks[next++] as Buffer);
+    if (!over && !paused) {
+      over = true;
+      handler.onResponseEnd?.(controller, {});
+    }
+  };
+  const controller: UpstreamController = {
+    pause: () => void (paused = true),
+    resume: () => {
+      if (!paused) return;
+      paused = false;
+      setImmediate(pump);
+    },
+    abort: (error: Error) => {
+      if (over) return;
+      over = true;
+      reason = error;
+      handler.onResponseError?.(controller, error);
+    },
+    get aborted() {
+      return reason !== null;
+    },
+    get paused() {
+      return paused;
+    },
+    get reason() {
+      return reason;
+    },
+  };
+  handler.onRequestStart?.(controller, {});
+  setImmediate(() => {
+    if (over) return;
+    handler.onResponseStart?.(controller, reply.statusCode, reply.headers, 'OK');
+    pump();
+  });
+}
+
+function answer(call: UpstreamCall): MockReply {
   const { json } = call;
   const model = call.target.upstream;
   const id = createHash('sha256').update(call.body).digest('hex').slice(0, 16);
@@ -47,7 +100,7 @@ function answer(call: UpstreamCall): UpstreamReply {
   if (options?.include_usage === true) events.push({ ...base, choices: [], usage });
   const lines = events.map((e) => Buffer.from(`data: ${JSON.stringify(e)}\n\n`));
   lines.push(Buffer.from('data: [DONE]\n\n'));
-  return { statusCode: 200, headers: { 'content-type': 'text/event-stream' }, body: Readable.from(lines) };
+  return { statusCode: 200, headers: { 'content-type': 'text/event-stream' }, chunks: lines };
 }
 
 function embeddings(json: Record<string, unknown>, model: string): unknown {
@@ -87,6 +140,6 @@ function chatPromptText(messages: unknown): string {
 
 const tokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4));
 
-function jsonReply(value: unknown): UpstreamReply {
-  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: Readable.from([Buffer.from(JSON.stringify(value))]) };
+function jsonReply(value: unknown): MockReply {
+  return { statusCode: 200, headers: { 'content-type': 'application/json' }, chunks: [Buffer.from(JSON.stringify(value))] };
 }

@@ -16,6 +16,6 @@ export function createOpenAiProvider(spec: BundleProvider, ctx: ProviderContext)
       upstream: model.upstream,
       urls: { chat: joinUrl(base, '/chat/completions'), completions: joinUrl(base, '/completions'), embeddings: joinUrl(base, '/embeddings') },
     }),
-    send: (call) => httpSend(call.target.urls[call.operation], auth(call.secret), call, ctx),
+    dispatch: (call, handler) => httpSend(call.target.urls[call.operation], auth(call.secret), call, ctx, handler),
   };
 }

@@ -1,8 +1,6 @@
-// The one interface every provider module implements. A provider turns a prepared call into an
-// upstream reply; the proxy (runtime/proxy/) does the rest, the same way for every provider.
-import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+// The one interface every provider module implements. A provider sends a prepared call and
+// reports the answer to a handler as it arrives; the proxy (runtime/proxy/) is that handler, the
+// same for every provider.
 import type { BundleModel, BundleProvider } from '../../schemas/types.generated.ts';
 import type { Dispatcher } from 'undici';
 
@@ -34,35 +32,17 @@ export interface UpstreamCall {
   /** The provider's root key, resolved through the secret resolver; undefined for mock. Replaced after a 401 by the re-read key. */
   secret: string | undefined;
   requestId: string;
-  signal: CallAbort;
   timeoutMs: number;
 }
 
 /**
- * Cancels one upstream call when its caller goes away. undici accepts an EventEmitter that emits
- * 'abort' as a signal; one costs ~0.1 us where an AbortController with a listener costs ~2.5 us,
- * and this is per request.
+ * undici's dispatch handler interface (onRequestStart, onResponseStart, onResponseData,
+ * onResponseEnd, onResponseError, with a controller that pauses, resumes and aborts), so that an
+ * HTTP provider hands the proxy's handler to undici as it is: the answer reaches the caller as
+ * undici parses it, with no stream, promise or wrapper object per response in between.
  */
-export class CallAbort extends EventEmitter {
-  aborted = false;
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit('abort');
-  }
-}
-
-/**
- * undici's own response shape, so that an HTTP provider hands undici's promise back as is (no
- * wrapper object, no extra async hop). A send that rejects produced no reply at all; the proxy
- * turns the rejection into its error code.
- */
-export interface UpstreamReply {
-  statusCode: number;
-  /** Lower-case names; the proxy passes only rate-limit hints on to the caller. */
-  headers: IncomingHttpHeaders;
-  body: Readable;
-}
+export type UpstreamHandler = Dispatcher.DispatchHandler;
+export type UpstreamController = Dispatcher.DispatchController;
 
 export interface Provider {
   readonly name: string;
@@ -70,7 +50,12 @@ export interface Provider {
   /** Reference to the root key (env://, file://, ...), undefined when none is needed. */
   readonly secretRef: string | undefined;
   prepare(model: BundleModel): ModelTarget;
-  send(call: UpstreamCall): Promise<UpstreamReply>;
+  /**
+   * Sends the call; the answer goes to handler: onRequestStart, then onResponseStart (status and
+   * lower-case headers), onResponseData per chunk and onResponseEnd, or onResponseError at any
+   * point (a call that produced no answer, a broken stream, an abort through the controller).
+   */
+  dispatch(call: UpstreamCall, handler: UpstreamHandler): void;
 }
 
 export interface ProviderContext {

@@ -1,13 +1,14 @@
 // Step 4 of the request path: send the call upstream and relay the answer chunk by chunk,
 // honouring backpressure; a caller that goes away aborts the upstream request at once.
-// One async function per request on the common path: every extra async layer (retry wrapper,
-// forward, provider send) and every result-object copy is paid at every request.
+// The relay is the provider's dispatch handler (see UpstreamHandler): undici calls it as it
+// parses the answer, and it writes to the caller right there. undici's request() would put a
+// Readable, a promise, an async resource and an abort listener in between for every response,
+// and the relay would then read that stream: measurably more CPU and garbage per request.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { RequestRecord } from '../audit/record.ts';
 import { errorObject, statusOf, type RuntimeErrorCode } from '../errors.ts';
 import { failureCode } from '../providers/http-send.ts';
-import type { Provider, UpstreamCall, UpstreamReply } from '../providers/provider.ts';
+import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from '../providers/provider.ts';
 import type { SecretResolver } from '../secrets/resolve.ts';
 import { redactSecrets } from './redact.ts';
 import { ChunkTail, usageFromTail } from './usage.ts';
@@ -18,7 +19,7 @@ const ERROR_BODY_CAP = 64 * 1024;
 
 /**
  * Forwards one call, writes the whole response to res and the audit fields (status, code,
- * outcome, upstreamMs, usage) to record. Never throws.
+ * outcome, upstreamMs, usage) to record; resolves when the response is over. Never rejects.
  *
  * Key rotation: when the root key came from ref, a provider 401 may mean that it was rotated in
  * its store. The key is re-read once (shared by concurrent requests, see SecretResolver.refetch)
@@ -26,40 +27,12 @@ const ERROR_BODY_CAP = 64 * 1024;
  * reached the caller then: a status comes before any byte, streaming or not. A second 401, an
  * unchanged key or an unreadable store is 502 MG_UPSTREAM_AUTH_FAILED.
  */
-export async function forward(provider: Provider, call: UpstreamCall, res: ServerResponse, record: RequestRecord, secrets: SecretResolver, ref: string | undefined): Promise<void> {
-  if (res.destroyed) return void outcome(record, 499, 'client_aborted', null);
-  const relay = new Relay(call, res, record);
-  (res as Carrier)[kRelay] = relay;
-  res.on('close', onCallerClose);
-  try {
-    for (let retryRef = ref; ; retryRef = undefined) {
-      const started = performance.now();
-      let reply: UpstreamReply;
-      try {
-        reply = await provider.send(call);
-      } catch (error) {
-        if (call.signal.aborted) return void outcome(record, 499, 'client_aborted', null);
-        record.upstreamMs = performance.now() - started;
-        return void failed(record, res, failureCode(error), call.requestId, 'upstream_failed');
-      }
-      record.upstreamMs = performance.now() - started;
-      relay.body = reply.body;
-      if (reply.statusCode === 401 && retryRef !== undefined) {
-        await readCapped(reply.body, ERROR_BODY_CAP); // drained, so the connection is reused for the retry
-        // A failed re-read is already logged and counted by the resolver; the held key stays (stale).
-        const fresh = await secrets.refetch(retryRef, call.secret).catch(() => undefined);
-        if (fresh !== undefined && fresh !== call.secret) {
-          call.secret = fresh;
-          continue;
-        }
-        return void failed(record, res, 'MG_UPSTREAM_AUTH_FAILED', call.requestId, 'upstream_error');
-      }
-      if (reply.statusCode >= 400) return await relayError(reply, call, res, record);
-      return await relay.start(reply);
-    }
-  } finally {
-    res.off('close', onCallerClose);
+export function forward(provider: Provider, call: UpstreamCall, res: ServerResponse, record: RequestRecord, secrets: SecretResolver, ref: string | undefined): Promise<void> {
+  if (res.destroyed) {
+    outcome(record, 499, 'client_aborted', null);
+    return Promise.resolve();
   }
+  return new Promise((resolve) => new Relay(provider, call, res, record, secrets, ref, resolve).start());
 }
 
 function outcome(record: RequestRecord, status: number, result: ForwardOutcome, code: RuntimeErrorCode | null): void {
@@ -68,147 +41,228 @@ function outcome(record: RequestRecord, status: number, result: ForwardOutcome, 
   record.code = code;
 }
 
-function failed(record: RequestRecord, res: ServerResponse, code: RuntimeErrorCode, requestId: string, result: ForwardOutcome): void {
-  outcome(record, writeError(res, code, requestId), result, code);
-}
-
-// The relay's listeners are defined once and find their relay on the emitter, rather than being
-// closures made per request (each one is an allocation, and more under tsx, which names them).
+// Listeners on the caller's response are defined once and find their relay on it, rather than
+// being closures made per request (each one is an allocation, and more under tsx, which names them).
 const kRelay = Symbol('modelgate.relay');
-type Carrier = { [kRelay]?: Relay };
+type Carrier = ServerResponse & { [kRelay]?: Relay };
 
-/** The caller went away: abort the upstream call, and end a relay paused for backpressure. */
-function onCallerClose(this: ServerResponse & Carrier): void {
-  if (this.writableFinished) return;
-  const relay = this[kRelay] as Relay;
-  relay.call.signal.abort();
-  relay.body?.destroy(); // also ends a relay paused for backpressure when the provider ignores the signal (mock)
+function onCallerClose(this: Carrier): void {
+  if (!this.writableFinished) this[kRelay]?.callerGone();
 }
-function onCallerDrain(this: ServerResponse & Carrier): void {
-  (this[kRelay] as Relay).pump();
+function onCallerDrain(this: Carrier): void {
+  this[kRelay]?.drained();
 }
-function onUpstreamReadable(this: Readable & Carrier): void {
-  const relay = this[kRelay] as Relay;
-  if (!relay.waiting) relay.pump();
-}
-function onUpstreamEnd(this: Readable & Carrier): void {
-  (this[kRelay] as Relay).done(true);
-}
-function onUpstreamFailed(this: Readable & Carrier): void {
-  (this[kRelay] as Relay).done(false); // an error, or destroyed without one: the caller went away
-}
+
+const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG_CALLER_GONE' });
 
 /**
- * Relays a 2xx/3xx body by read() on 'readable' rather than an async iterator: one promise per
- * response instead of one per chunk plus the iterator's stream-end bookkeeping; read() still
- * returns everything one upstream read brought, so a burst of SSE events leaves in one write.
+ * One forwarded call, as a dispatch handler. Phases: waiting for the provider's answer; relaying
+ * a 2xx/3xx body to the caller; collecting an error body (capped), which becomes our error answer
+ * or, for a 401 with a re-readable key, a retry; done.
+ *
  * A JSON body's last chunk is held and leaves with the end of the response (headers, body and
- * chunked terminator in one write instead of two: syscalls are most of a proxy's CPU).
+ * chunked terminator in one write instead of two: syscalls are most of a proxy's CPU). SSE chunks
+ * leave as they come, so every event reaches the caller at once.
  */
-class Relay {
-  body: Readable | undefined;
-  /** Waiting for 'drain': the body is left unread meanwhile, so undici stops reading the socket. */
-  waiting = false;
+class Relay implements UpstreamHandler {
+  private phase: 'waiting' | 'relaying' | 'collecting' | 'done' = 'waiting';
+  private controller: UpstreamController | null = null;
+  private gone = false;
+  private started = 0;
   private statusCode = 0;
+  private headers: IncomingHttpHeaders = {};
   private sse = false;
   private held: Buffer | undefined;
-  private settled = false;
   private readonly tail = new ChunkTail();
-  private resolve: (() => void) | undefined;
+  private collected: Buffer[] = [];
+  private collectedBytes = 0;
 
   constructor(
-    readonly call: UpstreamCall,
+    private readonly provider: Provider,
+    private readonly call: UpstreamCall,
     private readonly res: ServerResponse,
     private readonly record: RequestRecord,
+    private readonly secrets: SecretResolver,
+    /** The key's reference while a 401 may still be retried (once). */
+    private retryRef: string | undefined,
+    private readonly resolve: () => void,
   ) {}
 
-  /** Writes the head and relays the body; resolves once the response is over, whatever the outcome. */
-  start(reply: UpstreamReply): Promise<void> {
-    const contentType = headerText(reply.headers, 'content-type') ?? 'application/json';
+  start(): void {
+    (this.res as Carrier)[kRelay] = this;
+    this.res.on('close', onCallerClose);
+    this.send();
+  }
+
+  private send(): void {
+    this.phase = 'waiting';
+    this.controller = null;
+    this.started = performance.now();
+    try {
+      this.provider.dispatch(this.call, this);
+    } catch (error) {
+      this.onResponseError(null, error as Error);
+    }
+  }
+
+  /** The caller went away before the end: abort the call (the abort reaches onResponseError). */
+  callerGone(): void {
+    if (this.gone) return;
+    this.gone = true; // also stops a 401 retry still waiting for the re-read key
+    if (this.phase !== 'done') this.controller?.abort(CALLER_GONE);
+  }
+
+  drained(): void {
+    this.controller?.resume();
+  }
+
+  onRequestStart(controller: UpstreamController): void {
+    this.controller = controller;
+    if (this.gone) controller.abort(CALLER_GONE);
+  }
+
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200 || this.phase !== 'waiting') return; // 1xx: informational
+    this.controller = controller;
+    this.record.upstreamMs = performance.now() - this.started;
+    this.statusCode = statusCode;
+    this.headers = headers;
+    if (statusCode >= 400) {
+      this.phase = 'collecting';
+      this.collected = [];
+      this.collectedBytes = 0;
+      return;
+    }
+    const contentType = headerText(headers, 'content-type') ?? 'application/json';
     this.sse = contentType.startsWith('text/event-stream');
-    this.statusCode = reply.statusCode;
-    const headers = callerHeaders(reply.headers, contentType, this.call.requestId);
+    const out = callerHeaders(headers, contentType, this.call.requestId);
     if (this.sse) {
-      headers['cache-control'] = 'no-cache';
-      headers['x-accel-buffering'] = 'no'; // nginx in front must not buffer the stream
+      out['cache-control'] = 'no-cache';
+      out['x-accel-buffering'] = 'no'; // nginx in front must not buffer the stream
     }
-    this.res.writeHead(reply.statusCode, headers);
-    const body = reply.body as Readable & Carrier;
-    body[kRelay] = this;
-    return new Promise((resolve) => {
-      this.resolve = resolve;
-      body.on('readable', onUpstreamReadable);
-      body.on('end', onUpstreamEnd);
-      body.on('error', onUpstreamFailed);
-      body.on('close', onUpstreamFailed);
-    });
+    this.res.writeHead(statusCode, out);
+    this.phase = 'relaying';
   }
 
-  pump(): void {
-    this.waiting = false;
-    const body = this.body as Readable;
-    const signal = this.call.signal;
-    for (let chunk = body.read() as Buffer | null; chunk !== null && !signal.aborted; chunk = body.read() as Buffer | null) {
-      this.tail.push(chunk);
-      if (!this.sse) {
-        const previous = this.held;
-        this.held = chunk;
-        if (previous === undefined) continue;
-        chunk = previous;
-      }
-      if (!this.res.write(chunk)) {
-        this.waiting = true;
-        this.res.once('drain', onCallerDrain);
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
+    if (this.phase === 'collecting') return this.collect(controller, chunk);
+    if (this.phase !== 'relaying' || this.gone) return;
+    this.tail.push(chunk);
+    if (!this.sse) {
+      const previous = this.held;
+      this.held = chunk;
+      if (previous === undefined) return;
+      chunk = previous;
+    }
+    if (!this.res.write(chunk)) {
+      // Left unread meanwhile: undici stops reading the provider's socket until 'drain'.
+      controller.pause();
+      this.res.once('drain', onCallerDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.phase === 'collecting') return this.collectedAll();
+    if (this.phase !== 'relaying') return;
+    if (this.gone || this.res.destroyed) return this.finish(this.statusCode, 'client_aborted', null);
+    if (this.held === undefined) this.res.end();
+    else this.res.end(this.held);
+    this.record.usage = usageFromTail(this.tail.text());
+    this.finish(this.statusCode, 'ok', null);
+  }
+
+  onResponseError(_controller: UpstreamController | null, error: Error): void {
+    switch (this.phase) {
+      case 'waiting':
+        // No answer at all: the caller left, or the provider could not be reached or was too slow.
+        if (this.gone) return this.finish(499, 'client_aborted', null);
+        this.record.upstreamMs = performance.now() - this.started;
+        return this.fail(failureCode(error), 'upstream_failed');
+      case 'relaying':
+        if (this.gone || this.res.destroyed) return this.finish(this.statusCode, 'client_aborted', null);
+        // Mid-stream failure (or the between-chunks timeout): the status is committed (writeHead),
+        // so it cannot change. An SSE stream ends with an error event in OpenAI's shape (the SDKs
+        // raise it) and a clean end; JSON is cut off.
+        if (this.sse) this.res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
+        else this.res.destroy();
+        return this.finish(this.statusCode, 'stream_failed', 'MG_UPSTREAM_STREAM_FAILED');
+      case 'collecting':
+        return this.collectedAll(); // a truncated error body is still an error body
+      case 'done':
         return;
-      }
     }
   }
 
-  done(ended: boolean): void {
-    if (this.settled) return;
-    this.settled = true;
-    const { res, record } = this;
-    if (this.call.signal.aborted || res.destroyed) {
-      destroyQuietly(this.body as Readable);
-      outcome(record, this.statusCode, 'client_aborted', null);
-    } else if (ended) {
-      if (this.held === undefined) res.end();
-      else res.end(this.held);
-      outcome(record, this.statusCode, 'ok', null);
-      record.usage = usageFromTail(this.tail.text());
-    } else {
-      // Mid-stream failure (or the between-chunks timeout): the status is committed (writeHead),
-      // so it cannot change. An SSE stream ends with an error event in OpenAI's shape (the SDKs
-      // raise it) and a clean end; JSON is cut off.
-      if (this.sse) res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
-      else res.destroy();
-      outcome(record, this.statusCode, 'stream_failed', 'MG_UPSTREAM_STREAM_FAILED');
+  /** An error body, up to the cap; past it the call is aborted and what came is used. */
+  private collect(controller: UpstreamController, chunk: Buffer): void {
+    if (this.collectedBytes + chunk.length <= ERROR_BODY_CAP) {
+      this.collected.push(chunk);
+      this.collectedBytes += chunk.length;
+      return;
     }
-    (this.resolve as () => void)();
+    this.collected.push(chunk.subarray(0, ERROR_BODY_CAP - this.collectedBytes));
+    this.collectedBytes = ERROR_BODY_CAP;
+    this.collectedAll();
+    controller.abort(new Error('error body over the cap'));
   }
-}
 
-// Provider errors pass through with their status, minus anything that looks like a credential.
-// A 401 from the provider means *our* root key was refused: the caller gets 502, since a 401 from
-// the gateway must only ever mean "your credential" (clients refresh tokens on 401).
-async function relayError(reply: UpstreamReply, call: UpstreamCall, res: ServerResponse, record: RequestRecord): Promise<void> {
-  const text = await readCapped(reply.body, ERROR_BODY_CAP);
-  if (reply.statusCode === 401 || reply.statusCode === 407) return failed(record, res, 'MG_UPSTREAM_AUTH_FAILED', call.requestId, 'upstream_error');
-  const upstream = parseUpstreamError(text);
-  const code: RuntimeErrorCode = reply.statusCode === 429 ? 'MG_UPSTREAM_RATE_LIMITED' : 'MG_UPSTREAM_ERROR';
-  const base = errorObject(code);
-  const body = {
-    error: {
-      message: upstream.message === null ? base.error.message : redactSecrets(upstream.message, [call.secret]).slice(0, 2000),
-      type: base.error.type,
-      code,
-      param: upstream.param,
-      upstream_code: upstream.code === null ? null : redactSecrets(upstream.code, [call.secret]).slice(0, 200),
-    },
-  };
-  res.writeHead(reply.statusCode, callerHeaders(reply.headers, 'application/json', call.requestId));
-  res.end(JSON.stringify(body));
-  outcome(record, reply.statusCode, 'upstream_error', code);
+  private collectedAll(): void {
+    if (this.phase !== 'collecting') return;
+    this.phase = 'done';
+    const text = Buffer.concat(this.collected).toString('utf8');
+    this.collected = [];
+    const ref = this.retryRef;
+    if (this.statusCode === 401 && ref !== undefined) {
+      this.retryRef = undefined;
+      // A failed re-read is already logged and counted by the resolver; the held key stays (stale).
+      void this.secrets
+        .refetch(ref, this.call.secret)
+        .catch(() => undefined)
+        .then((fresh) => {
+          if (fresh === undefined || fresh === this.call.secret) return this.fail('MG_UPSTREAM_AUTH_FAILED', 'upstream_error');
+          this.call.secret = fresh;
+          this.send();
+        });
+      return;
+    }
+    this.relayError(text);
+  }
+
+  // Provider errors pass through with their status, minus anything that looks like a credential.
+  // A 401 from the provider means *our* root key was refused: the caller gets 502, since a 401
+  // from the gateway must only ever mean "your credential" (clients refresh tokens on 401).
+  private relayError(text: string): void {
+    const { statusCode, call, res } = this;
+    if (statusCode === 401 || statusCode === 407) return this.fail('MG_UPSTREAM_AUTH_FAILED', 'upstream_error');
+    const upstream = parseUpstreamError(text);
+    const code: RuntimeErrorCode = statusCode === 429 ? 'MG_UPSTREAM_RATE_LIMITED' : 'MG_UPSTREAM_ERROR';
+    const base = errorObject(code);
+    const body = {
+      error: {
+        message: upstream.message === null ? base.error.message : redactSecrets(upstream.message, [call.secret]).slice(0, 2000),
+        type: base.error.type,
+        code,
+        param: upstream.param,
+        upstream_code: upstream.code === null ? null : redactSecrets(upstream.code, [call.secret]).slice(0, 200),
+      },
+    };
+    if (!res.destroyed) {
+      res.writeHead(statusCode, callerHeaders(this.headers, 'application/json', call.requestId));
+      res.end(JSON.stringify(body));
+    }
+    this.finish(statusCode, 'upstream_error', code);
+  }
+
+  private fail(code: RuntimeErrorCode, result: ForwardOutcome): void {
+    this.finish(writeError(this.res, code, this.call.requestId), result, code);
+  }
+
+  private finish(status: number, result: ForwardOutcome, code: RuntimeErrorCode | null): void {
+    this.phase = 'done';
+    outcome(this.record, status, result, code);
+    this.res.off('close', onCallerClose);
+    this.resolve();
+  }
 }
 
 function parseUpstreamError(text: string): { message: string | null; code: string | null; param: string | null } {
@@ -224,25 +278,6 @@ function parseUpstreamError(text: string): { message: string | null; code: strin
   } catch {
     return { message: text.trim() === '' ? null : text.trim(), code: null, param: null };
   }
-}
-
-async function readCapped(body: Readable, cap: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (total + chunk.length > cap) {
-        chunks.push(chunk.subarray(0, cap - total));
-        destroyQuietly(body);
-        break;
-      }
-      chunks.push(chunk);
-      total += chunk.length;
-    }
-  } catch {
-    // a truncated error body is still an error body
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function headerText(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -273,7 +308,3 @@ function writeError(res: ServerResponse, code: RuntimeErrorCode, requestId: stri
   return status;
 }
 
-function destroyQuietly(body: Readable): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
