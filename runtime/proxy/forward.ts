@@ -53,6 +53,10 @@ function onCallerDrain(this: Carrier): void {
   this[kRelay]?.drained();
 }
 
+function uncork(relay: Relay): void {
+  relay.uncork();
+}
+
 const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG_CALLER_GONE' });
 
 /**
@@ -73,6 +77,7 @@ class Relay implements UpstreamHandler {
   private headers: IncomingHttpHeaders = {};
   private sse = false;
   private held: Buffer | undefined;
+  private corked = false;
   private readonly tail = new ChunkTail();
   private collected: Buffer[] = [];
   private collectedBytes = 0;
@@ -116,6 +121,11 @@ class Relay implements UpstreamHandler {
     this.controller?.resume();
   }
 
+  uncork(): void {
+    this.corked = false;
+    this.res.uncork();
+  }
+
   onRequestStart(controller: UpstreamController): void {
     this.controller = controller;
     if (this.gone) controller.abort(CALLER_GONE);
@@ -153,6 +163,13 @@ class Relay implements UpstreamHandler {
       this.held = chunk;
       if (previous === undefined) return;
       chunk = previous;
+    }
+    // undici hands over the chunks of one socket read one by one, in the same tick (an SSE burst
+    // is several chunks): corked until the tick ends, they leave in one write, not one each.
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(uncork, this);
     }
     if (!this.res.write(chunk)) {
       // Left unread meanwhile: undici stops reading the provider's socket until 'drain'.
