@@ -62,11 +62,13 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
   const upstream = new FastHistogram('modelgate_upstream_duration_seconds', 'Time to the provider response headers, by account.', ['account'], LATENCY_BUCKETS);
   const tokens = new FastCounter('modelgate_tokens_total', 'Tokens reported by providers, by principal, model and kind.', ['principal', 'model', 'kind']);
 
-  // Series handles cached by a joined key: one Map lookup per update.
-  const requestSeries = new Map<string, { value: number }>();
+  // Series handles cached in nested maps keyed by the label values themselves: no key string is
+  // built (and hashed) per update, and the label strings mostly come from the bundle, so their
+  // hashes are computed once.
+  const requestSeries = new Map<string, Map<string, Map<number, { value: number }>>>();
   const latencySeries = new Map<string, HistogramSeries>();
   const upstreamSeries = new Map<string, HistogramSeries>();
-  const tokenSeries = new Map<string, [{ value: number }, { value: number }]>();
+  const tokenSeries = new Map<string, Map<string, [{ value: number }, { value: number }]>>();
   return {
     registry,
     contentType: registry.contentType,
@@ -74,11 +76,11 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
       return (await registry.metrics()) + requests.render() + latency.render() + upstream.render() + tokens.render();
     },
     request(principal, model, route, status, seconds) {
-      const key = `${principal}\u0000${model}\u0000${status}`;
-      let counter = requestSeries.get(key);
+      const byStatus = inner(inner(requestSeries, principal), model);
+      let counter = byStatus.get(status);
       if (counter === undefined) {
         counter = requests.child([principal, model, String(status)]);
-        requestSeries.set(key, counter);
+        byStatus.set(status, counter);
       }
       counter.value += 1;
       let series = latencySeries.get(route);
@@ -97,11 +99,11 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
       upstream.observe(series, seconds);
     },
     tokens(principal, model, usage) {
-      const key = `${principal}\u0000${model}`;
-      let pair = tokenSeries.get(key);
+      const byModel = inner(tokenSeries, principal);
+      let pair = byModel.get(model);
       if (pair === undefined) {
         pair = [tokens.child([principal, model, 'prompt']), tokens.child([principal, model, 'completion'])];
-        tokenSeries.set(key, pair);
+        byModel.set(model, pair);
       }
       pair[0].value += usage.prompt_tokens;
       pair[1].value += usage.completion_tokens;
@@ -110,4 +112,14 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
     bundleActivated: (origin) => activations.labels(origin).inc(),
     oidcFailure: (reason) => oidcFailures.labels(reason).inc(),
   };
+}
+
+/** The map under key in outer, created on first use. */
+function inner<K, V>(outer: Map<string, Map<K, V>>, key: string): Map<K, V> {
+  let map = outer.get(key);
+  if (map === undefined) {
+    map = new Map();
+    outer.set(key, map);
+  }
+  return map;
 }
