@@ -5,7 +5,7 @@
 // JWT costs a promise.
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ActiveBundle } from '../bundle/activate.ts';
+import type { ActiveBundle, CompiledKey } from '../bundle/activate.ts';
 import { looksLikeApiKey, parseApiKey } from './api-key-format.ts';
 import type { OidcAuthentication, OidcAuthenticator } from './oidc-authenticator.ts';
 
@@ -41,15 +41,33 @@ export function authenticate(headers: IncomingHttpHeaders, bundle: ActiveBundle,
   return oidc.authenticate(credential, bundle).then(toAuthentication);
 }
 
+// Keys that passed every check before, by the sha256 of the key (never the key itself), per
+// bundle: the same key again skips the format, CRC and comparison steps, never the hash (the
+// digest is the lookup key) nor the revocation and expiry checks. At most one entry per key of
+// the bundle; a new bundle starts empty. Only a presented key whose digest equals a stored one
+// (a full match, by sha256's collision resistance) can hit it, so it answers nothing about keys
+// the caller does not hold.
+const verifiedKeys = new WeakMap<ActiveBundle, Map<string, { id: string; key: CompiledKey }>>();
+
 function authenticateApiKey(key: string, bundle: ActiveBundle, nowMs: number): Authentication {
-  // Format and CRC first: a typo or a random string never reaches a lookup.
+  const presented = hash('sha256', key, 'binary'); // the 32 bytes as a string (latin1), a Map key
+  let verified = verifiedKeys.get(bundle);
+  const known = verified?.get(presented);
+  if (known !== undefined) return decide(known.id, known.key, nowMs);
+  // Format and CRC first: a typo or a random string never reaches the key table.
   const keyId = parseApiKey(key);
   if (keyId === null) return { ok: false, reason: 'malformed', credentialId: null };
   const record = bundle.keys.get(keyId);
-  const presented = hash('sha256', key, 'buffer');
-  const matches = timingSafeEqual(presented, record === undefined ? DUMMY_DIGEST : record.digest);
+  const matches = timingSafeEqual(Buffer.from(presented, 'binary'), record === undefined ? DUMMY_DIGEST : record.digest);
   if (record === undefined) return { ok: false, reason: 'unknown_key', credentialId: keyId };
   if (!matches) return { ok: false, reason: 'wrong_secret', credentialId: keyId };
+  if (verified === undefined) verifiedKeys.set(bundle, (verified = new Map()));
+  verified.set(presented, { id: keyId, key: record });
+  return decide(keyId, record, nowMs);
+}
+
+/** Revocation and expiry, at every request (a key's record is the bundle's own). */
+function decide(keyId: string, record: CompiledKey, nowMs: number): Authentication {
   if (record.revoked) return { ok: false, reason: 'revoked', credentialId: keyId };
   if (record.expiresMs <= nowMs) return { ok: false, reason: 'expired', credentialId: keyId };
   return { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key' };
