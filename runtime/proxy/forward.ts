@@ -53,8 +53,8 @@ function onCallerDrain(this: Carrier): void {
   this[kRelay]?.drained();
 }
 
-function uncork(relay: Relay): void {
-  relay.uncork();
+function flushBurst(relay: Relay): void {
+  relay.flushBurst();
 }
 
 const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG_CALLER_GONE' });
@@ -66,7 +66,8 @@ const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG
  *
  * A JSON body's last chunk is held and leaves with the end of the response (headers, body and
  * chunked terminator in one write instead of two: syscalls are most of a proxy's CPU). SSE chunks
- * leave as they come, so every event reaches the caller at once.
+ * leave at the end of the tick in which undici handed them over: the events of one upstream read
+ * (undici hands them over one by one) go out joined, in one write, and none waits longer.
  */
 class Relay implements UpstreamHandler {
   private phase: 'waiting' | 'relaying' | 'collecting' | 'done' = 'waiting';
@@ -77,7 +78,8 @@ class Relay implements UpstreamHandler {
   private headers: IncomingHttpHeaders = {};
   private sse = false;
   private held: Buffer | undefined;
-  private corked = false;
+  /** SSE: the chunks received in the current tick, written together at its end. */
+  private burst: Buffer[] = [];
   private readonly tail = new ChunkTail();
   private collected: Buffer[] = [];
   private collectedBytes = 0;
@@ -121,9 +123,25 @@ class Relay implements UpstreamHandler {
     this.controller?.resume();
   }
 
-  uncork(): void {
-    this.corked = false;
-    this.res.uncork();
+  flushBurst(): void {
+    if (this.burst.length === 0 || this.phase !== 'relaying' || this.gone) return; // ended: end() took it
+    this.write(this.controller, this.takeBurst());
+  }
+
+  private takeBurst(): Buffer {
+    const chunks = this.burst;
+    this.burst = [];
+    const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    this.tail.push(data);
+    return data;
+  }
+
+  private write(controller: UpstreamController | null, data: Buffer): void {
+    if (!this.res.write(data)) {
+      // Left unread meanwhile: undici stops reading the provider's socket until 'drain'.
+      controller?.pause();
+      this.res.once('drain', onCallerDrain);
+    }
   }
 
   onRequestStart(controller: UpstreamController): void {
@@ -157,33 +175,24 @@ class Relay implements UpstreamHandler {
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (this.phase === 'collecting') return this.collect(controller, chunk);
     if (this.phase !== 'relaying' || this.gone) return;
+    if (this.sse) {
+      if (this.burst.length === 0) process.nextTick(flushBurst, this);
+      this.burst.push(chunk);
+      return;
+    }
     this.tail.push(chunk);
-    if (!this.sse) {
-      const previous = this.held;
-      this.held = chunk;
-      if (previous === undefined) return;
-      chunk = previous;
-    }
-    // undici hands over the chunks of one socket read one by one, in the same tick (an SSE burst
-    // is several chunks): corked until the tick ends, they leave in one write, not one each.
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      process.nextTick(uncork, this);
-    }
-    if (!this.res.write(chunk)) {
-      // Left unread meanwhile: undici stops reading the provider's socket until 'drain'.
-      controller.pause();
-      this.res.once('drain', onCallerDrain);
-    }
+    const previous = this.held;
+    this.held = chunk;
+    if (previous !== undefined) this.write(controller, previous);
   }
 
   onResponseEnd(): void {
     if (this.phase === 'collecting') return this.collectedAll();
     if (this.phase !== 'relaying') return;
     if (this.gone || this.res.destroyed) return this.finish(this.statusCode, 'client_aborted', null);
-    if (this.held === undefined) this.res.end();
-    else this.res.end(this.held);
+    const last = this.burst.length > 0 ? this.takeBurst() : this.held;
+    if (last === undefined) this.res.end();
+    else this.res.end(last);
     this.record.usage = usageFromTail(this.tail.text());
     this.finish(this.statusCode, 'ok', null);
   }
@@ -200,8 +209,10 @@ class Relay implements UpstreamHandler {
         // Mid-stream failure (or the between-chunks timeout): the status is committed (writeHead),
         // so it cannot change. An SSE stream ends with an error event in OpenAI's shape (the SDKs
         // raise it) and a clean end; JSON is cut off.
-        if (this.sse) this.res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
-        else this.res.destroy();
+        if (this.sse) {
+          if (this.burst.length > 0) this.res.write(this.takeBurst());
+          this.res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
+        } else this.res.destroy();
         return this.finish(this.statusCode, 'stream_failed', 'MG_UPSTREAM_STREAM_FAILED');
       case 'collecting':
         return this.collectedAll(); // a truncated error body is still an error body
