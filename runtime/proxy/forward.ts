@@ -5,6 +5,7 @@
 // Readable, a promise, an async resource and an abort listener in between for every response,
 // and the relay would then read that stream: measurably more CPU and garbage per request.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { errors } from 'undici';
 import type { RequestRecord } from '../audit/record.ts';
 import { errorObject, statusOf, type RuntimeErrorCode } from '../errors.ts';
 import { failureCode } from '../providers/http-send.ts';
@@ -57,12 +58,22 @@ function flushBurst(relay: Relay): void {
   relay.flushBurst();
 }
 
+function onUpstreamTimeout(relay: Relay): void {
+  relay.timedOut();
+}
+
 const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG_CALLER_GONE' });
 
 /**
  * One forwarded call, as a dispatch handler. Phases: waiting for the provider's answer; relaying
  * a 2xx/3xx body to the caller; collecting an error body (capped), which becomes our error answer
  * or, for a 401 with a re-readable key, a retry; done.
+ *
+ * The call is timed here, with one native timer (call.timeoutMs): from the moment undici writes
+ * the request to the response headers, then between two chunks of the body, not counting the
+ * time the relay is paused for a slow caller; what undici's headersTimeout and bodyTimeout
+ * measured, without their per-request fast timers (which outlive each request by up to a second,
+ * and at a high request rate make a steady stream of garbage for the old generation).
  *
  * A JSON body's last chunk is held and leaves with the end of the response (headers, body and
  * chunked terminator in one write instead of two: syscalls are most of a proxy's CPU). SSE chunks
@@ -81,6 +92,7 @@ class Relay implements UpstreamHandler {
   /** SSE: the chunks received in the current tick, written together at its end. */
   private burst: Buffer[] = [];
   private readonly tail = new ChunkTail();
+  private timer: NodeJS.Timeout | undefined;
   private collected: Buffer[] = [];
   private collectedBytes = 0;
 
@@ -120,7 +132,27 @@ class Relay implements UpstreamHandler {
   }
 
   drained(): void {
+    this.arm();
     this.controller?.resume();
+  }
+
+  /** Starts or restarts the timer: the provider has call.timeoutMs from now to say something. */
+  private arm(): void {
+    if (this.timer === undefined) this.timer = setTimeout(onUpstreamTimeout, this.call.timeoutMs, this).unref();
+    else this.timer.refresh();
+  }
+
+  private disarm(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  timedOut(): void {
+    this.timer = undefined;
+    // The same errors (and codes) undici's own timeouts raise: MG_UPSTREAM_TIMEOUT before the
+    // headers, a failed stream after them.
+    this.controller?.abort(this.phase === 'waiting' ? new errors.HeadersTimeoutError() : new errors.BodyTimeoutError());
   }
 
   flushBurst(): void {
@@ -138,7 +170,9 @@ class Relay implements UpstreamHandler {
 
   private write(controller: UpstreamController | null, data: Buffer): void {
     if (!this.res.write(data)) {
-      // Left unread meanwhile: undici stops reading the provider's socket until 'drain'.
+      // Left unread meanwhile: undici stops reading the provider's socket until 'drain' (and a
+      // provider kept waiting by a slow caller is not timed out for it).
+      this.disarm();
       controller?.pause();
       this.res.once('drain', onCallerDrain);
     }
@@ -146,12 +180,14 @@ class Relay implements UpstreamHandler {
 
   onRequestStart(controller: UpstreamController): void {
     this.controller = controller;
-    if (this.gone) controller.abort(CALLER_GONE);
+    if (this.gone) return controller.abort(CALLER_GONE);
+    this.arm();
   }
 
   onResponseStart(controller: UpstreamController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200 || this.phase !== 'waiting') return; // 1xx: informational
     this.controller = controller;
+    this.arm();
     this.record.upstreamMs = performance.now() - this.started;
     this.statusCode = statusCode;
     this.headers = headers;
@@ -173,6 +209,7 @@ class Relay implements UpstreamHandler {
   }
 
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
+    this.arm();
     if (this.phase === 'collecting') return this.collect(controller, chunk);
     if (this.phase !== 'relaying' || this.gone) return;
     if (this.sse) {
@@ -237,6 +274,7 @@ class Relay implements UpstreamHandler {
   private collectedAll(): void {
     if (this.phase !== 'collecting') return;
     this.phase = 'done';
+    this.disarm();
     const text = Buffer.concat(this.collected).toString('utf8');
     this.collected = [];
     const ref = this.retryRef;
@@ -287,6 +325,7 @@ class Relay implements UpstreamHandler {
 
   private finish(status: number, result: ForwardOutcome, code: RuntimeErrorCode | null): void {
     this.phase = 'done';
+    this.disarm();
     outcome(this.record, status, result, code);
     this.res.off('close', onCallerClose);
     this.resolve();
