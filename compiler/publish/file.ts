@@ -1,7 +1,6 @@
 // file://DIR: bundle-<serial>.json for history and bundle.json, the file runtimes poll. Each file is
 // written whole (temp + fsync + rename), and the read-compare-write runs under an exclusive lock.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Destination, PublishResult } from './destination.ts';
@@ -10,6 +9,7 @@ import { readPublished } from './envelope.ts';
 import { PublishError, type Published } from './errors.ts';
 import { withFileLock, type LockOptions } from './file-lock.ts';
 import { decidePublish } from './order.ts';
+import { writeFileAtomic } from '../../runtime/bundle/write-atomic.ts';
 
 export const STABLE_NAME = 'bundle.json';
 const ARCHIVED = /^bundle-(\d{1,16})\.json$/;
@@ -77,23 +77,8 @@ async function prune(dir: string, keep: number): Promise<string[]> {
   return old.map(({ name }) => name);
 }
 
-// Temp file in the same folder (rename is atomic only within one file system), fsynced before the
-// rename so that a crash never leaves a half-written bundle.json for a runtime to find.
 async function writeWhole(path: string, bytes: Buffer): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await io(`write ${path}`, async () => {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  }).catch(async (error: unknown) => {
-    await unlink(temp).catch(() => {});
-    throw error;
-  });
+  await io(`write ${path}`, () => writeFileAtomic(path, bytes, 0o644));
 }
 
 async function readIfExists(path: string): Promise<Buffer | null> {

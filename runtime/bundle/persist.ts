@@ -1,9 +1,10 @@
 // The last good envelope and the serial floor, kept on disk so that a restart with the bundle
 // host down still serves, and so that a restart cannot be rolled back. Written as temp file +
 // rename (atomic on POSIX); read back as untrusted bytes that go through full verification.
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SerialFloor } from './activate.ts';
+import { writeFileAtomic } from './write-atomic.ts';
 
 const ENVELOPE = 'bundle.json';
 const FLOOR = 'serial-floor.json';
@@ -23,21 +24,8 @@ export async function readCache(dir: string): Promise<CachedState> {
 /** Persists the envelope of a bundle that just activated, then raises the floor to its serial. */
 export async function writeCache(dir: string, envelope: Uint8Array, floor: SerialFloor): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await writeAtomic(join(dir, ENVELOPE), envelope);
-  await writeAtomic(join(dir, FLOOR), Buffer.from(JSON.stringify(floor) + '\n'));
-}
-
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(bytes);
-    // fsync before rename: after a crash the file is either the old or the new one, never empty.
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, path);
+  await writeFileAtomic(join(dir, ENVELOPE), envelope, 0o600);
+  await writeFileAtomic(join(dir, FLOOR), Buffer.from(JSON.stringify(floor) + '\n'), 0o600);
 }
 
 function parseFloor(text: string): SerialFloor | null {
