@@ -1,7 +1,7 @@
 // Bundle bytes and signature: the payload is serialized once and those exact bytes are signed.
 import type { KeyObject } from 'node:crypto';
 import type { BundlePayload } from '../schemas/types.generated.ts';
-import { BUNDLE_PAYLOAD_TYPE, signEnvelope, type DsseEnvelope } from '../runtime/bundle/dsse.ts';
+import { BUNDLE_PAYLOAD_TYPE, signEnvelope, type DsseEnvelope } from '../schemas/bundle/dsse.ts';
 
 /** Canonical payload bytes: JSON in the key order the builder produced, no whitespace. */
 export function serializePayload(payload: BundlePayload): Buffer {

@@ -1,7 +1,7 @@
 // `modelgate serve`: argv -> settings -> a running gateway; SIGHUP reloads the bundle,
 // SIGINT/SIGTERM close gracefully. Exit codes: 0 after a clean shutdown, 2 usage or environment error.
 import { parseServeArgs, USAGE } from './config/parse-args.ts';
-import { readPublicKeys } from './config/read-public-keys.ts';
+import { readPublicKey } from '../schemas/formats/signing-keys.ts';
 import { createLogger } from './audit/logger.ts';
 import { startRuntime } from './start.ts';
 
@@ -19,7 +19,7 @@ export async function main(args: string[]): Promise<number> {
   const { settings } = parsed;
   let trustedKeys;
   try {
-    trustedKeys = await readPublicKeys(settings.publicKeys);
+    trustedKeys = await Promise.all(settings.publicKeys.map(readPublicKey));
   } catch (error) {
     process.stderr.write(`modelgate serve: ${(error as Error).message}\n`);
     return 2;

@@ -18,7 +18,7 @@ import type { RuntimeErrorCode } from './errors.ts';
 import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
 import { bodyWithModel } from './proxy/rewrite-model.ts';
-import { SecretError } from './secrets/secret-source.ts';
+import { SecretError } from '../schemas/formats/secret-source.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
 
 export interface PipelineOptions {

@@ -7,14 +7,13 @@ import { createLogger, type Logger } from './audit/logger.ts';
 import { createMetrics, type RuntimeMetrics } from './audit/metrics.ts';
 import { compileActiveBundle, type ActiveBundle } from './bundle/activate.ts';
 import { createBundleLifecycle, type BundleLifecycle } from './bundle/poll.ts';
-import { trustKeys } from './bundle/verify.ts';
+import { trustKeys } from '../schemas/bundle/verify.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
 import { registerSecretMetrics } from './audit/secret-metrics.ts';
-import { cloudSecretSources, type CloudSecretSourcesOptions } from './secrets/cloud-sources.ts';
-import { envSecretSource } from './secrets/env-source.ts';
-import { fileSecretSource } from './secrets/file-source.ts';
+import type { CloudSecretSourcesOptions } from './secrets/cloud-sources.ts';
+import { defaultSecretSources } from './secrets/default-sources.ts';
 import { createSecretResolver, type SecretReadEvent, type SecretResolver } from './secrets/resolve.ts';
-import type { SecretSource } from './secrets/secret-source.ts';
+import type { SecretSource } from '../schemas/formats/secret-source.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { buildServer } from './server.ts';
 
@@ -77,7 +76,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   const secrets =
     deps.secrets ??
     createSecretResolver({
-      sources: deps.secretSources ?? [envSecretSource(), fileSecretSource(), ...cloudSecretSources(deps.cloudSecrets)],
+      sources: deps.secretSources ?? defaultSecretSources(deps.cloudSecrets),
       ttlMs: options.secretTtlMs ?? 5 * 60_000,
       timeoutMs: options.secretTimeoutMs ?? 10_000,
       onRead: onSecretRead,

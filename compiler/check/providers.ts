@@ -1,6 +1,6 @@
 // Provider accounts: names, duplicates, secret references, and pasted credentials.
 import type { ProviderAccount } from '../../schemas/types.generated.ts';
-import { containsKnownKeyShape, isSecretRefProblem, parseSecretRef } from '../../runtime/secrets/secret-ref.ts';
+import { containsKnownKeyShape, isSecretRefProblem, parseSecretRef } from '../../schemas/formats/secret-ref.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc } from '../load/policy-set.ts';

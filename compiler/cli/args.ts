@@ -1,5 +1,7 @@
 // Argument parsing shared by every command: node:util parseArgs, with errors that map to exit 2.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseWholeDuration } from '../../schemas/formats/duration.ts';
+import { parseInstantText } from '../../schemas/formats/instant.ts';
 
 /** Bad command line: exit 2 with the message and a pointer to --help. */
 export class UsageError extends Error {}
@@ -31,15 +33,10 @@ export function parse<T extends Options>(args: string[], options: T, allowPositi
 
 /** "90d" / "12h" / "30m" from now, or an RFC 3339 instant. */
 export function parseInstant(text: string, now: Date, flag: string): Date {
-  const relative = /^([1-9][0-9]*)([mhd])$/.exec(text);
-  if (relative !== null) {
-    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
-    return new Date(now.getTime() + Number(relative[1]) * unit);
-  }
-  if (/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text)) {
-    const date = new Date(text.length === 10 ? `${text}T00:00:00Z` : text);
-    if (!Number.isNaN(date.getTime())) return date;
-  }
+  const relativeMs = parseWholeDuration(text);
+  if (relativeMs !== null) return new Date(now.getTime() + relativeMs);
+  const date = parseInstantText(text);
+  if (date !== null) return date;
   throw new UsageError(`${flag} must be a duration like 90d, 12h, 30m or an RFC 3339 time like 2027-01-31T00:00:00Z`);
 }
 

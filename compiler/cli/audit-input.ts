@@ -1,6 +1,7 @@
 // What `audit` commands read: the policy folder's first-parent history up to the revision or date
 // --at names, and the instant expiry is judged at.
 import { stat } from 'node:fs/promises';
+import { looksLikeInstant } from '../../schemas/formats/instant.ts';
 import { commitInfo, policyCommitAt, policyHistory, type CommitInfo } from '../io/git-history.ts';
 import { GitError } from '../io/git-revision.ts';
 import { DirectoryError } from '../resolve/directory.ts';
@@ -21,8 +22,6 @@ export interface AuditPoint {
   asked: string;
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
-
 /**
  * --at REV: that commit, judged at its commit date. --at DATE: the last policy commit at or before
  * DATE on the current branch, judged at DATE. Neither: HEAD, judged now.
@@ -32,7 +31,7 @@ export async function auditPoint(dir: string, atText: string | undefined, now: D
   if (info === null || !info.isDirectory()) throw new EnvironmentError(`policy folder "${dir}" does not exist (use --policies DIR)`);
   return gitErrorsAsEnvironment(async () => {
     if (atText === undefined) return { commits: await policyHistory(dir, 'HEAD'), at: now, asked: 'HEAD' };
-    if (DATE.test(atText)) {
+    if (looksLikeInstant(atText)) {
       const at = parseInstant(atText, now, '--at');
       const commit = await policyCommitAt(dir, at);
       return { commits: commit === null ? [] : await policyHistory(dir, commit), at, asked: at.toISOString() };

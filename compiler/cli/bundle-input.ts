@@ -1,7 +1,7 @@
 // A bundle file and the keys to trust it, as the commands that read bundles take them.
 import { readFile } from 'node:fs/promises';
-import { trustKeys, type TrustedKey } from '../../runtime/bundle/verify.ts';
-import { KeyFileError, readPublicKey } from '../io/signing-keys.ts';
+import { trustKeys, type TrustedKey } from '../../schemas/bundle/verify.ts';
+import { KeyFileError, readPublicKey } from '../../schemas/formats/signing-keys.ts';
 import { EnvironmentError } from './args.ts';
 
 /** Reads the trusted public keys and the bundle bytes; unreadable files are environment errors (exit 2). */

@@ -1,5 +1,6 @@
 // The modelgate command line (every command but `serve`, which lives in the runtime).
 import { EnvironmentError, UsageError } from './args.ts';
+import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import type { Command } from './command.ts';
 import { auditHistoryCommand } from './commands/audit-history.ts';
 import { auditWhoCanCommand } from './commands/audit-who-can.ts';
@@ -14,7 +15,22 @@ import { publishCommand } from './commands/publish.ts';
 import { planCommand } from './commands/plan.ts';
 import { verifyCommand } from './commands/verify.ts';
 
-const COMMANDS: Command[] = [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand];
+/** What the compiler's commands need from outside the compiler, handed in by bin/modelgate.js. */
+export interface CliServices {
+  /** The runtime's secret readers, for `secrets check`. */
+  secretSources(): Promise<SecretSource[]>;
+}
+
+const NO_SECRET_SOURCES: CliServices = {
+  secretSources: () => Promise.reject(new EnvironmentError('this build of the CLI has no secret readers')),
+};
+
+function commandsWith(services: CliServices): Command[] {
+  return [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
+}
+
+// The list the usage text is built from (services are not called to build it).
+const COMMANDS = commandsWith(NO_SECRET_SOURCES);
 
 const USAGE = `modelgate: access control for an LLM gateway, run as GitOps
 
@@ -26,17 +42,18 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`).join('\n')}
 Exit codes: 0 success, 1 policy or input error, 2 usage or environment error.`;
 
 /** Runs the CLI and returns the exit code. */
-export async function main(args: string[]): Promise<number> {
+export async function main(args: string[], services: CliServices = NO_SECRET_SOURCES): Promise<number> {
+  const commands = commandsWith(services);
   const [first, second] = args;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     (first === undefined ? process.stderr : process.stdout).write(USAGE + '\n');
     return first === undefined ? 2 : 0;
   }
-  const twoWord = COMMANDS.find((c) => c.name === `${first} ${second ?? ''}`);
-  const command = twoWord ?? COMMANDS.find((c) => c.name === first);
+  const twoWord = commands.find((c) => c.name === `${first} ${second ?? ''}`);
+  const command = twoWord ?? commands.find((c) => c.name === first);
   const rest = args.slice(twoWord ? 2 : 1);
   if (command === undefined) {
-    const group = COMMANDS.some((c) => c.name.startsWith(`${first} `));
+    const group = commands.some((c) => c.name.startsWith(`${first} `));
     process.stderr.write(`modelgate: unknown command "${first}${group && second ? ` ${second}` : ''}"\n\n${USAGE}\n`);
     return 2;
   }

@@ -2,6 +2,7 @@
 // expiry and source (file:line:col); principals with the same set of rules share one class,
 // which keeps the bundle small where per-principal model sets would not be (DESIGN.md section 4).
 import type { BundlePayload, BundlePrincipal, BundleProvider } from '../../schemas/types.generated.ts';
+import { parseWholeDuration } from '../../schemas/formats/duration.ts';
 import type { ResolvedKey } from '../check/keys.ts';
 import type { PolicyModel } from '../compile.ts';
 
@@ -110,12 +111,11 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
   };
 }
 
-/** "7d" / "36h" / "90m" in milliseconds. */
-export function lifetimeMs(text: string): number {
-  const match = /^([1-9][0-9]*)([mhd])$/.exec(text);
-  if (match === null) throw new Error(`invalid lifetime "${text}"`);
-  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
+/** "7d" / "36h" / "90m" in milliseconds (the schema has already checked the shape). */
+function lifetimeMs(text: string): number {
+  const ms = parseWholeDuration(text);
+  if (ms === null) throw new Error(`invalid lifetime "${text}"`);
+  return ms;
 }
 
 function push(map: Map<string, number[]>, key: string, value: number): void {

@@ -1,5 +1,6 @@
 // Where a bundle goes: the --to text parsed into one of three destinations (each its own file).
 import { isAbsolute, resolve } from 'node:path';
+import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 import { fileURLToPath } from 'node:url';
 import type { Publishable } from './envelope.ts';
 import type { Published } from './errors.ts';
@@ -25,7 +26,6 @@ export type DestinationSpec =
   | { kind: 'github-release'; owner: string; repo: string }
   | { kind: 'https'; url: URL };
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
 const REPO = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -58,7 +58,7 @@ export function parseDestination(text: string, cwd: string): DestinationSpec | {
     } catch {
       return { problem: '--to is not a valid URL' };
     }
-    if (url.protocol === 'http:' && !(LOOPBACK.has(url.hostname) || url.hostname.startsWith('127.'))) {
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
       return { problem: '--to over plain http:// is only allowed to a loopback host (tests); use https://' };
     }
     return { kind: 'https', url };

@@ -1,10 +1,11 @@
 // Reading serials and digests out of envelopes: the bundle about to be published (strictly) and
 // whatever a destination holds now (only as far as needed to order the two).
 import { createHash } from 'node:crypto';
-import { BUNDLE_PAYLOAD_TYPE } from '../../runtime/bundle/dsse.ts';
-import { BundleError } from '../../runtime/bundle/errors.ts';
-import { bundleSchemaProblem } from '../../runtime/bundle/schema.ts';
-import { decodeUnverified, verifyBundle, type TrustedKey } from '../../runtime/bundle/verify.ts';
+import { isBundleExpired } from '../../schemas/bundle/expiry.ts';
+import { BUNDLE_PAYLOAD_TYPE } from '../../schemas/bundle/dsse.ts';
+import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { bundleSchemaProblem } from '../../schemas/bundle/validate-payload.ts';
+import { decodeUnverified, verifyBundle, type TrustedKey } from '../../schemas/bundle/verify.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { PublishError, type Published } from './errors.ts';
 
@@ -39,7 +40,7 @@ export function readPublishable(bytes: Buffer, trusted: readonly TrustedKey[] | 
     payload = parsed as BundlePayload;
     digest = sha256(decoded.payloadBytes);
   }
-  if (Date.parse(payload.expires_at) <= nowMs) throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at}; runtimes would refuse it (compile a fresh one)`);
+  if (isBundleExpired(payload, nowMs)) throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at}; runtimes would refuse it (compile a fresh one)`);
   return { bytes, serial: payload.serial, digest, audience: payload.audience, revision: payload.revision, expiresAt: payload.expires_at, keyid };
 }
 

@@ -9,7 +9,7 @@ import { readPublished } from './envelope.ts';
 import { PublishError, type Published } from './errors.ts';
 import { withFileLock, type LockOptions } from './file-lock.ts';
 import { decidePublish } from './order.ts';
-import { writeFileAtomic } from '../../runtime/bundle/write-atomic.ts';
+import { writeFileAtomic } from '../../schemas/io/write-atomic.ts';
 
 export const STABLE_NAME = 'bundle.json';
 const ARCHIVED = /^bundle-(\d{1,16})\.json$/;

@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client), one registry per server so tests can run several.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActiveBundle } from '../bundle/activate.ts';
-import { BUNDLE_ERROR_CODES, type BundleErrorCode } from '../bundle/errors.ts';
+import { BUNDLE_ERROR_CODES, type BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import type { Usage } from '../proxy/usage.ts';
 import { FastCounter, FastHistogram, type HistogramSeries } from './fast-metrics.ts';
 

@@ -1,7 +1,7 @@
 // Secret metrics, registered next to the runtime's others (same registry). Labels are account
 // names and failure reasons only: never a reference's value, and not the reference text either.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { SecretError } from '../secrets/secret-source.ts';
+import type { SecretError } from '../../schemas/formats/secret-source.ts';
 import type { SecretReadKind, SecretStatus } from '../secrets/resolve.ts';
 
 export interface SecretMetrics {

@@ -6,7 +6,7 @@
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ActiveBundle, CompiledKey } from '../bundle/activate.ts';
-import { looksLikeApiKey, parseApiKey } from './api-key-format.ts';
+import { looksLikeApiKey, parseApiKey } from '../../schemas/formats/api-key.ts';
 import type { OidcAuthentication, OidcAuthenticator } from './oidc-authenticator.ts';
 
 export type AuthFailureReason = 'missing' | 'malformed' | 'unknown_key' | 'wrong_secret' | 'expired' | 'revoked' | Extract<OidcAuthentication, { ok: false }>['reason'];

@@ -2,7 +2,7 @@
 // built at activation; grants with an expiry lapse at that instant, with no reload.
 import type { ActiveBundle, ModelRoute } from '../bundle/activate.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
-import type { DenyReason } from './decision-index.ts';
+import type { DenyReason } from '../../schemas/bundle/decision-index.ts';
 
 export type Authorization =
   | { ok: true; route: ModelRoute; rule: string }

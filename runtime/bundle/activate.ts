@@ -1,12 +1,13 @@
 // Stage 3: decide whether a verified bundle may replace the active one (audience, serial floor,
 // expiry, in that order), then compile it into the structures the hot path reads.
 import type { BundlePayload } from '../../schemas/types.generated.ts';
-import { buildDecisionIndex, type DecisionIndex } from '../authorize/decision-index.ts';
+import { isBundleExpired } from '../../schemas/bundle/expiry.ts';
+import { buildDecisionIndex, type DecisionIndex } from '../../schemas/bundle/decision-index.ts';
 import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
 import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
 import { createProvider } from '../providers/index.ts';
-import { BundleError } from './errors.ts';
-import type { VerifiedBundle } from './verify.ts';
+import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import type { VerifiedBundle } from '../../schemas/bundle/verify.ts';
 
 /** The highest serial ever activated here, with its digest: rollback protection across restarts. */
 export interface SerialFloor {
@@ -41,7 +42,7 @@ export function checkActivation(bundle: VerifiedBundle, gate: ActivationGate): '
       if (gate.active !== null && gate.active.digest === digest) return 'unchanged';
     }
   }
-  if (Date.parse(payload.expires_at) <= gate.nowMs && !gate.acceptExpired) {
+  if (isBundleExpired(payload, gate.nowMs) && !gate.acceptExpired) {
     throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at}`);
   }
   return 'activate';

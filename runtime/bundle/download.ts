@@ -1,9 +1,10 @@
 // Stage 1 of the bundle lifecycle: fetch the envelope bytes, nothing more (OPA's download/).
 // The size cap is enforced while reading, so an oversized or endless bundle never fills memory.
 import { open } from 'node:fs/promises';
+import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 import { fileURLToPath } from 'node:url';
 import { request, type Dispatcher } from 'undici';
-import { BundleError } from './errors.ts';
+import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 
 export type BundleSource = { kind: 'file'; path: string } | { kind: 'http'; url: string };
 
@@ -16,8 +17,6 @@ export interface DownloadOptions {
   timeoutMs: number;
   dispatcher?: Dispatcher;
 }
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** Parses --bundle: a path, file://, https://, or http:// on a loopback host (tests, sidecars). */
 export function parseBundleSource(text: string): BundleSource | { problem: string } {
@@ -36,7 +35,7 @@ export function parseBundleSource(text: string): BundleSource | { problem: strin
       return { problem: `--bundle ${text} is not a valid URL` };
     }
     if (url.protocol === 'https:') return { kind: 'http', url: url.href };
-    if (url.protocol === 'http:' && isLoopback(url.hostname)) return { kind: 'http', url: url.href };
+    if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return { kind: 'http', url: url.href };
     if (url.protocol === 'http:') return { problem: '--bundle over plain http:// is only allowed on a loopback host; use https://' };
     return { problem: `--bundle scheme ${url.protocol} is not supported (use a path, file://, or https://)` };
   }
@@ -141,12 +140,8 @@ function redirectTarget(from: string, location: string | string[] | undefined): 
   } catch {
     throw new BundleError('MG_BUNDLE_FETCH_FAILED', 'the bundle host redirected to an invalid URL');
   }
-  if (next.protocol === 'https:' || (next.protocol === 'http:' && isLoopback(next.hostname) && new URL(from).protocol === 'http:')) return next.href;
+  if (next.protocol === 'https:' || (next.protocol === 'http:' && isLoopbackHost(next.hostname) && new URL(from).protocol === 'http:')) return next.href;
   throw new BundleError('MG_BUNDLE_FETCH_FAILED', `the bundle host redirected to ${next.protocol === 'http:' ? 'plain http://' : `a ${next.protocol} URL`}; only https:// is followed (http:// only from http:// on a loopback host)`);
-}
-
-function isLoopback(hostname: string): boolean {
-  return LOOPBACK.has(hostname) || hostname.startsWith('127.');
 }
 
 function tooLarge(maxBytes: number): BundleError {

@@ -4,7 +4,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SerialFloor } from './activate.ts';
-import { writeFileAtomic } from './write-atomic.ts';
+import { writeFileAtomic } from '../../schemas/io/write-atomic.ts';
 
 const ENVELOPE = 'bundle.json';
 const FLOOR = 'serial-floor.json';

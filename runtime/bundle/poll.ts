@@ -3,10 +3,10 @@
 import type { ActiveBundle, SerialFloor } from './activate.ts';
 import { checkActivation } from './activate.ts';
 import { downloadBundle, type BundleSource } from './download.ts';
-import { BundleError } from './errors.ts';
+import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { readCache, writeCache } from './persist.ts';
 import type { BundleStatus, ExpiryPolicy } from './status.ts';
-import { verifyBundle, type TrustedKey, type VerifiedBundle } from './verify.ts';
+import { verifyBundle, type TrustedKey, type VerifiedBundle } from '../../schemas/bundle/verify.ts';
 
 export type Origin = 'source' | 'cache';
 export type RefreshOutcome = 'activated' | 'unchanged' | 'not-modified' | 'rejected';

@@ -1,5 +1,5 @@
 // Stage 4: what the lifecycle knows about itself, for /readyz, the log and metrics.
-import type { BundleErrorCode } from './errors.ts';
+import type { BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import type { ActiveBundle } from './activate.ts';
 
 export type ExpiryPolicy = 'fail-closed' | 'serve-stale';

@@ -1,5 +1,6 @@
 // `modelgate serve` settings: flags first, then MODELGATE_* environment variables, then defaults.
 // Documented in docs/runtime.md. Pure: argv and env in, settings or a usage problem out.
+import { parseDuration, parseSize } from '../../schemas/formats/duration.ts';
 import { parseArgs } from 'node:util';
 import { parseBundleSource, type BundleSource } from '../bundle/download.ts';
 import type { ExpiryPolicy } from '../bundle/status.ts';
@@ -139,19 +140,4 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       oidcRequireAccessTokenType: values['oidc-require-typ'] === true || env.MODELGATE_OIDC_REQUIRE_TYP === '1',
     },
   };
-}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
-
-/** "10s" -> 10000; a bare number is seconds. */
-export function parseDuration(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  return m ? Math.round(Number(m[1]) * (DURATION_UNITS[m[2] ?? 's'] as number)) : null;
-}
-
-/** "4mb" -> 4194304; a bare number is bytes. */
-export function parseSize(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)?$/i.exec(text.trim());
-  return m ? Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? 'b').toLowerCase()] as number)) : null;
 }

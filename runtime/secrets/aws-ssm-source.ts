@@ -5,9 +5,9 @@
 // settings (AWS_ENDPOINT_URL_SSM, then AWS_ENDPOINT_URL, or endpoint_url in ~/.aws/config), see
 // https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
 import type { SSMClient, SSMClientConfig } from '@aws-sdk/client-ssm';
-import type { SecretRef } from './secret-ref.ts';
-import type { SecretSource } from './secret-source.ts';
-import { keyValue, SecretError } from './secret-source.ts';
+import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
+import type { SecretSource } from '../../schemas/formats/secret-source.ts';
+import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
 
 type AwsSsmRef = Extract<SecretRef, { scheme: 'aws-ssm' }>;
 

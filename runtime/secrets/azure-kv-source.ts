@@ -6,10 +6,11 @@
 // name (private DNS resolves it), so the template is for sovereign clouds
 // (https://{vault}.vault.azure.cn) and tests. A private CA: NODE_EXTRA_CA_CERTS, or the `ca` option.
 import type { TokenCredential } from '@azure/core-auth';
+import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { SecretRef } from './secret-ref.ts';
-import type { SecretSource } from './secret-source.ts';
-import { keyValue, SecretError } from './secret-source.ts';
+import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
+import type { SecretSource } from '../../schemas/formats/secret-source.ts';
+import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
 
 type AzureKvRef = Extract<SecretRef, { scheme: 'azure-kv' }>;
 
@@ -46,7 +47,7 @@ export function createAzureKvSecretSource(options: AzureKvSourceOptions = {}): S
     let made = clients.get(vault);
     if (made === undefined) {
       const vaultUrl = template.replaceAll('{vault}', vault);
-      const loopback = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(new URL(vaultUrl).hostname);
+      const loopback = isLoopbackHost(new URL(vaultUrl).hostname);
       // Loaded on first use: a gateway with no azure-kv:// reference never pays for the SDK.
       made = Promise.all([import('@azure/keyvault-secrets'), getCredential()]).then(
         ([{ SecretClient }, cred]) =>

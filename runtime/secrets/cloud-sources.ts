@@ -5,7 +5,7 @@
 import { createAwsSsmSecretSource, type AwsSsmSourceOptions } from './aws-ssm-source.ts';
 import { createAzureKvSecretSource, type AzureKvSourceOptions } from './azure-kv-source.ts';
 import { createGcpSmSecretSource, type GcpSmSourceOptions } from './gcp-sm-source.ts';
-import type { SecretSource } from './secret-source.ts';
+import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 
 export interface CloudSecretSourcesOptions {
   aws?: AwsSsmSourceOptions;

@@ -1,6 +1,6 @@
 // env://VARIABLE: the root key from the runtime's environment.
-import type { SecretSource } from './secret-source.ts';
-import { SecretError } from './secret-source.ts';
+import type { SecretSource } from '../../schemas/formats/secret-source.ts';
+import { SecretError } from '../../schemas/formats/secret-source.ts';
 
 export function envSecretSource(env: NodeJS.ProcessEnv = process.env): SecretSource {
   return {

@@ -1,8 +1,8 @@
 // file:///path: the root key from a file (Kubernetes secret volumes, Docker secrets). Trailing
 // newlines are trimmed: editors and `echo` add them, keys never end with one.
 import { readFile } from 'node:fs/promises';
-import type { SecretSource } from './secret-source.ts';
-import { keyValue, SecretError } from './secret-source.ts';
+import type { SecretSource } from '../../schemas/formats/secret-source.ts';
+import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
 
 export function fileSecretSource(): SecretSource {
   return {

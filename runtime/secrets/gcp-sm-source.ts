@@ -7,9 +7,9 @@
 // MODELGATE_GCP_SM_ENDPOINT (e.g. https://secretmanager.us-east1.rep.googleapis.com, a Private
 // Service Connect name, or http://127.0.0.1:PORT in tests), else secretmanager.googleapis.com.
 import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
-import type { SecretRef } from './secret-ref.ts';
-import type { SecretSource } from './secret-source.ts';
-import { keyValue, SecretError } from './secret-source.ts';
+import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
+import type { SecretSource } from '../../schemas/formats/secret-source.ts';
+import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
 
 type GcpSmRef = Extract<SecretRef, { scheme: 'gcp-sm' }>;
 type ClientOptions = NonNullable<ConstructorParameters<typeof SecretManagerServiceClient>[0]>;

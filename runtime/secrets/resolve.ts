@@ -6,9 +6,9 @@
 // name references and reasons only.
 import { envSecretSource } from './env-source.ts';
 import { fileSecretSource } from './file-source.ts';
-import { isSecretRefProblem, parseSecretRef } from './secret-ref.ts';
-import type { SecretSource } from './secret-source.ts';
-import { SecretError } from './secret-source.ts';
+import { isSecretRefProblem, parseSecretRef } from '../../schemas/formats/secret-ref.ts';
+import type { SecretSource } from '../../schemas/formats/secret-source.ts';
+import { SecretError } from '../../schemas/formats/secret-source.ts';
 
 /** Why a read happened: bundle activation, first use, background refresh, or a provider's 401. */
 export type SecretReadKind = 'prefetch' | 'first_use' | 'refresh' | 'refetch';

@@ -51,7 +51,7 @@ async function compileChild(dir: string, keyPath: string, outPath: string): Prom
   const { analyze, requestedNames } = await import('../../compiler/compile.ts');
   const { buildPayload } = await import('../../compiler/index/build-payload.ts');
   const { serializePayload, signBundle, serializeEnvelope } = await import('../../compiler/sign.ts');
-  const { readPrivateKey } = await import('../../compiler/io/signing-keys.ts');
+  const { readPrivateKey } = await import('../../schemas/formats/signing-keys.ts');
   const key = await readPrivateKey(keyPath);
   const now = new Date('2026-06-01T00:00:00Z');
   const phases: Record<string, number> = {};
@@ -90,8 +90,8 @@ async function compileChild(dir: string, keyPath: string, outPath: string): Prom
 
 async function loadChild(bundlePath: string, publicKeyPath: string): Promise<LoadReport> {
   const { createPublicKey } = await import('node:crypto');
-  const { trustKeys, verifyBundle } = await import('../../runtime/bundle/verify.ts');
-  const { buildDecisionIndex } = await import('../../runtime/authorize/decision-index.ts');
+  const { trustKeys, verifyBundle } = await import('../../schemas/bundle/verify.ts');
+  const { buildDecisionIndex } = await import('../../schemas/bundle/decision-index.ts');
   const { mulberry32 } = await import('../support/prng.ts');
   const trusted = trustKeys([createPublicKey(readFileSync(publicKeyPath))]);
   const bytes = readFileSync(bundlePath);

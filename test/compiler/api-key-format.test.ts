@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mintApiKey, parseApiKey, sha256Hex } from '../../runtime/auth/api-key-format.ts';
+import { mintApiKey, parseApiKey, sha256Hex } from '../../schemas/formats/api-key.ts';
 
 describe('API keys', () => {
   it('have the documented shape mg_<12>_<43>_<6> and parse back to their id', () => {

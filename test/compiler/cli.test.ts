@@ -3,7 +3,7 @@ import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseApiKey, sha256Hex } from '../../runtime/auth/api-key-format.ts';
+import { parseApiKey, sha256Hex } from '../../schemas/formats/api-key.ts';
 import { runCli } from '../support/run-cli.ts';
 
 const EXAMPLE = new URL('../../policies', import.meta.url).pathname;

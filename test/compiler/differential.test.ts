@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildPayload } from '../../compiler/index/build-payload.ts';
 import { analyzeFiles } from '../../compiler/io/compile-folder.ts';
-import { buildDecisionIndex } from '../../runtime/authorize/decision-index.ts';
+import { buildDecisionIndex } from '../../schemas/bundle/decision-index.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { generatePolicies, type GenerateOptions } from '../bench/generate-policies.ts';
 import { naiveEvaluator } from '../support/naive-evaluator.ts';

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../compiler/cli/main.ts';
 import { serializeEnvelope, serializePayload, signBundle } from '../../compiler/sign.ts';
-import { BUNDLE_PAYLOAD_TYPE, keyIdOf, pae, signEnvelope, type DsseEnvelope } from '../../runtime/bundle/dsse.ts';
-import type { BundleErrorCode } from '../../runtime/bundle/errors.ts';
-import { BundleError } from '../../runtime/bundle/errors.ts';
-import { trustKeys, verifyBundle, type VerifiedBundle } from '../../runtime/bundle/verify.ts';
+import { BUNDLE_PAYLOAD_TYPE, keyIdOf, pae, signEnvelope, type DsseEnvelope } from '../../schemas/bundle/dsse.ts';
+import type { BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
+import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { trustKeys, verifyBundle, type VerifiedBundle } from '../../schemas/bundle/verify.ts';
 import { mulberry32 } from '../support/prng.ts';
 
 const dir = fileURLToPath(new URL('../vectors/signing/', import.meta.url));

@@ -1,7 +1,7 @@
 // The digest-keyed memory of verified keys (runtime/auth/authenticate.ts): a key seen before skips
 // format, CRC and comparison, never the revocation and expiry checks, and nothing else can hit it.
 import { describe, expect, it } from 'vitest';
-import { mintApiKey } from '../../runtime/auth/api-key-format.ts';
+import { mintApiKey } from '../../schemas/formats/api-key.ts';
 import { authenticate } from '../../runtime/auth/authenticate.ts';
 import type { ActiveBundle, CompiledKey } from '../../runtime/bundle/activate.ts';
 

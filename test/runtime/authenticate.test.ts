@@ -2,7 +2,7 @@
 // holds the real reason and the key id, never the key; keys in query strings are refused.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintApiKey } from '../../runtime/auth/api-key-format.ts';
+import { mintApiKey } from '../../schemas/formats/api-key.ts';
 import { leakedSecrets } from '../support/logs.ts';
 import { createWorld, type World } from '../support/world.ts';
 

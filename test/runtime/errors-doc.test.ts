@@ -2,7 +2,7 @@
 // there exists (fastify's errors test, both ways).
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE_ERROR_CODES } from '../../runtime/bundle/errors.ts';
+import { BUNDLE_ERROR_CODES } from '../../schemas/bundle/bundle-error.ts';
 import { RUNTIME_ERRORS, RUNTIME_ERROR_CODES } from '../../runtime/errors.ts';
 
 const doc = await readFile(new URL('../../docs/runtime-errors.md', import.meta.url), 'utf8');

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { ActiveBundle } from '../../runtime/bundle/activate.ts';
 import { secretReadiness } from '../../runtime/secrets/readiness.ts';
 import { createSecretResolver, type SecretReadEvent, type SecretResolverOptions, type SecretStatus } from '../../runtime/secrets/resolve.ts';
-import { SecretError, type SecretSource } from '../../runtime/secrets/secret-source.ts';
+import { SecretError, type SecretSource } from '../../schemas/formats/secret-source.ts';
 
 const REF = 'aws-ssm:///prod/openai?region=us-east-1';
 const OTHER = 'aws-ssm:///prod/azure?region=us-east-1';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretResolver } from '../../runtime/secrets/resolve.ts';
-import { SecretError, type SecretSource } from '../../runtime/secrets/secret-source.ts';
+import { SecretError, type SecretSource } from '../../schemas/formats/secret-source.ts';
 
 let dir: string;
 beforeAll(async () => {

@@ -2,7 +2,7 @@
 // checks every SigV4 signature.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsSsmSecretSource } from '../../runtime/secrets/aws-ssm-source.ts';
-import type { SecretRef } from '../../runtime/secrets/secret-ref.ts';
+import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
 import { SSM_TEST_CREDENTIALS, startSsmServer, type SsmServer } from '../support/ssm-server.ts';
 import { expectSecretError } from './expect-secret-error.ts';
 

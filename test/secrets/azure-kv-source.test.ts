@@ -3,7 +3,7 @@
 import type { GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAzureKvSecretSource, type AzureKvSourceOptions } from '../../runtime/secrets/azure-kv-source.ts';
-import type { SecretRef } from '../../runtime/secrets/secret-ref.ts';
+import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
 import { AZURE_TEST_TENANT, AZURE_TEST_TOKEN, startAzureKvServer, type AzureKvServer } from '../support/azure-kv-server.ts';
 import { expectSecretError } from './expect-secret-error.ts';
 

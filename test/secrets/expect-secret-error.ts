@@ -2,7 +2,7 @@
 // error (message, inspected object with its cause chain, JSON) carries a secret value.
 import { inspect } from 'node:util';
 import { expect } from 'vitest';
-import { SecretError } from '../../runtime/secrets/secret-source.ts';
+import { SecretError } from '../../schemas/formats/secret-source.ts';
 
 export async function expectSecretError(read: Promise<unknown>, reason: SecretError['reason'], options: { names: string; never: readonly string[] }): Promise<SecretError> {
   const error: unknown = await read.then(

@@ -3,7 +3,7 @@
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGcpSmSecretSource, type GcpSmSourceOptions } from '../../runtime/secrets/gcp-sm-source.ts';
-import type { SecretRef } from '../../runtime/secrets/secret-ref.ts';
+import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
 import { GCP_TEST_TOKEN, startGcpSmServer, type GcpSmServer } from '../support/gcp-sm-server.ts';
 import { expectSecretError } from './expect-secret-error.ts';
 

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKeyPair } from '../../compiler/io/signing-keys.ts';
+import { generateSigningKeyPair } from '../../schemas/formats/signing-keys.ts';
 import { startAzureKvServer, type AzureKvServer } from '../support/azure-kv-server.ts';
 import { startGcpSmServer, type GcpSmServer } from '../support/gcp-sm-server.ts';
 import { runCli } from '../support/run-cli.ts';

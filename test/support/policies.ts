@@ -5,7 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { compileFolder } from '../../compiler/io/compile-folder.ts';
 import { serializeEnvelope, serializePayload, signBundle } from '../../compiler/sign.ts';
-import { mintApiKey, sha256Hex } from '../../runtime/auth/api-key-format.ts';
+import { mintApiKey, sha256Hex } from '../../schemas/formats/api-key.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 
 export const AUDIENCE = 'test-gateway';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { buildPayload } from '../../index/build-payload.ts';
 import { policyRevision } from '../../io/git.ts';
-import { readPrivateKey, KeyFileError } from '../../io/signing-keys.ts';
+import { readPrivateKey, KeyFileError } from '../../../schemas/formats/signing-keys.ts';
 import { serializeEnvelope, serializePayload, signBundle } from '../../sign.ts';
 import { EnvironmentError, parse, parseInstant, requireString, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';

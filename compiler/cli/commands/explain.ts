@@ -1,4 +1,4 @@
-import { buildDecisionIndex, type DenyReason } from '../../../runtime/authorize/decision-index.ts';
+import { buildDecisionIndex, type DenyReason } from '../../../schemas/bundle/decision-index.ts';
 import { parsePrincipal } from '../../check/keys.ts';
 import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';

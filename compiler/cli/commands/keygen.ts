@@ -1,7 +1,7 @@
 import { mkdir, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { keyIdOf } from '../../../runtime/bundle/dsse.ts';
-import { generateSigningKeyPair } from '../../io/signing-keys.ts';
+import { keyIdOf } from '../../../schemas/bundle/dsse.ts';
+import { generateSigningKeyPair } from '../../../schemas/formats/signing-keys.ts';
 import { EnvironmentError, parse, requireString } from '../args.ts';
 import type { Command } from '../command.ts';
 import { printJson } from '../output.ts';

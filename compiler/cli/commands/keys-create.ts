@@ -1,7 +1,7 @@
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { mintApiKey } from '../../../runtime/auth/api-key-format.ts';
+import { mintApiKey } from '../../../schemas/formats/api-key.ts';
 import type { KeyRecord } from '../../../schemas/types.generated.ts';
 import { parsePrincipal } from '../../check/keys.ts';
 import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';

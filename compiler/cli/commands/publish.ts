@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { BundleError } from '../../../runtime/bundle/errors.ts';
-import type { TrustedKey } from '../../../runtime/bundle/verify.ts';
+import { BundleError } from '../../../schemas/bundle/bundle-error.ts';
+import type { TrustedKey } from '../../../schemas/bundle/verify.ts';
 import { parseDestination, type Destination } from '../../publish/destination.ts';
 import { readPublishable } from '../../publish/envelope.ts';
 import { PublishError } from '../../publish/errors.ts';

@@ -1,12 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { BundleError } from '../../../runtime/bundle/errors.ts';
-import { verifyBundle } from '../../../runtime/bundle/verify.ts';
-import { cloudSecretSources } from '../../../runtime/secrets/cloud-sources.ts';
-import { envSecretSource } from '../../../runtime/secrets/env-source.ts';
-import { fileSecretSource } from '../../../runtime/secrets/file-source.ts';
-import { isSecretRefProblem, parseSecretRef } from '../../../runtime/secrets/secret-ref.ts';
-import type { SecretSource } from '../../../runtime/secrets/secret-source.ts';
-import { SecretError } from '../../../runtime/secrets/secret-source.ts';
+import { BundleError } from '../../../schemas/bundle/bundle-error.ts';
+import { verifyBundle } from '../../../schemas/bundle/verify.ts';
+import { isSecretRefProblem, parseSecretRef } from '../../../schemas/formats/secret-ref.ts';
+import type { SecretSource } from '../../../schemas/formats/secret-source.ts';
+import { SecretError } from '../../../schemas/formats/secret-source.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { analyzeFolder } from '../../io/compile-folder.ts';
 import { EnvironmentError, parse, UsageError } from '../args.ts';
@@ -30,7 +27,13 @@ interface Result {
   message?: string;
 }
 
-export const secretsCheckCommand: Command = {
+/**
+ * `secrets check` reads root keys the way the gateway does, so it needs the runtime's secret
+ * readers; the compiler never imports the runtime, so the composition root (bin/modelgate.js)
+ * hands them in.
+ */
+export function secretsCheckCommand(secretSources: () => Promise<SecretSource[]>): Command {
+  return {
   name: 'secrets check',
   summary: 'read every referenced provider root key with the ambient credentials',
   usage: `modelgate secrets check [--policies DIR | --bundle FILE --public-key PEM] [--timeout 10s] [--format text|json]
@@ -66,7 +69,7 @@ MODELGATE_GCP_SM_ENDPOINT, MODELGATE_AZURE_KV_URL_TEMPLATE; see docs/secrets/.`,
       references = await policyReferences(typeof values.policies === 'string' ? values.policies : 'policies');
     }
 
-    const results = await checkAll(references, [envSecretSource(), fileSecretSource(), ...cloudSecretSources()], timeoutMs);
+    const results = await checkAll(references, await secretSources(), timeoutMs);
     const ok = results.every((r) => r.ok);
     if (json) printJson({ ok, secrets: results });
     else {
@@ -80,7 +83,8 @@ MODELGATE_GCP_SM_ENDPOINT, MODELGATE_AZURE_KV_URL_TEMPLATE; see docs/secrets/.`,
     }
     return ok ? 0 : 1;
   },
-};
+  };
+}
 
 /** Every provider account's secret field, from the policy files (other policy errors do not stop this). */
 async function policyReferences(dir: string): Promise<Reference[]> {

@@ -1,5 +1,6 @@
-import { BundleError } from '../../../runtime/bundle/errors.ts';
-import { verifyBundle } from '../../../runtime/bundle/verify.ts';
+import { BundleError } from '../../../schemas/bundle/bundle-error.ts';
+import { verifyBundle } from '../../../schemas/bundle/verify.ts';
+import { isBundleExpired } from '../../../schemas/bundle/expiry.ts';
 import { parse, UsageError } from '../args.ts';
 import { readBundleInput } from '../bundle-input.ts';
 import type { Command } from '../command.ts';
@@ -29,7 +30,7 @@ Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
       if (typeof values.audience === 'string' && payload.audience !== values.audience) {
         throw new BundleError('MG_BUNDLE_AUDIENCE', `the bundle is for audience "${payload.audience}", not "${values.audience}"`);
       }
-      const expired = Date.parse(payload.expires_at) <= Date.now();
+      const expired = isBundleExpired(payload, Date.now());
       if (expired && values['allow-expired'] !== true) {
         throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at} (use --allow-expired to inspect it anyway)`);
       }

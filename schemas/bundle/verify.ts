@@ -1,9 +1,9 @@
 // Pure, synchronous bundle verification: trust material comes in as arguments (sigstore-js style).
 import { createHash, type KeyObject } from 'node:crypto';
-import type { BundlePayload } from '../../schemas/types.generated.ts';
+import type { BundlePayload } from '../types.generated.ts';
 import { BUNDLE_PAYLOAD_TYPE, keyIdOf, verifyPae, type DsseEnvelope } from './dsse.ts';
-import { BundleError } from './errors.ts';
-import { bundleSchemaProblem } from './schema.ts';
+import { BundleError } from './bundle-error.ts';
+import { bundleSchemaProblem } from './validate-payload.ts';
 
 export interface TrustedKey {
   keyid: string;

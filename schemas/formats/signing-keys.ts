@@ -1,4 +1,4 @@
-// Key-file edge: Ed25519 PEM files for signing and verifying bundles.
+// Ed25519 PEM key files for signing (compiler) and verifying (runtime, verify, publish) bundles.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 

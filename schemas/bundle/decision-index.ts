@@ -1,6 +1,6 @@
 // The runtime's view of a bundle's grants, built once at activation so that a decision is
 // two map lookups, a bit test and a short walk over the principal's (few) rules.
-import type { BundlePayload } from '../../schemas/types.generated.ts';
+import type { BundlePayload } from '../types.generated.ts';
 
 export type DenyReason = 'unknown_model' | 'model_disabled' | 'no_grant' | 'grant_expired';
 
