@@ -1,8 +1,9 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { mintApiKey } from '../../../schemas/formats/api-key.ts';
 import type { KeyRecord } from '../../../schemas/types.generated.ts';
+import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
 import { parsePrincipal } from '../../check/keys.ts';
 import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
 import { EnvironmentError, parse, parseInstant, requireString } from '../args.ts';
@@ -47,7 +48,7 @@ the key once on stdout. It is never stored; if it is lost, create another and re
     const path = join(keysDir, `${minted.id}.yaml`);
     await mkdir(keysDir, { recursive: true });
     if (await access(path).then(() => true, () => false)) throw new EnvironmentError(`${path} already exists`);
-    await writeFile(path, stringify(record), { flag: 'wx' });
+    await writeFileAtomic(path, stringify(record), 0o644, { exclusive: true });
 
     if (json) printJson({ ok: true, id: minted.id, principal, key: minted.key, record: path, expires: record.expires ?? null });
     else {

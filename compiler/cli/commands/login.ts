@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createTokenSource, TokenError, type TokenSource } from '../../../client/index.ts';
+import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
 import { EnvironmentError, parse, UsageError } from '../args.ts';
 import type { Command } from '../command.ts';
 import { printJson } from '../output.ts';
@@ -24,10 +25,9 @@ export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
 async function store(login: StoredLogin): Promise<void> {
   const path = credentialsPath();
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify(login, null, 2) + '\n', { mode: 0o600 });
-  await chmod(temp, 0o600);
-  await rename(temp, path);
+  await writeFileAtomic(path, JSON.stringify(login, null, 2) + '\n', 0o600);
+  // Exactly 0600 whatever the umask.
+  await chmod(path, 0o600);
 }
 
 async function load(): Promise<StoredLogin> {
