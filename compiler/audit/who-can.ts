@@ -2,7 +2,7 @@
 // commit that introduced it: the most recent commit where the grant went from absent to present.
 import { minimatch } from 'minimatch';
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
-import type { CommitInfo } from '../io/git-history.ts';
+import type { CommitInfo } from '../git/history.ts';
 import type { AccessSnapshot, PrincipalRef } from '../plan/access-snapshot.ts';
 import { READ_AHEAD, type SnapshotCache } from './revision-snapshots.ts';
 
