@@ -15,6 +15,7 @@ export interface ResolvedKey {
   name: string;
 }
 
+/** Checks API key records (file name, unique id, owner, expiry) and resolves each owner. */
 export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectorySnapshot, now: Date, unloadedDirectory = false): { keys: ResolvedKey[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const keys: ResolvedKey[] = [];

@@ -12,7 +12,7 @@ import { PublishError, type PublishErrorCode } from '../publish/errors.ts';
 import { DirectoryError } from '../resolve/directory.ts';
 
 /** The CLI's own codes; failures that answer with a domain code (MG_BUNDLE_*, MG_PUBLISH_*, diagnostics) use that. */
-export const CLI_ERROR_CODES = {
+const CLI_ERROR_CODES = {
   MG_CLI_USAGE: { exit: 2, summary: 'the command line is wrong (unknown option, missing or malformed argument)' },
   MG_CLI_ENVIRONMENT: { exit: 2, summary: 'a file, folder, repository, credential or service the command needs is missing or refused' },
   MG_CLI_UNEXPECTED: { exit: 2, summary: 'an error the CLI does not know (a bug)' },

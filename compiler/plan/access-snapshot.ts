@@ -5,6 +5,7 @@ import type { PolicyModel } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { PolicySet } from '../load/policy-set.ts';
 import { principalKey, principalText } from '../resolve/principal.ts';
+import { isGlob } from '../check/model-glob.ts';
 
 export interface PrincipalRef {
   kind: 'user' | 'service';
@@ -58,7 +59,8 @@ export interface SnapshotOptions {
   largeTeam: number;
 }
 
-export function grantKey(principalId: string, model: string): string {
+/** The key of one principal-model grant in a snapshot. */
+function grantKey(principalId: string, model: string): string {
   return `${principalId} ${model}`;
 }
 
@@ -142,7 +144,7 @@ function broadRules(set: PolicySet, model: PolicyModel, largeTeam: number): Broa
 }
 
 function wholeAccounts(pattern: string, model: PolicyModel): string[] {
-  if (!/[*?[\]{}!]/.test(pattern)) return [];
+  if (!isGlob(pattern)) return [];
   const accounts: string[] = [];
   for (const [name, account] of model.catalog.accounts) {
     const fqns = [...account.models.values()].map((m) => m.fqn);

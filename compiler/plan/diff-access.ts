@@ -59,6 +59,7 @@ export interface DiffOptions {
   expiringWithinMs: number;
 }
 
+/** What changes from base to head: grants, keys, catalog, identities, broad grants. */
 export function diffAccess(base: AccessSnapshot, head: AccessSnapshot, options: DiffOptions): PlanDiff {
   const gained: GrantChange[] = [];
   const lost: GrantChange[] = [];

@@ -17,7 +17,7 @@ interface StoredLogin {
 }
 
 /** $MODELGATE_CREDENTIALS, else $XDG_CONFIG_HOME/modelgate/credentials.json, else ~/.config/modelgate/credentials.json. */
-export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
+function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.MODELGATE_CREDENTIALS) return env.MODELGATE_CREDENTIALS;
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'modelgate', 'credentials.json');
 }
