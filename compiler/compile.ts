@@ -9,7 +9,7 @@ import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics/diagn
 import type { PolicySet } from './load/policy-set.ts';
 import type { DirectorySnapshot, NameRequest } from './resolve/directory.ts';
 import { checkLock } from './resolve/lock.ts';
-import { parsePrincipal } from './check/keys.ts';
+import { parsePrincipal } from './resolve/principal.ts';
 
 /** Everything a bundle is built from, after every check passed. */
 export interface PolicyModel {

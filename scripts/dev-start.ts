@@ -5,13 +5,13 @@
 // 3. the copy compiled and signed into .dev/bundle.json;
 // 4. the runtime serving it on 127.0.0.1:8080 (PORT overrides), where the mock account answers offline.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { chmod, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileFolder } from '../compiler/io/compile-folder.ts';
+import { compileBundle } from '../compiler/bundle/compile-bundle.ts';
 import { generateSigningKeyPair } from '../schemas/formats/signing-keys.ts';
-import { serializeEnvelope, serializePayload, signBundle } from '../compiler/sign.ts';
 import { mintApiKey } from '../schemas/formats/api-key.ts';
+import { writeFileAtomic } from '../schemas/io/write-atomic.ts';
 import { parseBundleSource } from '../runtime/bundle/download.ts';
 import { envSecretSource } from '../runtime/secrets/env-source.ts';
 import { fileSecretSource } from '../runtime/secrets/file-source.ts';
@@ -44,7 +44,7 @@ async function signingKey(): Promise<{ privatePem: string; publicPem: string }> 
     return { privatePem, publicPem };
   } catch {
     const pair = generateSigningKeyPair();
-    await writeFile(path, pair.privatePem, { mode: 0o600 });
+    await writeFileAtomic(path, pair.privatePem, 0o600);
     console.log('modelgate dev: generated a dev signing key in .dev/signing-key.pem');
     return pair;
   }
@@ -54,7 +54,7 @@ async function devKeys(): Promise<DevKey[]> {
   const path = join(dev, 'api-keys.json');
   const known = (await readJson<DevKey[]>(path)) ?? [];
   const keys = DEV_PRINCIPALS.map((principal) => known.find((k) => k.principal === principal) ?? { principal, ...mintApiKey() });
-  await writeFile(path, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
+  await writeFileAtomic(path, JSON.stringify(keys, null, 2) + '\n', 0o600);
   await chmod(path, 0o600);
   return keys;
 }
@@ -65,14 +65,14 @@ async function nextSerial(): Promise<number> {
   const path = join(dev, 'serial');
   const last = Number((await readFile(path, 'utf8').catch(() => '0')).trim()) || 0;
   const serial = Math.max(last + 1, Math.floor(Date.now() / 1000));
-  await writeFile(path, `${serial}\n`);
+  await writeFileAtomic(path, `${serial}\n`, 0o644);
   return serial;
 }
 
 async function main(): Promise<number> {
   await mkdir(dev, { recursive: true });
   const { privatePem, publicPem } = await signingKey();
-  await writeFile(join(dev, 'signing-key.pub.pem'), publicPem);
+  await writeFileAtomic(join(dev, 'signing-key.pub.pem'), publicPem, 0o644);
   const keys = await devKeys();
 
   const policies = join(dev, 'policies');
@@ -80,21 +80,23 @@ async function main(): Promise<number> {
   await cp(join(root, 'policies'), policies, { recursive: true });
   await mkdir(join(policies, 'keys'), { recursive: true });
   for (const k of keys) {
-    await writeFile(
+    await writeFileAtomic(
       join(policies, 'keys', `${k.id}.yaml`),
       `id: ${k.id}\nprincipal: ${k.principal}\nsha256: ${k.sha256}\ncreated: 2026-01-01T00:00:00Z\ndescription: dev key made by npm start (plaintext in .dev/api-keys.json)\n`,
+      0o644,
     );
   }
 
   const serial = await nextSerial();
-  const { analysis, payload } = await compileFolder(policies, { serial, revision: 'dev', createdAt: new Date() });
-  if (payload === null) {
+  const { analysis, bundle } = await compileBundle(policies, { signingKey: createPrivateKey(privatePem), serial, revision: 'dev', createdAt: new Date() });
+  if (bundle === null) {
     console.error('modelgate dev: the policies do not compile:');
     for (const d of analysis.diagnostics) console.error(`  ${JSON.stringify(d)}`);
     return 1;
   }
+  const { payload } = bundle;
   const bundlePath = join(dev, 'bundle.json');
-  await writeFile(bundlePath, serializeEnvelope(signBundle(serializePayload(payload), createPrivateKey(privatePem))));
+  await writeFileAtomic(bundlePath, bundle.envelope, 0o644);
 
   const source = parseBundleSource(bundlePath);
   if ('problem' in source) throw new Error(source.problem);

@@ -1,9 +1,10 @@
 // `audit history`: one principal's access over the policy commits, followed by stable id (a rename
 // keeps the timeline), as the commits that changed it plus the instants where a grant lapsed.
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
-import type { CommitInfo } from '../io/git-history.ts';
+import type { CommitInfo } from '../git/history.ts';
 import type { AccessSnapshot, PrincipalRef } from '../plan/access-snapshot.ts';
 import { diffAccess, type GrantChange, type IdentityChange, type KeyChange } from '../plan/diff-access.ts';
+import { principalText } from '../resolve/principal.ts';
 
 export interface HistoryStep {
   commit: CommitInfo;
@@ -119,7 +120,7 @@ const owners = new WeakMap<AccessSnapshot, Map<string, string>>();
 function ownerId(snapshot: AccessSnapshot, owner: string): string | undefined {
   let byName = owners.get(snapshot);
   if (byName === undefined) {
-    byName = new Map([...snapshot.principals.values()].map((p) => [p.kind === 'service' ? `service:${p.name}` : p.name, p.id]));
+    byName = new Map([...snapshot.principals.values()].map((p) => [principalText(p.kind, p.name), p.id]));
     owners.set(snapshot, byName);
   }
   return byName.get(owner);

@@ -2,9 +2,10 @@
 // commit that introduced it: the most recent commit where the grant went from absent to present.
 import { minimatch } from 'minimatch';
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
-import type { CommitInfo } from '../io/git-history.ts';
+import type { CommitInfo } from '../git/history.ts';
 import type { AccessSnapshot, PrincipalRef } from '../plan/access-snapshot.ts';
 import { READ_AHEAD, type SnapshotCache } from './revision-snapshots.ts';
+import { isGlob } from '../check/model-glob.ts';
 
 export interface ModelMatch {
   fqn: string;
@@ -32,7 +33,7 @@ export interface WhoCanAnswer {
 export function matchModels(snapshot: AccessSnapshot, pattern: string): ModelLookup {
   const declared: ModelMatch[] = [];
   for (const [account, models] of snapshot.accounts) for (const [name, enabled] of models) declared.push({ fqn: `${account}/${name}`, enabled });
-  if (/[*?[\]{}!]/.test(pattern)) {
+  if (isGlob(pattern)) {
     const models = declared.filter((m) => minimatch(m.fqn, pattern));
     if (models.length > 0) return { ok: true, models: sortBy(models, (m) => m.fqn) };
     return { ok: false, code: 'MG_GLOB_MATCHES_NOTHING', message: `"${pattern}" matches no declared model` };

@@ -18,12 +18,13 @@ const LOOK_ALIKES: Record<string, string> = {
 };
 
 /** Folds a name to the form two look-alike names share. */
-export function skeleton(name: string): string {
+function skeleton(name: string): string {
   let out = '';
   for (const ch of name.normalize('NFKC').toLowerCase()) out += LOOK_ALIKES[ch] ?? ch;
   return out.replace(/rn/g, 'm');
 }
 
+/** Warns on each pair of names within one namespace that differ only by case or look-alike characters. */
 export function checkConfusables(things: readonly NamedThing[]): Diagnostic[] {
   const out: Diagnostic[] = [];
   const firstBySkeleton = new Map<string, NamedThing>();

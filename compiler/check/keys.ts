@@ -6,6 +6,7 @@ import type { Doc } from '../load/policy-set.ts';
 import { baseName } from '../load/source-file.ts';
 import { bundleInstant, UNREPRESENTABLE_HINT } from './instant.ts';
 import type { DirectorySnapshot } from '../resolve/directory.ts';
+import { parsePrincipal } from '../resolve/principal.ts';
 
 export interface ResolvedKey {
   record: KeyRecord;
@@ -14,11 +15,7 @@ export interface ResolvedKey {
   name: string;
 }
 
-/** Splits `alice` / `service:llmapp1` into kind and name. */
-export function parsePrincipal(text: string): { kind: 'user' | 'service'; name: string } {
-  return text.startsWith('service:') ? { kind: 'service', name: text.slice('service:'.length) } : { kind: 'user', name: text };
-}
-
+/** Checks API key records (file name, unique id, owner, expiry) and resolves each owner. */
 export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectorySnapshot, now: Date, unloadedDirectory = false): { keys: ResolvedKey[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const keys: ResolvedKey[] = [];

@@ -26,6 +26,7 @@ export interface Catalog {
   models: Map<string, CatalogModel>;
 }
 
+/** Checks provider accounts and builds the model catalog from them. */
 export function checkProviders(docs: readonly Doc<ProviderAccount>[]): { catalog: Catalog; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const accounts = new Map<string, CatalogAccount>();

@@ -9,6 +9,7 @@ import type { Doc } from '../load/policy-set.ts';
 import type { DirectorySnapshot } from '../resolve/directory.ts';
 import { bundleInstant, UNREPRESENTABLE_HINT } from './instant.ts';
 import type { Catalog } from './providers.ts';
+import { isGlob } from './model-glob.ts';
 
 /** A rule after resolution: what it grants, to whom, until when, and where it is written. */
 export interface ResolvedRule {
@@ -27,8 +28,6 @@ export interface ResolvedRule {
   services: string[];
 }
 
-const GLOB_CHARS = /[*?[\]{}!]/;
-
 /** Sources that failed to load; references to them are not reported again. */
 export interface Unloaded {
   accounts: ReadonlySet<string>;
@@ -36,6 +35,7 @@ export interface Unloaded {
 }
 const NOTHING_UNLOADED: Unloaded = { accounts: new Set(), directory: false };
 
+/** Checks authz rules and resolves each to models and principals. */
 export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, directory: DirectorySnapshot, now: Date, unloaded: Unloaded = NOTHING_UNLOADED): { rules: ResolvedRule[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const rules: ResolvedRule[] = [];
@@ -85,7 +85,7 @@ function resolveModels(rule: AuthzRule, catalog: Catalog, position: ReadonlyMap<
   const matched = new Set<string>();
   rule.models.forEach((ref, j) => {
     const path: JsonPath = ['models', j];
-    if (GLOB_CHARS.test(ref)) {
+    if (isGlob(ref)) {
       const hits = expand(ref);
       if (hits.length === 0 && unloaded.accounts.size === 0) report('MG_GLOB_MATCHES_NOTHING', path, `the glob "${ref}" matches no declared model`, 'globs match account/model names, like "azure-prod/*" or "openai-main/gpt-4o*"');
       for (const fqn of hits) matched.add(fqn);
@@ -155,8 +155,8 @@ function globExpander(catalog: Catalog): (pattern: string) => string[] {
     const matcher = new Minimatch(pattern, { nonegate: true, nocomment: true });
     const slash = pattern.indexOf('/');
     const accountPart = slash > 0 ? pattern.slice(0, slash) : '';
-    const account = accountPart !== '' && !GLOB_CHARS.test(accountPart) ? catalog.accounts.get(accountPart) : undefined;
-    const candidates = account !== undefined ? [...account.models.values()].map((m) => m.fqn) : accountPart !== '' && !GLOB_CHARS.test(accountPart) ? [] : [...catalog.models.keys()];
+    const account = accountPart !== '' && !isGlob(accountPart) ? catalog.accounts.get(accountPart) : undefined;
+    const candidates = account !== undefined ? [...account.models.values()].map((m) => m.fqn) : accountPart !== '' && !isGlob(accountPart) ? [] : [...catalog.models.keys()];
     const hits = candidates.filter((fqn) => matcher.match(fqn));
     cache.set(pattern, hits);
     return hits;

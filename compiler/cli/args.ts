@@ -2,20 +2,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseWholeDuration } from '../../schemas/formats/duration.ts';
 import { parseInstantText } from '../../schemas/formats/instant.ts';
+import { UsageError } from './errors.ts';
 
-/** Bad command line: exit 2 with the message and a pointer to --help. */
-export class UsageError extends Error {}
+type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** The environment is not right (missing key file, unreadable folder): exit 2. */
-export class EnvironmentError extends Error {}
-
-export type Options = NonNullable<ParseArgsConfig['options']>;
-
-export const COMMON_OPTIONS = {
+const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   format: { type: 'string' },
 } as const satisfies Options;
 
+/** Parses a command's arguments (with --help and --format); a bad command line is a UsageError. */
 export function parse<T extends Options>(args: string[], options: T, allowPositionals = 0, formats: readonly string[] = ['text', 'json']) {
   let parsed;
   try {
@@ -40,7 +36,14 @@ export function parseInstant(text: string, now: Date, flag: string): Date {
   throw new UsageError(`${flag} must be a duration like 90d, 12h, 30m or an RFC 3339 time like 2027-01-31T00:00:00Z`);
 }
 
+/** The flag's value, or a UsageError saying it is required. */
 export function requireString(value: unknown, flag: string): string {
   if (typeof value !== 'string' || value === '') throw new UsageError(`${flag} is required`);
   return value;
+}
+
+/** Whether the command line asks for --format json, read leniently: for printing failures, whatever else is wrong with it. */
+export function wantsJson(args: readonly string[]): boolean {
+  const { values } = parseArgs({ args: [...args], options: { format: { type: 'string' } }, strict: false, allowPositionals: true });
+  return values.format === 'json';
 }

@@ -1,20 +1,26 @@
 // A bundle file and the keys to trust it, as the commands that read bundles take them.
 import { readFile } from 'node:fs/promises';
-import { trustKeys, type TrustedKey } from '../../schemas/bundle/verify.ts';
-import { KeyFileError, readPublicKey } from '../../schemas/formats/signing-keys.ts';
-import { EnvironmentError } from './args.ts';
+import { trustKeys, verifyBundle, type TrustedKey, type VerifiedBundle } from '../../schemas/bundle/verify.ts';
+import { readPublicKey } from '../../schemas/formats/signing-keys.ts';
+import { EnvironmentError, toCliError } from './errors.ts';
+
+/** Reads the bundle bytes; an unreadable file is an environment error (exit 2). */
+export async function readBundleBytes(file: string): Promise<Buffer> {
+  return readFile(file).catch(() => Promise.reject(new EnvironmentError(`cannot read bundle ${file}`)));
+}
 
 /** Reads the trusted public keys and the bundle bytes; unreadable files are environment errors (exit 2). */
 export async function readBundleInput(file: string, keyPaths: readonly string[]): Promise<{ keys: TrustedKey[]; bytes: Buffer }> {
-  let keys: TrustedKey[];
+  const keys = trustKeys(await Promise.all(keyPaths.map(readPublicKey)));
+  return { keys, bytes: await readBundleBytes(file) };
+}
+
+/** Reads and verifies the bundle (signature and schema; not expiry); a refusal is the answer, with its MG_BUNDLE_* code. */
+export async function readVerifiedBundle(file: string, keyPaths: readonly string[]): Promise<VerifiedBundle> {
+  const { keys, bytes } = await readBundleInput(file, keyPaths);
   try {
-    keys = trustKeys(await Promise.all(keyPaths.map(readPublicKey)));
+    return verifyBundle(bytes, keys);
   } catch (error) {
-    if (error instanceof KeyFileError) throw new EnvironmentError(error.message);
-    throw error;
+    throw toCliError(error, { subject: file });
   }
-  const bytes = await readFile(file).catch(() => {
-    throw new EnvironmentError(`cannot read bundle ${file}`);
-  });
-  return { keys, bytes };
 }

@@ -1,5 +1,7 @@
 // The modelgate command line (every command but `serve`, which lives in the runtime).
-import { EnvironmentError, UsageError } from './args.ts';
+import { wantsJson } from './args.ts';
+import { EnvironmentError, toCliError } from './errors.ts';
+import { printFailure } from './output.ts';
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import type { Command } from './command.ts';
 import { auditHistoryCommand } from './commands/audit-history.ts';
@@ -64,15 +66,9 @@ export async function main(args: string[], services: CliServices = NO_SECRET_SOU
   try {
     return await command.run(rest);
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`modelgate ${command.name}: ${error.message}\nSee \`modelgate ${command.name} --help\`.\n`);
-      return 2;
-    }
-    if (error instanceof EnvironmentError) {
-      process.stderr.write(`modelgate ${command.name}: ${error.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`modelgate ${command.name}: unexpected error: ${(error as Error).message}\n`);
-    return 2;
+    // The one place a failure becomes output and an exit code.
+    const failure = toCliError(error);
+    printFailure(failure, command.name, wantsJson(rest));
+    return failure.exitCode;
   }
 }

@@ -4,6 +4,8 @@ import { minimatch } from 'minimatch';
 import type { PolicyModel } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { PolicySet } from '../load/policy-set.ts';
+import { principalKey, principalText } from '../resolve/principal.ts';
+import { isGlob } from '../check/model-glob.ts';
 
 export interface PrincipalRef {
   kind: 'user' | 'service';
@@ -57,7 +59,8 @@ export interface SnapshotOptions {
   largeTeam: number;
 }
 
-export function grantKey(principalId: string, model: string): string {
+/** The key of one principal-model grant in a snapshot. */
+function grantKey(principalId: string, model: string): string {
   return `${principalId} ${model}`;
 }
 
@@ -73,13 +76,13 @@ export function accessSnapshot(revision: string, set: PolicySet, model: PolicyMo
     pins: new Map(),
     broadRules: [],
   };
-  for (const [name, id] of Object.entries(set.lock?.data.users ?? {})) snapshot.pins.set(`user:${name}`, id);
-  for (const [name, id] of Object.entries(set.lock?.data.services ?? {})) snapshot.pins.set(`service:${name}`, id);
+  for (const [name, id] of Object.entries(set.lock?.data.users ?? {})) snapshot.pins.set(principalKey('user', name), id);
+  for (const [name, id] of Object.entries(set.lock?.data.services ?? {})) snapshot.pins.set(principalKey('service', name), id);
   if (model === null) return snapshot;
 
   const byName = new Map<string, PrincipalRef>();
-  for (const [name, user] of model.directory.users) byName.set(`user:${name}`, { kind: 'user', name, id: user.id });
-  for (const [name, service] of model.directory.services) byName.set(`service:${name}`, { kind: 'service', name, id: service.id });
+  for (const [name, user] of model.directory.users) byName.set(principalKey('user', name), { kind: 'user', name, id: user.id });
+  for (const [name, service] of model.directory.services) byName.set(principalKey('service', name), { kind: 'service', name, id: service.id });
   for (const principal of byName.values()) snapshot.principals.set(principal.id, principal);
 
   for (const [name, account] of model.catalog.accounts) {
@@ -89,7 +92,7 @@ export function accessSnapshot(revision: string, set: PolicySet, model: PolicyMo
   const now = options.now.getTime();
   for (const rule of model.rules) {
     if (rule.expires !== undefined && Date.parse(rule.expires) <= now) continue;
-    const principals = [...rule.users.map((u) => byName.get(`user:${u}`)), ...rule.services.map((s) => byName.get(`service:${s}`))];
+    const principals = [...rule.users.map((u) => byName.get(principalKey('user', u))), ...rule.services.map((s) => byName.get(principalKey('service', s)))];
     for (const principal of principals) {
       if (principal === undefined) continue;
       for (const fqn of rule.models) addGrant(snapshot.grants, principal, fqn, rule.source, rule.expires);
@@ -97,7 +100,7 @@ export function accessSnapshot(revision: string, set: PolicySet, model: PolicyMo
   }
 
   for (const key of model.keys) {
-    const state: KeyState = { id: key.record.id, principal: key.kind === 'service' ? `service:${key.name}` : key.name, revoked: key.record.revoked === true };
+    const state: KeyState = { id: key.record.id, principal: principalText(key.kind, key.name), revoked: key.record.revoked === true };
     if (key.record.expires !== undefined) state.expires = new Date(Date.parse(key.record.expires)).toISOString();
     snapshot.keys.set(state.id, state);
   }
@@ -141,7 +144,7 @@ function broadRules(set: PolicySet, model: PolicyModel, largeTeam: number): Broa
 }
 
 function wholeAccounts(pattern: string, model: PolicyModel): string[] {
-  if (!/[*?[\]{}!]/.test(pattern)) return [];
+  if (!isGlob(pattern)) return [];
   const accounts: string[] = [];
   for (const [name, account] of model.catalog.accounts) {
     const fqns = [...account.models.values()].map((m) => m.fqn);

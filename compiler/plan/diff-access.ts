@@ -1,6 +1,7 @@
 // The access diff between two snapshots: grants gained and lost (by stable id, so a rename is not a
 // revoke plus a grant), keys, accounts and models, identities, and broad grants this change adds.
 import type { AccessSnapshot, BroadRule, Grant, KeyState, PrincipalRef } from './access-snapshot.ts';
+import { parsePrincipalKey } from '../resolve/principal.ts';
 
 export interface GrantChange {
   principal: PrincipalRef;
@@ -58,6 +59,7 @@ export interface DiffOptions {
   expiringWithinMs: number;
 }
 
+/** What changes from base to head: grants, keys, catalog, identities, broad grants. */
 export function diffAccess(base: AccessSnapshot, head: AccessSnapshot, options: DiffOptions): PlanDiff {
   const gained: GrantChange[] = [];
   const lost: GrantChange[] = [];
@@ -163,7 +165,8 @@ function diffIdentities(base: AccessSnapshot, head: AccessSnapshot): IdentityCha
 }
 
 function splitPin(pin: string): ['user' | 'service', string] {
-  return pin.startsWith('service:') ? ['service', pin.slice('service:'.length)] : ['user', pin.slice('user:'.length)];
+  const { kind, name } = parsePrincipalKey(pin);
+  return [kind, name];
 }
 
 function cmp(a: string, b: string): number {

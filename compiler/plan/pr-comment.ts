@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { Octokit } from '@octokit/rest';
 
-export const PLAN_MARKER = '<!-- modelgate:plan -->';
+const PLAN_MARKER = '<!-- modelgate:plan -->';
 /** GitHub refuses comment bodies over 65,536 characters. */
 export const MAX_COMMENT_CHARS = 65_000;
 

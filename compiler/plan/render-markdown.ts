@@ -7,11 +7,13 @@ export interface MarkdownOptions {
   maxDiffLines: number;
 }
 
+/** The plan in one line: the comment's headline and the JSON summary. */
 export function summaryLine(plan: PlanDiff): string {
   const n = (count: number, word: string): string => `${count} ${word}${count === 1 ? '' : 's'}`;
   return `Access: +${n(plan.gained.length, 'grant')}, -${plan.lost.length}, ${n(plan.principals, 'principal')}, ${n(plan.errors.length, 'error')}`;
 }
 
+/** The plan as the Markdown of the pull request comment. */
 export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string {
   const out: string[] = [];
   out.push('### modelgate plan', '', `**${summaryLine(plan)}**`, '', `Base \`${short(plan.base)}\`, head \`${short(plan.head)}\`.`);

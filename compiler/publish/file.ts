@@ -11,7 +11,7 @@ import { withFileLock, type LockOptions } from './file-lock.ts';
 import { decidePublish } from './order.ts';
 import { writeFileAtomic } from '../../schemas/io/write-atomic.ts';
 
-export const STABLE_NAME = 'bundle.json';
+const STABLE_NAME = 'bundle.json';
 const ARCHIVED = /^bundle-(\d{1,16})\.json$/;
 const LOCK_NAME = '.modelgate-publish.lock';
 

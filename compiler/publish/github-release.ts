@@ -9,8 +9,8 @@ import { readPublished, type Publishable } from './envelope.ts';
 import { PublishError, type Published } from './errors.ts';
 import { decidePublish } from './order.ts';
 
-export const TAG_PREFIX = 'modelgate-bundle-';
-export const ASSET_NAME = 'bundle.json';
+const TAG_PREFIX = 'modelgate-bundle-';
+const ASSET_NAME = 'bundle.json';
 const TAG = /^modelgate-bundle-(\d{1,16})$/;
 
 export interface GitHubReleaseOptions {
@@ -33,10 +33,11 @@ interface Release {
 const QUIET = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 /** The URL runtimes poll for a github-release:// destination. */
-export function stableDownloadUrl(serverUrl: string, owner: string, repo: string): string {
+function stableDownloadUrl(serverUrl: string, owner: string, repo: string): string {
   return `${serverUrl.replace(/\/+$/, '')}/${owner}/${repo}/releases/latest/download/${ASSET_NAME}`;
 }
 
+/** github-release://OWNER/REPO: one release per serial, marked latest. */
 export function githubReleaseDestination(options: GitHubReleaseOptions): Destination {
   const { owner, repo } = options;
   const display = `github-release://${owner}/${repo}`;

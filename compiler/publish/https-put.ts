@@ -15,6 +15,7 @@ export interface HttpsPutOptions {
   maxBytes?: number;
 }
 
+/** https://URL: a PUT to a (presigned) URL. */
 export function httpsPutDestination(url: URL, options: HttpsPutOptions): Destination {
   const display = redactUrl(url);
   return {

@@ -84,7 +84,7 @@ export function gitHubClient(options: GitHubClientOptions, sleep: (ms: number) =
 }
 
 /** When a 403/429 is a rate limit: the instant it lifts (retry-after, else x-ratelimit-reset); null otherwise. */
-export function rateLimitReset(status: number, headers: Record<string, string | undefined>, now: number): Date | null {
+function rateLimitReset(status: number, headers: Record<string, string | undefined>, now: number): Date | null {
   if (status !== 403 && status !== 429) return null;
   const retryAfter = headers['retry-after'];
   if (retryAfter !== undefined && /^\d+$/.test(retryAfter)) return new Date(now + Number(retryAfter) * 1000);

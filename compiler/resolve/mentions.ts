@@ -2,7 +2,7 @@
 // a name it has no file of its own for (an unpinned login, a confusable pair).
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc, PolicySet } from '../load/policy-set.ts';
-import { parsePrincipal } from '../check/keys.ts';
+import { parsePrincipal } from './principal.ts';
 import type { SourceLocation } from './directory.ts';
 
 /** A lookup of the first rule entry (or key record) naming each user and team; built on first use. */

@@ -1,10 +1,19 @@
-// Whole-file writes that a reader (a gateway polling, a gateway booting from its cache) never sees
-// half done: a temp file in the same folder (rename is atomic only within one file system),
-// fsynced before the rename, so after a crash the file is either the old or the new one.
+// Whole-file writes that a reader (a gateway polling, a gateway booting from its cache, a person
+// running the CLI again) never sees half done: a temp file in the same folder (rename is atomic
+// only within one file system), fsynced before it takes the final name, and the folder fsynced
+// after, so that after a crash the file is either the old or the new one and the new name is
+// durable.
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { link, open, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
-export async function writeFileAtomic(path: string, bytes: Uint8Array, mode: number): Promise<void> {
+export interface WriteAtomicOptions {
+  /** Never replace an existing file: fail with EEXIST instead (a key, a key record). */
+  exclusive?: boolean;
+}
+
+/** Writes `bytes` to `path` whole (temp file, fsync, rename, fsync of the folder), created with `mode`. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string, mode: number, options: WriteAtomicOptions = {}): Promise<void> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temp, 'wx', mode);
@@ -14,9 +23,31 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, mode: num
     } finally {
       await handle.close();
     }
-    await rename(temp, path);
+    // link() refuses an existing target where rename() would replace it; both are atomic.
+    if (options.exclusive === true) {
+      await link(temp, path);
+      await unlink(temp);
+    } else {
+      await rename(temp, path);
+    }
   } catch (error) {
     await unlink(temp).catch(() => {});
     throw error;
+  }
+  await syncFolder(dirname(path));
+}
+
+// The rename is durable only once the folder's entry is on disk. Some platforms cannot open or
+// fsync a folder (Windows: EISDIR/EPERM); there the rename is as durable as the OS makes it.
+async function syncFolder(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF' && code !== 'EACCES') throw error;
+  } finally {
+    await handle?.close();
   }
 }

@@ -49,8 +49,8 @@ async function compileChild(dir: string, keyPath: string, outPath: string): Prom
   const { loadPolicySet } = await import('../../compiler/load/policy-set.ts');
   const { staticDirectory } = await import('../../compiler/resolve/static-directory.ts');
   const { analyze, requestedNames } = await import('../../compiler/compile.ts');
-  const { buildPayload } = await import('../../compiler/index/build-payload.ts');
-  const { serializePayload, signBundle, serializeEnvelope } = await import('../../compiler/sign.ts');
+  const { buildPayload } = await import('../../compiler/bundle/build-payload.ts');
+  const { serializePayload, signBundle, serializeEnvelope } = await import('../../compiler/bundle/sign.ts');
   const { readPrivateKey } = await import('../../schemas/formats/signing-keys.ts');
   const key = await readPrivateKey(keyPath);
   const now = new Date('2026-06-01T00:00:00Z');

@@ -1,7 +1,7 @@
 // Semantic checks, one condition at a time, on in-memory policy trees: codes, positions, messages.
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../compiler/diagnostics/diagnostic.ts';
-import { analyzeFiles } from '../../compiler/io/compile-folder.ts';
+import { analyzeFiles } from '../../compiler/io/analyze-folder.ts';
 import { BASE_POLICY, policyFiles } from '../support/policy-files.ts';
 
 const NOW = new Date('2026-11-27T12:00:00Z');

@@ -3,8 +3,8 @@
 // expiry. Any disagreement is a bug in the compiler's index, the runtime's lookup, or the naive
 // reading of the policy format.
 import { describe, expect, it } from 'vitest';
-import { buildPayload } from '../../compiler/index/build-payload.ts';
-import { analyzeFiles } from '../../compiler/io/compile-folder.ts';
+import { buildPayload } from '../../compiler/bundle/build-payload.ts';
+import { analyzeFiles } from '../../compiler/io/analyze-folder.ts';
 import { buildDecisionIndex } from '../../schemas/bundle/decision-index.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { generatePolicies, type GenerateOptions } from '../bench/generate-policies.ts';

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../compiler/cli/main.ts';
-import { serializeEnvelope, serializePayload, signBundle } from '../../compiler/sign.ts';
+import { serializeEnvelope, serializePayload, signBundle } from '../../compiler/bundle/sign.ts';
 import { BUNDLE_PAYLOAD_TYPE, keyIdOf, pae, signEnvelope, type DsseEnvelope } from '../../schemas/bundle/dsse.ts';
 import type { BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';

@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import type { Diagnostic } from '../../compiler/diagnostics/diagnostic.ts';
-import { buildPayload, type BundleMeta } from '../../compiler/index/build-payload.ts';
-import { analyzeFiles } from '../../compiler/io/compile-folder.ts';
+import { buildPayload, type BundleMeta } from '../../compiler/bundle/build-payload.ts';
+import { analyzeFiles } from '../../compiler/io/analyze-folder.ts';
 import { readPolicyFiles } from '../../compiler/io/read-policies.ts';
 import type { SourceFile } from '../../compiler/load/source-file.ts';
-import { serializePayload } from '../../compiler/sign.ts';
+import { serializePayload } from '../../compiler/bundle/sign.ts';
 import { mulberry32 } from '../support/prng.ts';
 
 const VECTORS = fileURLToPath(new URL('../vectors/', import.meta.url));

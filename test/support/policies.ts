@@ -1,10 +1,10 @@
 // Test policy trees and signed bundles, built with the real compiler (tests may import compiler/;
 // the runtime never does).
-import type { KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { compileFolder } from '../../compiler/io/compile-folder.ts';
-import { serializeEnvelope, serializePayload, signBundle } from '../../compiler/sign.ts';
+import { compileBundle } from '../../compiler/bundle/compile-bundle.ts';
+import { signPayload as signWith, type SignedBundle } from '../../compiler/bundle/sign.ts';
 import { mintApiKey, sha256Hex } from '../../schemas/formats/api-key.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 
@@ -72,21 +72,27 @@ export async function writePolicyTree(dir: string, keys: TestKeys, options: Tree
   }
 }
 
-/** Compiles a policy folder into a payload; fails the test on diagnostics. */
+/** Compiles and signs a policy folder the way `modelgate compile` does; fails the test on diagnostics. */
+async function compileSigned(dir: string, serial: number, privateKey: KeyObject, createdAt = new Date()): Promise<SignedBundle> {
+  const { analysis, bundle } = await compileBundle(dir, { signingKey: privateKey, serial, revision: `rev-${serial}`, createdAt });
+  if (bundle === null) throw new Error(`test policies do not compile:\n${analysis.diagnostics.map((d) => JSON.stringify(d)).join('\n')}`);
+  return bundle;
+}
+
+/** Compiles a policy folder into a payload (signed with a throwaway key, then unwrapped); fails the test on diagnostics. */
 export async function compilePayload(dir: string, serial: number, createdAt = new Date()): Promise<BundlePayload> {
-  const { analysis, payload } = await compileFolder(dir, { serial, revision: `rev-${serial}`, createdAt });
-  if (payload === null) throw new Error(`test policies do not compile:\n${analysis.diagnostics.map((d) => JSON.stringify(d)).join('\n')}`);
-  return payload;
+  return (await compileSigned(dir, serial, generateKeyPairSync('ed25519').privateKey, createdAt)).payload;
 }
 
 /** Signs a payload into envelope bytes. */
 export function signPayload(payload: BundlePayload, privateKey: KeyObject): Buffer {
-  return serializeEnvelope(signBundle(serializePayload(payload), privateKey));
+  return signWith(payload, privateKey).envelope;
 }
 
-/** compilePayload + signPayload, with an optional edit of the payload before signing. */
+/** A signed bundle of the folder, with an optional edit of the payload before signing. */
 export async function buildBundle(dir: string, serial: number, privateKey: KeyObject, edit?: (payload: BundlePayload) => void): Promise<Buffer> {
-  const payload = await compilePayload(dir, serial);
-  edit?.(payload);
+  const { payload, envelope } = await compileSigned(dir, serial, privateKey);
+  if (edit === undefined) return envelope;
+  edit(payload);
   return signPayload(payload, privateKey);
 }

@@ -1,11 +1,12 @@
 import { findPrincipal, principalHistory, type IdentityEvent, type ModelChange, type PrincipalHistory } from '../../audit/history.ts';
 import { snapshotCache } from '../../audit/revision-snapshots.ts';
-import { parsePrincipal } from '../../check/keys.ts';
-import type { CommitInfo } from '../../io/git-history.ts';
-import { parse, UsageError } from '../args.ts';
-import { AUDIT_OPTIONS, auditPoint, commitLine, fail, gitErrorsAsEnvironment } from '../audit-input.ts';
+import { parsePrincipal } from '../../resolve/principal.ts';
+import type { CommitInfo } from '../../git/history.ts';
+import { parse } from '../args.ts';
+import { AUDIT_OPTIONS, auditPoint, commitLine, noPolicyCommit } from '../audit-input.ts';
 import type { Command } from '../command.ts';
-import { printJson } from '../output.ts';
+import { failure, UsageError } from '../errors.ts';
+import { printResult } from '../output.ts';
 
 export const auditHistoryCommand: Command = {
   name: 'audit history',
@@ -35,18 +36,17 @@ Exit codes: 0 answered, 1 a principal no policy commit knows, 2 usage or environ
     const { kind, name } = parsePrincipal(text);
     const dir = values.policies as string;
     const point = await auditPoint(dir, values.at, new Date());
-    if (point.commits.length === 0) return fail(json, null, `no commit changed the policy folder "${dir}" at or before ${point.asked}`);
+    if (point.commits.length === 0) throw noPolicyCommit(dir, point);
 
     const cache = snapshotCache(dir, { at: null });
-    const snapshots = await gitErrorsAsEnvironment(() => cache.all(point.commits));
+    const snapshots = await cache.all(point.commits);
     const steps = point.commits.map((commit, i) => ({ commit, snapshot: snapshots[i]! }));
     const lookup = findPrincipal(steps, kind, name);
-    if (!lookup.ok) return fail(json, lookup.code, lookup.message);
+    if (!lookup.ok) throw failure(lookup.code, lookup.message, { show: 'code-in-json' });
 
     const history = principalHistory(steps, lookup.principal, point.at);
     const until = point.commits[point.commits.length - 1]!;
-    if (json) printJson({ ok: true, principal: history.principal, at: point.at.toISOString(), policyCommit: until, commits: point.commits.length, events: history.events, skipped: history.skipped });
-    else process.stdout.write(renderText(history, point.commits.length, until, point.at));
+    printResult(json, { ok: true, principal: history.principal, at: point.at.toISOString(), policyCommit: until, commits: point.commits.length, events: history.events, skipped: history.skipped }, renderText(history, point.commits.length, until, point.at));
     return 0;
   },
 };

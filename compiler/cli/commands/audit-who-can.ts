@@ -1,10 +1,11 @@
 import { snapshotCache } from '../../audit/revision-snapshots.ts';
 import { matchModels, whoCan, type WhoCanAnswer, type ModelMatch } from '../../audit/who-can.ts';
-import type { CommitInfo } from '../../io/git-history.ts';
-import { parse, UsageError } from '../args.ts';
-import { AUDIT_OPTIONS, auditPoint, commitLine, fail, gitErrorsAsEnvironment } from '../audit-input.ts';
+import type { CommitInfo } from '../../git/history.ts';
+import { parse } from '../args.ts';
+import { AUDIT_OPTIONS, auditPoint, commitLine, noPolicyCommit } from '../audit-input.ts';
 import type { Command } from '../command.ts';
-import { diagnosticsJson, printDiagnostics, printJson } from '../output.ts';
+import { failure, policyErrors, UsageError } from '../errors.ts';
+import { printResult } from '../output.ts';
 
 export const auditWhoCanCommand: Command = {
   name: 'audit who-can',
@@ -36,25 +37,16 @@ environment error (not a git repository, unknown revision).`,
     const dir = values.policies as string;
     const point = await auditPoint(dir, values.at, new Date());
     const policyCommit = point.commits[point.commits.length - 1];
-    if (policyCommit === undefined) return fail(json, null, `no commit changed the policy folder "${dir}" at or before ${point.asked}`);
+    if (policyCommit === undefined) throw noPolicyCommit(dir, point);
 
     const cache = snapshotCache(dir, { at: point.at });
-    const target = await gitErrorsAsEnvironment(() => cache.get(policyCommit));
-    if (target.errors.length > 0) {
-      const message = `the policies at ${policyCommit.id.slice(0, 12)} do not compile, so no gateway ran them`;
-      if (json) printJson({ ok: false, message, diagnostics: diagnosticsJson(target.errors, dir) });
-      else {
-        process.stderr.write(`${message}:\n`);
-        printDiagnostics(target.errors, dir);
-      }
-      return 1;
-    }
+    const target = await cache.get(policyCommit);
+    if (target.errors.length > 0) throw policyErrors(target.errors, dir, `the policies at ${policyCommit.id.slice(0, 12)} do not compile, so no gateway ran them`);
     const lookup = matchModels(target, pattern);
-    if (!lookup.ok) return fail(json, lookup.code, `${lookup.message} at ${policyCommit.id.slice(0, 12)}`);
+    if (!lookup.ok) throw failure(lookup.code, `${lookup.message} at ${policyCommit.id.slice(0, 12)}`, { show: 'code-in-json' });
 
-    const answer = await gitErrorsAsEnvironment(() => whoCan(point.commits, lookup.models, cache));
-    if (json) printJson({ ok: true, model: pattern, at: point.at.toISOString(), policyCommit, models: lookup.models, grants: answer.grants, skipped: answer.skipped });
-    else process.stdout.write(renderText(pattern, point.at, policyCommit, lookup.models, answer));
+    const answer = await whoCan(point.commits, lookup.models, cache);
+    printResult(json, { ok: true, model: pattern, at: point.at.toISOString(), policyCommit, models: lookup.models, grants: answer.grants, skipped: answer.skipped }, renderText(pattern, point.at, policyCommit, lookup.models, answer));
     return 0;
   },
 };

@@ -1,13 +1,11 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { hasErrors } from '../../diagnostics/diagnostic.ts';
-import { buildPayload } from '../../index/build-payload.ts';
-import { policyRevision } from '../../io/git.ts';
-import { readPrivateKey, KeyFileError } from '../../../schemas/formats/signing-keys.ts';
-import { serializeEnvelope, serializePayload, signBundle } from '../../sign.ts';
-import { EnvironmentError, parse, parseInstant, requireString, UsageError } from '../args.ts';
+import { readFile } from 'node:fs/promises';
+import { readPrivateKey } from '../../../schemas/formats/signing-keys.ts';
+import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
+import { compileBundle } from '../../bundle/compile-bundle.ts';
+import { parse, parseInstant, requireString } from '../args.ts';
 import type { Command } from '../command.ts';
-import { diagnosticsJson, printDiagnostics, printJson } from '../output.ts';
+import { policyErrors, UsageError } from '../errors.ts';
+import { diagnosticsJson, printDiagnostics, printResult } from '../output.ts';
 import { analyzePolicies, POLICY_OPTIONS } from '../policies.ts';
 
 export const compileCommand: Command = {
@@ -44,36 +42,22 @@ signed with the Ed25519 key. Nothing is written when there is any error.
     const keyPath = requireString(values['signing-key'], '--signing-key');
     const now = new Date();
     const createdAt = values['created-at'] === undefined ? now : parseInstant(values['created-at'], now, '--created-at');
-    let privateKey;
-    try {
-      privateKey = await readPrivateKey(keyPath);
-    } catch (error) {
-      if (error instanceof KeyFileError) throw new EnvironmentError(error.message);
-      throw error;
-    }
-
-    const analysis = await analyzePolicies(dir, { now: createdAt, frozenLock: values['frozen-lock'] === true });
-    // A bundle is published and trusted for its whole lifetime: built from a lock that may miss
-    // who left the org since, it needs an explicit decision, not a warning in a CI log.
-    const offline = analysis.diagnostics.find((d) => d.code === 'MG_DIRECTORY_OFFLINE');
-    if (offline !== undefined && values['allow-stale-lock'] !== true) {
-      throw new EnvironmentError(`${offline.message}.\nRefusing to compile a bundle from a possibly stale lock; run again when GitHub can be reached, or pass --allow-stale-lock to publish it anyway`);
-    }
-    if (hasErrors(analysis.diagnostics) || analysis.model === null) {
-      if (json) printJson({ ok: false, diagnostics: diagnosticsJson(analysis.diagnostics, dir) });
-      else printDiagnostics(analysis.diagnostics, dir);
-      return 1;
-    }
-    if (!json) printDiagnostics(analysis.diagnostics, dir);
-
+    const signingKey = await readPrivateKey(keyPath);
     const serial = values.serial === undefined ? await nextSerial(out, createdAt) : parseSerial(values.serial);
-    const revision = values.revision ?? (await policyRevision(dir));
-    const payload = buildPayload(analysis.model, { serial, revision, createdAt });
-    const payloadBytes = serializePayload(payload);
-    const envelope = serializeEnvelope(signBundle(payloadBytes, privateKey));
-    const temp = `${out}.${process.pid}.tmp`;
-    await writeFile(temp, envelope);
-    await rename(temp, out);
+
+    const { analysis, bundle } = await compileBundle(dir, {
+      signingKey,
+      serial,
+      createdAt,
+      frozenLock: values['frozen-lock'] === true,
+      allowStaleLock: values['allow-stale-lock'] === true,
+      analyze: analyzePolicies,
+      ...(values.revision === undefined ? {} : { revision: values.revision }),
+    });
+    if (bundle === null) throw policyErrors(analysis.diagnostics, dir);
+    if (!json) printDiagnostics(analysis.diagnostics, dir);
+    const { payload, envelope, revision } = bundle;
+    await writeFileAtomic(out, envelope, 0o644);
 
     const summary = {
       ok: true,
@@ -83,13 +67,12 @@ signed with the Ed25519 key. Nothing is written when there is any error.
       revision,
       created_at: payload.created_at,
       expires_at: payload.expires_at,
-      digest: createHash('sha256').update(payloadBytes).digest('hex'),
+      digest: bundle.digest,
       bytes: envelope.length,
       counts: { providers: payload.providers.length, models: payload.models.length, rules: payload.rules.length, principals: payload.principals.length, access_classes: payload.access_classes.length, keys: payload.keys.length },
       diagnostics: diagnosticsJson(analysis.diagnostics, dir),
     };
-    if (json) printJson(summary);
-    else process.stdout.write(`wrote ${out}: serial ${serial}, revision ${revision}, ${payload.principals.length} principals, ${payload.models.length} models, ${payload.rules.length} rules, ${payload.keys.length} keys; expires ${payload.expires_at}\n`);
+    printResult(json, summary, `wrote ${out}: serial ${serial}, revision ${revision}, ${payload.principals.length} principals, ${payload.models.length} models, ${payload.rules.length} rules, ${payload.keys.length} keys; expires ${payload.expires_at}\n`);
     return 0;
   },
 };

@@ -1,11 +1,12 @@
 import { buildDecisionIndex, type DenyReason } from '../../../schemas/bundle/decision-index.ts';
-import { parsePrincipal } from '../../check/keys.ts';
+import { parsePrincipal } from '../../resolve/principal.ts';
 import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
-import { buildPayload } from '../../index/build-payload.ts';
-import { parse, parseInstant, UsageError } from '../args.ts';
+import { buildPayload } from '../../bundle/build-payload.ts';
+import { parse, parseInstant } from '../args.ts';
 import type { Command } from '../command.ts';
-import { diagnosticsJson, printDiagnostics, printJson } from '../output.ts';
+import { failure, policyErrors, UsageError } from '../errors.ts';
+import { printResult } from '../output.ts';
 import { analyzePolicies, POLICY_OPTIONS } from '../policies.ts';
 
 const REASONS: Record<DenyReason, string> = {
@@ -33,11 +34,7 @@ PRINCIPAL is a username or service:NAME; MODEL is account/model.
     const at = values.at === undefined ? now : parseInstant(values.at, now, '--at');
     const analysis = await analyzePolicies(dir, { now: at, frozenLock: true });
     const errors = analysis.diagnostics.filter((d) => d.code !== 'MG_LOCK_OUT_OF_DATE');
-    if (hasErrors(errors) || analysis.model === null) {
-      if (json) printJson({ ok: false, diagnostics: diagnosticsJson(errors, dir) });
-      else printDiagnostics(errors, dir);
-      return 1;
-    }
+    if (hasErrors(errors) || analysis.model === null) throw policyErrors(errors, dir);
     const model = analysis.model;
     const payload = buildPayload(model, { serial: 1, revision: 'explain', createdAt: at });
     const { kind, name } = parsePrincipal(principalText);
@@ -45,9 +42,7 @@ PRINCIPAL is a username or service:NAME; MODEL is account/model.
     if (principalIndex < 0) {
       const known = kind === 'user' ? model.directory.users.keys() : model.directory.services.keys();
       const message = withSuggestion(`${kind} "${name}" is not in the directory`, didYouMean(name, known));
-      if (json) printJson({ ok: false, code: kind === 'user' ? 'MG_UNKNOWN_USER' : 'MG_UNKNOWN_SERVICE', message });
-      else process.stderr.write(`${message}\n`);
-      return 1;
+      throw failure(kind === 'user' ? 'MG_UNKNOWN_USER' : 'MG_UNKNOWN_SERVICE', message, { show: 'code-in-json' });
     }
 
     const decision = buildDecisionIndex(payload).decide(principalIndex, fqn, at.getTime());
@@ -74,10 +69,6 @@ PRINCIPAL is a username or service:NAME; MODEL is account/model.
       reason: decision.allowed ? null : decision.reason,
       rules: related,
     };
-    if (json) {
-      printJson(result);
-      return 0;
-    }
     const lines = [`${decision.allowed ? 'ALLOW' : 'DENY'} ${principalText} -> ${fqn} at ${result.at}`];
     if (decision.allowed) lines.push(`  granted by ${decision.source}`);
     else lines.push(`  ${REASONS[decision.reason]}`);
@@ -86,7 +77,7 @@ PRINCIPAL is a username or service:NAME; MODEL is account/model.
       const who = r.applies ? `applies via ${r.via.join(', ')}` : 'does not name this principal';
       lines.push(`  rule ${r.source}: ${who}; ${state}${r.description ? ` ("${r.description}")` : ''}`);
     }
-    process.stdout.write(lines.join('\n') + '\n');
+    printResult(json, result, lines.join('\n') + '\n');
     return 0;
   },
 };

@@ -1,10 +1,12 @@
-import { mkdir, writeFile, access } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { keyIdOf } from '../../../schemas/bundle/dsse.ts';
 import { generateSigningKeyPair } from '../../../schemas/formats/signing-keys.ts';
-import { EnvironmentError, parse, requireString } from '../args.ts';
+import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
+import { parse, requireString } from '../args.ts';
 import type { Command } from '../command.ts';
-import { printJson } from '../output.ts';
+import { EnvironmentError } from '../errors.ts';
+import { printResult } from '../output.ts';
 
 export const keygenCommand: Command = {
   name: 'keygen',
@@ -23,11 +25,10 @@ and DIR/signing-key.pub.pem (public; give it to every runtime). Refuses to overw
     }
     await mkdir(dir, { recursive: true });
     const pair = generateSigningKeyPair();
-    await writeFile(privatePath, pair.privatePem, { mode: 0o600, flag: 'wx' });
-    await writeFile(publicPath, pair.publicPem, { flag: 'wx' });
+    await writeFileAtomic(privatePath, pair.privatePem, 0o600, { exclusive: true });
+    await writeFileAtomic(publicPath, pair.publicPem, 0o644, { exclusive: true });
     const keyid = keyIdOf(pair.publicKey);
-    if (json) printJson({ private_key: privatePath, public_key: publicPath, keyid });
-    else process.stdout.write(`private key: ${privatePath} (keep it secret)\npublic key:  ${publicPath}\nkeyid:       ${keyid}\n`);
+    printResult(json, { private_key: privatePath, public_key: publicPath, keyid }, `private key: ${privatePath} (keep it secret)\npublic key:  ${publicPath}\nkeyid:       ${keyid}\n`);
     return 0;
   },
 };

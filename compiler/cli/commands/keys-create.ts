@@ -1,12 +1,14 @@
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { mintApiKey } from '../../../schemas/formats/api-key.ts';
 import type { KeyRecord } from '../../../schemas/types.generated.ts';
-import { parsePrincipal } from '../../check/keys.ts';
+import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
+import { parsePrincipal } from '../../resolve/principal.ts';
 import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
-import { EnvironmentError, parse, parseInstant, requireString } from '../args.ts';
+import { parse, parseInstant, requireString } from '../args.ts';
 import type { Command } from '../command.ts';
+import { EnvironmentError, failure } from '../errors.ts';
 import { printJson } from '../output.ts';
 import { analyzePolicies, POLICY_OPTIONS } from '../policies.ts';
 
@@ -33,21 +35,18 @@ the key once on stdout. It is never stored; if it is lost, create another and re
     const { kind, name } = parsePrincipal(principal);
     const known = kind === 'user' ? directory.users : directory.services;
     if (!known.has(name)) {
-      const hint = withSuggestion(`${kind} "${name}" is not in the directory`, didYouMean(name, known.keys()));
-      if (json) printJson({ ok: false, code: 'MG_KEY_UNKNOWN_PRINCIPAL', message: hint });
-      else process.stderr.write(`MG_KEY_UNKNOWN_PRINCIPAL ${hint}\n`);
-      return 1;
+      throw failure('MG_KEY_UNKNOWN_PRINCIPAL', withSuggestion(`${kind} "${name}" is not in the directory`, didYouMean(name, known.keys())));
     }
 
     const minted = mintApiKey();
-    const record: KeyRecord = { id: minted.id, principal, sha256: minted.sha256, created: now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
-    if (expires !== undefined) record.expires = expires.toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const record: KeyRecord = { id: minted.id, principal, sha256: minted.sha256, created: toSecond(now) };
+    if (expires !== undefined) record.expires = toSecond(expires);
     if (typeof values.description === 'string') record.description = values.description;
     const keysDir = join(dir, 'keys');
     const path = join(keysDir, `${minted.id}.yaml`);
     await mkdir(keysDir, { recursive: true });
     if (await access(path).then(() => true, () => false)) throw new EnvironmentError(`${path} already exists`);
-    await writeFile(path, stringify(record), { flag: 'wx' });
+    await writeFileAtomic(path, stringify(record), 0o644, { exclusive: true });
 
     if (json) printJson({ ok: true, id: minted.id, principal, key: minted.key, record: path, expires: record.expires ?? null });
     else {
@@ -57,3 +56,8 @@ the key once on stdout. It is never stored; if it is lost, create another and re
     return 0;
   },
 };
+
+// Key records hold whole seconds: what people read and write in YAML.
+function toSecond(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

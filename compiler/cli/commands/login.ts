@@ -1,9 +1,11 @@
-import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createTokenSource, TokenError, type TokenSource } from '../../../client/index.ts';
-import { EnvironmentError, parse, UsageError } from '../args.ts';
+import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
+import { parse } from '../args.ts';
 import type { Command } from '../command.ts';
+import { EnvironmentError, failure, UsageError } from '../errors.ts';
 import { printJson } from '../output.ts';
 
 interface StoredLogin {
@@ -15,7 +17,7 @@ interface StoredLogin {
 }
 
 /** $MODELGATE_CREDENTIALS, else $XDG_CONFIG_HOME/modelgate/credentials.json, else ~/.config/modelgate/credentials.json. */
-export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
+function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.MODELGATE_CREDENTIALS) return env.MODELGATE_CREDENTIALS;
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'modelgate', 'credentials.json');
 }
@@ -24,10 +26,9 @@ export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
 async function store(login: StoredLogin): Promise<void> {
   const path = credentialsPath();
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, JSON.stringify(login, null, 2) + '\n', { mode: 0o600 });
-  await chmod(temp, 0o600);
-  await rename(temp, path);
+  await writeFileAtomic(path, JSON.stringify(login, null, 2) + '\n', 0o600);
+  // Exactly 0600 whatever the umask.
+  await chmod(path, 0o600);
 }
 
 async function load(): Promise<StoredLogin> {
@@ -45,18 +46,13 @@ async function load(): Promise<StoredLogin> {
   return login as StoredLogin;
 }
 
-async function firstToken(source: TokenSource): Promise<string> {
+// The provider's refusal is the answer (exit 1), printed as `PREFIX: CODE: message`.
+async function firstToken(source: TokenSource, prefix: string): Promise<string> {
   try {
     return await source.getToken();
   } catch (error) {
-    if (error instanceof TokenError) throw new TokenFailure(error);
+    if (error instanceof TokenError) throw failure('MG_CLI_LOGIN_FAILED', `${prefix}: ${error.code}: ${error.message}`, { show: 'message-only', cause: error });
     throw error;
-  }
-}
-
-class TokenFailure extends Error {
-  constructor(readonly error: TokenError) {
-    super(error.message);
   }
 }
 
@@ -101,16 +97,9 @@ override with MODELGATE_CREDENTIALS). The access token is never stored.
       },
       ...(values.resource === undefined ? {} : { resource: values.resource }),
     };
-    try {
-      await firstToken(createTokenSource(options));
-    } catch (error) {
-      if (!(error instanceof TokenFailure)) throw error;
-      process.stderr.write(`login failed: ${error.error.code}: ${error.message}\n`);
-      return 1;
-    }
+    await firstToken(createTokenSource(options), 'login failed');
     if (refreshToken === undefined) {
-      process.stderr.write('login failed: the provider issued no refresh token (does the client allow refresh_token and the offline_access scope?)\n');
-      return 1;
+      throw failure('MG_CLI_LOGIN_FAILED', 'login failed: the provider issued no refresh token (does the client allow refresh_token and the offline_access scope?)', { show: 'message-only' });
     }
     const login: StoredLogin = { issuer, client_id: clientId, scope, refresh_token: refreshToken };
     if (values.resource !== undefined) login.resource = values.resource;
@@ -144,13 +133,7 @@ lapsed, exit 1 with a hint to run \`modelgate login\`.
       ...(login.scope === undefined ? {} : { scope: login.scope }),
       ...(login.resource === undefined ? {} : { resource: login.resource }),
     };
-    try {
-      process.stdout.write(`${await firstToken(createTokenSource(options))}\n`);
-      return 0;
-    } catch (error) {
-      if (!(error instanceof TokenFailure)) throw error;
-      process.stderr.write(`modelgate token: ${error.error.code}: ${error.message}\n`);
-      return 1;
-    }
+    process.stdout.write(`${await firstToken(createTokenSource(options), 'modelgate token')}\n`);
+    return 0;
   },
 };

@@ -1,16 +1,16 @@
-import { stat } from 'node:fs/promises';
-import { analyzeFiles } from '../../io/compile-folder.ts';
-import { GitError, readPolicyFilesAt } from '../../io/git-revision.ts';
-import { DirectoryError } from '../../resolve/directory.ts';
+import { readPolicyFilesAt } from '../../git/files-at-revision.ts';
+import { analyzeFiles } from '../../io/analyze-folder.ts';
 import { directoryFor } from '../../resolve/select-directory.ts';
 import { readPolicyFiles } from '../../io/read-policies.ts';
 import { accessSnapshot, type AccessSnapshot } from '../../plan/access-snapshot.ts';
 import { diffAccess } from '../../plan/diff-access.ts';
-import { CommentError, MAX_COMMENT_CHARS, pullRequestFromEnv, upsertPlanComment } from '../../plan/pr-comment.ts';
+import { MAX_COMMENT_CHARS, pullRequestFromEnv, upsertPlanComment } from '../../plan/pr-comment.ts';
 import { renderMarkdown, summaryLine } from '../../plan/render-markdown.ts';
-import { EnvironmentError, parse, parseInstant, requireString, UsageError } from '../args.ts';
+import { parse, parseInstant, requireString } from '../args.ts';
 import type { Command } from '../command.ts';
-import { printJson } from '../output.ts';
+import { UsageError } from '../errors.ts';
+import { printResult } from '../output.ts';
+import { requirePolicyFolder } from '../policies.ts';
 
 export const planCommand: Command = {
   name: 'plan',
@@ -62,35 +62,20 @@ Exit codes: 0 the head compiles (whatever the access change), 1 the head has err
     const now = values.at === undefined ? new Date() : parseInstant(values.at, new Date(), '--at');
     const largeTeam = positiveInteger(values['large-team'] ?? '25', '--large-team');
     const expiringWithinMs = parseInstant(values['expiring-within'] ?? '14d', new Date(0), '--expiring-within').getTime();
-    const info = await stat(dir).catch(() => null);
-    if (info === null || !info.isDirectory()) throw new EnvironmentError(`policy folder "${dir}" does not exist (use --policies DIR)`);
+    await requirePolicyFolder(dir);
 
     const options = { now, largeTeam };
-    let base: AccessSnapshot;
-    let head: AccessSnapshot;
-    try {
-      base = await snapshotAt(dir, baseRef, { ...options, pinnedOnly: true });
-      head = await snapshotAt(dir, values.head, { ...options, pinnedOnly: false });
-    } catch (error) {
-      if (error instanceof GitError || error instanceof DirectoryError) throw new EnvironmentError(error.message);
-      throw error;
-    }
+    const base = await snapshotAt(dir, baseRef, { ...options, pinnedOnly: true });
+    const head = await snapshotAt(dir, values.head, { ...options, pinnedOnly: false });
     const plan = diffAccess(base, head, { now, expiringWithinMs });
 
     const markdown = renderMarkdown(plan, { maxDiffLines: 2000 });
-    if (format === 'json') printJson({ summary: summaryLine(plan), ...plan });
-    else process.stdout.write(markdown);
+    printResult(format === 'json', { summary: summaryLine(plan), ...plan }, markdown);
 
     if (values.comment === true) {
-      try {
-        const pr = await pullRequestFromEnv(process.env, { ...(values.repo === undefined ? {} : { repo: values.repo }), ...(values.pr === undefined ? {} : { pr: values.pr }) });
-        const body = fitComment(plan, markdown);
-        const result = await upsertPlanComment(pr, body, process.env);
-        process.stderr.write(`plan comment ${result.action}: ${result.url}\n`);
-      } catch (error) {
-        if (error instanceof CommentError) throw new EnvironmentError(error.message);
-        throw error;
-      }
+      const pr = await pullRequestFromEnv(process.env, { ...(values.repo === undefined ? {} : { repo: values.repo }), ...(values.pr === undefined ? {} : { pr: values.pr }) });
+      const result = await upsertPlanComment(pr, fitComment(plan, markdown), process.env);
+      process.stderr.write(`plan comment ${result.action}: ${result.url}\n`);
     }
     return plan.errors.length > 0 ? 1 : 0;
   },

@@ -1,17 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import { BundleError } from '../../../schemas/bundle/bundle-error.ts';
 import type { TrustedKey } from '../../../schemas/bundle/verify.ts';
 import { parseDestination, type Destination } from '../../publish/destination.ts';
-import { readPublishable } from '../../publish/envelope.ts';
-import { PublishError } from '../../publish/errors.ts';
+import { readPublishable, type Publishable } from '../../publish/envelope.ts';
 import { fileDestination } from '../../publish/file.ts';
 import { githubReleaseDestination } from '../../publish/github-release.ts';
 import { httpsPutDestination } from '../../publish/https-put.ts';
 import { short } from '../../publish/order.ts';
-import { EnvironmentError, parse, requireString, UsageError } from '../args.ts';
-import { readBundleInput } from '../bundle-input.ts';
+import { parse, requireString } from '../args.ts';
+import { readBundleBytes, readBundleInput } from '../bundle-input.ts';
 import type { Command } from '../command.ts';
-import { printJson } from '../output.ts';
+import { EnvironmentError, rethrowAs, toCliError, UsageError } from '../errors.ts';
+import { printResult } from '../output.ts';
 
 const TIMEOUT_MS = 60_000;
 
@@ -59,50 +57,38 @@ See docs/publishing.md.`,
     let trusted: TrustedKey[] | null = null;
     let bytes: Buffer;
     if (keyPaths.length > 0) ({ keys: trusted, bytes } = await readBundleInput(file, keyPaths));
-    else bytes = await readFile(file).catch(() => Promise.reject(new EnvironmentError(`cannot read bundle ${file}`)));
+    else bytes = await readBundleBytes(file);
 
+    let bundle: Publishable;
     try {
-      const bundle = readPublishable(bytes, trusted, Date.now());
-      const result = await destination.publish(bundle);
-      const summary = {
-        ok: true,
-        status: result.status,
-        destination: destination.display,
-        serial: bundle.serial,
-        digest: bundle.digest,
-        revision: bundle.revision,
-        verified_by: bundle.keyid,
-        previous: result.previous,
-        poll_url: result.pollUrl,
-        notes: result.notes,
-      };
-      if (json) printJson(summary);
-      else {
-        const previous = result.previous === null ? '' : ` (previous serial ${result.previous.serial})`;
-        const lines = [
-          result.status === 'unchanged'
-            ? `${destination.display} already holds serial ${bundle.serial} with the same digest ${short(bundle.digest)}: nothing to do`
-            : `published serial ${bundle.serial} (revision ${bundle.revision}, digest ${short(bundle.digest)}) to ${destination.display}${previous}`,
-          ...result.notes.map((note) => `note: ${note}`),
-          ...(result.pollUrl === null ? [] : [`runtimes poll: ${result.pollUrl}`]),
-        ];
-        process.stdout.write(lines.join('\n') + '\n');
-        if (bundle.keyid === null) process.stderr.write('warning: the signature was not checked (give --public-key)\n');
-      }
-      return 0;
+      bundle = readPublishable(bytes, trusted, Date.now());
     } catch (error) {
-      if (error instanceof BundleError) {
-        if (json) printJson({ ok: false, code: error.code, message: error.message });
-        else process.stderr.write(`${file}: ${error.code} ${error.message}\n`);
-        return 1;
-      }
-      if (error instanceof PublishError) {
-        if (json) printJson({ ok: false, code: error.code, message: error.message, destination: destination.display, current: error.current });
-        else process.stderr.write(`${error.code} ${error.message}\n`);
-        return error.exitCode;
-      }
-      throw error;
+      throw toCliError(error, { subject: file });
     }
+    const result = await destination.publish(bundle).catch(rethrowAs({ data: { destination: destination.display } }));
+    const summary = {
+      ok: true,
+      status: result.status,
+      destination: destination.display,
+      serial: bundle.serial,
+      digest: bundle.digest,
+      revision: bundle.revision,
+      verified_by: bundle.keyid,
+      previous: result.previous,
+      poll_url: result.pollUrl,
+      notes: result.notes,
+    };
+    const previous = result.previous === null ? '' : ` (previous serial ${result.previous.serial})`;
+    const lines = [
+      result.status === 'unchanged'
+        ? `${destination.display} already holds serial ${bundle.serial} with the same digest ${short(bundle.digest)}: nothing to do`
+        : `published serial ${bundle.serial} (revision ${bundle.revision}, digest ${short(bundle.digest)}) to ${destination.display}${previous}`,
+      ...result.notes.map((note) => `note: ${note}`),
+      ...(result.pollUrl === null ? [] : [`runtimes poll: ${result.pollUrl}`]),
+    ];
+    printResult(json, summary, lines.join('\n') + '\n');
+    if (!json && bundle.keyid === null) process.stderr.write('warning: the signature was not checked (give --public-key)\n');
+    return 0;
   },
 };
 

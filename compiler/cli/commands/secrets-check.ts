@@ -1,15 +1,15 @@
-import { stat } from 'node:fs/promises';
-import { BundleError } from '../../../schemas/bundle/bundle-error.ts';
-import { verifyBundle } from '../../../schemas/bundle/verify.ts';
+import { parseDuration } from '../../../schemas/formats/duration.ts';
 import { isSecretRefProblem, parseSecretRef } from '../../../schemas/formats/secret-ref.ts';
 import type { SecretSource } from '../../../schemas/formats/secret-source.ts';
 import { SecretError } from '../../../schemas/formats/secret-source.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
-import { analyzeFolder } from '../../io/compile-folder.ts';
-import { EnvironmentError, parse, UsageError } from '../args.ts';
-import { readBundleInput } from '../bundle-input.ts';
+import { analyzeFolder } from '../../io/analyze-folder.ts';
+import { parse } from '../args.ts';
+import { readVerifiedBundle } from '../bundle-input.ts';
 import type { Command } from '../command.ts';
+import { UsageError } from '../errors.ts';
 import { printJson } from '../output.ts';
+import { requirePolicyFolder } from '../policies.ts';
 
 /** One provider's secret field, as found in the policies or the bundle. */
 interface Reference {
@@ -57,13 +57,7 @@ MODELGATE_GCP_SM_ENDPOINT, MODELGATE_AZURE_KV_URL_TEMPLATE; see docs/secrets/.`,
     let references: Reference[];
     if (typeof values.bundle === 'string') {
       if (typeof values.policies === 'string') throw new UsageError('use either --policies or --bundle, not both');
-      const loaded = await bundleReferences(values.bundle, (values['public-key'] as string[] | undefined) ?? []);
-      if ('error' in loaded) {
-        if (json) printJson({ ok: false, code: loaded.error.code, message: loaded.error.message });
-        else process.stderr.write(`${values.bundle}: ${loaded.error.code} ${loaded.error.message}\n`);
-        return 1;
-      }
-      references = loaded.references;
+      references = await bundleReferences(values.bundle, (values['public-key'] as string[] | undefined) ?? []);
     } else {
       if (values['public-key'] !== undefined) throw new UsageError('--public-key goes with --bundle');
       references = await policyReferences(typeof values.policies === 'string' ? values.policies : 'policies');
@@ -88,25 +82,18 @@ MODELGATE_GCP_SM_ENDPOINT, MODELGATE_AZURE_KV_URL_TEMPLATE; see docs/secrets/.`,
 
 /** Every provider account's secret field, from the policy files (other policy errors do not stop this). */
 async function policyReferences(dir: string): Promise<Reference[]> {
-  const info = await stat(dir).catch(() => null);
-  if (info === null || !info.isDirectory()) throw new EnvironmentError(`policy folder "${dir}" does not exist (use --policies DIR)`);
+  await requirePolicyFolder(dir);
   // frozenLock: checking secrets never writes the identity lock.
   const analysis = await analyzeFolder(dir, { now: new Date(), frozenLock: true });
   if (hasErrors(analysis.diagnostics)) process.stderr.write(`note: ${dir} has policy errors (run \`modelgate check\`); checking the secrets of the providers that loaded\n`);
   return analysis.set.providers.flatMap((doc) => (doc.data.secret === undefined ? [] : [{ provider: doc.data.name, origin: doc.file, text: doc.data.secret }]));
 }
 
-async function bundleReferences(file: string, keyPaths: string[]): Promise<{ references: Reference[] } | { error: BundleError }> {
+async function bundleReferences(file: string, keyPaths: string[]): Promise<Reference[]> {
   if (keyPaths.length === 0) throw new UsageError('--bundle needs --public-key');
-  const { keys, bytes } = await readBundleInput(file, keyPaths);
-  try {
-    // Expiry is not checked: an expired bundle's references are still worth checking.
-    const { payload } = verifyBundle(bytes, keys);
-    return { references: payload.providers.flatMap((p) => (p.secret === undefined ? [] : [{ provider: p.name, origin: `${file}: provider ${p.name}`, text: p.secret }])) };
-  } catch (error) {
-    if (error instanceof BundleError) return { error };
-    throw error;
-  }
+  // Expiry is not checked: an expired bundle's references are still worth checking.
+  const { payload } = await readVerifiedBundle(file, keyPaths);
+  return payload.providers.flatMap((p) => (p.secret === undefined ? [] : [{ provider: p.name, origin: `${file}: provider ${p.name}`, text: p.secret }]));
 }
 
 /** Reads each distinct reference once, all concurrently; results in first-seen order. */
@@ -137,9 +124,11 @@ async function checkAll(references: readonly Reference[], sources: readonly Secr
   );
 }
 
-function parseTimeout(text: unknown): number {
+// A read timeout is a whole, positive count of seconds or milliseconds: the narrow form of the
+// shared duration grammar.
+function parseTimeout(text: string | undefined): number {
   if (text === undefined) return 10_000;
-  const m = /^([1-9][0-9]*)(ms|s)$/.exec(String(text));
-  if (m === null) throw new UsageError('--timeout must be like 10s or 500ms');
-  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+  const ms = /^[1-9][0-9]*(ms|s)$/.test(text) ? parseDuration(text) : null;
+  if (ms === null) throw new UsageError('--timeout must be like 10s or 500ms');
+  return ms;
 }

@@ -1,10 +1,9 @@
-import { BundleError } from '../../../schemas/bundle/bundle-error.ts';
-import { verifyBundle } from '../../../schemas/bundle/verify.ts';
 import { isBundleExpired } from '../../../schemas/bundle/expiry.ts';
-import { parse, UsageError } from '../args.ts';
-import { readBundleInput } from '../bundle-input.ts';
+import { parse } from '../args.ts';
+import { readVerifiedBundle } from '../bundle-input.ts';
 import type { Command } from '../command.ts';
-import { printJson } from '../output.ts';
+import { failure, UsageError } from '../errors.ts';
+import { printResult } from '../output.ts';
 
 export const verifyCommand: Command = {
   name: 'verify',
@@ -24,44 +23,36 @@ Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
     if (file === undefined) throw new UsageError('the bundle FILE is required');
     const keyPaths = (values['public-key'] as string[] | undefined) ?? [];
     if (keyPaths.length === 0) throw new UsageError('--public-key is required');
-    const { keys, bytes } = await readBundleInput(file, keyPaths);
-    try {
-      const { payload, digest, keyid } = verifyBundle(bytes, keys);
-      if (typeof values.audience === 'string' && payload.audience !== values.audience) {
-        throw new BundleError('MG_BUNDLE_AUDIENCE', `the bundle is for audience "${payload.audience}", not "${values.audience}"`);
-      }
-      const expired = isBundleExpired(payload, Date.now());
-      if (expired && values['allow-expired'] !== true) {
-        throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at} (use --allow-expired to inspect it anyway)`);
-      }
-      const summary = {
-        ok: true,
-        audience: payload.audience,
-        serial: payload.serial,
-        revision: payload.revision,
-        created_at: payload.created_at,
-        expires_at: payload.expires_at,
-        expired,
-        digest,
-        keyid,
-        counts: { providers: payload.providers.length, models: payload.models.length, rules: payload.rules.length, principals: payload.principals.length, access_classes: payload.access_classes.length, keys: payload.keys.length, oidc_issuers: payload.oidc.issuers.length },
-      };
-      if (json) printJson(summary);
-      else {
-        const c = summary.counts;
-        process.stdout.write(
-          `ok: signed by ${keyid}\n` +
-            `audience ${payload.audience}, serial ${payload.serial}, revision ${payload.revision}\n` +
-            `created ${payload.created_at}, expires ${payload.expires_at}${expired ? ' (EXPIRED)' : ''}\n` +
-            `${c.providers} providers, ${c.models} models, ${c.rules} rules, ${c.access_classes} access classes, ${c.principals} principals, ${c.keys} keys, ${c.oidc_issuers} OIDC issuers\n`,
-        );
-      }
-      return 0;
-    } catch (error) {
-      if (!(error instanceof BundleError)) throw error;
-      if (json) printJson({ ok: false, code: error.code, message: error.message });
-      else process.stderr.write(`${file}: ${error.code} ${error.message}\n`);
-      return 1;
+    const { payload, digest, keyid } = await readVerifiedBundle(file, keyPaths);
+    // The checks a runtime adds to the verifier's: this gateway's audience, and the expiry.
+    if (typeof values.audience === 'string' && payload.audience !== values.audience) {
+      throw failure('MG_BUNDLE_AUDIENCE', `the bundle is for audience "${payload.audience}", not "${values.audience}"`, { subject: file });
     }
+    const expired = isBundleExpired(payload, Date.now());
+    if (expired && values['allow-expired'] !== true) {
+      throw failure('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at} (use --allow-expired to inspect it anyway)`, { subject: file });
+    }
+    const summary = {
+      ok: true,
+      audience: payload.audience,
+      serial: payload.serial,
+      revision: payload.revision,
+      created_at: payload.created_at,
+      expires_at: payload.expires_at,
+      expired,
+      digest,
+      keyid,
+      counts: { providers: payload.providers.length, models: payload.models.length, rules: payload.rules.length, principals: payload.principals.length, access_classes: payload.access_classes.length, keys: payload.keys.length, oidc_issuers: payload.oidc.issuers.length },
+    };
+    const c = summary.counts;
+    printResult(
+      json,
+      summary,
+      `ok: signed by ${keyid}\n` +
+        `audience ${payload.audience}, serial ${payload.serial}, revision ${payload.revision}\n` +
+        `created ${payload.created_at}, expires ${payload.expires_at}${expired ? ' (EXPIRED)' : ''}\n` +
+        `${c.providers} providers, ${c.models} models, ${c.rules} rules, ${c.access_classes} access classes, ${c.principals} principals, ${c.keys} keys, ${c.oidc_issuers} OIDC issuers\n`,
+    );
+    return 0;
   },
 };

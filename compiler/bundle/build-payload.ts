@@ -5,6 +5,7 @@ import type { BundlePayload, BundlePrincipal, BundleProvider } from '../../schem
 import { parseWholeDuration } from '../../schemas/formats/duration.ts';
 import type { ResolvedKey } from '../check/keys.ts';
 import type { PolicyModel } from '../compile.ts';
+import { principalKey } from '../resolve/principal.ts';
 
 export interface BundleMeta {
   serial: number;
@@ -65,19 +66,19 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     const user = directory.users.get(name)!;
     const p: BundlePrincipal = { id: user.id, name, kind: 'user', access_class: classOf(rulesByUser.get(name)) };
     if (user.oidc_subject !== undefined) p.oidc_subject = user.oidc_subject;
-    principalIndex.set(`user:${name}`, principals.length);
+    principalIndex.set(principalKey('user', name), principals.length);
     principals.push(p);
   }
   for (const name of [...directory.services.keys()].sort()) {
     const service = directory.services.get(name)!;
     const p: BundlePrincipal = { id: service.id, name, kind: 'service', access_class: classOf(rulesByService.get(name)) };
     if (service.oidc_client_id !== undefined) p.oidc_client_id = service.oidc_client_id;
-    principalIndex.set(`service:${name}`, principals.length);
+    principalIndex.set(principalKey('service', name), principals.length);
     principals.push(p);
   }
 
   const bundleKeys = keys.map((k: ResolvedKey) => {
-    const out: BundlePayload['keys'][number] = { id: k.record.id, sha256: k.record.sha256, principal: principalIndex.get(`${k.kind}:${k.name}`)! };
+    const out: BundlePayload['keys'][number] = { id: k.record.id, sha256: k.record.sha256, principal: principalIndex.get(principalKey(k.kind, k.name))! };
     if (k.record.expires !== undefined) out.expires = new Date(Date.parse(k.record.expires)).toISOString();
     if (k.record.revoked === true) out.revoked = true;
     return out;

@@ -1,6 +1,7 @@
-// Git edge for `audit`: the first-parent history of the policy folder, with who committed what and
-// when. Like git-revision.ts it only reads the object store; the working tree is never touched.
-import { git, GitError, locatePolicyFolder } from './git-revision.ts';
+// The first-parent history of the policy folder, for `audit`: who committed what and when. Only
+// git's object store is read; the working tree is never touched.
+import { folderPathspec, locatePolicyFolder, resolveCommit } from './policy-folder.ts';
+import { git, GitError } from './run-git.ts';
 
 export interface CommitInfo {
   /** Full commit id. */
@@ -17,8 +18,7 @@ const FORMAT = '--format=%H%x1f%an%x1f%cI%x1f%s';
 /** The commit `ref` names, with its author, date and subject. */
 export async function commitInfo(dir: string, ref: string): Promise<CommitInfo> {
   const { top } = await locatePolicyFolder(dir);
-  if (ref.startsWith('-')) throw new GitError(`"${ref}" is not a git revision`);
-  const id = (await git(top, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], `has no commit "${ref}" (fetch it first, e.g. git fetch origin, or use fetch-depth: 0 in CI)`)).trim();
+  const id = await resolveCommit(top, ref);
   const [info] = parseLog(await git(top, ['log', '-z', '-1', FORMAT, id], `cannot read commit ${id}`));
   if (info === undefined) throw new GitError(`cannot read commit ${id}`);
   return info;
@@ -26,9 +26,9 @@ export async function commitInfo(dir: string, ref: string): Promise<CommitInfo> 
 
 /** The commits on the first-parent line of `ref` that change the policy folder, oldest first. */
 export async function policyHistory(dir: string, ref: string): Promise<CommitInfo[]> {
-  const { top, prefix } = await locatePolicyFolder(dir);
+  const location = await locatePolicyFolder(dir);
   const tip = await commitInfo(dir, ref);
-  return parseLog(await git(top, ['log', '-z', '--first-parent', '--reverse', FORMAT, tip.id, '--', prefix === '' ? '.' : prefix], `cannot list the history of ${dir}`));
+  return parseLog(await git(location.top, ['log', '-z', '--first-parent', '--reverse', FORMAT, tip.id, '--', folderPathspec(location)], `cannot list the history of ${dir}`));
 }
 
 /**
@@ -37,9 +37,9 @@ export async function policyHistory(dir: string, ref: string): Promise<CommitInf
  * force only once its merge lands.
  */
 export async function policyCommitAt(dir: string, date: Date): Promise<string | null> {
-  const { top, prefix } = await locatePolicyFolder(dir);
+  const location = await locatePolicyFolder(dir);
   const seconds = Math.floor(date.getTime() / 1000);
-  const out = await git(top, ['rev-list', '-1', '--first-parent', `--before=@${seconds}`, 'HEAD', '--', prefix === '' ? '.' : prefix], 'has no commit HEAD');
+  const out = await git(location.top, ['rev-list', '-1', '--first-parent', `--before=@${seconds}`, 'HEAD', '--', folderPathspec(location)], 'has no commit HEAD');
   return out.trim() === '' ? null : out.trim();
 }
 
