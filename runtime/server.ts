@@ -9,14 +9,14 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { listModels } from './authorize/authorize.ts';
-import type { RuntimeMetrics } from './audit/metrics.ts';
+import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { newRecord, writeAudit, type RequestRecord } from './audit/record.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import { readiness, type BundleStatus, type ExpiryPolicy } from './bundle/status.ts';
 import { errorBody, statusOf, type RuntimeErrorCode } from './errors.ts';
-import { createModelRoutes, MODEL_ROUTES, serveInference } from './model-routes.ts';
+import { createModelRoutes, MODEL_ROUTES, serveInference } from './http/plain-front-end.ts';
 import { createPipeline, type Admitted, type AdmitResult } from './pipeline.ts';
-import { secretReadiness } from './secrets/readiness.ts';
+import { secretReadiness } from './http/readyz.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
 
 export interface ServerOptions {

@@ -4,8 +4,8 @@
 import type { Logger } from 'pino';
 import type { Usage } from '../proxy/usage.ts';
 import { auditFields } from './audit-line.ts';
-import { infoSink } from './logger.ts';
-import type { RuntimeMetrics } from './metrics.ts';
+import { infoSink } from '../logging/logger.ts';
+import type { RuntimeMetrics } from '../metrics/runtime-metrics.ts';
 
 export interface RequestRecord {
   requestId: string;

@@ -23,7 +23,7 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
       method: 'POST',
       headers,
       body: call.body,
-      // The proxy times the call itself (one native timer per call, see proxy/forward.ts):
+      // The proxy times the call itself (one native timer per call, see proxy/relay.ts):
       // undici's own timers switch a connection between a native keep-alive timer and a new
       // fast timer on every request, and each fast timer outlives its request by up to a second.
       headersTimeout: 0,

@@ -9,11 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { RuntimeMetrics } from './audit/metrics.ts';
-import { newRecord, writeAudit, type RequestRecord } from './audit/record.ts';
-import { errorBody, statusOf, type RuntimeErrorCode } from './errors.ts';
-import type { Admitted, AdmitResult, Pipeline } from './pipeline.ts';
-import type { Operation } from './providers/provider.ts';
+import type { RuntimeMetrics } from '../metrics/runtime-metrics.ts';
+import { newRecord, writeAudit, type RequestRecord } from '../audit/record.ts';
+import { errorBody, statusOf, type RuntimeErrorCode } from '../errors.ts';
+import type { Admitted, AdmitResult, Pipeline } from '../pipeline.ts';
+import type { Operation } from '../providers/provider.ts';
 
 export const MODEL_ROUTES: ReadonlyArray<readonly [path: string, operation: Operation]> = [
   ['/v1/chat/completions', 'chat'],

@@ -2,7 +2,7 @@
 // the value), and the one case where secrets make the gateway unready: every account of the active
 // bundle needs a key and none has one (this instance can serve nothing; another may).
 import type { ActiveBundle } from '../bundle/activate.ts';
-import type { SecretStatus } from './resolve.ts';
+import type { SecretStatus } from '../secrets/resolve.ts';
 
 export interface SecretReadiness {
   /** False only when every account of the bundle is unavailable for want of its key. */
