@@ -1,5 +1,5 @@
-// Step 4 of the request path: send the call upstream and relay the answer chunk by chunk,
-// honouring backpressure; a caller that goes away aborts the upstream request at once.
+// The relay: the provider's answer to the caller, chunk by chunk, honouring backpressure; a
+// caller that goes away aborts the upstream request at once.
 // The relay is the provider's dispatch handler (see UpstreamHandler): undici calls it as it
 // parses the answer, and it writes to the caller right there. undici's request() would put a
 // Readable, a promise, an async resource and an abort listener in between for every response,
@@ -7,39 +7,21 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors } from 'undici';
 import type { RequestRecord } from '../audit/record.ts';
-import { errorObject, statusOf, type RuntimeErrorCode } from '../errors.ts';
-import { failureCode } from '../providers/http-send.ts';
+import { errorObject, type RuntimeErrorCode } from '../errors.ts';
+import type { RequestEnding } from '../http/request-ending.ts';
 import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from '../providers/provider.ts';
 import type { SecretResolver } from '../secrets/resolve.ts';
-import { redactSecrets } from './redact.ts';
+import { headerText, withRateLimitHints } from './caller-headers.ts';
+import { retriesWithRereadKey, retryWithRereadKey, type RetryableCall } from './key-rotation.ts';
+import { ErrorBody, failureCode, keyRefused, passThroughBody, passThroughCode } from './upstream-error.ts';
 import { ChunkTail, usageFromTail } from './usage.ts';
 
 type ForwardOutcome = 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_failed' | 'client_aborted';
 
-const ERROR_BODY_CAP = 64 * 1024;
-
-/**
- * Forwards one call, writes the whole response to res and the audit fields (status, code,
- * outcome, upstreamMs, usage) to record; resolves when the response is over. Never rejects.
- *
- * Key rotation: when the root key came from ref, a provider 401 may mean that it was rotated in
- * its store. The key is re-read once (shared by concurrent requests, see SecretResolver.refetch)
- * and the call retried once with it (the body is a Buffer, so replaying it is free). Nothing has
- * reached the caller then: a status comes before any byte, streaming or not. A second 401, an
- * unchanged key or an unreadable store is 502 MG_UPSTREAM_AUTH_FAILED.
- */
-export function forward(provider: Provider, call: UpstreamCall, res: ServerResponse, record: RequestRecord, secrets: SecretResolver, ref: string | undefined): Promise<void> {
-  if (res.destroyed) {
-    outcome(record, 499, 'client_aborted', null);
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => new Relay(provider, call, res, record, secrets, ref, resolve).start());
-}
-
-function outcome(record: RequestRecord, status: number, result: ForwardOutcome, code: RuntimeErrorCode | null): void {
-  record.status = status;
-  record.outcome = result;
-  record.code = code;
+/** What every relay of a server shares: made once, not per request. */
+export interface RelayContext {
+  secrets: SecretResolver;
+  ending: RequestEnding;
 }
 
 // Listeners on the caller's response are defined once and find their relay on it, rather than
@@ -65,9 +47,9 @@ function onUpstreamTimeout(relay: Relay): void {
 const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG_CALLER_GONE' });
 
 /**
- * One forwarded call, as a dispatch handler. Phases: waiting for the provider's answer; relaying
+ * One forwarded call, as a dispatch handler (see forward.ts). Phases: waiting for the provider's answer; relaying
  * a 2xx/3xx body to the caller; collecting an error body (capped), which becomes our error answer
- * or, for a 401 with a re-readable key, a retry; done.
+ * (upstream-error.ts) or, for a 401 with a re-readable key, a retry (key-rotation.ts); done.
  *
  * The call is timed here, with one native timer (call.timeoutMs): from the moment undici writes
  * the request to the response headers, then between two chunks of the body, not counting the
@@ -80,7 +62,7 @@ const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG
  * leave at the end of the tick in which undici handed them over: the events of one upstream read
  * (undici hands them over one by one) go out joined, in one write, and none waits longer.
  */
-class Relay implements UpstreamHandler {
+export class Relay implements UpstreamHandler, RetryableCall {
   private phase: 'waiting' | 'relaying' | 'collecting' | 'done' = 'waiting';
   private controller: UpstreamController | null = null;
   private gone = false;
@@ -93,15 +75,14 @@ class Relay implements UpstreamHandler {
   private burst: Buffer[] = [];
   private readonly tail = new ChunkTail();
   private timer: NodeJS.Timeout | undefined;
-  private collected: Buffer[] = [];
-  private collectedBytes = 0;
+  private errorBody: ErrorBody | undefined;
 
   constructor(
+    private readonly context: RelayContext,
     private readonly provider: Provider,
-    private readonly call: UpstreamCall,
+    readonly call: UpstreamCall,
     private readonly res: ServerResponse,
     private readonly record: RequestRecord,
-    private readonly secrets: SecretResolver,
     /** The key's reference while a 401 may still be retried (once). */
     private retryRef: string | undefined,
     private readonly resolve: () => void,
@@ -111,6 +92,14 @@ class Relay implements UpstreamHandler {
     (this.res as Carrier)[kRelay] = this;
     this.res.on('close', onCallerClose);
     this.send();
+  }
+
+  retry(): void {
+    this.send();
+  }
+
+  keyRefused(): void {
+    this.fail('MG_UPSTREAM_AUTH_FAILED', 'upstream_error');
   }
 
   private send(): void {
@@ -193,13 +182,12 @@ class Relay implements UpstreamHandler {
     this.headers = headers;
     if (statusCode >= 400) {
       this.phase = 'collecting';
-      this.collected = [];
-      this.collectedBytes = 0;
+      this.errorBody = new ErrorBody();
       return;
     }
     const contentType = headerText(headers, 'content-type') ?? 'application/json';
     this.sse = contentType.startsWith('text/event-stream');
-    const out = callerHeaders(headers, contentType, this.call.requestId);
+    const out: Record<string, string> = withRateLimitHints(headers, { 'content-type': contentType, 'x-request-id': this.call.requestId });
     if (this.sse) {
       out['cache-control'] = 'no-cache';
       out['x-accel-buffering'] = 'no'; // nginx in front must not buffer the stream
@@ -258,15 +246,9 @@ class Relay implements UpstreamHandler {
     }
   }
 
-  /** An error body, up to the cap; past it the call is aborted and what came is used. */
+  /** An error body, up to its cap; past it the call is aborted and what came is used. */
   private collect(controller: UpstreamController, chunk: Buffer): void {
-    if (this.collectedBytes + chunk.length <= ERROR_BODY_CAP) {
-      this.collected.push(chunk);
-      this.collectedBytes += chunk.length;
-      return;
-    }
-    this.collected.push(chunk.subarray(0, ERROR_BODY_CAP - this.collectedBytes));
-    this.collectedBytes = ERROR_BODY_CAP;
+    if ((this.errorBody as ErrorBody).add(chunk)) return;
     this.collectedAll();
     controller.abort(new Error('error body over the cap'));
   }
@@ -275,103 +257,40 @@ class Relay implements UpstreamHandler {
     if (this.phase !== 'collecting') return;
     this.phase = 'done';
     this.disarm();
-    const text = Buffer.concat(this.collected).toString('utf8');
-    this.collected = [];
-    const ref = this.retryRef;
-    if (this.statusCode === 401 && ref !== undefined) {
+    const { statusCode, retryRef } = this;
+    if (retriesWithRereadKey(statusCode, retryRef)) {
       this.retryRef = undefined;
-      // A failed re-read is already logged and counted by the resolver; the held key stays (stale).
-      void this.secrets
-        .refetch(ref, this.call.secret)
-        .catch(() => undefined)
-        .then((fresh) => {
-          if (fresh === undefined || fresh === this.call.secret) return this.fail('MG_UPSTREAM_AUTH_FAILED', 'upstream_error');
-          this.call.secret = fresh;
-          this.send();
-        });
-      return;
+      return retryWithRereadKey(this.context.secrets, retryRef, this);
     }
-    this.relayError(text);
-  }
-
-  // Provider errors pass through with their status, minus anything that looks like a credential.
-  // A 401 from the provider means *our* root key was refused: the caller gets 502, since a 401
-  // from the gateway must only ever mean "your credential" (clients refresh tokens on 401).
-  private relayError(text: string): void {
-    const { statusCode, call, res } = this;
-    if (statusCode === 401 || statusCode === 407) return this.fail('MG_UPSTREAM_AUTH_FAILED', 'upstream_error');
-    const upstream = parseUpstreamError(text);
-    const code: RuntimeErrorCode = statusCode === 429 ? 'MG_UPSTREAM_RATE_LIMITED' : 'MG_UPSTREAM_ERROR';
-    const base = errorObject(code);
-    const body = {
-      error: {
-        message: upstream.message === null ? base.error.message : redactSecrets(upstream.message, [call.secret]).slice(0, 2000),
-        type: base.error.type,
-        code,
-        param: upstream.param,
-        upstream_code: upstream.code === null ? null : redactSecrets(upstream.code, [call.secret]).slice(0, 200),
-      },
-    };
-    if (!res.destroyed) {
-      res.writeHead(statusCode, callerHeaders(this.headers, 'application/json', call.requestId));
-      res.end(JSON.stringify(body));
-    }
-    this.finish(statusCode, 'upstream_error', code);
-  }
-
-  private fail(code: RuntimeErrorCode, result: ForwardOutcome): void {
-    this.finish(writeError(this.res, code, this.call.requestId), result, code);
-  }
-
-  private finish(status: number, result: ForwardOutcome, code: RuntimeErrorCode | null): void {
-    this.phase = 'done';
-    this.disarm();
-    outcome(this.record, status, result, code);
-    this.res.off('close', onCallerClose);
+    if (keyRefused(statusCode)) return this.keyRefused();
+    // The provider's status and rate-limit hints pass through, with its error in our body.
+    const code = passThroughCode(statusCode);
+    const body = passThroughBody(code, (this.errorBody as ErrorBody).text(), this.call.secret);
+    this.settle('upstream_error');
+    this.context.ending.answer(this.res, this.record, statusCode, code, body, withRateLimitHints(this.headers, {}));
     this.resolve();
   }
-}
 
-function parseUpstreamError(text: string): { message: string | null; code: string | null; param: string | null } {
-  try {
-    const value = JSON.parse(text) as { error?: { message?: unknown; code?: unknown; param?: unknown } | string; message?: unknown };
-    const error = typeof value.error === 'object' && value.error !== null ? value.error : null;
-    const message = error?.message ?? (typeof value.error === 'string' ? value.error : value.message);
-    return {
-      message: typeof message === 'string' ? message : null,
-      code: typeof error?.code === 'string' || typeof error?.code === 'number' ? String(error.code) : null,
-      param: typeof error?.param === 'string' ? error.param : null,
-    };
-  } catch {
-    return { message: text.trim() === '' ? null : text.trim(), code: null, param: null };
+  /** Ends with our own error answer (nothing has reached the caller). */
+  private fail(code: RuntimeErrorCode, result: ForwardOutcome): void {
+    this.settle(result);
+    this.context.ending.error(this.res, this.record, code);
+    this.resolve();
+  }
+
+  /** Ends after the provider's answer (or what could be relayed of it) reached the caller. */
+  private finish(status: number, result: ForwardOutcome, code: RuntimeErrorCode | null): void {
+    this.settle(result);
+    this.record.status = status;
+    this.record.code = code;
+    this.context.ending.relayed(this.record);
+    this.resolve();
+  }
+
+  private settle(result: ForwardOutcome): void {
+    this.phase = 'done';
+    this.disarm();
+    this.record.outcome = result;
+    this.res.off('close', onCallerClose);
   }
 }
-
-function headerText(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-// Of the upstream's headers only rate-limit hints go back to the caller (they let a client back
-// off after a 429); everything else, hop-by-hop headers included, is the gateway's own.
-function callerHeaders(upstream: IncomingHttpHeaders, contentType: string, requestId: string): Record<string, string> {
-  const out: Record<string, string> = { 'content-type': contentType, 'x-request-id': requestId };
-  for (const name in upstream) {
-    if (name === 'retry-after' || name.startsWith('x-ratelimit-')) {
-      const value = headerText(upstream, name);
-      if (value !== undefined) out[name] = value;
-    }
-  }
-  return out;
-}
-
-/** Writes a runtime error in OpenAI's shape, unless the response is already gone; its status. */
-function writeError(res: ServerResponse, code: RuntimeErrorCode, requestId: string): number {
-  const status = statusOf(code);
-  if (!res.headersSent && !res.destroyed) {
-    res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': requestId });
-    res.end(JSON.stringify(errorObject(code)));
-  }
-  return status;
-}
-
