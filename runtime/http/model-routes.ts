@@ -7,6 +7,7 @@ import type { Admitted, Pipeline } from '../pipeline.ts';
 import type { Operation } from '../providers/provider.ts';
 import type { RequestEnding } from './request-ending.ts';
 
+/** The model routes' plain paths and the operation each one forwards. */
 export const MODEL_ROUTES: ReadonlyArray<readonly [path: string, operation: Operation]> = [
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'completions'],

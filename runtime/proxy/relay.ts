@@ -13,7 +13,7 @@ import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from
 import type { SecretResolver } from '../secrets/resolve.ts';
 import { headerText, withRateLimitHints } from './caller-headers.ts';
 import { retriesWithRereadKey, retryWithRereadKey, type RetryableCall } from './key-rotation.ts';
-import { ErrorBody, failureCode, keyRefused, passThroughBody, passThroughCode } from './upstream-error.ts';
+import { ProviderErrorBody, failureCode, keyRefused, passThroughBody, passThroughCode } from './upstream-error.ts';
 import { ChunkTail, usageFromTail } from './usage.ts';
 
 type ForwardOutcome = 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_failed' | 'client_aborted';
@@ -75,7 +75,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
   private burst: Buffer[] = [];
   private readonly tail = new ChunkTail();
   private timer: NodeJS.Timeout | undefined;
-  private errorBody: ErrorBody | undefined;
+  private errorBody: ProviderErrorBody | undefined;
 
   constructor(
     private readonly context: RelayContext,
@@ -182,7 +182,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
     this.headers = headers;
     if (statusCode >= 400) {
       this.phase = 'collecting';
-      this.errorBody = new ErrorBody();
+      this.errorBody = new ProviderErrorBody();
       return;
     }
     const contentType = headerText(headers, 'content-type') ?? 'application/json';
@@ -248,7 +248,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
 
   /** An error body, up to its cap; past it the call is aborted and what came is used. */
   private collect(controller: UpstreamController, chunk: Buffer): void {
-    if ((this.errorBody as ErrorBody).add(chunk)) return;
+    if ((this.errorBody as ProviderErrorBody).add(chunk)) return;
     this.collectedAll();
     controller.abort(new Error('error body over the cap'));
   }
@@ -265,7 +265,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
     if (keyRefused(statusCode)) return this.keyRefused();
     // The provider's status and rate-limit hints pass through, with its error in our body.
     const code = passThroughCode(statusCode);
-    const body = passThroughBody(code, (this.errorBody as ErrorBody).text(), this.call.secret);
+    const body = passThroughBody(code, (this.errorBody as ProviderErrorBody).text(), this.call.secret);
     this.settle('upstream_error');
     this.context.ending.answer(this.res, this.record, statusCode, code, body, withRateLimitHints(this.headers, {}));
     this.resolve();

@@ -9,7 +9,7 @@ import { redactSecrets } from './redact.ts';
 const ERROR_BODY_CAP = 64 * 1024;
 
 /** A provider's error body, gathered up to a cap (64 KiB); a truncated error body is still one. */
-export class ErrorBody {
+export class ProviderErrorBody {
   private chunks: Buffer[] = [];
   private bytes = 0;
 
