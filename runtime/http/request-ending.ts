@@ -36,7 +36,8 @@ export class RequestEnding {
    * Answers a JSON body the gateway made, with status (and code, for the audit line; null for a
    * success), and audits the request. After a request body that could not be read (too large,
    * broken) closeConnection closes the connection, as Fastify does: the rest of that body may
-   * still be on its way. Nothing is written to a response already started or gone.
+   * still be on its way. extra, when given, becomes the header set (completed in place: no second
+   * object). Nothing is written to a response already started or gone.
    */
   answer(res: ServerResponse, record: RequestRecord, status: number, code: RuntimeErrorCode | null, body: string, extra?: ExtraHeaders, closeConnection = false): void {
     if (record.ended) return;
