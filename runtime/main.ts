@@ -2,7 +2,7 @@
 // SIGINT/SIGTERM close gracefully. Exit codes: 0 after a clean shutdown, 2 usage or environment error.
 import { parseServeArgs, USAGE } from './config/parse-args.ts';
 import { readPublicKey } from '../schemas/formats/signing-keys.ts';
-import { createLogger } from './audit/logger.ts';
+import { createLogger } from './logging/logger.ts';
 import { startRuntime } from './start.ts';
 
 /** Entry point called by bin/modelgate.js with the whole argv (args[0] is 'serve'). */

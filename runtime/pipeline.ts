@@ -2,21 +2,25 @@
 //   admit (servable bundle + authenticate) -> [body read by the caller] -> parse -> authorize ->
 //   resolve provider secret -> forward (stream) -> audit.
 // Each step is its own module; this file only connects them. Two front ends call it: the plain
-// node:http handler of model-routes.ts (the hot path) and Fastify's routes in server.ts (the same
-// routes reached through any other spelling of their URL), so both behave the same.
+// node:http handler of http/plain-front-end.ts (the hot path) and Fastify's routes in server.ts
+// (the same routes reached through any other spelling of their URL), so both behave the same.
+// Every request ends through http/request-ending.ts: the front ends answer the error codes the
+// steps return, the relay ends the requests it forwarded.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { authenticate, type Authentication } from './auth/authenticate.ts';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { queryHasCredential } from './auth/query-credential.ts';
 import { authorize } from './authorize/authorize.ts';
-import type { RuntimeMetrics } from './audit/metrics.ts';
-import { writeAudit, type RequestRecord } from './audit/record.ts';
+import type { RequestRecord } from './audit/record.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import { isServable, type BundleStatus, type ExpiryPolicy } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
+import type { RequestEnding } from './http/request-ending.ts';
+import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
+import type { RelayContext } from './proxy/relay.ts';
 import { bodyWithModel } from './proxy/rewrite-model.ts';
 import { SecretError } from '../schemas/formats/secret-source.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
@@ -25,6 +29,8 @@ export interface PipelineOptions {
   bundles: { readonly current: ActiveBundle | null; readonly status: BundleStatus };
   logger: Logger;
   metrics: RuntimeMetrics;
+  /** Where the relay ends the requests it forwarded. */
+  ending: RequestEnding;
   secrets: SecretResolver;
   upstreamTimeoutMs: number;
   expiryPolicy: ExpiryPolicy;
@@ -51,14 +57,16 @@ export interface Pipeline {
   admit(record: RequestRecord, url: string, headers: IncomingHttpHeaders): AdmitResult | Promise<AdmitResult>;
   /**
    * Steps 2 to 5 on the request body. Answers an error code before anything is written to res
-   * (the caller answers it, record filled in); otherwise forwards, writes the audit line and
-   * resolves undefined once the response is over.
+   * (the caller answers it, record filled in); otherwise forwards and resolves undefined once the
+   * response is over and the request has ended (answer and audit line out).
    */
   infer(admitted: Admitted, operation: Operation, body: Buffer | undefined, requestId: string, res: ServerResponse): Promise<RuntimeErrorCode | undefined>;
 }
 
+/** Connects the steps of the model routes for a server's bundles, secrets and settings. */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { bundles, logger, metrics, secrets, now } = options;
+  const relayContext: RelayContext = { secrets, ending: options.ending };
 
   const admit: Pipeline['admit'] = (record, url, headers) => {
     if (queryHasCredential(url)) return 'MG_CREDENTIAL_IN_QUERY';
@@ -112,8 +120,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
     // Step 4: rewrite the FQN to the provider's model name and forward, streaming; after a
     // provider 401, re-read the key once and retry once (key rotation without a restart).
+    // Step 5: the relay fills in status, outcome, code, upstreamMs and usage, and ends the
+    // request (answer and audit line) through the ending.
     parsed.json.model = route.target.upstream;
-    await forward(route.provider, {
+    await forward(relayContext, route.provider, {
       operation,
       target: route.target,
       body: bodyWithModel(parsed.bytes, parsed.json, route.target.upstream),
@@ -122,10 +132,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       secret,
       requestId,
       timeoutMs: options.upstreamTimeoutMs,
-    }, res, record, secrets, ref);
-
-    // Step 5: audit (forward filled in status, outcome, code, upstreamMs and usage).
-    writeAudit(logger, metrics, record);
+    }, res, record, ref);
     return undefined;
   };
 

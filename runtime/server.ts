@@ -1,7 +1,10 @@
 // The HTTP surface. The model routes run the pipeline of pipeline.ts (admit -> parse -> authorize
 // -> resolve provider secret -> forward -> audit); their plain spelling is served on node:http in
-// front of Fastify (model-routes.ts), everything else by Fastify: GET /v1/models, health,
+// front of Fastify (http/plain-front-end.ts), everything else by Fastify: GET /v1/models, health,
 // readiness, metrics, 404s, framework errors, and the model routes reached any other way.
+// Every audited request ends through one RequestEnding (http/request-ending.ts), whichever front
+// end took it: Fastify's replies to them are hijacked and the ending writes the raw response.
+// Health, readiness and metrics are not audited and answer through Fastify.
 // buildServer returns the app without listening (start.ts listens).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -9,14 +12,16 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Logger } from 'pino';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { listModels } from './authorize/authorize.ts';
-import type { RuntimeMetrics } from './audit/metrics.ts';
-import { newRecord, writeAudit, type RequestRecord } from './audit/record.ts';
+import { newRecord, type RequestRecord } from './audit/record.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
-import { readiness, type BundleStatus, type ExpiryPolicy } from './bundle/status.ts';
-import { errorBody, statusOf, type RuntimeErrorCode } from './errors.ts';
-import { createModelRoutes, MODEL_ROUTES, serveInference } from './model-routes.ts';
+import type { BundleStatus, ExpiryPolicy } from './bundle/status.ts';
+import type { RuntimeErrorCode } from './errors.ts';
+import { MODEL_ROUTES, serveModelRoute, type ModelRouteOptions } from './http/model-routes.ts';
+import { createPlainFrontEnd } from './http/plain-front-end.ts';
+import { readyz } from './http/readyz.ts';
+import { RequestEnding } from './http/request-ending.ts';
+import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { createPipeline, type Admitted, type AdmitResult } from './pipeline.ts';
-import { secretReadiness } from './secrets/readiness.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
 
 export interface ServerOptions {
@@ -43,9 +48,10 @@ declare module 'fastify' {
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { bundles, logger, metrics } = options;
   const now = options.now ?? Date.now;
-  const pipeline = createPipeline({ ...options, now });
-  const routeOptions = { pipeline, logger, metrics, bodyLimit: options.bodyLimit };
-  const modelRoutes = createModelRoutes(routeOptions);
+  const ending = new RequestEnding(logger, metrics);
+  const pipeline = createPipeline({ ...options, ending, now });
+  const routeOptions: ModelRouteOptions = { pipeline, ending, logger, bodyLimit: options.bodyLimit };
+  const plainFrontEnd = createPlainFrontEnd(routeOptions);
 
   // Fastify stops taking requests when it starts closing (503, return503OnClosing); from then on
   // every request goes to it.
@@ -59,7 +65,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // The server Fastify would make (same timeouts), with the model routes' handler in front.
     serverFactory: (fastifyHandler, settings) => {
       const server = createServer(settings.http ?? {}, (req: IncomingMessage, res: ServerResponse) => {
-        if (closing || !modelRoutes(req, res)) fastifyHandler(req, res);
+        if (closing || !plainFrontEnd(req, res)) fastifyHandler(req, res);
       });
       server.keepAliveTimeout = settings.keepAliveTimeout as number;
       server.requestTimeout = settings.requestTimeout as number;
@@ -79,11 +85,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  const reject = (request: FastifyRequest, reply: FastifyReply, record: RequestRecord, code: RuntimeErrorCode): FastifyReply => {
-    record.status = statusOf(code);
-    record.code = code;
-    writeAudit(logger, metrics, record);
-    return reply.code(record.status).header('content-type', 'application/json').header('x-request-id', request.id).send(errorBody(code));
+  const reject = (reply: FastifyReply, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false): void => {
+    reply.hijack();
+    ending.error(reply.raw, record, code, closeConnection);
   };
 
   // Step 1 as a hook, before the body is read. Callback style: a hook that answers early must not
@@ -91,7 +95,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const admit = (route: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const record = newRecord(request.id, request.method, route);
     const proceed = (admitted: AdmitResult): void => {
-      if (typeof admitted === 'string') return void reject(request, reply, record, admitted);
+      if (typeof admitted === 'string') return reject(reply, record, admitted);
       request.mg = admitted;
       done();
     };
@@ -103,31 +107,25 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   for (const [path, operation] of MODEL_ROUTES) {
     app.post(path, { onRequest: admit(path) }, async (request, reply) => {
       reply.hijack();
-      await serveInference(routeOptions, request.mg as Admitted, operation, Buffer.isBuffer(request.body) ? request.body : undefined, request.id, reply.raw);
+      await serveModelRoute(routeOptions, request.mg as Admitted, operation, Buffer.isBuffer(request.body) ? request.body : undefined, request.id, reply.raw);
     });
   }
 
-  app.get('/v1/models', { onRequest: admit('/v1/models') }, async (request, reply) => {
+  app.get('/v1/models', { onRequest: admit('/v1/models') }, (request, reply) => {
     const { record, bundle, principal } = request.mg as Admitted;
-    const list = listModels(bundle, principal, now());
-    record.status = 200;
-    writeAudit(logger, metrics, record);
-    return reply.header('x-request-id', request.id).send(list);
+    reply.hijack();
+    ending.answer(reply.raw, record, 200, null, JSON.stringify(listModels(bundle, principal, now())));
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const nowMs = now();
-    const state = readiness(bundles.current, bundles.status, nowMs, options.expiryPolicy);
-    const keys = secretReadiness(bundles.current, options.secrets.status(), nowMs);
-    const ready = state.ready && keys.ready;
-    return reply.code(ready ? 200 : 503).send({ ...state.body, ready, secrets: keys.body });
+    const { ready, body } = readyz(bundles.current, bundles.status, options.secrets.status(), now(), options.expiryPolicy);
+    return reply.code(ready ? 200 : 503).send(body);
   });
   app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
 
   app.setNotFoundHandler((request, reply) => {
-    const record = newRecord(request.id, request.method, 'not_found');
-    return reject(request, reply, record, 'MG_ROUTE_NOT_FOUND');
+    reject(reply, newRecord(request.id, request.method, 'not_found'), 'MG_ROUTE_NOT_FOUND');
   });
 
   // Framework errors (body too large, broken content-length...) in our shape; never a stack trace.
@@ -135,7 +133,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const record = request.mg?.record ?? newRecord(request.id, request.method, request.routeOptions.url ?? 'unknown');
     const code: RuntimeErrorCode = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'MG_BODY_TOO_LARGE' : error.statusCode === 400 ? 'MG_BAD_JSON' : 'MG_INTERNAL';
     if (code === 'MG_INTERNAL') logger.error({ request_id: request.id, error_code: error.code ?? null }, 'internal error');
-    return reject(request, reply, record, code);
+    // After a body that could not be read Fastify's parser asks for the connection to close: the
+    // rest of that body may still be on its way.
+    reject(reply, record, code, reply.getHeader('connection') === 'close');
   });
 
   return app;

@@ -1,11 +1,7 @@
-// Step 5 of the request path: one audit line per request, and the request metrics.
+// What the audit line of one request says, filled in along the request path.
 // What goes in: identities by id (principal, key id), the decision and the rule that granted it,
 // timings, usage, the bundle serial. What never goes in: keys, prompts, headers, query strings.
-import type { Logger } from 'pino';
 import type { Usage } from '../proxy/usage.ts';
-import { auditFields } from './audit-line.ts';
-import { infoSink } from './logger.ts';
-import type { RuntimeMetrics } from './metrics.ts';
 
 export interface RequestRecord {
   requestId: string;
@@ -31,6 +27,8 @@ export interface RequestRecord {
   outcome: string | null;
   upstreamMs: number | null;
   usage: Usage | null;
+  /** Set once the request has ended (answer and audit line out, see http/ending.ts): it ends once. */
+  ended: boolean;
 }
 
 /** A blank record for a request that just arrived. */
@@ -56,22 +54,6 @@ export function newRecord(requestId: string, method: string, route: string): Req
     outcome: null,
     upstreamMs: null,
     usage: null,
+    ended: false,
   };
-}
-
-/**
- * Writes the audit line and updates the request metrics. Absent values are left out rather than
- * written as null. Lines of our own logger are built as text (audit-line.ts); any other logger
- * gets the same fields through pino.
- */
-export function writeAudit(logger: Logger, metrics: RuntimeMetrics, record: RequestRecord): void {
-  const latencyMs = performance.now() - record.startedMs;
-  const sink = infoSink(logger);
-  if (sink !== undefined) sink.info(auditFields(record, latencyMs), 'request');
-  else if (logger.isLevelEnabled('info')) logger.info(JSON.parse(`{${auditFields(record, latencyMs).slice(1)}}`) as object, 'request');
-  const principal = record.principal ?? 'anonymous';
-  const model = record.model !== null && record.decision === 'allow' ? record.model : 'none';
-  metrics.request(principal, model, record.route, record.status, latencyMs / 1000);
-  if (record.upstreamMs !== null && record.account !== null) metrics.upstream(record.account, record.upstreamMs / 1000);
-  if (record.usage !== null && record.model !== null) metrics.tokens(principal, record.model, record.usage);
 }

@@ -20,7 +20,7 @@ const DUMMY_DIGEST = createHash('sha256').update('modelgate: no such key').diges
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** The presented credential: Authorization: Bearer first, then x-api-key. */
-export function credentialOf(headers: IncomingHttpHeaders): string | null {
+function credentialOf(headers: IncomingHttpHeaders): string | null {
   const authorization = headers.authorization;
   if (authorization !== undefined) {
     // RFC 6750: the scheme is case-insensitive; exactly one space before the token.

@@ -13,6 +13,7 @@ export interface OidcAuthenticator {
   authenticate(token: string, bundle: ActiveBundle): Promise<OidcAuthentication>;
 }
 
+/** Verifies access tokens against a bundle's issuers and maps them to its principals. */
 export function createOidcAuthenticator(options: OidcVerifierOptions = {}): OidcAuthenticator {
   let cached: { key: string; verifier: OidcVerifier } | null = null;
   const verifierFor = (bundle: ActiveBundle): OidcVerifier => {

@@ -5,7 +5,7 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify
 import type { BundleOidcIssuer } from '../../schemas/types.generated.ts';
 
 /** Asymmetric algorithms only: never `none`, never HMAC (a public key must not become a shared secret). */
-export const ALLOWED_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+const ALLOWED_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 
 export type TokenFailureReason =
   | 'malformed'

@@ -48,6 +48,7 @@ export interface BundleLifecycle {
   stop(): void;
 }
 
+/** The bundle lifecycle (boot from cache, refresh, poll); it holds the active bundle. */
 export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLifecycle {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;

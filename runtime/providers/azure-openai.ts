@@ -8,6 +8,7 @@ import { endpoint, headerAuth } from './shared.ts';
 
 const DEFAULT_API_VERSION = '2024-10-21';
 
+/** An Azure OpenAI account: deployment URLs computed per model, the root key in api-key. */
 export function createAzureOpenAiProvider(spec: BundleProvider, ctx: ProviderContext): Provider {
   const base = spec.base_url.replace(/\/+$/, '');
   const query = `?api-version=${encodeURIComponent(spec.api_version ?? DEFAULT_API_VERSION)}`;

@@ -1,5 +1,5 @@
-// The HTTP half shared by every network provider: one undici dispatch, and what its errors mean.
-import type { RuntimeErrorCode } from '../errors.ts';
+// The HTTP half shared by every network provider: one undici dispatch (what its failures mean to
+// the caller: proxy/upstream-error.ts).
 import type { Endpoint, ProviderContext, UpstreamCall, UpstreamHandler } from './provider.ts';
 
 /**
@@ -23,7 +23,7 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
       method: 'POST',
       headers,
       body: call.body,
-      // The proxy times the call itself (one native timer per call, see proxy/forward.ts):
+      // The proxy times the call itself (one native timer per call, see proxy/relay.ts):
       // undici's own timers switch a connection between a native keep-alive timer and a new
       // fast timer on every request, and each fast timer outlives its request by up to a second.
       headersTimeout: 0,
@@ -33,8 +33,3 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
   );
 }
 
-/** The code for a send that produced no reply (the caller going away is checked before). */
-export function failureCode(error: unknown): RuntimeErrorCode {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'MG_UPSTREAM_TIMEOUT' : 'MG_UPSTREAM_UNREACHABLE';
-}

@@ -7,6 +7,7 @@ import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from
 const CREATED = 1_700_000_000;
 const MOCK_URL = { origin: 'mock:', path: '/' }; // never requested
 
+/** The in-process mock provider of an account (no network, no key). */
 export function createMockProvider(spec: BundleProvider): Provider {
   return {
     name: spec.name,

@@ -6,8 +6,6 @@ import type { Dispatcher } from 'undici';
 
 export type Operation = 'chat' | 'completions' | 'embeddings';
 
-export const OPERATIONS: readonly Operation[] = ['chat', 'completions', 'embeddings'];
-
 /** Per model, everything computable at activation: the upstream model name and one URL per operation. */
 export interface ModelTarget {
   upstream: string;

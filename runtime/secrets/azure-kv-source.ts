@@ -31,7 +31,7 @@ export interface AzureKvSourceOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export const AZURE_KV_URL_TEMPLATE_ENV = 'MODELGATE_AZURE_KV_URL_TEMPLATE';
+const AZURE_KV_URL_TEMPLATE_ENV = 'MODELGATE_AZURE_KV_URL_TEMPLATE';
 const DEFAULT_TEMPLATE = 'https://{vault}.vault.azure.net';
 
 /** A SecretSource for azure-kv:// references; one SecretClient per vault, created on first use. */

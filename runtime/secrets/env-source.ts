@@ -2,6 +2,7 @@
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import { SecretError } from '../../schemas/formats/secret-source.ts';
 
+/** The env:// secret source, reading env (the process environment by default). */
 export function envSecretSource(env: NodeJS.ProcessEnv = process.env): SecretSource {
   return {
     scheme: 'env',

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
 
+/** The file:// secret source. */
 export function fileSecretSource(): SecretSource {
   return {
     scheme: 'file',

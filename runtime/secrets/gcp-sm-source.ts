@@ -22,7 +22,7 @@ export interface GcpSmSourceOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export const GCP_SM_ENDPOINT_ENV = 'MODELGATE_GCP_SM_ENDPOINT';
+const GCP_SM_ENDPOINT_ENV = 'MODELGATE_GCP_SM_ENDPOINT';
 
 interface AccessResponse {
   name?: string | null;

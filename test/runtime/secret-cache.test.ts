@@ -3,7 +3,7 @@
 // provider refused a key, read deadlines, and nothing of a value in status or events.
 import { describe, expect, it } from 'vitest';
 import type { ActiveBundle } from '../../runtime/bundle/activate.ts';
-import { secretReadiness } from '../../runtime/secrets/readiness.ts';
+import { secretReadiness } from '../../runtime/http/readyz.ts';
 import { createSecretResolver, type SecretReadEvent, type SecretResolverOptions, type SecretStatus } from '../../runtime/secrets/resolve.ts';
 import { SecretError, type SecretSource } from '../../schemas/formats/secret-source.ts';
 

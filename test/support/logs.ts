@@ -1,6 +1,6 @@
 // Captures every log line a gateway writes, so tests can assert on them and search them for secrets.
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../runtime/audit/logger.ts';
+import { createLogger, type Logger } from '../../runtime/logging/logger.ts';
 
 export interface LogCapture {
   logger: Logger;

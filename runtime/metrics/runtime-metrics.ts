@@ -3,7 +3,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActiveBundle } from '../bundle/activate.ts';
 import { BUNDLE_ERROR_CODES, type BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import type { Usage } from '../proxy/usage.ts';
-import { FastCounter, FastHistogram, type HistogramSeries } from './fast-metrics.ts';
+import { FastCounter, FastHistogram, type HistogramSeries } from './fast-families.ts';
 
 export interface RuntimeMetrics {
   registry: Registry;
@@ -25,7 +25,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export function createMetrics(current: () => ActiveBundle | null, now: () => number = Date.now): RuntimeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'modelgate_' });
-  // Bundle metrics change a few times a day: prom-client. Request metrics change per request: fast-metrics.
+  // Bundle metrics change a few times a day: prom-client. Request metrics change per request: fast-families.ts.
   const oidcFailures = new Counter({ name: 'modelgate_oidc_failures_total', help: 'OIDC access tokens refused, by reason.', labelNames: ['reason'], registers: [registry] });
   const rejections = new Counter({ name: 'modelgate_bundle_rejections_total', help: 'Bundles refused, by reason code.', labelNames: ['code'], registers: [registry] });
   const activations = new Counter({ name: 'modelgate_bundle_activations_total', help: 'Bundles activated, by origin (source or cache).', labelNames: ['origin'], registers: [registry] });

@@ -1,25 +1,17 @@
-// The model routes (POST /v1/chat/completions, /v1/completions, /v1/embeddings) served on plain
-// node:http, in front of Fastify. Every request costs a proxy a few syscalls and a few tens of
-// microseconds of JavaScript; Fastify's routing, Request/Reply objects, hook runners, content-type
-// parser and async-context bookkeeping were a measurable share of the latter (docs/runtime.md,
-// Performance). This handler takes only the plain spelling of these routes; anything else
-// (another method or path, a percent-encoded path, an unusual content type, a server that is
-// closing) goes to Fastify, which serves the same routes through the same pipeline, so that the
-// framework's own answers stay exactly what they were.
+// The model routes (model-routes.ts) served on plain node:http, in front of Fastify. Every request
+// costs a proxy a few syscalls and a few tens of microseconds of JavaScript; Fastify's routing,
+// Request/Reply objects, hook runners, content-type parser and async-context bookkeeping were a
+// measurable share of the latter (docs/runtime.md, Performance). This handler takes only the plain
+// spelling of these routes; anything else (another method or path, a percent-encoded path, an
+// unusual content type, a server that is closing) goes to Fastify, which serves the same routes
+// through the same pipeline and ends requests through the same RequestEnding.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
-import type { RuntimeMetrics } from './audit/metrics.ts';
-import { newRecord, writeAudit, type RequestRecord } from './audit/record.ts';
-import { errorBody, statusOf, type RuntimeErrorCode } from './errors.ts';
-import type { Admitted, AdmitResult, Pipeline } from './pipeline.ts';
-import type { Operation } from './providers/provider.ts';
-
-export const MODEL_ROUTES: ReadonlyArray<readonly [path: string, operation: Operation]> = [
-  ['/v1/chat/completions', 'chat'],
-  ['/v1/completions', 'completions'],
-  ['/v1/embeddings', 'embeddings'],
-];
+import { newRecord, type RequestRecord } from '../audit/record.ts';
+import type { RuntimeErrorCode } from '../errors.ts';
+import type { Admitted, AdmitResult } from '../pipeline.ts';
+import type { Operation } from '../providers/provider.ts';
+import { MODEL_ROUTES, serveModelRoute, type ModelRouteOptions } from './model-routes.ts';
 
 // A media type Fastify accepts as valid (token/token, then optional parameters): a strict subset
 // of its rule. Any other content-type header goes through Fastify, whose check answers it.
@@ -28,53 +20,10 @@ const PLAIN_MEDIA_TYPE = /^[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+(?:;.*)?$/s;
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Writes a runtime error in OpenAI's shape, then the audit line and metrics for record. After a
- * body that could not be read (too large, broken) the connection is closed, as Fastify does: the
- * rest of that body may still be on its way.
- */
-export function answerError(res: ServerResponse, requestId: string, record: RequestRecord, code: RuntimeErrorCode, logger: Logger, metrics: RuntimeMetrics, closeConnection = false): void {
-  record.status = statusOf(code);
-  record.code = code;
-  writeAudit(logger, metrics, record);
-  if (res.headersSent || res.destroyed) return;
-  const body = errorBody(code);
-  // The headers Fastify's reply.send() wrote for these answers, charset included.
-  const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId, 'content-length': Buffer.byteLength(body) };
-  if (closeConnection) headers.connection = 'close';
-  res.writeHead(record.status, headers);
-  res.end(body);
-}
-
-/**
- * Steps 2 to 5 on a read body (pipeline.infer), and the error answer when it stops before
- * forwarding. Never rejects: a bug is a logged 500 (or a cut response once headers are out).
- */
-export async function serveInference(options: ModelRouteOptions, admitted: Admitted, operation: Operation, body: Buffer | undefined, requestId: string, res: ServerResponse): Promise<void> {
-  const { logger, metrics } = options;
-  try {
-    const code = await options.pipeline.infer(admitted, operation, body, requestId, res);
-    if (code !== undefined) answerError(res, requestId, admitted.record, code, logger, metrics);
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    logger.error({ request_id: requestId, error_code: typeof code === 'string' ? code : null }, 'internal error');
-    if (res.headersSent) res.destroy();
-    else answerError(res, requestId, admitted.record, 'MG_INTERNAL', logger, metrics);
-  }
-}
-
-export interface ModelRouteOptions {
-  pipeline: Pipeline;
-  logger: Logger;
-  metrics: RuntimeMetrics;
-  /** Largest accepted request body, in bytes. */
-  bodyLimit: number;
-}
-
-/**
  * The front handler: serves req and returns true when it is a plain model-route request,
  * returns false (having touched nothing) for anything the caller should hand to Fastify.
  */
-export function createModelRoutes(options: ModelRouteOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function createPlainFrontEnd(options: ModelRouteOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     if (req.method !== 'POST') return false;
     const url = req.url as string;
@@ -105,7 +54,7 @@ const kExchange = Symbol('modelgate.exchange');
 type Carrier = IncomingMessage & { [kExchange]?: ModelExchange };
 
 /**
- * One model-route request: admitted -> body read -> serveInference. A class, and stream
+ * One model-route request: admitted -> body read -> serveModelRoute. A class, and stream
  * listeners defined once that find it on the request, rather than closures made per request.
  */
 class ModelExchange {
@@ -134,7 +83,7 @@ class ModelExchange {
   }
 
   private answer(code: RuntimeErrorCode, closeConnection = false): void {
-    answerError(this.res, this.requestId, this.record, code, this.options.logger, this.options.metrics, closeConnection);
+    this.options.ending.error(this.res, this.record, code, closeConnection);
   }
 
   /**
@@ -179,7 +128,7 @@ class ModelExchange {
   }
 
   private bodyRead(body: Buffer | undefined): void {
-    void serveInference(this.options, this.admission as Admitted, this.operation, body, this.requestId, this.res);
+    void serveModelRoute(this.options, this.admission as Admitted, this.operation, body, this.requestId, this.res);
   }
 }
 

@@ -1,0 +1,66 @@
+// Every audited request ends here, whatever its front end (the plain node:http handler or Fastify)
+// and its exit path: an answer the gateway makes itself leaves with the same headers every time,
+// and the request's one audit line and metrics are written with it. The relay writes a provider's
+// answer itself, as it arrives, and ends the request here once that answer is over. Answering and
+// auditing are one call, so an exit path cannot do one and forget the other; a request ends once
+// (a second ending writes nothing).
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { RequestRecord } from '../audit/record.ts';
+import { writeAudit } from '../audit/write-audit.ts';
+import { errorBody, statusOf, type RuntimeErrorCode } from '../errors.ts';
+import type { RuntimeMetrics } from '../metrics/runtime-metrics.ts';
+
+/** Headers an answer adds to the gateway's own (a provider's rate-limit hints). */
+export type ExtraHeaders = Record<string, string | number>;
+
+// What Fastify's reply.send() writes for a JSON string, so that both front ends answer alike.
+const JSON_UTF8 = 'application/json; charset=utf-8';
+
+/** Ends requests: writes the gateway's own answers and the audit line. One per server. */
+export class RequestEnding {
+  constructor(
+    private readonly logger: Logger,
+    private readonly metrics: RuntimeMetrics,
+  ) {}
+
+  /**
+   * Answers a runtime error in OpenAI's shape with its table status, and audits the request.
+   * closeConnection: see answer().
+   */
+  error(res: ServerResponse, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false): void {
+    this.answer(res, record, statusOf(code), code, errorBody(code), undefined, closeConnection);
+  }
+
+  /**
+   * Answers a JSON body the gateway made, with status (and code, for the audit line; null for a
+   * success), and audits the request. After a request body that could not be read (too large,
+   * broken) closeConnection closes the connection, as Fastify does: the rest of that body may
+   * still be on its way. extra, when given, becomes the header set (completed in place: no second
+   * object). Nothing is written to a response already started or gone.
+   */
+  answer(res: ServerResponse, record: RequestRecord, status: number, code: RuntimeErrorCode | null, body: string, extra?: ExtraHeaders, closeConnection = false): void {
+    if (record.ended) return;
+    record.status = status;
+    record.code = code;
+    this.audit(record);
+    if (res.headersSent || res.destroyed) return;
+    const headers = extra ?? {};
+    headers['content-type'] = JSON_UTF8;
+    headers['x-request-id'] = record.requestId;
+    headers['content-length'] = Buffer.byteLength(body);
+    if (closeConnection) headers.connection = 'close';
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  /** Ends a request whose answer the relay wrote (status, outcome, code and usage already in record). */
+  relayed(record: RequestRecord): void {
+    if (!record.ended) this.audit(record);
+  }
+
+  private audit(record: RequestRecord): void {
+    record.ended = true;
+    writeAudit(this.logger, this.metrics, record);
+  }
+}
