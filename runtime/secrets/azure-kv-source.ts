@@ -87,6 +87,7 @@ function describe(ref: AzureKvRef): string {
 // The message carries Key Vault's error code and the HTTP status only; RestError and credential
 // errors are not kept as the cause (their request objects hold headers).
 function mapError(error: unknown, ref: AzureKvRef, signal: AbortSignal): SecretError {
+  if (error instanceof SecretError) return error; // e.g. the SDK is not installed
   if (signal.aborted) return new SecretError('timeout', `reading ${describe(ref)} timed out or was cancelled`);
   const e = error as { name?: unknown; statusCode?: unknown; code?: unknown; details?: { error?: { code?: unknown; innerError?: { code?: unknown } } } };
   const name = typeof e.name === 'string' ? e.name : 'Error';
