@@ -71,4 +71,4 @@ await writeFile(join(outdir, 'THIRD-PARTY-LICENSES.txt'), `The modelgate bundles
 const outputs = Object.entries(result.metafile.outputs);
 const total = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
 const cli = (await stat(join(outdir, 'cli.js'))).size;
-console.log(`dist/: ${outputs.length} files, ${(total / 1024).toFixed(0)} KiB (cli.js ${(cli / 1024).toFixed(1)} KiB), ${unique.length} bundled packages`);
+console.error(`dist/: ${outputs.length} files, ${(total / 1024).toFixed(0)} KiB (cli.js ${(cli / 1024).toFixed(1)} KiB), ${unique.length} bundled packages`);
