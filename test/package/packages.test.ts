@@ -3,12 +3,13 @@
 // as the gateway, the client from plain JavaScript and from TypeScript, `modelgate init` with the
 // commands its workflows run. Sizes are printed for the release notes.
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { waitFor } from '../support/gateway.ts';
 import { runCli } from '../support/run-cli.ts';
 import { GATEWAY_RESOURCE, startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
 import { EXAMPLE_POLICIES } from '../support/policy-repo.ts';
@@ -94,9 +95,7 @@ describe('modelgate installed from its tarball into a fresh project', () => {
   });
 
   it('installs no other package (its dependencies are bundled; the cloud SDKs are optional peers)', async () => {
-    const tree = JSON.parse(await npm(['ls', '--all', '--json'], cliProject)) as { dependencies: Record<string, { dependencies?: object }> };
-    expect(Object.keys(tree.dependencies)).toEqual(['modelgate']);
-    expect(tree.dependencies.modelgate!.dependencies ?? {}).toEqual({});
+    expect((await readdir(join(cliProject, 'node_modules'))).filter((name) => !name.startsWith('.'))).toEqual(['modelgate']);
   });
 
   it('answers --help as the sources do', async () => {
@@ -169,7 +168,8 @@ console.log(JSON.stringify({ content: completion.choices[0].message.content }));
     );
     const out = await ok(process.execPath, ['call.mjs'], project, { ISSUER: idp.issuer, RESOURCE: GATEWAY_RESOURCE, GATEWAY: gateway.url });
     expect(JSON.parse(out)).toEqual({ content: 'upstream gpt-4o-prod says hi' });
-    const audit = gateway.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'request').at(-1);
+    await waitFor(() => gateway.lines.some((l) => l.includes('"msg":"request"')), 5000); // audit lines are batched
+    const audit = gateway.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request').at(-1);
     expect(audit).toMatchObject({ principal: 'service:llmapp1', status: 200, decision: 'allow' });
     // Every line of the gateway's output is JSON, third-party warnings included.
     expect(gateway.lines.filter((l) => !l.startsWith('{'))).toEqual([]);
