@@ -1,20 +1,18 @@
 #!/usr/bin/env node
-// The modelgate command and the one place that composes both programs: `serve` loads only the
-// runtime; every other command runs the compiler's CLI, which gets the runtime's secret readers
-// (for `secrets check`) from here, loaded only when that command asks. Sources are TypeScript run
-// through tsx, so a clone works after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// The `modelgate` command. In a clone (the TypeScript sources sit next to this file) it runs the
+// sources through tsx, so `npm ci` is enough, with no build step; in the installed package, which
+// ships no sources, it runs the built bundle (dist/cli.js, made by `npm run build`).
+import { existsSync } from 'node:fs';
+import module from 'node:module';
 
-register();
-const args = process.argv.slice(2);
-const load = (path) => import(new URL(path, import.meta.url).href);
-if (args[0] === 'serve') {
-  const { main } = await load('../runtime/main.ts');
-  process.exitCode = await main(args);
+let cli;
+if (existsSync(new URL('../compiler/cli/main.ts', import.meta.url))) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  cli = await import('./cli.ts');
 } else {
-  const { main } = await load('../compiler/cli/main.ts');
-  const services = {
-    secretSources: async () => (await load('../runtime/secrets/default-sources.ts')).defaultSecretSources(),
-  };
-  process.exitCode = await main(args, services);
+  // Node 22.1+: V8's code cache for the bundle, kept in the OS temp folder across runs.
+  module.enableCompileCache?.();
+  cli = await import('../dist/cli.js');
 }
+process.exitCode = await cli.run(process.argv.slice(2));

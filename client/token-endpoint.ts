@@ -1,6 +1,5 @@
 // One request to a token (or device authorization) endpoint, with client authentication.
 import { importJWK, importPKCS8, SignJWT, type JWK } from 'jose';
-import { randomUUID } from 'node:crypto';
 import { oauthError, TokenError } from './errors.ts';
 
 export type ClientAuth =
@@ -24,7 +23,8 @@ export async function postForm(endpoint: string, params: Record<string, string>,
   switch (auth.method) {
     case 'client_secret_basic':
       // RFC 6749 section 2.3.1: form-urlencode id and secret before base64.
-      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`).toString('base64')}`;
+      // The encoded pair is ASCII, so btoa (in every runtime) applies.
+      headers.authorization = `Basic ${btoa(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.clientSecret)}`)}`;
       break;
     case 'client_secret_post':
       body.set('client_id', auth.clientId);
@@ -69,7 +69,7 @@ async function clientAssertion(auth: Extract<ClientAuth, { method: 'private_key_
     .setIssuer(auth.clientId)
     .setSubject(auth.clientId)
     .setAudience(endpoint)
-    .setJti(randomUUID())
+    .setJti(crypto.randomUUID())
     .setIssuedAt()
     .setExpirationTime('60s')
     .sign(key);

@@ -3,7 +3,7 @@
 import { discover, type IssuerMetadata } from './discovery.ts';
 import { TokenError } from './errors.ts';
 import { asTokenResponse, postForm, type ClientAuth, type TokenResponse } from './token-endpoint.ts';
-import type { JWK } from 'jose';
+import { decodeJwt, type JWK } from 'jose';
 
 interface CommonOptions {
   /** The OpenID Provider's issuer URL (discovery at {issuer}/.well-known/openid-configuration). */
@@ -198,18 +198,17 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 
 // Without expires_in, a JWT access token's own exp tells its lifetime.
 function jwtLifetimeSeconds(token: string, nowMs: number): number | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
   try {
-    const claims = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof claims.exp === 'number' ? Math.max(0, claims.exp - Math.floor(nowMs / 1000)) : undefined;
+    const { exp } = decodeJwt(token);
+    return typeof exp === 'number' ? Math.max(0, exp - Math.floor(nowMs / 1000)) : undefined;
   } catch {
-    return undefined;
+    return undefined; // not a JWT: an opaque token
   }
 }
 
 function printPrompt(prompt: DevicePrompt): void {
-  process.stderr.write(`To sign in, open ${prompt.verificationUriComplete ?? prompt.verificationUri} and enter the code ${prompt.userCode}\n`);
+  // console.error: stderr in Node, and present in every other JavaScript runtime.
+  console.error(`To sign in, open ${prompt.verificationUriComplete ?? prompt.verificationUri} and enter the code ${prompt.userCode}`);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -9,6 +9,7 @@ import { auditWhoCanCommand } from './commands/audit-who-can.ts';
 import { checkCommand } from './commands/check.ts';
 import { compileCommand } from './commands/compile.ts';
 import { explainCommand } from './commands/explain.ts';
+import { initCommand } from './commands/init.ts';
 import { keygenCommand } from './commands/keygen.ts';
 import { keysCreateCommand } from './commands/keys-create.ts';
 import { secretsCheckCommand } from './commands/secrets-check.ts';
@@ -28,7 +29,7 @@ const NO_SECRET_SOURCES: CliServices = {
 };
 
 function commandsWith(services: CliServices): Command[] {
-  return [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
+  return [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keygenCommand, initCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
 }
 
 // The list the usage text is built from (services are not called to build it).

@@ -8,6 +8,7 @@ import type { SSMClient, SSMClientConfig } from '@aws-sdk/client-ssm';
 import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
+import { sdkMissing } from './optional-sdk.ts';
 
 type AwsSsmRef = Extract<SecretRef, { scheme: 'aws-ssm' }>;
 
@@ -31,7 +32,7 @@ export function createAwsSsmSecretSource(options: AwsSsmSourceOptions = {}): Sec
     let made = clients.get(region);
     if (made === undefined) {
       // Loaded on first use: a gateway with no aws-ssm:// reference never pays for the SDK.
-      made = import('@aws-sdk/client-ssm').then(
+      made = import('@aws-sdk/client-ssm').catch(sdkMissing('@aws-sdk/client-ssm', 'aws-ssm')).then(
         ({ SSMClient }) =>
           new SSMClient({
             region,
@@ -49,7 +50,7 @@ export function createAwsSsmSecretSource(options: AwsSsmSourceOptions = {}): Sec
     scheme: 'aws-ssm',
     read: async (ref, signal) => {
       if (ref.scheme !== 'aws-ssm') throw new SecretError('malformed_ref', 'not an aws-ssm:// reference');
-      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm'), client(ref.region)]);
+      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm').catch(sdkMissing('@aws-sdk/client-ssm', 'aws-ssm')), client(ref.region)]);
       let value: string | undefined;
       try {
         const out = await ssm.send(new GetParameterCommand({ Name: ref.name, WithDecryption: true }), { abortSignal: signal });

@@ -11,6 +11,7 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
+import { sdkMissing } from './optional-sdk.ts';
 
 type AzureKvRef = Extract<SecretRef, { scheme: 'azure-kv' }>;
 
@@ -41,7 +42,7 @@ export function createAzureKvSecretSource(options: AzureKvSourceOptions = {}): S
   const getCredential = (): Promise<TokenCredential> =>
     options.credential !== undefined
       ? Promise.resolve(options.credential)
-      : (credential ??= import('@azure/identity').then(({ DefaultAzureCredential }) => new DefaultAzureCredential()));
+      : (credential ??= import('@azure/identity').catch(sdkMissing('@azure/identity', 'azure-kv')).then(({ DefaultAzureCredential }) => new DefaultAzureCredential()));
   const clients = new Map<string, Promise<SecretClient>>();
   const client = (vault: string): Promise<SecretClient> => {
     let made = clients.get(vault);
@@ -49,7 +50,7 @@ export function createAzureKvSecretSource(options: AzureKvSourceOptions = {}): S
       const vaultUrl = template.replaceAll('{vault}', vault);
       const loopback = isLoopbackHost(new URL(vaultUrl).hostname);
       // Loaded on first use: a gateway with no azure-kv:// reference never pays for the SDK.
-      made = Promise.all([import('@azure/keyvault-secrets'), getCredential()]).then(
+      made = Promise.all([import('@azure/keyvault-secrets').catch(sdkMissing('@azure/keyvault-secrets', 'azure-kv')), getCredential()]).then(
         ([{ SecretClient }, cred]) =>
           new SecretClient(vaultUrl, cred, {
             retryOptions: { maxRetries: options.maxRetries ?? 0 },
@@ -86,6 +87,7 @@ function describe(ref: AzureKvRef): string {
 // The message carries Key Vault's error code and the HTTP status only; RestError and credential
 // errors are not kept as the cause (their request objects hold headers).
 function mapError(error: unknown, ref: AzureKvRef, signal: AbortSignal): SecretError {
+  if (error instanceof SecretError) return error; // e.g. the SDK is not installed
   if (signal.aborted) return new SecretError('timeout', `reading ${describe(ref)} timed out or was cancelled`);
   const e = error as { name?: unknown; statusCode?: unknown; code?: unknown; details?: { error?: { code?: unknown; innerError?: { code?: unknown } } } };
   const name = typeof e.name === 'string' ? e.name : 'Error';

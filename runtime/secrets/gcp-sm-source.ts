@@ -10,6 +10,7 @@ import type { SecretManagerServiceClient } from '@google-cloud/secret-manager';
 import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
+import { sdkMissing } from './optional-sdk.ts';
 
 type GcpSmRef = Extract<SecretRef, { scheme: 'gcp-sm' }>;
 type ClientOptions = NonNullable<ConstructorParameters<typeof SecretManagerServiceClient>[0]>;
@@ -36,7 +37,7 @@ export function createGcpSmSecretSource(options: GcpSmSourceOptions = {}): Secre
   const getClient = (): Promise<SecretManagerServiceClient> =>
     (client ??= (async () => {
       // Loaded on first use: a gateway with no gcp-sm:// reference never pays for the SDK.
-      const { SecretManagerServiceClient } = await import('@google-cloud/secret-manager');
+      const { SecretManagerServiceClient } = await import('@google-cloud/secret-manager').catch(sdkMissing('@google-cloud/secret-manager', 'gcp-sm'));
       const made = new SecretManagerServiceClient({ fallback: true, ...endpointOptions(options.endpoint ?? (options.env ?? process.env)[GCP_SM_ENDPOINT_ENV]), ...(options.authClient !== undefined ? { authClient: options.authClient } : {}) });
       await made.initialize();
       return made;

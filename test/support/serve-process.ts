@@ -12,8 +12,9 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', ...env } });
+/** Starts `modelgate serve ARGS`; `bin` is another modelgate launcher (e.g. an installed package's). */
+export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}, bin: string = BIN): Promise<ServeProcess> {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', ...env } });
   const lines: string[] = [];
   let partial = '';
   const collect = (chunk: Buffer): void => {
