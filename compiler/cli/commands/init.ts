@@ -1,10 +1,12 @@
-import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scaffoldFiles } from '../../init/templates.ts';
-import { EnvironmentError, parse } from '../args.ts';
+import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
+import { parse } from '../args.ts';
 import type { Command } from '../command.ts';
-import { printJson } from '../output.ts';
+import { EnvironmentError } from '../errors.ts';
+import { printResult } from '../output.ts';
 
 export const initCommand: Command = {
   name: 'init',
@@ -30,10 +32,13 @@ Then: npm install (creates package-lock.json), commit, and see docs/policy-repos
     if (await exists(join(dir, 'policies')) && (await readdir(join(dir, 'policies'))).length > 0) throw new EnvironmentError(`${join(dir, 'policies')} is not empty; refusing to mix a scaffold into it`);
     for (const [path, content] of Object.entries(files)) {
       await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), content, { flag: 'wx' });
+      await writeFileAtomic(join(dir, path), content, 0o644, { exclusive: true });
     }
-    if (json) printJson({ directory: dir, modelgate: own.version, files: Object.keys(files) });
-    else process.stdout.write(`${Object.keys(files).map((f) => `created ${f}`).join('\n')}\n\nNext, in ${dir}: npm install, then commit (docs/policy-repository.md walks to the first publish).\n`);
+    printResult(
+      json,
+      { directory: dir, modelgate: own.version, files: Object.keys(files) },
+      `${Object.keys(files).map((f) => `created ${f}`).join('\n')}\n\nNext, in ${dir}: npm install, then commit (docs/policy-repository.md walks to the first publish).\n`,
+    );
     return 0;
   },
 };
