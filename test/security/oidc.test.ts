@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createOidcAuthenticator } from '../../runtime/auth/oidc-authenticator.ts';
 import { indexOidcPrincipals, principalOf } from '../../runtime/auth/oidc-principal.ts';
 import { createOidcVerifier } from '../../runtime/auth/oidc-verifier.ts';
@@ -219,7 +219,11 @@ describe('when a verified token is mapped to a principal', () => {
       { kind: 'user', name: 'bob', id: 'u-2' },
     ],
   } as unknown as BundlePayload;
-  const index = indexOidcPrincipals(payload);
+  // Built inside each test (not at collection) so that per-test coverage sees it.
+  let index = indexOidcPrincipals({ principals: [] } as unknown as BundlePayload);
+  beforeEach(() => {
+    index = indexOidcPrincipals(payload);
+  });
   const issuer = issuerConfig();
 
   it('indexes users by name and oidc_subject, services by oidc_client_id only', () => {
@@ -235,6 +239,7 @@ describe('when a verified token is mapped to a principal', () => {
     expect(principalOf({ preferred_username: 'bob', client_id: 'client-1' }, issuer, index)).toEqual({ principal: 3, subject: 'bob' });
     expect(principalOf({ preferred_username: 'sub-alice' }, issuer, index)).toEqual({ principal: 0, subject: 'sub-alice' });
     expect(principalOf({ preferred_username: 'mallory', client_id: 'client-1' }, issuer, index)).toEqual({ principal: null, subject: 'mallory' });
+    expect(principalOf({ preferred_username: 'llmapp1' }, issuer, index)).toEqual({ principal: null, subject: 'llmapp1' });
   });
 
   it('matches a token without the user claim to a service by service_claim, then azp', () => {
