@@ -71,7 +71,8 @@ export function createOidcVerifier(issuers: readonly BundleOidcIssuer[], options
         return { ok: false, reason: 'malformed', issuer: null };
       }
       const issuer = typeof claimedIssuer === 'string' ? byIssuer.get(claimedIssuer) : undefined;
-      if (issuer === undefined) return { ok: false, reason: 'unknown_issuer', issuer: typeof claimedIssuer === 'string' ? claimedIssuer : null };
+      // An undeclared issuer is the caller's claim, not a fact: it is never recorded as the token's issuer.
+      if (issuer === undefined) return { ok: false, reason: 'unknown_issuer', issuer: null };
       let keys: KeySet;
       try {
         keys = await keySetFor(issuer);

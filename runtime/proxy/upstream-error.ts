@@ -46,7 +46,7 @@ export function passThroughCode(status: number): RuntimeErrorCode {
   return status === 429 ? 'MG_UPSTREAM_RATE_LIMITED' : 'MG_UPSTREAM_ERROR';
 }
 
-/** Our body for a provider's error body text: its message, param and code kept, secret redacted. */
+/** Our body for a provider's error body text: its message, param and code kept, each redacted (the root key and key shapes). */
 export function passThroughBody(code: RuntimeErrorCode, text: string, secret: string | undefined): string {
   const upstream = parseUpstreamError(text);
   const base = errorObject(code);
@@ -55,7 +55,7 @@ export function passThroughBody(code: RuntimeErrorCode, text: string, secret: st
       message: upstream.message === null ? base.error.message : redactSecrets(upstream.message, [secret]).slice(0, 2000),
       type: base.error.type,
       code,
-      param: upstream.param,
+      param: upstream.param === null ? null : redactSecrets(upstream.param, [secret]).slice(0, 200),
       upstream_code: upstream.code === null ? null : redactSecrets(upstream.code, [secret]).slice(0, 200),
     },
   });

@@ -46,7 +46,9 @@ function send(path: string, sent: Sent): Promise<Answer> {
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => {
         // The audit line is written when the response ends; give it a turn.
-        setImmediate(() => resolve({ status: res.statusCode ?? 0, headers: res.headers, text, audit: world.gateway.logs.entries('request').slice(before).at(-1) }));
+        setImmediate(() =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, audit: world.gateway.logs.entries('request').slice(before).at(-1) }),
+        );
       });
     });
     req.on('error', reject);
@@ -66,8 +68,19 @@ function comparable(answer: Answer): object {
   } catch {
     // compared as text
   }
-  const headers = Object.keys(answer.headers).filter((name) => name !== 'date' && name !== 'x-request-id').sort();
-  return { status: answer.status, headers, contentType: answer.headers['content-type'], connection: answer.headers.connection, hasRequestId: typeof answer.headers['x-request-id'] === 'string', body, audit, route };
+  const headers = Object.keys(answer.headers)
+    .filter((name) => name !== 'date' && name !== 'x-request-id')
+    .sort();
+  return {
+    status: answer.status,
+    headers,
+    contentType: answer.headers['content-type'],
+    connection: answer.headers.connection,
+    hasRequestId: typeof answer.headers['x-request-id'] === 'string',
+    body,
+    audit,
+    route,
+  };
 }
 
 const chat = JSON.stringify({ model: 'local/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
@@ -94,6 +107,15 @@ const cases: Record<string, Sent> = {
   'a streamed call': { body: [JSON.stringify({ model: 'local/gpt-4o-mini', messages: [], stream: true })] },
 };
 
+/** What the security cases must answer (status and code), on both front ends. */
+const REFUSALS: Record<string, [number, string]> = {
+  'an unknown key': [401, 'MG_UNAUTHENTICATED'],
+  'no credential': [401, 'MG_UNAUTHENTICATED'],
+  'a key in the query string': [400, 'MG_CREDENTIAL_IN_QUERY'],
+  'a model without a grant': [403, 'MG_MODEL_NOT_ALLOWED'],
+  'an unknown model': [404, 'MG_MODEL_NOT_FOUND'],
+};
+
 describe('the plain front end and Fastify answer the same', () => {
   for (const [name, sent] of Object.entries(cases)) {
     it(`for ${name}`, async () => {
@@ -101,6 +123,12 @@ describe('the plain front end and Fastify answer the same', () => {
       const plain = await send(PLAIN, request);
       const viaFastify = await send(ENCODED, request);
       expect(plain.audit?.route).toBe(PLAIN);
+      // The security cases must also be refused, not only agree between the front ends.
+      const refusal = REFUSALS[name];
+      if (refusal !== undefined) {
+        expect([plain.status, JSON.parse(plain.text).error?.code]).toEqual(refusal);
+        expect(plain.audit).toMatchObject({ status: refusal[0], code: refusal[1] });
+      }
       expect(comparable(plain)).toEqual(comparable(viaFastify));
       // Every error answer, ours or a provider's passed through, leaves with the same headers.
       if (plain.status >= 400) {
