@@ -25,6 +25,15 @@ describe('when the reference is env://', () => {
     expect(await reasonOf(resolver.resolve('env://MG_SECRET_UNSET_VAR'))).toBe('not_found');
     delete process.env.MG_SECRET_TEST;
   });
+
+  it('reads the variable without a trailing newline, as file:// does', async () => {
+    const resolver = createSecretResolver();
+    process.env.MG_SECRET_TEST_NL = 'sk-env-value\r\n';
+    expect(await resolver.resolve('env://MG_SECRET_TEST_NL')).toBe('sk-env-value');
+    process.env.MG_SECRET_TEST_NL = '\n';
+    expect(await reasonOf(createSecretResolver().resolve('env://MG_SECRET_TEST_NL'))).toBe('not_found');
+    delete process.env.MG_SECRET_TEST_NL;
+  });
 });
 
 describe('when the reference is file://', () => {
