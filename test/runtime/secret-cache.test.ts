@@ -174,6 +174,38 @@ describe('when several requests report that the provider refused the key', () =>
   });
 });
 
+describe('when the provider keeps refusing a key the store still holds', () => {
+  it('reads the store once per cooldown, not once per refused request', async () => {
+    const store = fakeStore({ [REF]: 'key-old' });
+    let clock = 1_000_000;
+    const { resolver } = resolverFor(store, { refetchCooldownMs: 30_000, now: () => clock });
+    await resolver.activate([{ ref: REF, account: 'local' }]);
+    for (let i = 0; i < 5; i++) expect(await resolver.refetch(REF, 'key-old')).toBe('key-old');
+    expect(store.reads).toHaveLength(2); // the prefetch and one re-read
+    clock += 30_001;
+    store.values[REF] = 'key-new';
+    expect(await resolver.refetch(REF, 'key-old')).toBe('key-new');
+    expect(store.reads).toHaveLength(3);
+    // A re-read that found a rotated key starts no quiet time: the next refusal is about the new key.
+    store.values[REF] = 'key-newer';
+    await sleep(0); // the previous read has settled
+    expect(await resolver.refetch(REF, 'key-new')).toBe('key-newer');
+    expect(store.reads).toHaveLength(4);
+    resolver.close();
+  });
+
+  it('answers a failed re-read from memory during the cooldown too', async () => {
+    const store = fakeStore({ [REF]: 'key-old' });
+    const { resolver } = resolverFor(store, { refetchCooldownMs: 60_000 });
+    await resolver.activate([{ ref: REF, account: 'local' }]);
+    store.failing = new SecretError('throttled', `reading ${REF} was throttled`);
+    await expect(resolver.refetch(REF, 'key-old')).rejects.toThrow(SecretError);
+    expect(await resolver.refetch(REF, 'key-old')).toBe('key-old');
+    expect(store.reads).toHaveLength(2);
+    resolver.close();
+  });
+});
+
 describe('when a store does not answer', () => {
   it('rejects with timeout after timeoutMs, even from a source that ignores its abort signal', async () => {
     const store = fakeStore({ [REF]: 'key-a' });
