@@ -17,7 +17,9 @@ import type { SecretSource } from '../schemas/formats/secret-source.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { buildServer } from './server.ts';
 
-export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs'>, Partial<Pick<RuntimeSettings, 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs'>> {
+type OptionalSettings = 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs' | 'headerTimeoutMs' | 'requestTimeoutMs' | 'maxConnections';
+
+export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
   /** Poll jitter as a fraction of pollMs (default 0.1): each wait is (1 - jitter..1) x pollMs. */
   jitter?: number;
@@ -127,6 +129,9 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     metrics,
     secrets,
     bodyLimit: options.bodyLimit,
+    ...(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     expiryPolicy: options.expiryPolicy,
     oidc: createOidcAuthenticator({ clockSkewSeconds: (options.oidcClockSkewMs ?? 30_000) / 1000, requireAccessTokenType: options.oidcRequireAccessTokenType ?? false, jwksCooldownMs: options.oidcJwksCooldownMs ?? 30_000 }),

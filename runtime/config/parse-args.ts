@@ -16,6 +16,12 @@ export interface RuntimeSettings {
   pollMs: number;
   expiryPolicy: ExpiryPolicy;
   bodyLimit: number;
+  /** Deadline to receive a request's headers. */
+  headerTimeoutMs: number;
+  /** Deadline to receive a whole request (headers and body). */
+  requestTimeoutMs: number;
+  /** Most client connections open at once. */
+  maxConnections: number;
   upstreamTimeoutMs: number;
   maxBundleBytes: number;
   fetchTimeoutMs: number;
@@ -46,6 +52,9 @@ Options (environment variable in brackets):
   --poll DURATION          bundle poll interval, jittered -10% (default 10s)  [MODELGATE_POLL]
   --on-expiry POLICY       fail-closed (default) | serve-stale  [MODELGATE_ON_EXPIRY]
   --body-limit SIZE        largest request body (default 4mb)  [MODELGATE_BODY_LIMIT]
+  --header-timeout DUR     deadline to receive a request's headers (default 10s)  [MODELGATE_HEADER_TIMEOUT]
+  --request-timeout DUR    deadline to receive a whole request, body included (default 60s)  [MODELGATE_REQUEST_TIMEOUT]
+  --max-connections N      most client connections open at once (default 4096)  [MODELGATE_MAX_CONNECTIONS]
   --upstream-timeout DUR   wait for provider headers / between chunks (default 120s)  [MODELGATE_UPSTREAM_TIMEOUT]
   --max-bundle-size SIZE   largest accepted bundle (default 64mb)  [MODELGATE_MAX_BUNDLE_SIZE]
   --secret-ttl DURATION    re-read provider root keys this often, jittered -10% (default 5m)  [MODELGATE_SECRET_TTL]
@@ -68,6 +77,9 @@ const OPTIONS = {
   poll: { type: 'string' },
   'on-expiry': { type: 'string' },
   'body-limit': { type: 'string' },
+  'header-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
   'upstream-timeout': { type: 'string' },
   'max-bundle-size': { type: 'string' },
   'secret-ttl': { type: 'string' },
@@ -105,6 +117,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 
   const durations: Record<string, number | null> = {
     poll: parseDuration(text('poll', 'MODELGATE_POLL') ?? '10s'),
+    'header-timeout': parseDuration(text('header-timeout', 'MODELGATE_HEADER_TIMEOUT') ?? '10s'),
+    'request-timeout': parseDuration(text('request-timeout', 'MODELGATE_REQUEST_TIMEOUT') ?? '60s'),
     'upstream-timeout': parseDuration(text('upstream-timeout', 'MODELGATE_UPSTREAM_TIMEOUT') ?? '120s'),
     'secret-ttl': parseDuration(text('secret-ttl', 'MODELGATE_SECRET_TTL') ?? '5m'),
     'secret-timeout': parseDuration(text('secret-timeout', 'MODELGATE_SECRET_TIMEOUT') ?? '10s'),
@@ -117,6 +131,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   };
   for (const [flag, value] of Object.entries(durations)) if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a duration like 500ms, 10s or 5m` };
   for (const [flag, value] of Object.entries(sizes)) if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
+  if ((durations['header-timeout'] as number) > (durations['request-timeout'] as number)) return { help: false, problem: '--header-timeout must not be longer than --request-timeout (which includes the headers)' };
+  const maxConnections = Number(text('max-connections', 'MODELGATE_MAX_CONNECTIONS') ?? '4096');
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) return { help: false, problem: '--max-connections must be a positive integer' };
 
   return {
     help: false,
@@ -130,6 +147,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       pollMs: durations.poll as number,
       expiryPolicy: expiry,
       bodyLimit: sizes['body-limit'] as number,
+      headerTimeoutMs: durations['header-timeout'] as number,
+      requestTimeoutMs: durations['request-timeout'] as number,
+      maxConnections,
       upstreamTimeoutMs: durations['upstream-timeout'] as number,
       maxBundleBytes: sizes['max-bundle-size'] as number,
       fetchTimeoutMs: 30_000,

@@ -18,6 +18,9 @@ export interface TestGatewayOptions {
   pollMs?: number;
   expiryPolicy?: ExpiryPolicy;
   bodyLimit?: number;
+  headerTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxConnections?: number;
   upstreamTimeoutMs?: number;
   maxBundleBytes?: number;
   secretTtlMs?: number;
@@ -48,6 +51,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000,
       maxBundleBytes: options.maxBundleBytes ?? 4 * 1024 * 1024,
       fetchTimeoutMs: 2_000,
+      ...(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs }),
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
       ...(options.secretTtlMs === undefined ? {} : { secretTtlMs: options.secretTtlMs }),
       ...(options.secretTimeoutMs === undefined ? {} : { secretTimeoutMs: options.secretTimeoutMs }),
       ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
