@@ -17,7 +17,7 @@ import type { SecretSource } from '../schemas/formats/secret-source.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { buildServer } from './server.ts';
 
-type OptionalSettings = 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs' | 'headerTimeoutMs' | 'requestTimeoutMs' | 'maxConnections';
+type OptionalSettings = 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs' | 'headerTimeoutMs' | 'requestTimeoutMs' | 'maxConnections' | 'allowSecretRefs' | 'allowUpstreamHosts';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -91,7 +91,16 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     void secrets.activate(active.providers.flatMap((p) => (p.secretRef === undefined ? [] : [{ ref: p.secretRef, account: p.name }])));
   };
 
+  const allow = { secretRefPrefixes: options.allowSecretRefs ?? null, upstreamHosts: options.allowUpstreamHosts ?? null };
+  if (allow.secretRefPrefixes === null || allow.upstreamHosts === null) {
+    logger.warn(
+      { event: 'allow_list_unset', allow_secret_ref: allow.secretRefPrefixes !== null, allow_upstream_host: allow.upstreamHosts !== null },
+      'no --allow-secret-ref or --allow-upstream-host: a bundle may make this gateway read any secret reference its sources can read and send it to any host',
+    );
+  }
+
   lifecycle = createBundleLifecycle({
+    allow,
     source: options.bundle,
     trusted: trustKeys(options.trustedKeys),
     audience: options.audience,

@@ -3,6 +3,7 @@
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { isBundleExpired } from '../../schemas/bundle/expiry.ts';
 import { buildDecisionIndex, type DecisionIndex } from '../../schemas/bundle/decision-index.ts';
+import { ALLOW_ALL, checkAllowList, type OperatorAllowList } from './allow-list.ts';
 import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
 import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
 import { createProvider } from '../providers/index.ts';
@@ -22,6 +23,8 @@ export interface ActivationGate {
   nowMs: number;
   /** The bundle comes from our own cache at boot and expired bundles may keep serving (serve-stale). */
   acceptExpired: boolean;
+  /** The operator's allow-lists (default: anything). */
+  allow?: OperatorAllowList;
 }
 
 /** How far ahead of this clock a bundle's created_at may be (clock differences with CI). */
@@ -60,6 +63,7 @@ export function checkActivation(bundle: VerifiedBundle, gate: ActivationGate): '
   if (isBundleExpired(payload, gate.nowMs) && !gate.acceptExpired) {
     throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at}`);
   }
+  checkAllowList(payload, gate.allow ?? ALLOW_ALL);
   return 'activate';
 }
 

@@ -22,6 +22,10 @@ export interface RuntimeSettings {
   requestTimeoutMs: number;
   /** Most client connections open at once. */
   maxConnections: number;
+  /** Prefixes a provider's secret reference must start with; null: any (warned at start). */
+  allowSecretRefs: string[] | null;
+  /** Hosts (or `*.suffix`) a provider's base_url may name; null: any (warned at start). */
+  allowUpstreamHosts: string[] | null;
   upstreamTimeoutMs: number;
   maxBundleBytes: number;
   fetchTimeoutMs: number;
@@ -55,6 +59,8 @@ Options (environment variable in brackets):
   --header-timeout DUR     deadline to receive a request's headers (default 10s)  [MODELGATE_HEADER_TIMEOUT]
   --request-timeout DUR    deadline to receive a whole request, body included (default 60s)  [MODELGATE_REQUEST_TIMEOUT]
   --max-connections N      most client connections open at once (default 4096)  [MODELGATE_MAX_CONNECTIONS]
+  --allow-secret-ref PREFIX  bundles may only reference secrets starting with PREFIX; repeatable (default: any, with a warning)  [MODELGATE_ALLOW_SECRET_REFS, comma-separated]
+  --allow-upstream-host HOST bundles may only send to HOST (or *.suffix); repeatable (default: any, with a warning)  [MODELGATE_ALLOW_UPSTREAM_HOSTS, comma-separated]
   --upstream-timeout DUR   wait for provider headers / between chunks (default 120s)  [MODELGATE_UPSTREAM_TIMEOUT]
   --max-bundle-size SIZE   largest accepted bundle (default 64mb)  [MODELGATE_MAX_BUNDLE_SIZE]
   --secret-ttl DURATION    re-read provider root keys this often, jittered -10% (default 5m)  [MODELGATE_SECRET_TTL]
@@ -80,6 +86,8 @@ const OPTIONS = {
   'header-timeout': { type: 'string' },
   'request-timeout': { type: 'string' },
   'max-connections': { type: 'string' },
+  'allow-secret-ref': { type: 'string', multiple: true },
+  'allow-upstream-host': { type: 'string', multiple: true },
   'upstream-timeout': { type: 'string' },
   'max-bundle-size': { type: 'string' },
   'secret-ttl': { type: 'string' },
@@ -105,7 +113,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (bundleText === undefined) return { help: false, problem: '--bundle is required' };
   const bundle = parseBundleSource(bundleText);
   if ('problem' in bundle) return { help: false, problem: bundle.problem };
-  const publicKeys = (values['public-key'] as string[] | undefined) ?? (env.MODELGATE_PUBLIC_KEYS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = (flag: string, variable: string): string[] => (values[flag] as string[] | undefined) ?? (env[variable] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const orAny = (items: string[]): string[] | null => (items.length === 0 ? null : items);
+  const publicKeys = list('public-key', 'MODELGATE_PUBLIC_KEYS');
   if (publicKeys.length === 0) return { help: false, problem: '--public-key is required (at least one trusted key)' };
   const audience = text('audience', 'MODELGATE_AUDIENCE');
   if (audience === undefined) return { help: false, problem: '--audience is required: a gateway must know which fleet it serves, or any signed bundle would do' };
@@ -150,6 +160,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       headerTimeoutMs: durations['header-timeout'] as number,
       requestTimeoutMs: durations['request-timeout'] as number,
       maxConnections,
+      allowSecretRefs: orAny(list('allow-secret-ref', 'MODELGATE_ALLOW_SECRET_REFS')),
+      allowUpstreamHosts: orAny(list('allow-upstream-host', 'MODELGATE_ALLOW_UPSTREAM_HOSTS')),
       upstreamTimeoutMs: durations['upstream-timeout'] as number,
       maxBundleBytes: sizes['max-bundle-size'] as number,
       fetchTimeoutMs: 30_000,

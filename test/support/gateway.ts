@@ -21,6 +21,8 @@ export interface TestGatewayOptions {
   headerTimeoutMs?: number;
   requestTimeoutMs?: number;
   maxConnections?: number;
+  allowSecretRefs?: string[];
+  allowUpstreamHosts?: string[];
   upstreamTimeoutMs?: number;
   maxBundleBytes?: number;
   secretTtlMs?: number;
@@ -54,6 +56,8 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       ...(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs }),
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      ...(options.allowSecretRefs === undefined ? {} : { allowSecretRefs: options.allowSecretRefs }),
+      ...(options.allowUpstreamHosts === undefined ? {} : { allowUpstreamHosts: options.allowUpstreamHosts }),
       ...(options.secretTtlMs === undefined ? {} : { secretTtlMs: options.secretTtlMs }),
       ...(options.secretTimeoutMs === undefined ? {} : { secretTimeoutMs: options.secretTimeoutMs }),
       ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
