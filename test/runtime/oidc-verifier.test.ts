@@ -109,3 +109,21 @@ describe('when the issuer rotates its signing key', () => {
     expect(idp.jwksRequests() - before).toBe(0);
   });
 });
+
+describe("when the issuer's discovery fails", () => {
+  it('asks the IdP once per cooldown, not once per token naming the issuer', async () => {
+    let clock = 1_000_000;
+    let calls = 0;
+    const failing: typeof fetch = async () => {
+      calls++;
+      return new Response('down', { status: 503 });
+    };
+    const down = createOidcVerifier([{ issuer: 'https://idp.invalid', audience: 'modelgate', user_claim: 'preferred_username', service_claim: 'client_id' }], { fetch: failing, discoveryCooldownMs: 30_000, now: () => clock });
+    const token = `${b64({ alg: 'RS256', kid: 'k' })}.${b64({ iss: 'https://idp.invalid', sub: 'x' })}.c2ln`;
+    for (let i = 0; i < 5; i++) expect(await down.verify(token)).toMatchObject({ ok: false, reason: 'discovery_failed' });
+    expect(calls).toBe(1);
+    clock += 30_001;
+    expect(await down.verify(token)).toMatchObject({ ok: false, reason: 'discovery_failed' });
+    expect(calls).toBe(2);
+  });
+});
