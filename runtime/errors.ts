@@ -24,7 +24,11 @@ export const RUNTIME_ERRORS = {
   MG_BAD_HTTP: { status: 400, type: 'invalid_request_error', message: 'the request is not valid HTTP/1.1' },
   MG_BAD_URL: { status: 400, type: 'invalid_request_error', message: 'the request URL is malformed (a bad percent-encoding)' },
   MG_BODY_TOO_DEEP: { status: 400, type: 'invalid_request_error', message: 'the request body is nested too deeply' },
-  MG_CREDENTIAL_IN_QUERY: { status: 400, type: 'invalid_request_error', message: 'credentials are refused in the query string; send Authorization: Bearer <key> (and rotate that key: URLs end up in logs)' },
+  MG_CREDENTIAL_IN_QUERY: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'credentials are refused in the query string; send Authorization: Bearer <key> (and rotate that key: URLs end up in logs)',
+  },
   // One body for every credential problem: the caller learns nothing about which keys exist.
   MG_UNAUTHENTICATED: { status: 401, type: 'authentication_error', message: 'missing or invalid credential' },
   // A valid token from a trusted issuer whose user or client is not a principal of the bundle.
@@ -42,11 +46,19 @@ export const RUNTIME_ERRORS = {
   MG_UPSTREAM_AUTH_FAILED: { status: 502, type: 'upstream_error', message: 'the provider refused the gateway credential' },
   // Passed through with the provider's own status (this 502 is the fallback for a non-HTTP status).
   // A 2xx the gateway will not pass on (an encoding it did not ask for), or a redirect.
-  MG_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'upstream_error', message: 'the provider answered with a redirect or an encoding the gateway did not ask for' },
+  MG_UPSTREAM_BAD_RESPONSE: {
+    status: 502,
+    type: 'upstream_error',
+    message: 'the provider answered with a redirect or an encoding the gateway did not ask for',
+  },
   MG_UPSTREAM_ERROR: { status: 502, type: 'upstream_error', message: 'the provider answered with an error' },
   MG_UPSTREAM_STREAM_FAILED: { status: 502, type: 'upstream_error', message: 'the provider failed in the middle of the stream' },
   // 503, not 502: the gateway, not the provider, is missing something (other accounts keep working).
-  MG_SECRET_UNAVAILABLE: { status: 503, type: 'service_unavailable', message: 'the provider credential for this model could not be read yet; other models are unaffected' },
+  MG_SECRET_UNAVAILABLE: {
+    status: 503,
+    type: 'service_unavailable',
+    message: 'the provider credential for this model could not be read yet; other models are unaffected',
+  },
   MG_SHUTTING_DOWN: { status: 503, type: 'service_unavailable', message: 'the gateway is shutting down; retry' },
   MG_NO_ACTIVE_BUNDLE: { status: 503, type: 'service_unavailable', message: 'no valid policy bundle is active' },
   MG_ACTIVE_BUNDLE_EXPIRED: { status: 503, type: 'service_unavailable', message: 'the active policy bundle has expired' },

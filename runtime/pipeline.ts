@@ -112,7 +112,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         try {
           secret = await secrets.resolve(ref);
         } catch (error) {
-          logger.warn({ account: route.account, reason: error instanceof SecretError ? error.reason : 'error', detail: error instanceof SecretError ? error.message : undefined }, 'provider secret unavailable');
+          logger.warn(
+            {
+              account: route.account,
+              reason: error instanceof SecretError ? error.reason : 'error',
+              detail: error instanceof SecretError ? error.message : undefined,
+            },
+            'provider secret unavailable',
+          );
           return 'MG_SECRET_UNAVAILABLE';
         }
       }
@@ -125,16 +132,23 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     parsed.json.model = route.target.upstream;
     const upstreamBody = rewrittenBody(parsed, route.target.upstream);
     if (upstreamBody === null) return 'MG_BODY_TOO_DEEP';
-    await forward(relayContext, route.provider, {
-      operation,
-      target: route.target,
-      body: upstreamBody,
-      json: parsed.json,
-      stream: parsed.json.stream === true,
-      secret,
-      requestId,
-      timeoutMs: options.upstreamTimeoutMs,
-    }, res, record, ref);
+    await forward(
+      relayContext,
+      route.provider,
+      {
+        operation,
+        target: route.target,
+        body: upstreamBody,
+        json: parsed.json,
+        stream: parsed.json.stream === true,
+        secret,
+        requestId,
+        timeoutMs: options.upstreamTimeoutMs,
+      },
+      res,
+      record,
+      ref,
+    );
     return undefined;
   };
 

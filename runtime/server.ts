@@ -87,10 +87,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     },
     // The server Fastify would make, with our deadlines, and the model routes' handler in front.
     serverFactory: (fastifyHandler, settings) => {
-      const server = createServer({ ...(settings.http as object | undefined), requestTimeout: requestTimeoutMs, headersTimeout: headerTimeoutMs, connectionsCheckingInterval: sweepMs }, (req: IncomingMessage, res: ServerResponse) => {
-        if (closing) ending.error(res, newRecord(randomUUID(), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
-        else if (!plainFrontEnd(req, res)) fastifyHandler(req, res);
-      });
+      const server = createServer(
+        { ...(settings.http as object | undefined), requestTimeout: requestTimeoutMs, headersTimeout: headerTimeoutMs, connectionsCheckingInterval: sweepMs },
+        (req: IncomingMessage, res: ServerResponse) => {
+          if (closing) ending.error(res, newRecord(randomUUID(), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
+          else if (!plainFrontEnd(req, res)) fastifyHandler(req, res);
+        },
+      );
       server.keepAliveTimeout = settings.keepAliveTimeout as number;
       server.setTimeout(settings.connectionTimeout as number);
       server.maxConnections = options.maxConnections ?? 4096;
@@ -109,22 +112,23 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-
   // Step 1 as a hook, before the body is read. Callback style: a hook that answers early must not
   // call done(); no promise per request.
-  const admit = (route: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    const record = newRecord(request.id, request.method, route);
-    attachRecord(reply.raw, record);
-    const proceed = (admitted: AdmitResult): void => {
-      // Refused before the body was read: close rather than read it (as the plain front end).
-      if (typeof admitted === 'string') return reject(reply, record, admitted, declaresBody(request.raw));
-      request.mg = admitted;
-      done();
+  const admit =
+    (route: string) =>
+    (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      const record = newRecord(request.id, request.method, route);
+      attachRecord(reply.raw, record);
+      const proceed = (admitted: AdmitResult): void => {
+        // Refused before the body was read: close rather than read it (as the plain front end).
+        if (typeof admitted === 'string') return reject(reply, record, admitted, declaresBody(request.raw));
+        request.mg = admitted;
+        done();
+      };
+      const admitted = pipeline.admit(record, request.url, request.headers);
+      if (admitted instanceof Promise) void admitted.then(proceed);
+      else proceed(admitted);
     };
-    const admitted = pipeline.admit(record, request.url, request.headers);
-    if (admitted instanceof Promise) void admitted.then(proceed);
-    else proceed(admitted);
-  };
 
   for (const [path, operation] of MODEL_ROUTES) {
     app.post(path, { onRequest: admit(path) }, async (request, reply) => {
@@ -176,4 +180,3 @@ function frameworkErrorCode(error: { code?: string; statusCode?: number }): Runt
   if (error.statusCode === 408) return 'MG_REQUEST_TIMEOUT';
   return 'MG_INTERNAL';
 }
-

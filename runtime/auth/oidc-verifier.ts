@@ -21,9 +21,7 @@ export type TokenFailureReason =
   | 'bad_claims'
   | 'wrong_type';
 
-export type TokenVerification =
-  | { ok: true; issuer: BundleOidcIssuer; claims: JWTPayload }
-  | { ok: false; reason: TokenFailureReason; issuer: string | null };
+export type TokenVerification = { ok: true; issuer: BundleOidcIssuer; claims: JWTPayload } | { ok: false; reason: TokenFailureReason; issuer: string | null };
 
 export interface OidcVerifierOptions {
   /** Allowed clock difference with the issuer for exp/nbf/iat, in seconds. Default 30. */
@@ -81,7 +79,8 @@ export function createOidcVerifier(issuers: readonly BundleOidcIssuer[], options
       let claimedIssuer: unknown;
       try {
         const header = decodeProtectedHeader(token);
-        if (typeof header.alg !== 'string' || !(ALLOWED_ALGORITHMS as readonly string[]).includes(header.alg)) return { ok: false, reason: 'alg_not_allowed', issuer: null };
+        if (typeof header.alg !== 'string' || !(ALLOWED_ALGORITHMS as readonly string[]).includes(header.alg))
+          return { ok: false, reason: 'alg_not_allowed', issuer: null };
         claimedIssuer = decodeJwt(token).iss;
       } catch {
         return { ok: false, reason: 'malformed', issuer: null };

@@ -46,7 +46,10 @@ export function checkActivation(bundle: VerifiedBundle, gate: ActivationGate): '
     throw new BundleError('MG_BUNDLE_AUDIENCE', `the bundle is for audience "${payload.audience}", this gateway serves "${gate.audience}"`);
   }
   if (isFromFuture(payload, gate.nowMs)) {
-    throw new BundleError('MG_BUNDLE_FROM_FUTURE', `the bundle was created at ${payload.created_at}, later than this gateway's clock allows (${BUNDLE_CLOCK_SKEW_MS / 60_000} min of skew)`);
+    throw new BundleError(
+      'MG_BUNDLE_FROM_FUTURE',
+      `the bundle was created at ${payload.created_at}, later than this gateway's clock allows (${BUNDLE_CLOCK_SKEW_MS / 60_000} min of skew)`,
+    );
   }
   const known = highest(gate.active, gate.floor);
   if (known !== null) {
@@ -55,7 +58,10 @@ export function checkActivation(bundle: VerifiedBundle, gate: ActivationGate): '
     }
     if (payload.serial === known.serial) {
       if (digest !== known.digest) {
-        throw new BundleError('MG_BUNDLE_SERIAL_CONFLICT', `bundle serial ${payload.serial} was already activated with different content: two different bundles carry one serial`);
+        throw new BundleError(
+          'MG_BUNDLE_SERIAL_CONFLICT',
+          `bundle serial ${payload.serial} was already activated with different content: two different bundles carry one serial`,
+        );
       }
       if (gate.active !== null && gate.active.digest === digest) return 'unchanged';
     }
@@ -132,7 +138,9 @@ export function compileActiveBundle(bundle: VerifiedBundle, ctx: ProviderContext
       revoked: key.revoked === true,
     });
   }
-  const principals = payload.principals.map((p): PrincipalInfo => ({ id: p.id, name: p.name, kind: p.kind, label: p.kind === 'service' ? `service:${p.name}` : p.name }));
+  const principals = payload.principals.map(
+    (p): PrincipalInfo => ({ id: p.id, name: p.name, kind: p.kind, label: p.kind === 'service' ? `service:${p.name}` : p.name }),
+  );
   return {
     serial: payload.serial,
     revision: payload.revision,

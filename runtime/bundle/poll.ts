@@ -74,7 +74,14 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     const verified = verifyBundle(bytes, options.trusted);
     const nowMs = now();
     const active = current === null ? null : { serial: current.serial, digest: current.digest };
-    const verdict = checkActivation(verified, { audience: options.audience, active, floor, nowMs, acceptExpired: origin === 'cache' && options.expiryPolicy === 'serve-stale', allow: options.allow ?? ALLOW_ALL });
+    const verdict = checkActivation(verified, {
+      audience: options.audience,
+      active,
+      floor,
+      nowMs,
+      acceptExpired: origin === 'cache' && options.expiryPolicy === 'serve-stale',
+      allow: options.allow ?? ALLOW_ALL,
+    });
     if (verdict === 'unchanged') return 'unchanged';
     const next = options.compile(verified, nowMs);
     current = next; // the atomic swap: requests in flight keep the reference they started with
@@ -111,9 +118,12 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     if (stopped) return;
     // Jitter only shortens the wait: a published bundle is enforced within one poll interval.
     const spread = 1 - random() * options.jitter;
-    timer = setTimeout(() => {
-      void lifecycle.refresh().finally(schedule);
-    }, Math.max(10, Math.round(options.pollMs * spread)));
+    timer = setTimeout(
+      () => {
+        void lifecycle.refresh().finally(schedule);
+      },
+      Math.max(10, Math.round(options.pollMs * spread)),
+    );
     timer.unref();
   };
 

@@ -107,18 +107,25 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     return { help: false, problem: (error as Error).message };
   }
   if (values.help === true) return { help: true };
-  const text = (flag: string, variable: string): string | undefined => (values[flag] as string | undefined) ?? (env[variable] === '' ? undefined : env[variable]);
+  const text = (flag: string, variable: string): string | undefined =>
+    (values[flag] as string | undefined) ?? (env[variable] === '' ? undefined : env[variable]);
 
   const bundleText = text('bundle', 'MODELGATE_BUNDLE');
   if (bundleText === undefined) return { help: false, problem: '--bundle is required' };
   const bundle = parseBundleSource(bundleText);
   if ('problem' in bundle) return { help: false, problem: bundle.problem };
-  const list = (flag: string, variable: string): string[] => (values[flag] as string[] | undefined) ?? (env[variable] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = (flag: string, variable: string): string[] =>
+    (values[flag] as string[] | undefined) ??
+    (env[variable] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   const orAny = (items: string[]): string[] | null => (items.length === 0 ? null : items);
   const publicKeys = list('public-key', 'MODELGATE_PUBLIC_KEYS');
   if (publicKeys.length === 0) return { help: false, problem: '--public-key is required (at least one trusted key)' };
   const audience = text('audience', 'MODELGATE_AUDIENCE');
-  if (audience === undefined) return { help: false, problem: '--audience is required: a gateway must know which fleet it serves, or any signed bundle would do' };
+  if (audience === undefined)
+    return { help: false, problem: '--audience is required: a gateway must know which fleet it serves, or any signed bundle would do' };
 
   const port = Number(text('port', 'MODELGATE_PORT') ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) return { help: false, problem: '--port must be an integer from 0 to 65535' };
@@ -139,9 +146,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     'body-limit': parseSize(text('body-limit', 'MODELGATE_BODY_LIMIT') ?? '4mb'),
     'max-bundle-size': parseSize(text('max-bundle-size', 'MODELGATE_MAX_BUNDLE_SIZE') ?? '64mb'),
   };
-  for (const [flag, value] of Object.entries(durations)) if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a duration like 500ms, 10s or 5m` };
-  for (const [flag, value] of Object.entries(sizes)) if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
-  if ((durations['header-timeout'] as number) > (durations['request-timeout'] as number)) return { help: false, problem: '--header-timeout must not be longer than --request-timeout (which includes the headers)' };
+  for (const [flag, value] of Object.entries(durations))
+    if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a duration like 500ms, 10s or 5m` };
+  for (const [flag, value] of Object.entries(sizes))
+    if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
+  if ((durations['header-timeout'] as number) > (durations['request-timeout'] as number))
+    return { help: false, problem: '--header-timeout must not be longer than --request-timeout (which includes the headers)' };
   const maxConnections = Number(text('max-connections', 'MODELGATE_MAX_CONNECTIONS') ?? '4096');
   if (!Number.isInteger(maxConnections) || maxConnections < 1) return { help: false, problem: '--max-connections must be a positive integer' };
 

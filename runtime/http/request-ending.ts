@@ -40,7 +40,15 @@ export class RequestEnding {
    * still be on its way. extra, when given, becomes the header set (completed in place: no second
    * object). Nothing is written to a response already started or gone.
    */
-  answer(res: ServerResponse, record: RequestRecord, status: number, code: RuntimeErrorCode | null, body: string, extra?: ExtraHeaders, closeConnection = false): void {
+  answer(
+    res: ServerResponse,
+    record: RequestRecord,
+    status: number,
+    code: RuntimeErrorCode | null,
+    body: string,
+    extra?: ExtraHeaders,
+    closeConnection = false,
+  ): void {
     if (record.ended) return;
     record.status = status;
     record.code = code;
@@ -69,7 +77,9 @@ export class RequestEnding {
     this.audit(record);
     if (!socket.writable) return void socket.destroy();
     const body = errorBody(code);
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   }
 
   /** Ends a request whose answer the relay wrote (status, outcome, code and usage already in record). */

@@ -35,4 +35,3 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
     handler,
   );
 }
-

@@ -120,7 +120,9 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
     const signal = AbortSignal.timeout(timeoutMs);
     // The race bounds a source that ignores its signal; the sources themselves cancel on it.
     const deadline = new Promise<never>((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(new SecretError('timeout', `reading the ${ref.scheme}:// secret took longer than ${timeoutMs} ms`)), { once: true });
+      signal.addEventListener('abort', () => reject(new SecretError('timeout', `reading the ${ref.scheme}:// secret took longer than ${timeoutMs} ms`)), {
+        once: true,
+      });
     });
     deadline.catch(() => undefined);
     try {
@@ -138,10 +140,13 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
     // A reference this runtime cannot read stays unreadable until a new bundle changes it.
     if (entry.failure !== null && PERMANENT.has(entry.failure.error.reason)) return;
     const base = entry.failure === null ? ttlMs * (1 - jitter * random()) : Math.min(ttlMs, retryMs * 2 ** (entry.failure.count - 1)) * (1 - jitter * random());
-    entry.timer = setTimeout(() => {
-      entry.timer = null;
-      if (entry.inflight === null) void load(entry, 'refresh').catch(() => undefined);
-    }, Math.max(10, Math.round(base)));
+    entry.timer = setTimeout(
+      () => {
+        entry.timer = null;
+        if (entry.inflight === null) void load(entry, 'refresh').catch(() => undefined);
+      },
+      Math.max(10, Math.round(base)),
+    );
     entry.timer.unref();
   };
 
@@ -179,7 +184,17 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
   const entryFor = (ref: string, accounts: string[] = []): { entry: Entry; created: boolean } => {
     const found = entries.get(ref);
     if (found !== undefined) return { entry: found, created: false };
-    const entry: Entry = { ref, label: isSecretRefProblem(parseSecretRef(ref)) ? '<unparsable reference>' : ref, accounts, value: undefined, fetchedAtMs: null, failure: null, inflight: null, timer: null, refetchQuietUntilMs: 0 };
+    const entry: Entry = {
+      ref,
+      label: isSecretRefProblem(parseSecretRef(ref)) ? '<unparsable reference>' : ref,
+      accounts,
+      value: undefined,
+      fetchedAtMs: null,
+      failure: null,
+      inflight: null,
+      timer: null,
+      refetchQuietUntilMs: 0,
+    };
     entries.set(ref, entry);
     return { entry, created: true };
   };

@@ -73,7 +73,10 @@ describe('when no allow-list is set', () => {
 describe('when the allow-lists are given as flags or environment variables', () => {
   const base = ['--bundle', '/tmp/b.json', '--public-key', '/tmp/k.pem', '--audience', 'a'];
   it('repeats flags, splits the variables on commas, and leaves them null when unset', () => {
-    const flags = parseServeArgs([...base, '--allow-secret-ref', 'env://OPENAI_', '--allow-secret-ref', 'aws-ssm:///prod/', '--allow-upstream-host', 'api.openai.com'], {});
+    const flags = parseServeArgs(
+      [...base, '--allow-secret-ref', 'env://OPENAI_', '--allow-secret-ref', 'aws-ssm:///prod/', '--allow-upstream-host', 'api.openai.com'],
+      {},
+    );
     expect(flags).toMatchObject({ settings: { allowSecretRefs: ['env://OPENAI_', 'aws-ssm:///prod/'], allowUpstreamHosts: ['api.openai.com'] } });
     const env = parseServeArgs(base, { MODELGATE_ALLOW_SECRET_REFS: 'env://A_, file:///run/', MODELGATE_ALLOW_UPSTREAM_HOSTS: '*.openai.azure.com' });
     expect(env).toMatchObject({ settings: { allowSecretRefs: ['env://A_', 'file:///run/'], allowUpstreamHosts: ['*.openai.azure.com'] } });
@@ -81,8 +84,12 @@ describe('when the allow-lists are given as flags or environment variables', () 
   });
 
   it('reads the receive deadlines and the connection cap, and refuses a header timeout over the request timeout', () => {
-    expect(parseServeArgs([...base, '--header-timeout', '5s', '--request-timeout', '30s', '--max-connections', '100'], {})).toMatchObject({ settings: { headerTimeoutMs: 5_000, requestTimeoutMs: 30_000, maxConnections: 100 } });
-    expect(parseServeArgs(base, { MODELGATE_HEADER_TIMEOUT: '2s' })).toMatchObject({ settings: { headerTimeoutMs: 2_000, requestTimeoutMs: 60_000, maxConnections: 4096 } });
+    expect(parseServeArgs([...base, '--header-timeout', '5s', '--request-timeout', '30s', '--max-connections', '100'], {})).toMatchObject({
+      settings: { headerTimeoutMs: 5_000, requestTimeoutMs: 30_000, maxConnections: 100 },
+    });
+    expect(parseServeArgs(base, { MODELGATE_HEADER_TIMEOUT: '2s' })).toMatchObject({
+      settings: { headerTimeoutMs: 2_000, requestTimeoutMs: 60_000, maxConnections: 4096 },
+    });
     expect(parseServeArgs([...base, '--header-timeout', '90s'], {})).toMatchObject({ problem: expect.stringContaining('--header-timeout') });
   });
 });

@@ -15,7 +15,11 @@ afterAll(async () => {
 });
 
 const call = (headers: Record<string, string>, path = '/v1/chat/completions'): Promise<Response> =>
-  fetch(`${world.gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [] }) });
+  fetch(`${world.gateway.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [] }),
+  });
 // A well-formed key (valid CRC) carrying another key's id but a different secret.
 const keyWithSameId = (key: string): string => {
   const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

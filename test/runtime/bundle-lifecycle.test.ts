@@ -35,7 +35,11 @@ const readyz = async (): Promise<{ status: number; body: { ready: boolean; bundl
   return { status: res.status, body: (await res.json()) as never };
 };
 const mockChat = (): Promise<Response> =>
-  fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }) });
+  fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+  });
 const rejections = async (code: string): Promise<number> => {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   const m = new RegExp(`modelgate_bundle_rejections_total\\{code="${code}"\\} (\\d+)`).exec(text);

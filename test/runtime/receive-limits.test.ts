@@ -19,7 +19,9 @@ const PLAIN = '/v1/chat/completions';
 const VIA_FASTIFY = '/v1/chat/%63ompletions'; // the same route, in a spelling the plain front end leaves to Fastify
 
 function head(path: string, headers: Record<string, string | number>): string {
-  return `POST ${path} HTTP/1.1\r\nhost: gateway\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  return `POST ${path} HTTP/1.1\r\nhost: gateway\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
 }
 
 /** The audit line with this request id (waits for it: lines are batched). */
@@ -47,9 +49,15 @@ describe('when a caller sends part of the headers and then nothing', () => {
 });
 
 describe('when an authenticated caller sends part of the body and then nothing', () => {
-  for (const [name, path] of [['plain front end', PLAIN], ['Fastify', VIA_FASTIFY]] as const) {
+  for (const [name, path] of [
+    ['plain front end', PLAIN],
+    ['Fastify', VIA_FASTIFY],
+  ] as const) {
     it(`answers 408 MG_REQUEST_TIMEOUT as that request and closes the connection (${name})`, async () => {
-      const exchange = rawExchange(world.gateway.url, `${head(path, { authorization: `Bearer ${world.keys.alice}`, 'content-type': 'application/json', 'content-length': 200 })}{"model":`);
+      const exchange = rawExchange(
+        world.gateway.url,
+        `${head(path, { authorization: `Bearer ${world.keys.alice}`, 'content-type': 'application/json', 'content-length': 200 })}{"model":`,
+      );
       const [response] = parseResponses(await exchange.closed());
       const id = expectOurError(response, 408, 'MG_REQUEST_TIMEOUT');
       expect(response?.headers.connection).toBe('close');
@@ -59,7 +67,11 @@ describe('when an authenticated caller sends part of the body and then nothing',
 });
 
 describe('when an unauthenticated caller declares a large body', () => {
-  for (const [name, path, status] of [['a model route, plain', PLAIN, 401], ['a model route, Fastify', VIA_FASTIFY, 401], ['an unknown route', '/v1/nope', 404]] as const) {
+  for (const [name, path, status] of [
+    ['a model route, plain', PLAIN, 401],
+    ['a model route, Fastify', VIA_FASTIFY, 401],
+    ['an unknown route', '/v1/nope', 404],
+  ] as const) {
     it(`answers ${status} before reading the body, and closes the connection (${name})`, async () => {
       const exchange = rawExchange(world.gateway.url, `${head(path, { 'content-type': 'application/json', 'content-length': 3 * 1024 * 1024 })}{"model":`);
       await exchange.until(/\r\n\r\n\{.*\}$/s);
@@ -79,7 +91,9 @@ describe("when Node's HTTP parser refuses the request", () => {
   });
 
   it('answers headers over the limit with 431 MG_HEADERS_TOO_LARGE, audited', async () => {
-    const [response] = parseResponses(await rawExchange(world.gateway.url, `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`).closed());
+    const [response] = parseResponses(
+      await rawExchange(world.gateway.url, `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`).closed(),
+    );
     const id = expectOurError(response, 431, 'MG_HEADERS_TOO_LARGE');
     expect(await auditOf(id)).toMatchObject({ status: 431, code: 'MG_HEADERS_TOO_LARGE' });
   });
@@ -96,14 +110,21 @@ describe("when Node's HTTP parser refuses the request", () => {
 describe('when the body cannot be taken as it is', () => {
   it('answers a garbage content type with 415 MG_BAD_CONTENT_TYPE, not 500', async () => {
     const body = '{"model":"local/gpt-4o-mini","messages":[]}';
-    const exchange = rawExchange(world.gateway.url, `${head(PLAIN, { authorization: `Bearer ${world.keys.alice}`, 'content-type': 'garbage', 'content-length': body.length, connection: 'close' })}${body}`);
+    const exchange = rawExchange(
+      world.gateway.url,
+      `${head(PLAIN, { authorization: `Bearer ${world.keys.alice}`, 'content-type': 'garbage', 'content-length': body.length, connection: 'close' })}${body}`,
+    );
     const [response] = parseResponses(await exchange.closed());
     expectOurError(response, 415, 'MG_BAD_CONTENT_TYPE');
   });
 
   it('answers very deep JSON with a duplicate key with 400 MG_BODY_TOO_DEEP, not 500', async () => {
     const body = `{"model":"local/gpt-4o-mini","model":"local/gpt-4o-mini","x":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
-    const res = await fetch(`${world.gateway.url}${PLAIN}`, { method: 'POST', headers: { authorization: `Bearer ${world.keys.alice}`, 'content-type': 'application/json' }, body });
+    const res = await fetch(`${world.gateway.url}${PLAIN}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${world.keys.alice}`, 'content-type': 'application/json' },
+      body,
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('MG_BODY_TOO_DEEP');
   });

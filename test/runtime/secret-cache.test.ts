@@ -59,7 +59,13 @@ describe('when a bundle activates', () => {
     store.delayMs = 100;
     const { resolver } = resolverFor(store);
     let settled = false;
-    const activation = resolver.activate([{ ref: REF, account: 'local' }, { ref: OTHER, account: 'azure' }, { ref: REF, account: 'dead' }]).then(() => (settled = true));
+    const activation = resolver
+      .activate([
+        { ref: REF, account: 'local' },
+        { ref: OTHER, account: 'azure' },
+        { ref: REF, account: 'dead' },
+      ])
+      .then(() => (settled = true));
     await sleep(20);
     expect([settled, [...store.reads].sort()]).toEqual([false, [OTHER, REF].sort()]); // both reads under way at once
     await activation;
@@ -239,7 +245,10 @@ describe('when status and events are reported', () => {
     const store = fakeStore({ [REF]: 'sk-value-that-must-not-leak-1' });
     const { resolver, events } = resolverFor(store);
     const pasted = 'sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
-    await resolver.activate([{ ref: REF, account: 'local' }, { ref: pasted, account: 'leaky' }]);
+    await resolver.activate([
+      { ref: REF, account: 'local' },
+      { ref: pasted, account: 'leaky' },
+    ]);
     const text = JSON.stringify([resolver.status(), events.map((e) => ({ ...e, error: e.error?.message }))]);
     expect(text).not.toContain('sk-value-that-must-not-leak-1');
     expect(text).not.toContain(pasted);
@@ -250,8 +259,16 @@ describe('when status and events are reported', () => {
 });
 
 describe('when /readyz weighs the secrets of the active bundle', () => {
-  const bundle = (refs: (string | undefined)[]): ActiveBundle => ({ providers: refs.map((secretRef, i) => ({ name: `a${i}`, secretRef })) }) as unknown as ActiveBundle;
-  const status = (ref: string, state: SecretStatus['state']): SecretStatus => ({ ref, accounts: [], state, fetchedAtMs: null, failingSinceMs: null, lastError: null });
+  const bundle = (refs: (string | undefined)[]): ActiveBundle =>
+    ({ providers: refs.map((secretRef, i) => ({ name: `a${i}`, secretRef })) }) as unknown as ActiveBundle;
+  const status = (ref: string, state: SecretStatus['state']): SecretStatus => ({
+    ref,
+    accounts: [],
+    state,
+    fetchedAtMs: null,
+    failingSinceMs: null,
+    lastError: null,
+  });
 
   it('is unready only when every account lacks its key', () => {
     expect(secretReadiness(bundle([REF, OTHER]), [status(REF, 'unavailable'), status(OTHER, 'unavailable')], 0).ready).toBe(false);
