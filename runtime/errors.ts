@@ -20,7 +20,15 @@ export const RUNTIME_ERRORS = {
   MG_BAD_JSON: { status: 400, type: 'invalid_request_error', message: 'the request body is not valid JSON' },
   MG_BAD_REQUEST: { status: 400, type: 'invalid_request_error', message: 'the request body must be a JSON object' },
   MG_MISSING_MODEL: { status: 400, type: 'invalid_request_error', message: 'the request body needs a "model" string (account/model)' },
-  MG_CREDENTIAL_IN_QUERY: { status: 400, type: 'invalid_request_error', message: 'credentials are refused in the query string; send Authorization: Bearer <key> (and rotate that key: URLs end up in logs)' },
+  // Node's HTTP parser refused the request (malformed request line or headers).
+  MG_BAD_HTTP: { status: 400, type: 'invalid_request_error', message: 'the request is not valid HTTP/1.1' },
+  MG_BAD_URL: { status: 400, type: 'invalid_request_error', message: 'the request URL is malformed (a bad percent-encoding)' },
+  MG_BODY_TOO_DEEP: { status: 400, type: 'invalid_request_error', message: 'the request body is nested too deeply' },
+  MG_CREDENTIAL_IN_QUERY: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'credentials are refused in the query string; send Authorization: Bearer <key> (and rotate that key: URLs end up in logs)',
+  },
   // One body for every credential problem: the caller learns nothing about which keys exist.
   MG_UNAUTHENTICATED: { status: 401, type: 'authentication_error', message: 'missing or invalid credential' },
   // A valid token from a trusted issuer whose user or client is not a principal of the bundle.
@@ -28,16 +36,30 @@ export const RUNTIME_ERRORS = {
   MG_MODEL_NOT_ALLOWED: { status: 403, type: 'permission_error', message: 'you are not allowed to use this model' },
   MG_MODEL_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such model' },
   MG_ROUTE_NOT_FOUND: { status: 404, type: 'not_found_error', message: 'no such route' },
+  MG_REQUEST_TIMEOUT: { status: 408, type: 'invalid_request_error', message: 'the request was not received in time' },
   MG_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error', message: 'the request body is larger than the limit' },
+  MG_BAD_CONTENT_TYPE: { status: 415, type: 'invalid_request_error', message: 'the content-type header is not a valid media type; send application/json' },
+  MG_HEADERS_TOO_LARGE: { status: 431, type: 'invalid_request_error', message: 'the request headers are too large' },
   MG_UPSTREAM_RATE_LIMITED: { status: 429, type: 'upstream_error', message: 'the provider is rate limiting; retry later' },
   MG_INTERNAL: { status: 500, type: 'server_error', message: 'internal error' },
   MG_UPSTREAM_UNREACHABLE: { status: 502, type: 'upstream_error', message: 'the provider could not be reached' },
   MG_UPSTREAM_AUTH_FAILED: { status: 502, type: 'upstream_error', message: 'the provider refused the gateway credential' },
   // Passed through with the provider's own status (this 502 is the fallback for a non-HTTP status).
+  // A 2xx the gateway will not pass on (an encoding it did not ask for), or a redirect.
+  MG_UPSTREAM_BAD_RESPONSE: {
+    status: 502,
+    type: 'upstream_error',
+    message: 'the provider answered with a redirect or an encoding the gateway did not ask for',
+  },
   MG_UPSTREAM_ERROR: { status: 502, type: 'upstream_error', message: 'the provider answered with an error' },
   MG_UPSTREAM_STREAM_FAILED: { status: 502, type: 'upstream_error', message: 'the provider failed in the middle of the stream' },
   // 503, not 502: the gateway, not the provider, is missing something (other accounts keep working).
-  MG_SECRET_UNAVAILABLE: { status: 503, type: 'service_unavailable', message: 'the provider credential for this model could not be read yet; other models are unaffected' },
+  MG_SECRET_UNAVAILABLE: {
+    status: 503,
+    type: 'service_unavailable',
+    message: 'the provider credential for this model could not be read yet; other models are unaffected',
+  },
+  MG_SHUTTING_DOWN: { status: 503, type: 'service_unavailable', message: 'the gateway is shutting down; retry' },
   MG_NO_ACTIVE_BUNDLE: { status: 503, type: 'service_unavailable', message: 'no valid policy bundle is active' },
   MG_ACTIVE_BUNDLE_EXPIRED: { status: 503, type: 'service_unavailable', message: 'the active policy bundle has expired' },
   MG_UPSTREAM_TIMEOUT: { status: 504, type: 'upstream_error', message: 'the provider did not answer in time' },

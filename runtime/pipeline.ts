@@ -112,7 +112,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         try {
           secret = await secrets.resolve(ref);
         } catch (error) {
-          logger.warn({ account: route.account, reason: error instanceof SecretError ? error.reason : 'error', detail: error instanceof SecretError ? error.message : undefined }, 'provider secret unavailable');
+          logger.warn(
+            {
+              account: route.account,
+              reason: error instanceof SecretError ? error.reason : 'error',
+              detail: error instanceof SecretError ? error.message : undefined,
+            },
+            'provider secret unavailable',
+          );
           return 'MG_SECRET_UNAVAILABLE';
         }
       }
@@ -123,16 +130,25 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Step 5: the relay fills in status, outcome, code, upstreamMs and usage, and ends the
     // request (answer and audit line) through the ending.
     parsed.json.model = route.target.upstream;
-    await forward(relayContext, route.provider, {
-      operation,
-      target: route.target,
-      body: bodyWithModel(parsed.bytes, parsed.json, route.target.upstream),
-      json: parsed.json,
-      stream: parsed.json.stream === true,
-      secret,
-      requestId,
-      timeoutMs: options.upstreamTimeoutMs,
-    }, res, record, ref);
+    const upstreamBody = rewrittenBody(parsed, route.target.upstream);
+    if (upstreamBody === null) return 'MG_BODY_TOO_DEEP';
+    await forward(
+      relayContext,
+      route.provider,
+      {
+        operation,
+        target: route.target,
+        body: upstreamBody,
+        json: parsed.json,
+        stream: parsed.json.stream === true,
+        secret,
+        requestId,
+        timeoutMs: options.upstreamTimeoutMs,
+      },
+      res,
+      record,
+      ref,
+    );
     return undefined;
   };
 
@@ -152,6 +168,20 @@ function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authenticatio
   record.principal = principal?.label ?? null;
   record.principalId = principal?.id ?? null;
   return { record, bundle, principal: who.principal };
+}
+
+/**
+ * The body for the provider, or null when it must be re-serialized (a duplicate key, see
+ * rewrite-model.ts) and is nested deeper than JSON.stringify's stack allows (JSON.parse has no
+ * such limit): a caller's mistake, not ours.
+ */
+function rewrittenBody(parsed: ParsedBody, upstream: string): Buffer | null {
+  try {
+    return bodyWithModel(parsed.bytes, parsed.json, upstream);
+  } catch (error) {
+    if (error instanceof RangeError) return null;
+    throw error;
+  }
 }
 
 /** The body parsed once, and its bytes, in which the model is rewritten. */

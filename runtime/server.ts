@@ -16,8 +16,9 @@ import { newRecord, type RequestRecord } from './audit/record.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import type { BundleStatus, ExpiryPolicy } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
+import { attachRecord, createClientErrorHandler } from './http/client-error.ts';
 import { MODEL_ROUTES, serveModelRoute, type ModelRouteOptions } from './http/model-routes.ts';
-import { createPlainFrontEnd } from './http/plain-front-end.ts';
+import { createPlainFrontEnd, declaresBody } from './http/plain-front-end.ts';
 import { readyz } from './http/readyz.ts';
 import { RequestEnding } from './http/request-ending.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
@@ -31,6 +32,12 @@ export interface ServerOptions {
   secrets: SecretResolver;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
+  /** Deadline to receive a request's headers, from the connection or the previous request (default 10 s). */
+  headerTimeoutMs?: number;
+  /** Deadline to receive a whole request, headers and body (default 60 s). */
+  requestTimeoutMs?: number;
+  /** Most connections open at once; more are closed on arrival (default 4096). */
+  maxConnections?: number;
   upstreamTimeoutMs: number;
   expiryPolicy: ExpiryPolicy;
   /** Verifies OIDC access tokens; without it JWTs are refused (401, oidc_not_enabled). */
@@ -50,26 +57,46 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const now = options.now ?? Date.now;
   const ending = new RequestEnding(logger, metrics);
   const pipeline = createPipeline({ ...options, ending, now });
+  const reject = (reply: FastifyReply, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false): void => {
+    reply.hijack();
+    ending.error(reply.raw, record, code, closeConnection);
+  };
   const routeOptions: ModelRouteOptions = { pipeline, ending, logger, bodyLimit: options.bodyLimit };
   const plainFrontEnd = createPlainFrontEnd(routeOptions);
 
-  // Fastify stops taking requests when it starts closing (503, return503OnClosing); from then on
-  // every request goes to it.
+  // Receive deadlines: Node answers them as 'clientError' (408, see http/client-error.ts), checked
+  // by its connection sweep, which runs often enough for the shorter one to be kept to ~25 %.
+  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+  const requestTimeoutMs = Math.max(options.requestTimeoutMs ?? 60_000, headerTimeoutMs);
+  const sweepMs = Math.max(50, Math.min(1_000, Math.floor(headerTimeoutMs / 4)));
+
+  // Once closing, every new request is answered 503 here, in our shape (Fastify's own 503 on
+  // closing is turned off); requests in flight finish.
   let closing = false;
   const app = Fastify({
     logger: false,
     genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit,
     exposeHeadRoutes: false,
-    return503OnClosing: true,
-    // The server Fastify would make (same timeouts), with the model routes' handler in front.
+    return503OnClosing: false,
+    requestTimeout: requestTimeoutMs,
+    clientErrorHandler: createClientErrorHandler(ending),
+    // A URL Fastify cannot decode never reaches a route: answered here.
+    frameworkErrors: (error, request, reply) => {
+      reject(reply, newRecord(request.id, request.method, 'bad_url'), error.code === 'FST_ERR_BAD_URL' ? 'MG_BAD_URL' : 'MG_BAD_HTTP', true);
+    },
+    // The server Fastify would make, with our deadlines, and the model routes' handler in front.
     serverFactory: (fastifyHandler, settings) => {
-      const server = createServer(settings.http ?? {}, (req: IncomingMessage, res: ServerResponse) => {
-        if (closing || !plainFrontEnd(req, res)) fastifyHandler(req, res);
-      });
+      const server = createServer(
+        { ...(settings.http as object | undefined), requestTimeout: requestTimeoutMs, headersTimeout: headerTimeoutMs, connectionsCheckingInterval: sweepMs },
+        (req: IncomingMessage, res: ServerResponse) => {
+          if (closing) ending.error(res, newRecord(randomUUID(), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
+          else if (!plainFrontEnd(req, res)) fastifyHandler(req, res);
+        },
+      );
       server.keepAliveTimeout = settings.keepAliveTimeout as number;
-      server.requestTimeout = settings.requestTimeout as number;
       server.setTimeout(settings.connectionTimeout as number);
+      server.maxConnections = options.maxConnections ?? 4096;
       if ((settings.maxRequestsPerSocket as number) > 0) server.maxRequestsPerSocket = settings.maxRequestsPerSocket as number;
       return server;
     },
@@ -85,24 +112,23 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  const reject = (reply: FastifyReply, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false): void => {
-    reply.hijack();
-    ending.error(reply.raw, record, code, closeConnection);
-  };
-
   // Step 1 as a hook, before the body is read. Callback style: a hook that answers early must not
   // call done(); no promise per request.
-  const admit = (route: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    const record = newRecord(request.id, request.method, route);
-    const proceed = (admitted: AdmitResult): void => {
-      if (typeof admitted === 'string') return reject(reply, record, admitted);
-      request.mg = admitted;
-      done();
+  const admit =
+    (route: string) =>
+    (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      const record = newRecord(request.id, request.method, route);
+      attachRecord(reply.raw, record);
+      const proceed = (admitted: AdmitResult): void => {
+        // Refused before the body was read: close rather than read it (as the plain front end).
+        if (typeof admitted === 'string') return reject(reply, record, admitted, declaresBody(request.raw));
+        request.mg = admitted;
+        done();
+      };
+      const admitted = pipeline.admit(record, request.url, request.headers);
+      if (admitted instanceof Promise) void admitted.then(proceed);
+      else proceed(admitted);
     };
-    const admitted = pipeline.admit(record, request.url, request.headers);
-    if (admitted instanceof Promise) void admitted.then(proceed);
-    else proceed(admitted);
-  };
 
   for (const [path, operation] of MODEL_ROUTES) {
     app.post(path, { onRequest: admit(path) }, async (request, reply) => {
@@ -124,6 +150,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
   app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
 
+  // An unknown route is answered before its body is read: nobody authenticated sends it.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.is404) reject(reply, newRecord(request.id, request.method, 'not_found'), 'MG_ROUTE_NOT_FOUND', declaresBody(request.raw));
+    else done();
+  });
   app.setNotFoundHandler((request, reply) => {
     reject(reply, newRecord(request.id, request.method, 'not_found'), 'MG_ROUTE_NOT_FOUND');
   });
@@ -131,7 +162,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // Framework errors (body too large, broken content-length...) in our shape; never a stack trace.
   app.setErrorHandler((error: { code?: string; statusCode?: number }, request, reply) => {
     const record = request.mg?.record ?? newRecord(request.id, request.method, request.routeOptions.url ?? 'unknown');
-    const code: RuntimeErrorCode = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'MG_BODY_TOO_LARGE' : error.statusCode === 400 ? 'MG_BAD_JSON' : 'MG_INTERNAL';
+    const code = frameworkErrorCode(error);
     if (code === 'MG_INTERNAL') logger.error({ request_id: request.id, error_code: error.code ?? null }, 'internal error');
     // After a body that could not be read Fastify's parser asks for the connection to close: the
     // rest of that body may still be on its way.
@@ -139,4 +170,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   return app;
+}
+
+/** Our code for an error Fastify raised while reading a request. */
+function frameworkErrorCode(error: { code?: string; statusCode?: number }): RuntimeErrorCode {
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'MG_BODY_TOO_LARGE';
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || error.statusCode === 415) return 'MG_BAD_CONTENT_TYPE';
+  if (error.statusCode === 400) return 'MG_BAD_JSON';
+  if (error.statusCode === 408) return 'MG_REQUEST_TIMEOUT';
+  return 'MG_INTERNAL';
 }

@@ -17,7 +17,18 @@ import type { SecretSource } from '../schemas/formats/secret-source.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { buildServer } from './server.ts';
 
-export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs'>, Partial<Pick<RuntimeSettings, 'oidcClockSkewMs' | 'oidcRequireAccessTokenType' | 'secretTtlMs' | 'secretTimeoutMs'>> {
+type OptionalSettings =
+  | 'oidcClockSkewMs'
+  | 'oidcRequireAccessTokenType'
+  | 'secretTtlMs'
+  | 'secretTimeoutMs'
+  | 'headerTimeoutMs'
+  | 'requestTimeoutMs'
+  | 'maxConnections'
+  | 'allowSecretRefs'
+  | 'allowUpstreamHosts';
+
+export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
   /** Poll jitter as a fraction of pollMs (default 0.1): each wait is (1 - jitter..1) x pollMs. */
   jitter?: number;
@@ -66,9 +77,15 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
       if (event.changed) logger.info({ ...fields, event: 'secret_rotated' }, 'provider root key changed in its store; the new key is in use');
       else logger.debug(fields, 'provider root key read');
     } else if (event.held) {
-      logger.warn({ ...fields, reason: event.error.reason, detail: event.error.message }, 'provider root key could not be re-read; the held key keeps serving (stale)');
+      logger.warn(
+        { ...fields, reason: event.error.reason, detail: event.error.message },
+        'provider root key could not be re-read; the held key keeps serving (stale)',
+      );
     } else {
-      logger.error({ ...fields, reason: event.error.reason, detail: event.error.message }, 'provider root key unavailable: its accounts answer 503 MG_SECRET_UNAVAILABLE');
+      logger.error(
+        { ...fields, reason: event.error.reason, detail: event.error.message },
+        'provider root key unavailable: its accounts answer 503 MG_SECRET_UNAVAILABLE',
+      );
     }
   };
   // Cloud stores load their SDK on the first reference of their scheme: a gateway using only
@@ -89,7 +106,16 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     void secrets.activate(active.providers.flatMap((p) => (p.secretRef === undefined ? [] : [{ ref: p.secretRef, account: p.name }])));
   };
 
+  const allow = { secretRefPrefixes: options.allowSecretRefs ?? null, upstreamHosts: options.allowUpstreamHosts ?? null };
+  if (allow.secretRefPrefixes === null || allow.upstreamHosts === null) {
+    logger.warn(
+      { event: 'allow_list_unset', allow_secret_ref: allow.secretRefPrefixes !== null, allow_upstream_host: allow.upstreamHosts !== null },
+      'no --allow-secret-ref or --allow-upstream-host: a bundle may make this gateway read any secret reference its sources can read and send it to any host',
+    );
+  }
+
   lifecycle = createBundleLifecycle({
+    allow,
     source: options.bundle,
     trusted: trustKeys(options.trustedKeys),
     audience: options.audience,
@@ -103,16 +129,32 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     events: {
       activated(active, origin) {
         metrics.bundleActivated(origin);
-        logger.info({ event: 'bundle_activated', origin, serial: active.serial, revision: active.revision, digest: active.digest, expires_at: new Date(active.expiresAtMs).toISOString() }, 'bundle activated');
+        logger.info(
+          {
+            event: 'bundle_activated',
+            origin,
+            serial: active.serial,
+            revision: active.revision,
+            digest: active.digest,
+            expires_at: new Date(active.expiresAtMs).toISOString(),
+          },
+          'bundle activated',
+        );
         prefetchSecrets(active);
       },
       rejected(error, origin) {
         metrics.bundleRejected(error.code);
         const level = error.code === 'MG_BUNDLE_FETCH_FAILED' ? 'warn' : 'error';
-        logger[level]({ event: 'bundle_rejected', origin, code: error.code, reason: error.message, active_serial: lifecycle?.current?.serial ?? null }, 'bundle refused; the active bundle keeps serving');
+        logger[level](
+          { event: 'bundle_rejected', origin, code: error.code, reason: error.message, active_serial: lifecycle?.current?.serial ?? null },
+          'bundle refused; the active bundle keeps serving',
+        );
       },
       expired(active, policy) {
-        logger.error({ event: 'bundle_expired', serial: active.serial, expires_at: new Date(active.expiresAtMs).toISOString(), policy }, policy === 'serve-stale' ? 'ALARM: serving an expired bundle (serve-stale)' : 'the active bundle expired: model routes answer 503');
+        logger.error(
+          { event: 'bundle_expired', serial: active.serial, expires_at: new Date(active.expiresAtMs).toISOString(), policy },
+          policy === 'serve-stale' ? 'ALARM: serving an expired bundle (serve-stale)' : 'the active bundle expired: model routes answer 503',
+        );
       },
       cacheFailed(error) {
         logger.error({ event: 'bundle_cache_failed', detail: (error as Error).message }, 'cannot persist the bundle cache');
@@ -127,9 +169,16 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     metrics,
     secrets,
     bodyLimit: options.bodyLimit,
+    ...(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs }),
+    ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     expiryPolicy: options.expiryPolicy,
-    oidc: createOidcAuthenticator({ clockSkewSeconds: (options.oidcClockSkewMs ?? 30_000) / 1000, requireAccessTokenType: options.oidcRequireAccessTokenType ?? false, jwksCooldownMs: options.oidcJwksCooldownMs ?? 30_000 }),
+    oidc: createOidcAuthenticator({
+      clockSkewSeconds: (options.oidcClockSkewMs ?? 30_000) / 1000,
+      requireAccessTokenType: options.oidcRequireAccessTokenType ?? false,
+      jwksCooldownMs: options.oidcJwksCooldownMs ?? 30_000,
+    }),
   });
   const address = await app.listen({ host: options.host, port: options.port });
   logger.info({ event: 'listening', address }, `modelgate listening on ${address}`);

@@ -18,15 +18,27 @@ const jsonNumber = (n: number): string => (Number.isFinite(n) ? String(n) : 'nul
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
+/** Longest caller-controlled string written as it is; longer ones are cut (see bounded). */
+export const AUDIT_FIELD_MAX = 256;
+
+/**
+ * s, or its first AUDIT_FIELD_MAX characters and a marker naming how many were cut. For the fields
+ * a caller chooses (model, the token's subject and claimed issuer): a 3 MB model name must not
+ * make a 3 MB audit line.
+ */
+export function bounded(s: string): string {
+  return s.length <= AUDIT_FIELD_MAX ? s : `${s.slice(0, AUDIT_FIELD_MAX)}…[truncated ${s.length - AUDIT_FIELD_MAX}]`;
+}
+
 /** The audit fields of record, each preceded by a comma, in the documented order. */
 export function auditFields(record: RequestRecord, latencyMs: number): string {
   let out = `,"audit":true,"request_id":${jsonString(record.requestId)},"method":${jsonString(record.method)},"route":${jsonString(record.route)}`;
   if (record.principal !== null) out += `,"principal":${jsonString(record.principal)}`;
   if (record.principalId !== null) out += `,"principal_id":${jsonString(record.principalId)}`;
-  if (record.credentialId !== null) out += `,"credential_id":${jsonString(record.credentialId)}`;
-  if (record.issuer !== null) out += `,"issuer":${jsonString(record.issuer)}`;
+  if (record.credentialId !== null) out += `,"credential_id":${jsonString(bounded(record.credentialId))}`;
+  if (record.issuer !== null) out += `,"issuer":${jsonString(bounded(record.issuer))}`;
   if (record.authReason !== null) out += `,"auth_failure":${jsonString(record.authReason)}`;
-  if (record.model !== null) out += `,"model":${jsonString(record.model)}`;
+  if (record.model !== null) out += `,"model":${jsonString(bounded(record.model))}`;
   if (record.account !== null) out += `,"account":${jsonString(record.account)}`;
   if (record.decision !== null) out += `,"decision":${jsonString(record.decision)}`;
   if (record.rule !== null) out += `,"rule":${jsonString(record.rule)}`;

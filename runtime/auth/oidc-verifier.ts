@@ -21,9 +21,7 @@ export type TokenFailureReason =
   | 'bad_claims'
   | 'wrong_type';
 
-export type TokenVerification =
-  | { ok: true; issuer: BundleOidcIssuer; claims: JWTPayload }
-  | { ok: false; reason: TokenFailureReason; issuer: string | null };
+export type TokenVerification = { ok: true; issuer: BundleOidcIssuer; claims: JWTPayload } | { ok: false; reason: TokenFailureReason; issuer: string | null };
 
 export interface OidcVerifierOptions {
   /** Allowed clock difference with the issuer for exp/nbf/iat, in seconds. Default 30. */
@@ -32,7 +30,10 @@ export interface OidcVerifierOptions {
   requireAccessTokenType?: boolean;
   /** Minimum time between two JWKS refetches for an unknown kid, in ms. Default 30 s. */
   jwksCooldownMs?: number;
+  /** After a failed discovery, tokens naming that issuer fail at once for this long, in ms (default 30 s). */
+  discoveryCooldownMs?: number;
   fetch?: typeof fetch;
+  now?: () => number;
 }
 
 export interface OidcVerifier {
@@ -46,15 +47,28 @@ export function createOidcVerifier(issuers: readonly BundleOidcIssuer[], options
   const fetchImpl = options.fetch ?? fetch;
   const byIssuer = new Map(issuers.map((i) => [i.issuer, i]));
   const keySets = new Map<string, Promise<KeySet>>();
+  // The last failed discovery per issuer: until the cooldown passes, tokens naming it fail without
+  // a request to the IdP (otherwise each forged token naming the issuer costs one).
+  const failedAt = new Map<string, number>();
+  const now = options.now ?? Date.now;
+  const discoveryCooldownMs = options.discoveryCooldownMs ?? 30_000;
 
   const keySetFor = (issuer: BundleOidcIssuer): Promise<KeySet> => {
     let pending = keySets.get(issuer.issuer);
+    const failed = failedAt.get(issuer.issuer);
+    if (pending === undefined && failed !== undefined && now() - failed < discoveryCooldownMs) return Promise.reject(new Error('discovery failed recently'));
     if (pending === undefined) {
       pending = jwksUri(issuer, fetchImpl).then((uri) =>
         // jose refetches the JWKS when a token names an unknown kid, at most once per cooldown.
         createRemoteJWKSet(new URL(uri), { cooldownDuration: options.jwksCooldownMs ?? 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 }),
       );
-      pending.catch(() => keySets.delete(issuer.issuer)); // a failed discovery is retried later
+      pending.then(
+        () => failedAt.delete(issuer.issuer),
+        () => {
+          keySets.delete(issuer.issuer); // retried once the cooldown has passed
+          failedAt.set(issuer.issuer, now());
+        },
+      );
       keySets.set(issuer.issuer, pending);
     }
     return pending;
@@ -65,7 +79,8 @@ export function createOidcVerifier(issuers: readonly BundleOidcIssuer[], options
       let claimedIssuer: unknown;
       try {
         const header = decodeProtectedHeader(token);
-        if (typeof header.alg !== 'string' || !(ALLOWED_ALGORITHMS as readonly string[]).includes(header.alg)) return { ok: false, reason: 'alg_not_allowed', issuer: null };
+        if (typeof header.alg !== 'string' || !(ALLOWED_ALGORITHMS as readonly string[]).includes(header.alg))
+          return { ok: false, reason: 'alg_not_allowed', issuer: null };
         claimedIssuer = decodeJwt(token).iss;
       } catch {
         return { ok: false, reason: 'malformed', issuer: null };

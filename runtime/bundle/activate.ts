@@ -1,8 +1,9 @@
-// Stage 3: decide whether a verified bundle may replace the active one (audience, serial floor,
-// expiry, in that order), then compile it into the structures the hot path reads.
+// Stage 3: decide whether a verified bundle may replace the active one (audience, creation time,
+// serial floor, expiry, in that order), then compile it into the structures the hot path reads.
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { isBundleExpired } from '../../schemas/bundle/expiry.ts';
 import { buildDecisionIndex, type DecisionIndex } from '../../schemas/bundle/decision-index.ts';
+import { ALLOW_ALL, checkAllowList, type OperatorAllowList } from './allow-list.ts';
 import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
 import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
 import { createProvider } from '../providers/index.ts';
@@ -22,6 +23,20 @@ export interface ActivationGate {
   nowMs: number;
   /** The bundle comes from our own cache at boot and expired bundles may keep serving (serve-stale). */
   acceptExpired: boolean;
+  /** The operator's allow-lists (default: anything). */
+  allow?: OperatorAllowList;
+}
+
+/** How far ahead of this clock a bundle's created_at may be (clock differences with CI). */
+export const BUNDLE_CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * True when payload claims to be created after nowMs (beyond the skew). Such a bundle is refused
+ * before its serial is looked at: activating it would raise the serial floor to a value that
+ * every honest bundle published until then would be a rollback against.
+ */
+export function isFromFuture(payload: Pick<BundlePayload, 'created_at'>, nowMs: number): boolean {
+  return Date.parse(payload.created_at) > nowMs + BUNDLE_CLOCK_SKEW_MS;
 }
 
 /** 'activate', or 'unchanged' for the active bundle seen again; throws BundleError for a refusal. */
@@ -30,6 +45,12 @@ export function checkActivation(bundle: VerifiedBundle, gate: ActivationGate): '
   if (payload.audience !== gate.audience) {
     throw new BundleError('MG_BUNDLE_AUDIENCE', `the bundle is for audience "${payload.audience}", this gateway serves "${gate.audience}"`);
   }
+  if (isFromFuture(payload, gate.nowMs)) {
+    throw new BundleError(
+      'MG_BUNDLE_FROM_FUTURE',
+      `the bundle was created at ${payload.created_at}, later than this gateway's clock allows (${BUNDLE_CLOCK_SKEW_MS / 60_000} min of skew)`,
+    );
+  }
   const known = highest(gate.active, gate.floor);
   if (known !== null) {
     if (payload.serial < known.serial) {
@@ -37,7 +58,10 @@ export function checkActivation(bundle: VerifiedBundle, gate: ActivationGate): '
     }
     if (payload.serial === known.serial) {
       if (digest !== known.digest) {
-        throw new BundleError('MG_BUNDLE_SERIAL_CONFLICT', `bundle serial ${payload.serial} was already activated with different content: two different bundles carry one serial`);
+        throw new BundleError(
+          'MG_BUNDLE_SERIAL_CONFLICT',
+          `bundle serial ${payload.serial} was already activated with different content: two different bundles carry one serial`,
+        );
       }
       if (gate.active !== null && gate.active.digest === digest) return 'unchanged';
     }
@@ -45,6 +69,7 @@ export function checkActivation(bundle: VerifiedBundle, gate: ActivationGate): '
   if (isBundleExpired(payload, gate.nowMs) && !gate.acceptExpired) {
     throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at}`);
   }
+  checkAllowList(payload, gate.allow ?? ALLOW_ALL);
   return 'activate';
 }
 
@@ -113,7 +138,9 @@ export function compileActiveBundle(bundle: VerifiedBundle, ctx: ProviderContext
       revoked: key.revoked === true,
     });
   }
-  const principals = payload.principals.map((p): PrincipalInfo => ({ id: p.id, name: p.name, kind: p.kind, label: p.kind === 'service' ? `service:${p.name}` : p.name }));
+  const principals = payload.principals.map(
+    (p): PrincipalInfo => ({ id: p.id, name: p.name, kind: p.kind, label: p.kind === 'service' ? `service:${p.name}` : p.name }),
+  );
   return {
     serial: payload.serial,
     revision: payload.revision,

@@ -2,6 +2,7 @@
 // (ETag + jitter) and on demand (SIGHUP). Any failure keeps the active bundle (OPA's plugin.go).
 import type { ActiveBundle, SerialFloor } from './activate.ts';
 import { checkActivation } from './activate.ts';
+import { ALLOW_ALL, type OperatorAllowList } from './allow-list.ts';
 import { downloadBundle, type BundleSource } from './download.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { readCache, writeCache } from './persist.ts';
@@ -30,6 +31,8 @@ export interface BundleLifecycleOptions {
   jitter: number;
   cacheDir: string | null;
   expiryPolicy: ExpiryPolicy;
+  /** The operator's allow-lists for secret references and upstream hosts (default: anything). */
+  allow?: OperatorAllowList;
   compile(bundle: VerifiedBundle, nowMs: number): ActiveBundle;
   events: BundleEvents;
   now?: () => number;
@@ -71,7 +74,14 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     const verified = verifyBundle(bytes, options.trusted);
     const nowMs = now();
     const active = current === null ? null : { serial: current.serial, digest: current.digest };
-    const verdict = checkActivation(verified, { audience: options.audience, active, floor, nowMs, acceptExpired: origin === 'cache' && options.expiryPolicy === 'serve-stale' });
+    const verdict = checkActivation(verified, {
+      audience: options.audience,
+      active,
+      floor,
+      nowMs,
+      acceptExpired: origin === 'cache' && options.expiryPolicy === 'serve-stale',
+      allow: options.allow ?? ALLOW_ALL,
+    });
     if (verdict === 'unchanged') return 'unchanged';
     const next = options.compile(verified, nowMs);
     current = next; // the atomic swap: requests in flight keep the reference they started with
@@ -108,9 +118,12 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     if (stopped) return;
     // Jitter only shortens the wait: a published bundle is enforced within one poll interval.
     const spread = 1 - random() * options.jitter;
-    timer = setTimeout(() => {
-      void lifecycle.refresh().finally(schedule);
-    }, Math.max(10, Math.round(options.pollMs * spread)));
+    timer = setTimeout(
+      () => {
+        void lifecycle.refresh().finally(schedule);
+      },
+      Math.max(10, Math.round(options.pollMs * spread)),
+    );
     timer.unref();
   };
 

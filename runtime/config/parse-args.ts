@@ -16,6 +16,16 @@ export interface RuntimeSettings {
   pollMs: number;
   expiryPolicy: ExpiryPolicy;
   bodyLimit: number;
+  /** Deadline to receive a request's headers. */
+  headerTimeoutMs: number;
+  /** Deadline to receive a whole request (headers and body). */
+  requestTimeoutMs: number;
+  /** Most client connections open at once. */
+  maxConnections: number;
+  /** Prefixes a provider's secret reference must start with; null: any (warned at start). */
+  allowSecretRefs: string[] | null;
+  /** Hosts (or `*.suffix`) a provider's base_url may name; null: any (warned at start). */
+  allowUpstreamHosts: string[] | null;
   upstreamTimeoutMs: number;
   maxBundleBytes: number;
   fetchTimeoutMs: number;
@@ -46,6 +56,11 @@ Options (environment variable in brackets):
   --poll DURATION          bundle poll interval, jittered -10% (default 10s)  [MODELGATE_POLL]
   --on-expiry POLICY       fail-closed (default) | serve-stale  [MODELGATE_ON_EXPIRY]
   --body-limit SIZE        largest request body (default 4mb)  [MODELGATE_BODY_LIMIT]
+  --header-timeout DUR     deadline to receive a request's headers (default 10s)  [MODELGATE_HEADER_TIMEOUT]
+  --request-timeout DUR    deadline to receive a whole request, body included (default 60s)  [MODELGATE_REQUEST_TIMEOUT]
+  --max-connections N      most client connections open at once (default 4096)  [MODELGATE_MAX_CONNECTIONS]
+  --allow-secret-ref PREFIX  bundles may only reference secrets starting with PREFIX; repeatable (default: any, with a warning)  [MODELGATE_ALLOW_SECRET_REFS, comma-separated]
+  --allow-upstream-host HOST bundles may only send to HOST (or *.suffix); repeatable (default: any, with a warning)  [MODELGATE_ALLOW_UPSTREAM_HOSTS, comma-separated]
   --upstream-timeout DUR   wait for provider headers / between chunks (default 120s)  [MODELGATE_UPSTREAM_TIMEOUT]
   --max-bundle-size SIZE   largest accepted bundle (default 64mb)  [MODELGATE_MAX_BUNDLE_SIZE]
   --secret-ttl DURATION    re-read provider root keys this often, jittered -10% (default 5m)  [MODELGATE_SECRET_TTL]
@@ -68,6 +83,11 @@ const OPTIONS = {
   poll: { type: 'string' },
   'on-expiry': { type: 'string' },
   'body-limit': { type: 'string' },
+  'header-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'allow-secret-ref': { type: 'string', multiple: true },
+  'allow-upstream-host': { type: 'string', multiple: true },
   'upstream-timeout': { type: 'string' },
   'max-bundle-size': { type: 'string' },
   'secret-ttl': { type: 'string' },
@@ -87,16 +107,25 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     return { help: false, problem: (error as Error).message };
   }
   if (values.help === true) return { help: true };
-  const text = (flag: string, variable: string): string | undefined => (values[flag] as string | undefined) ?? (env[variable] === '' ? undefined : env[variable]);
+  const text = (flag: string, variable: string): string | undefined =>
+    (values[flag] as string | undefined) ?? (env[variable] === '' ? undefined : env[variable]);
 
   const bundleText = text('bundle', 'MODELGATE_BUNDLE');
   if (bundleText === undefined) return { help: false, problem: '--bundle is required' };
   const bundle = parseBundleSource(bundleText);
   if ('problem' in bundle) return { help: false, problem: bundle.problem };
-  const publicKeys = (values['public-key'] as string[] | undefined) ?? (env.MODELGATE_PUBLIC_KEYS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = (flag: string, variable: string): string[] =>
+    (values[flag] as string[] | undefined) ??
+    (env[variable] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  const orAny = (items: string[]): string[] | null => (items.length === 0 ? null : items);
+  const publicKeys = list('public-key', 'MODELGATE_PUBLIC_KEYS');
   if (publicKeys.length === 0) return { help: false, problem: '--public-key is required (at least one trusted key)' };
   const audience = text('audience', 'MODELGATE_AUDIENCE');
-  if (audience === undefined) return { help: false, problem: '--audience is required: a gateway must know which fleet it serves, or any signed bundle would do' };
+  if (audience === undefined)
+    return { help: false, problem: '--audience is required: a gateway must know which fleet it serves, or any signed bundle would do' };
 
   const port = Number(text('port', 'MODELGATE_PORT') ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) return { help: false, problem: '--port must be an integer from 0 to 65535' };
@@ -105,6 +134,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 
   const durations: Record<string, number | null> = {
     poll: parseDuration(text('poll', 'MODELGATE_POLL') ?? '10s'),
+    'header-timeout': parseDuration(text('header-timeout', 'MODELGATE_HEADER_TIMEOUT') ?? '10s'),
+    'request-timeout': parseDuration(text('request-timeout', 'MODELGATE_REQUEST_TIMEOUT') ?? '60s'),
     'upstream-timeout': parseDuration(text('upstream-timeout', 'MODELGATE_UPSTREAM_TIMEOUT') ?? '120s'),
     'secret-ttl': parseDuration(text('secret-ttl', 'MODELGATE_SECRET_TTL') ?? '5m'),
     'secret-timeout': parseDuration(text('secret-timeout', 'MODELGATE_SECRET_TIMEOUT') ?? '10s'),
@@ -115,8 +146,14 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     'body-limit': parseSize(text('body-limit', 'MODELGATE_BODY_LIMIT') ?? '4mb'),
     'max-bundle-size': parseSize(text('max-bundle-size', 'MODELGATE_MAX_BUNDLE_SIZE') ?? '64mb'),
   };
-  for (const [flag, value] of Object.entries(durations)) if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a duration like 500ms, 10s or 5m` };
-  for (const [flag, value] of Object.entries(sizes)) if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
+  for (const [flag, value] of Object.entries(durations))
+    if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a duration like 500ms, 10s or 5m` };
+  for (const [flag, value] of Object.entries(sizes))
+    if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
+  if ((durations['header-timeout'] as number) > (durations['request-timeout'] as number))
+    return { help: false, problem: '--header-timeout must not be longer than --request-timeout (which includes the headers)' };
+  const maxConnections = Number(text('max-connections', 'MODELGATE_MAX_CONNECTIONS') ?? '4096');
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) return { help: false, problem: '--max-connections must be a positive integer' };
 
   return {
     help: false,
@@ -130,6 +167,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       pollMs: durations.poll as number,
       expiryPolicy: expiry,
       bodyLimit: sizes['body-limit'] as number,
+      headerTimeoutMs: durations['header-timeout'] as number,
+      requestTimeoutMs: durations['request-timeout'] as number,
+      maxConnections,
+      allowSecretRefs: orAny(list('allow-secret-ref', 'MODELGATE_ALLOW_SECRET_REFS')),
+      allowUpstreamHosts: orAny(list('allow-upstream-host', 'MODELGATE_ALLOW_UPSTREAM_HOSTS')),
       upstreamTimeoutMs: durations['upstream-timeout'] as number,
       maxBundleBytes: sizes['max-bundle-size'] as number,
       fetchTimeoutMs: 30_000,

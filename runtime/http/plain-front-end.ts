@@ -11,6 +11,7 @@ import { newRecord, type RequestRecord } from '../audit/record.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
 import type { Admitted, AdmitResult } from '../pipeline.ts';
 import type { Operation } from '../providers/provider.ts';
+import { attachRecord } from './client-error.ts';
 import { MODEL_ROUTES, serveModelRoute, type ModelRouteOptions } from './model-routes.ts';
 
 // A media type Fastify accepts as valid (token/token, then optional parameters): a strict subset
@@ -33,6 +34,7 @@ export function createPlainFrontEnd(options: ModelRouteOptions): (req: IncomingM
     if (contentType !== undefined && !PLAIN_MEDIA_TYPE.test(contentType)) return false;
 
     const exchange = new ModelExchange(options, req, res, route[0], route[1]);
+    attachRecord(res, exchange.record); // a receive deadline answers as this request
     // Authenticate before reading the body: a caller without a valid credential sends it for nothing.
     const admitted = options.pipeline.admit(exchange.record, url, req.headers);
     if (admitted instanceof Promise) void admitted.then((result) => exchange.admitted(result));
@@ -77,7 +79,9 @@ class ModelExchange {
   }
 
   admitted(result: AdmitResult): void {
-    if (typeof result === 'string') return this.answer(result);
+    // Refused before its body was read: the connection closes rather than reading a body nobody
+    // authenticated (and waiting for it) just to keep it alive.
+    if (typeof result === 'string') return this.answer(result, declaresBody(this.req));
     this.admission = result;
     this.readBody();
   }
@@ -93,9 +97,8 @@ class ModelExchange {
    */
   private readBody(): void {
     const { req } = this;
-    const length = req.headers['content-length'];
-    if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return this.bodyRead(undefined);
-    this.expected = Number(length); // NaN for a chunked body
+    if (!declaresBody(req)) return this.bodyRead(undefined);
+    this.expected = Number(req.headers['content-length']); // NaN for a chunked body
     if (this.expected > this.options.bodyLimit) return this.answer('MG_BODY_TOO_LARGE', true);
     (req as Carrier)[kExchange] = this;
     req.on('data', onRequestData);
@@ -130,6 +133,12 @@ class ModelExchange {
   private bodyRead(body: Buffer | undefined): void {
     void serveModelRoute(this.options, this.admission as Admitted, this.operation, body, this.requestId, this.res);
   }
+}
+
+/** The request declares a body (a length above zero, or chunks). */
+export function declaresBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function onRequestData(this: Carrier, chunk: Buffer): void {

@@ -4,7 +4,8 @@
 // answer itself, as it arrives, and ends the request here once that answer is over. Answering and
 // auditing are one call, so an exit path cannot do one and forget the other; a request ends once
 // (a second ending writes nothing).
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RequestRecord } from '../audit/record.ts';
 import { writeAudit } from '../audit/write-audit.ts';
@@ -39,7 +40,15 @@ export class RequestEnding {
    * still be on its way. extra, when given, becomes the header set (completed in place: no second
    * object). Nothing is written to a response already started or gone.
    */
-  answer(res: ServerResponse, record: RequestRecord, status: number, code: RuntimeErrorCode | null, body: string, extra?: ExtraHeaders, closeConnection = false): void {
+  answer(
+    res: ServerResponse,
+    record: RequestRecord,
+    status: number,
+    code: RuntimeErrorCode | null,
+    body: string,
+    extra?: ExtraHeaders,
+    closeConnection = false,
+  ): void {
     if (record.ended) return;
     record.status = status;
     record.code = code;
@@ -52,6 +61,25 @@ export class RequestEnding {
     if (closeConnection) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(body);
+  }
+
+  /**
+   * Answers a runtime error straight on a connection that has no response object (Node's HTTP
+   * parser refused the request, or it timed out before one existed), with the same headers as
+   * answer() and the connection closed, and audits it. Nothing is written to a socket that is
+   * not writable.
+   */
+  errorOnSocket(socket: Duplex, record: RequestRecord, code: RuntimeErrorCode): void {
+    if (record.ended) return;
+    const status = statusOf(code);
+    record.status = status;
+    record.code = code;
+    this.audit(record);
+    if (!socket.writable) return void socket.destroy();
+    const body = errorBody(code);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   }
 
   /** Ends a request whose answer the relay wrote (status, outcome, code and usage already in record). */

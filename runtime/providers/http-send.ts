@@ -14,6 +14,9 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
     'content-type': 'application/json',
     accept: call.stream ? 'text/event-stream' : 'application/json',
     'x-request-id': call.requestId,
+    // The body is relayed as it comes, under its own content type: it must not be compressed
+    // (a compressed answer anyway is refused, see proxy/relay.ts).
+    'accept-encoding': 'identity',
     ...auth,
   };
   ctx.dispatcher.dispatch(
@@ -32,4 +35,3 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
     handler,
   );
 }
-

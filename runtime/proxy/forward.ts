@@ -11,7 +11,16 @@ import { Relay, type RelayContext } from './relay.ts';
  * the key's reference, for a retry after a provider 401 (key-rotation.ts). Resolves when the
  * response is over; never rejects.
  */
-export function forward(context: RelayContext, provider: Provider, call: UpstreamCall, res: ServerResponse, record: RequestRecord, ref: string | undefined): Promise<void> {
+export function forward(
+  context: RelayContext,
+  provider: Provider,
+  call: UpstreamCall,
+  res: ServerResponse,
+  record: RequestRecord,
+  ref: string | undefined,
+): Promise<void> {
+  // The request already ended: a receive deadline answered it while it was being admitted.
+  if (record.ended) return Promise.resolve();
   if (res.destroyed) {
     record.status = 499;
     record.outcome = 'client_aborted';

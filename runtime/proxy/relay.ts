@@ -44,6 +44,8 @@ function onUpstreamTimeout(relay: Relay): void {
   relay.timedOut();
 }
 
+const isIdentity = (encoding: string | undefined): boolean => encoding === undefined || encoding === '' || encoding.toLowerCase() === 'identity';
+
 const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG_CALLER_GONE' });
 
 /**
@@ -76,6 +78,8 @@ export class Relay implements UpstreamHandler, RetryableCall {
   private readonly tail = new ChunkTail();
   private timer: NodeJS.Timeout | undefined;
   private errorBody: ProviderErrorBody | undefined;
+  /** JSON: the caller's status line and headers, not yet written (see writeHead). */
+  private head: Record<string, string> | undefined;
 
   constructor(
     private readonly context: RelayContext,
@@ -158,6 +162,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
   }
 
   private write(controller: UpstreamController | null, data: Buffer): void {
+    this.writeHead();
     if (!this.res.write(data)) {
       // Left unread meanwhile: undici stops reading the provider's socket until 'drain' (and a
       // provider kept waiting by a slow caller is not timed out for it).
@@ -185,15 +190,33 @@ export class Relay implements UpstreamHandler, RetryableCall {
       this.errorBody = new ProviderErrorBody();
       return;
     }
+    // Not passed on: a redirect (following it, or handing its Location to the caller, would let a
+    // provider send either anywhere), and a body encoded although the call asked for identity
+    // (it would reach the caller as compressed bytes under a JSON or SSE content type).
+    if (statusCode >= 300 || !isIdentity(headerText(headers, 'content-encoding'))) {
+      this.fail('MG_UPSTREAM_BAD_RESPONSE', 'upstream_failed');
+      return controller.abort(new Error('response not relayed'));
+    }
     const contentType = headerText(headers, 'content-type') ?? 'application/json';
     this.sse = contentType.startsWith('text/event-stream');
     const out: Record<string, string> = withRateLimitHints(headers, { 'content-type': contentType, 'x-request-id': this.call.requestId });
+    this.phase = 'relaying';
     if (this.sse) {
       out['cache-control'] = 'no-cache';
       out['x-accel-buffering'] = 'no'; // nginx in front must not buffer the stream
+      this.res.writeHead(statusCode, out);
+    } else {
+      // JSON: the status goes out with the first bytes, so that a body that fails before any
+      // byte was relayed is still answered as our 502 rather than an empty 200.
+      this.head = out;
     }
-    this.res.writeHead(statusCode, out);
-    this.phase = 'relaying';
+  }
+
+  /** Writes the held JSON status and headers, once, just before the first body bytes. */
+  private writeHead(): void {
+    if (this.head === undefined) return;
+    this.res.writeHead(this.statusCode, this.head);
+    this.head = undefined;
   }
 
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
@@ -216,6 +239,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
     if (this.phase !== 'relaying') return;
     if (this.gone || this.res.destroyed) return this.finish(this.statusCode, 'client_aborted', null);
     const last = this.burst.length > 0 ? this.takeBurst() : this.held;
+    this.writeHead();
     if (last === undefined) this.res.end();
     else this.res.end(last);
     this.record.usage = usageFromTail(this.tail.text());
@@ -237,6 +261,10 @@ export class Relay implements UpstreamHandler, RetryableCall {
         if (this.sse) {
           if (this.burst.length > 0) this.res.write(this.takeBurst());
           this.res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
+        } else if (this.head !== undefined) {
+          // Nothing reached the caller yet: a proper 502 (and one in the audit line).
+          this.head = undefined;
+          return this.fail('MG_UPSTREAM_STREAM_FAILED', 'stream_failed');
         } else this.res.destroy();
         return this.finish(this.statusCode, 'stream_failed', 'MG_UPSTREAM_STREAM_FAILED');
       case 'collecting':

@@ -73,6 +73,11 @@ export interface SecretResolverOptions {
   jitter?: number;
   /** First retry delay after a failed read, doubled per failure and capped at ttlMs. Default 5 s. */
   retryMs?: number;
+  /**
+   * After a refetch that found no new value (or failed), further refetches of that reference
+   * answer from memory for this long, without a store read. Default 30 s.
+   */
+  refetchCooldownMs?: number;
   onRead?: (event: SecretReadEvent) => void;
   now?: () => number;
   random?: () => number;
@@ -88,6 +93,8 @@ interface Entry {
   failure: { error: SecretError; atMs: number; sinceMs: number; count: number } | null;
   inflight: Promise<string> | null;
   timer: NodeJS.Timeout | null;
+  /** Until when refetch answers from memory (epoch ms): the last one found nothing new. */
+  refetchQuietUntilMs: number;
 }
 
 const PERMANENT = new Set<SecretError['reason']>(['unsupported_scheme', 'malformed_ref']);
@@ -99,6 +106,7 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
   const timeoutMs = options.timeoutMs ?? 10_000;
   const jitter = options.jitter ?? 0.1;
   const retryMs = Math.min(options.retryMs ?? 5_000, ttlMs);
+  const refetchCooldownMs = options.refetchCooldownMs ?? 30_000;
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const entries = new Map<string, Entry>();
@@ -112,7 +120,9 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
     const signal = AbortSignal.timeout(timeoutMs);
     // The race bounds a source that ignores its signal; the sources themselves cancel on it.
     const deadline = new Promise<never>((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(new SecretError('timeout', `reading the ${ref.scheme}:// secret took longer than ${timeoutMs} ms`)), { once: true });
+      signal.addEventListener('abort', () => reject(new SecretError('timeout', `reading the ${ref.scheme}:// secret took longer than ${timeoutMs} ms`)), {
+        once: true,
+      });
     });
     deadline.catch(() => undefined);
     try {
@@ -130,10 +140,13 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
     // A reference this runtime cannot read stays unreadable until a new bundle changes it.
     if (entry.failure !== null && PERMANENT.has(entry.failure.error.reason)) return;
     const base = entry.failure === null ? ttlMs * (1 - jitter * random()) : Math.min(ttlMs, retryMs * 2 ** (entry.failure.count - 1)) * (1 - jitter * random());
-    entry.timer = setTimeout(() => {
-      entry.timer = null;
-      if (entry.inflight === null) void load(entry, 'refresh').catch(() => undefined);
-    }, Math.max(10, Math.round(base)));
+    entry.timer = setTimeout(
+      () => {
+        entry.timer = null;
+        if (entry.inflight === null) void load(entry, 'refresh').catch(() => undefined);
+      },
+      Math.max(10, Math.round(base)),
+    );
     entry.timer.unref();
   };
 
@@ -171,7 +184,17 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
   const entryFor = (ref: string, accounts: string[] = []): { entry: Entry; created: boolean } => {
     const found = entries.get(ref);
     if (found !== undefined) return { entry: found, created: false };
-    const entry: Entry = { ref, label: isSecretRefProblem(parseSecretRef(ref)) ? '<unparsable reference>' : ref, accounts, value: undefined, fetchedAtMs: null, failure: null, inflight: null, timer: null };
+    const entry: Entry = {
+      ref,
+      label: isSecretRefProblem(parseSecretRef(ref)) ? '<unparsable reference>' : ref,
+      accounts,
+      value: undefined,
+      fetchedAtMs: null,
+      failure: null,
+      inflight: null,
+      timer: null,
+      refetchQuietUntilMs: 0,
+    };
     entries.set(ref, entry);
     return { entry, created: true };
   };
@@ -197,7 +220,25 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
     refetch(ref, refused) {
       const { entry } = entryFor(ref);
       if (entry.value !== undefined && entry.value !== refused) return Promise.resolve(entry.value);
-      return load(entry, 'refetch');
+      if (entry.inflight !== null) return entry.inflight;
+      // Every provider 401 asks for a re-read: a provider that keeps refusing a key the store still
+      // holds must not turn each request into a store read. A refetch that found a rotated key
+      // does not start the quiet time (the next 401 is about the new key).
+      if (now() < entry.refetchQuietUntilMs) {
+        if (entry.value !== undefined) return Promise.resolve(entry.value);
+        return Promise.reject(entry.failure?.error ?? new SecretError('throttled', 're-reads of this secret are paused after one that found nothing new'));
+      }
+      const before = entry.value;
+      const read = load(entry, 'refetch');
+      read.then(
+        (value) => {
+          if (value === before) entry.refetchQuietUntilMs = now() + refetchCooldownMs;
+        },
+        () => {
+          entry.refetchQuietUntilMs = now() + refetchCooldownMs;
+        },
+      );
+      return read;
     },
     invalidate: drop,
     async activate(uses) {

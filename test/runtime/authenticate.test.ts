@@ -92,7 +92,7 @@ describe('when the credential is bad in any way', () => {
 });
 
 describe('when the key is in the query string', () => {
-  for (const query of ['api_key=KEY', 'key=KEY', 'access_token=KEY', 'x=KEY']) {
+  for (const query of ['api_key=KEY', 'key=KEY', 'access_token=KEY', 'x=KEY', 'q=Bearer+KEY', 'q=Bearer%20KEY', 'x=a,KEY', 'x=a%2CKEY', 'x=[KEY]']) {
     it(`refuses ?${query.replace('KEY', '<key>')} with 400 MG_CREDENTIAL_IN_QUERY, even with a valid header`, async () => {
       const res = await call({ authorization: `Bearer ${world.keys.bob}` }, `/v1/chat/completions?${query.replace('KEY', world.keys.bob)}`);
       expect(res.status).toBe(400);

@@ -1,6 +1,6 @@
 // The bundle lifecycle over HTTP: each refused bundle keeps the active one serving, and its code
 // shows in /readyz, the log and the metrics. The order of checks is the documented one.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -35,7 +35,11 @@ const readyz = async (): Promise<{ status: number; body: { ready: boolean; bundl
   return { status: res.status, body: (await res.json()) as never };
 };
 const mockChat = (): Promise<Response> =>
-  fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }) });
+  fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys.bob}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
+  });
 const rejections = async (code: string): Promise<number> => {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();
   const m = new RegExp(`modelgate_bundle_rejections_total\\{code="${code}"\\} (\\d+)`).exec(text);
@@ -173,6 +177,34 @@ describe('when the signed payload does not match the schema', () => {
     const payload = await compilePayload(join(dir, 'p'), 6);
     (payload as unknown as { serial: string }).serial = 'six';
     await expectRefused(signPayload(payload, signer.privateKey), 'MG_BUNDLE_SCHEMA');
+  });
+});
+
+describe('when the bundle claims to be created in the future', () => {
+  it('keeps the active bundle and reports MG_BUNDLE_FROM_FUTURE, and the persisted serial floor does not move', async () => {
+    const cacheDir = join(dir, 'cache-future');
+    const cached = await startTestGateway({ bundle: host.url, publicKeys: [signer.publicKey], cacheDir, maxBundleBytes: 256 * 1024 });
+    try {
+      const future = await buildBundle(join(dir, 'p'), 9_000_000_000, signer.privateKey, (p) => {
+        p.created_at = new Date(Date.now() + 24 * 3600_000).toISOString();
+        p.expires_at = new Date(Date.now() + 48 * 3600_000).toISOString();
+      });
+      await expectRefused(future, 'MG_BUNDLE_FROM_FUTURE');
+      expect(await cached.lifecycle.refresh()).toBe('rejected');
+      expect(JSON.parse(await readFile(join(cacheDir, 'serial-floor.json'), 'utf8'))).toMatchObject({ serial: 5 });
+    } finally {
+      await cached.close();
+    }
+  });
+
+  it('accepts a created_at within the clock skew', async () => {
+    const soon = await buildBundle(join(dir, 'p'), 5, signer.privateKey, (p) => {
+      p.created_at = new Date(Date.now() + 60_000).toISOString();
+    });
+    host.bytes = soon;
+    // Serial 5 with other content: refused for the serial, not the time (the time is checked first).
+    expect(await gateway.lifecycle.refresh()).toBe('rejected');
+    expect((await readyz()).body.last_error?.code).toBe('MG_BUNDLE_SERIAL_CONFLICT');
   });
 });
 

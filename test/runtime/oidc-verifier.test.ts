@@ -13,8 +13,13 @@ const b64 = (value: object): string => Buffer.from(JSON.stringify(value)).toStri
 const now = () => Math.floor(Date.now() / 1000);
 
 beforeAll(async () => {
-  idp = await startOidcIssuer({ clients: [{ client_id: 'llmapp1', client_secret: 's3cret-client', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] } as never] });
-  verifier = createOidcVerifier([{ issuer: idp.issuer, audience: 'modelgate', user_claim: 'preferred_username', service_claim: 'client_id' }], { clockSkewSeconds: 30, jwksCooldownMs: 0 });
+  idp = await startOidcIssuer({
+    clients: [{ client_id: 'llmapp1', client_secret: 's3cret-client', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] } as never],
+  });
+  verifier = createOidcVerifier([{ issuer: idp.issuer, audience: 'modelgate', user_claim: 'preferred_username', service_claim: 'client_id' }], {
+    clockSkewSeconds: 30,
+    jwksCooldownMs: 0,
+  });
 });
 afterAll(() => idp.close());
 
@@ -71,7 +76,11 @@ describe('when the token is forged', () => {
 
   it('refuses a key the issuer never published (unknown kid), after one refetch', async () => {
     const rogue = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const token = await new SignJWT({ iss: idp.issuer, aud: 'modelgate', sub: 'alice' }).setProtectedHeader({ alg: 'RS256', kid: 'rogue' }).setIssuedAt().setExpirationTime('5m').sign(rogue);
+    const token = await new SignJWT({ iss: idp.issuer, aud: 'modelgate', sub: 'alice' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'rogue' })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(rogue);
     const before = idp.jwksRequests();
     expect(await verifier.verify(token)).toMatchObject({ ok: false, reason: 'unknown_kid' });
     expect(idp.jwksRequests() - before).toBe(1);
@@ -79,7 +88,11 @@ describe('when the token is forged', () => {
 
   it('refuses a token signed by another key under the issuer real kid', async () => {
     const rogue = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const token = await new SignJWT({ iss: idp.issuer, aud: 'modelgate', sub: 'alice' }).setProtectedHeader({ alg: 'RS256', kid: idp.signingKid() }).setIssuedAt().setExpirationTime('5m').sign(rogue);
+    const token = await new SignJWT({ iss: idp.issuer, aud: 'modelgate', sub: 'alice' })
+      .setProtectedHeader({ alg: 'RS256', kid: idp.signingKid() })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(rogue);
     expect(await verifier.verify(token)).toMatchObject({ ok: false, reason: 'bad_signature' });
   });
 
@@ -100,12 +113,37 @@ describe('when the issuer rotates its signing key', () => {
   });
 
   it('rate-limits refetches for unknown kids to one per cooldown', async () => {
-    const limited = createOidcVerifier([{ issuer: idp.issuer, audience: 'modelgate', user_claim: 'preferred_username', service_claim: 'client_id' }], { jwksCooldownMs: 60_000 });
+    const limited = createOidcVerifier([{ issuer: idp.issuer, audience: 'modelgate', user_claim: 'preferred_username', service_claim: 'client_id' }], {
+      jwksCooldownMs: 60_000,
+    });
     expect(await limited.verify(await realToken())).toMatchObject({ ok: true });
     const rogue = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const forge = (kid: string) => new SignJWT({ iss: idp.issuer, aud: 'modelgate', sub: 'x' }).setProtectedHeader({ alg: 'RS256', kid }).setIssuedAt().setExpirationTime('5m').sign(rogue);
+    const forge = (kid: string) =>
+      new SignJWT({ iss: idp.issuer, aud: 'modelgate', sub: 'x' }).setProtectedHeader({ alg: 'RS256', kid }).setIssuedAt().setExpirationTime('5m').sign(rogue);
     const before = idp.jwksRequests();
     for (let i = 0; i < 5; i++) expect(await limited.verify(await forge(`rogue-${i}`))).toMatchObject({ ok: false, reason: 'unknown_kid' });
     expect(idp.jwksRequests() - before).toBe(0);
+  });
+});
+
+describe("when the issuer's discovery fails", () => {
+  it('asks the IdP once per cooldown, not once per token naming the issuer', async () => {
+    let clock = 1_000_000;
+    let calls = 0;
+    const failing: typeof fetch = async () => {
+      calls++;
+      return new Response('down', { status: 503 });
+    };
+    const down = createOidcVerifier([{ issuer: 'https://idp.invalid', audience: 'modelgate', user_claim: 'preferred_username', service_claim: 'client_id' }], {
+      fetch: failing,
+      discoveryCooldownMs: 30_000,
+      now: () => clock,
+    });
+    const token = `${b64({ alg: 'RS256', kid: 'k' })}.${b64({ iss: 'https://idp.invalid', sub: 'x' })}.c2ln`;
+    for (let i = 0; i < 5; i++) expect(await down.verify(token)).toMatchObject({ ok: false, reason: 'discovery_failed' });
+    expect(calls).toBe(1);
+    clock += 30_001;
+    expect(await down.verify(token)).toMatchObject({ ok: false, reason: 'discovery_failed' });
+    expect(calls).toBe(2);
   });
 });

@@ -59,7 +59,13 @@ describe('when a bundle activates', () => {
     store.delayMs = 100;
     const { resolver } = resolverFor(store);
     let settled = false;
-    const activation = resolver.activate([{ ref: REF, account: 'local' }, { ref: OTHER, account: 'azure' }, { ref: REF, account: 'dead' }]).then(() => (settled = true));
+    const activation = resolver
+      .activate([
+        { ref: REF, account: 'local' },
+        { ref: OTHER, account: 'azure' },
+        { ref: REF, account: 'dead' },
+      ])
+      .then(() => (settled = true));
     await sleep(20);
     expect([settled, [...store.reads].sort()]).toEqual([false, [OTHER, REF].sort()]); // both reads under way at once
     await activation;
@@ -174,6 +180,38 @@ describe('when several requests report that the provider refused the key', () =>
   });
 });
 
+describe('when the provider keeps refusing a key the store still holds', () => {
+  it('reads the store once per cooldown, not once per refused request', async () => {
+    const store = fakeStore({ [REF]: 'key-old' });
+    let clock = 1_000_000;
+    const { resolver } = resolverFor(store, { refetchCooldownMs: 30_000, now: () => clock });
+    await resolver.activate([{ ref: REF, account: 'local' }]);
+    for (let i = 0; i < 5; i++) expect(await resolver.refetch(REF, 'key-old')).toBe('key-old');
+    expect(store.reads).toHaveLength(2); // the prefetch and one re-read
+    clock += 30_001;
+    store.values[REF] = 'key-new';
+    expect(await resolver.refetch(REF, 'key-old')).toBe('key-new');
+    expect(store.reads).toHaveLength(3);
+    // A re-read that found a rotated key starts no quiet time: the next refusal is about the new key.
+    store.values[REF] = 'key-newer';
+    await sleep(0); // the previous read has settled
+    expect(await resolver.refetch(REF, 'key-new')).toBe('key-newer');
+    expect(store.reads).toHaveLength(4);
+    resolver.close();
+  });
+
+  it('answers a failed re-read from memory during the cooldown too', async () => {
+    const store = fakeStore({ [REF]: 'key-old' });
+    const { resolver } = resolverFor(store, { refetchCooldownMs: 60_000 });
+    await resolver.activate([{ ref: REF, account: 'local' }]);
+    store.failing = new SecretError('throttled', `reading ${REF} was throttled`);
+    await expect(resolver.refetch(REF, 'key-old')).rejects.toThrow(SecretError);
+    expect(await resolver.refetch(REF, 'key-old')).toBe('key-old');
+    expect(store.reads).toHaveLength(2);
+    resolver.close();
+  });
+});
+
 describe('when a store does not answer', () => {
   it('rejects with timeout after timeoutMs, even from a source that ignores its abort signal', async () => {
     const store = fakeStore({ [REF]: 'key-a' });
@@ -207,7 +245,10 @@ describe('when status and events are reported', () => {
     const store = fakeStore({ [REF]: 'sk-value-that-must-not-leak-1' });
     const { resolver, events } = resolverFor(store);
     const pasted = 'sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
-    await resolver.activate([{ ref: REF, account: 'local' }, { ref: pasted, account: 'leaky' }]);
+    await resolver.activate([
+      { ref: REF, account: 'local' },
+      { ref: pasted, account: 'leaky' },
+    ]);
     const text = JSON.stringify([resolver.status(), events.map((e) => ({ ...e, error: e.error?.message }))]);
     expect(text).not.toContain('sk-value-that-must-not-leak-1');
     expect(text).not.toContain(pasted);
@@ -218,8 +259,16 @@ describe('when status and events are reported', () => {
 });
 
 describe('when /readyz weighs the secrets of the active bundle', () => {
-  const bundle = (refs: (string | undefined)[]): ActiveBundle => ({ providers: refs.map((secretRef, i) => ({ name: `a${i}`, secretRef })) }) as unknown as ActiveBundle;
-  const status = (ref: string, state: SecretStatus['state']): SecretStatus => ({ ref, accounts: [], state, fetchedAtMs: null, failingSinceMs: null, lastError: null });
+  const bundle = (refs: (string | undefined)[]): ActiveBundle =>
+    ({ providers: refs.map((secretRef, i) => ({ name: `a${i}`, secretRef })) }) as unknown as ActiveBundle;
+  const status = (ref: string, state: SecretStatus['state']): SecretStatus => ({
+    ref,
+    accounts: [],
+    state,
+    fetchedAtMs: null,
+    failingSinceMs: null,
+    lastError: null,
+  });
 
   it('is unready only when every account lacks its key', () => {
     expect(secretReadiness(bundle([REF, OTHER]), [status(REF, 'unavailable'), status(OTHER, 'unavailable')], 0).ready).toBe(false);

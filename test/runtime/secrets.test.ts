@@ -15,7 +15,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const reasonOf = (promise: Promise<unknown>): Promise<string> => promise.then(() => 'resolved', (e: unknown) => (e instanceof SecretError ? e.reason : 'other'));
+const reasonOf = (promise: Promise<unknown>): Promise<string> =>
+  promise.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof SecretError ? e.reason : 'other'),
+  );
 
 describe('when the reference is env://', () => {
   it('reads the variable, and reports not_found without the value when unset', async () => {
@@ -24,6 +28,15 @@ describe('when the reference is env://', () => {
     expect(await resolver.resolve('env://MG_SECRET_TEST')).toBe('sk-env-value');
     expect(await reasonOf(resolver.resolve('env://MG_SECRET_UNSET_VAR'))).toBe('not_found');
     delete process.env.MG_SECRET_TEST;
+  });
+
+  it('reads the variable without a trailing newline, as file:// does', async () => {
+    const resolver = createSecretResolver();
+    process.env.MG_SECRET_TEST_NL = 'sk-env-value\r\n';
+    expect(await resolver.resolve('env://MG_SECRET_TEST_NL')).toBe('sk-env-value');
+    process.env.MG_SECRET_TEST_NL = '\n';
+    expect(await reasonOf(createSecretResolver().resolve('env://MG_SECRET_TEST_NL'))).toBe('not_found');
+    delete process.env.MG_SECRET_TEST_NL;
   });
 });
 
@@ -34,7 +47,9 @@ describe('when the reference is file://', () => {
   });
 
   it('reports not_found for a missing file, naming the path but no value', async () => {
-    const error = await createSecretResolver().resolve(`file://${join(dir, 'missing')}`).catch((e: unknown) => e as SecretError);
+    const error = await createSecretResolver()
+      .resolve(`file://${join(dir, 'missing')}`)
+      .catch((e: unknown) => e as SecretError);
     expect((error as SecretError).reason).toBe('not_found');
     expect((error as SecretError).message).toContain('missing');
   });

@@ -18,6 +18,11 @@ export interface TestGatewayOptions {
   pollMs?: number;
   expiryPolicy?: ExpiryPolicy;
   bodyLimit?: number;
+  headerTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxConnections?: number;
+  allowSecretRefs?: string[];
+  allowUpstreamHosts?: string[];
   upstreamTimeoutMs?: number;
   maxBundleBytes?: number;
   secretTtlMs?: number;
@@ -48,6 +53,11 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000,
       maxBundleBytes: options.maxBundleBytes ?? 4 * 1024 * 1024,
       fetchTimeoutMs: 2_000,
+      ...(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs }),
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+      ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      ...(options.allowSecretRefs === undefined ? {} : { allowSecretRefs: options.allowSecretRefs }),
+      ...(options.allowUpstreamHosts === undefined ? {} : { allowUpstreamHosts: options.allowUpstreamHosts }),
       ...(options.secretTtlMs === undefined ? {} : { secretTtlMs: options.secretTtlMs }),
       ...(options.secretTimeoutMs === undefined ? {} : { secretTimeoutMs: options.secretTimeoutMs }),
       ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
