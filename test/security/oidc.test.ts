@@ -184,10 +184,15 @@ describe('when the keys come from discovery', () => {
     ['answers an error status', { issuer: ISSUER, jwks_uri: 'x' }, 500],
     ['describes another issuer', { issuer: OTHER, jwks_uri: 'x' }, 200],
     ['has no jwks_uri', { issuer: ISSUER }, 200],
-  ])('refuses as discovery_failed when discovery %s, and tries again on the next token', async (_name, metadata, status) => {
+  ])('refuses as discovery_failed when discovery %s, asks again only after the cooldown', async (_name, metadata, status) => {
     const { calls, fetchStub } = discovery(metadata, status);
-    const verifier = createOidcVerifier([issuerConfig({ jwks_uri: undefined })], { fetch: fetchStub });
+    let clock = 1_000_000;
+    const verifier = createOidcVerifier([issuerConfig({ jwks_uri: undefined })], { fetch: fetchStub, now: () => clock, discoveryCooldownMs: 30_000 });
     expect(await verifier.verify(await sign({}))).toEqual({ ok: false, reason: 'discovery_failed', issuer: ISSUER });
+    clock += 29_999;
+    expect(await verifier.verify(await sign({}))).toEqual({ ok: false, reason: 'discovery_failed', issuer: ISSUER });
+    expect(calls).toHaveLength(1);
+    clock += 1;
     expect(await verifier.verify(await sign({}))).toEqual({ ok: false, reason: 'discovery_failed', issuer: ISSUER });
     expect(calls).toHaveLength(2);
   });
@@ -242,11 +247,17 @@ describe('when a verified token is mapped to a principal', () => {
     expect(principalOf({ preferred_username: 'llmapp1' }, issuer, index)).toEqual({ principal: null, subject: 'llmapp1' });
   });
 
-  it('matches a token without the user claim to a service by service_claim, then azp', () => {
-    expect(principalOf({ client_id: 'client-1' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
-    expect(principalOf({ azp: 'client-1' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
-    expect(principalOf({ preferred_username: '', azp: 'client-1' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
-    expect(principalOf({ client_id: 'other' }, issuer, index)).toEqual({ principal: null, subject: 'client:other' });
+  it('matches a client-credentials token without the user claim to a service by service_claim, then azp', () => {
+    expect(principalOf({ client_id: 'client-1', sub: 'client-1' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
+    expect(principalOf({ azp: 'client-1', gty: 'client-credentials' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
+    expect(principalOf({ client_id: 'client-1', idtyp: 'app' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
+    expect(principalOf({ client_id: 'other', sub: 'other' }, issuer, index)).toEqual({ principal: null, subject: 'client:other' });
+  });
+
+  it('never makes a token without a client-credentials mark, or with any user claim, a service', () => {
+    expect(principalOf({ client_id: 'client-1' }, issuer, index)).toEqual({ principal: null, subject: 'client:client-1' });
+    expect(principalOf({ azp: 'client-1', sub: 'person-7' }, issuer, index)).toEqual({ principal: null, subject: 'client:client-1' });
+    expect(principalOf({ preferred_username: '', azp: 'client-1', sub: 'client-1' }, issuer, index).principal).toBeNull();
   });
 
   it('answers a token with neither by its sub, or unknown', () => {
