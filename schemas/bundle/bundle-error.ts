@@ -11,6 +11,7 @@ export type BundleErrorCode =
   | 'MG_BUNDLE_ROLLBACK'
   | 'MG_BUNDLE_SERIAL_CONFLICT'
   | 'MG_BUNDLE_EXPIRED'
+  | 'MG_BUNDLE_CREATED_IN_FUTURE'
   | 'MG_BUNDLE_FETCH_FAILED';
 
 export class BundleError extends Error {
@@ -35,6 +36,7 @@ const ALL_CODES: Record<BundleErrorCode, true> = {
   MG_BUNDLE_ROLLBACK: true,
   MG_BUNDLE_SERIAL_CONFLICT: true,
   MG_BUNDLE_EXPIRED: true,
+  MG_BUNDLE_CREATED_IN_FUTURE: true,
   MG_BUNDLE_FETCH_FAILED: true,
 };
 
