@@ -11,6 +11,8 @@ import { compileCommand } from './commands/compile.ts';
 import { explainCommand } from './commands/explain.ts';
 import { keygenCommand } from './commands/keygen.ts';
 import { keysCreateCommand } from './commands/keys-create.ts';
+import { keysListCommand } from './commands/keys-list.ts';
+import { keysRevokeCommand } from './commands/keys-revoke.ts';
 import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { loginCommand, tokenCommand } from './commands/login.ts';
 import { publishCommand } from './commands/publish.ts';
@@ -28,7 +30,7 @@ const NO_SECRET_SOURCES: CliServices = {
 };
 
 function commandsWith(services: CliServices): Command[] {
-  return [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
+  return [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
 }
 
 // The list the usage text is built from (services are not called to build it).
