@@ -16,6 +16,7 @@ import { keysRevokeCommand } from './commands/keys-revoke.ts';
 import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { loginCommand, tokenCommand } from './commands/login.ts';
 import { publishCommand } from './commands/publish.ts';
+import { resignCommand } from './commands/resign.ts';
 import { planCommand } from './commands/plan.ts';
 import { verifyCommand } from './commands/verify.ts';
 
@@ -30,7 +31,7 @@ const NO_SECRET_SOURCES: CliServices = {
 };
 
 function commandsWith(services: CliServices): Command[] {
-  return [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
+  return [checkCommand, compileCommand, resignCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, keygenCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
 }
 
 // The list the usage text is built from (services are not called to build it).

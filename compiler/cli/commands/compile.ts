@@ -92,8 +92,8 @@ function parseSerial(text: string): number {
   return Number(text);
 }
 
-// The previous bundle at --out is read only for its serial (a floor), never trusted otherwise.
-async function nextSerial(out: string, createdAt: Date): Promise<number> {
+/** The default serial: max(unix seconds of createdAt, serial of the bundle already at out + 1). The bundle at out is read only for its serial, never trusted otherwise. */
+export async function nextSerial(out: string, createdAt: Date): Promise<number> {
   const fromClock = Math.floor(createdAt.getTime() / 1000);
   try {
     const envelope = JSON.parse(await readFile(out, 'utf8')) as { payload?: unknown };
