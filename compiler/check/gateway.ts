@@ -22,7 +22,15 @@ export function checkGateway(doc: Doc<GatewayFile> | null): Diagnostic[] {
     const key = issuer.issuer.replace(/\/+$/, '');
     const previous = seen.get(key);
     if (previous !== undefined) {
-      out.push(diagnostic('MG_DUPLICATE_OIDC_ISSUER', doc.file, at, `issuer ${issuer.issuer} is already listed as oidc.issuers[${previous}]`, 'list each issuer once; a token names one issuer, so only one entry could ever apply'));
+      out.push(
+        diagnostic(
+          'MG_DUPLICATE_OIDC_ISSUER',
+          doc.file,
+          at,
+          `issuer ${issuer.issuer} is already listed as oidc.issuers[${previous}]`,
+          'list each issuer once; a token names one issuer, so only one entry could ever apply',
+        ),
+      );
     } else {
       seen.set(key, i);
     }
@@ -30,7 +38,15 @@ export function checkGateway(doc: Doc<GatewayFile> | null): Diagnostic[] {
     const serviceClaim = issuer.service_claim ?? DEFAULT_SERVICE_CLAIM;
     if (userClaim === serviceClaim) {
       const where = issuer.service_claim !== undefined ? ['oidc', 'issuers', i, 'service_claim'] : ['oidc', 'issuers', i, 'user_claim'];
-      out.push(diagnostic('MG_OIDC_CLAIMS_SAME', doc.file, doc.locate(where), `user_claim and service_claim are both "${userClaim}"`, "a token with the user claim is always matched to a person, so with one claim for both no service could sign in; use distinct claims"));
+      out.push(
+        diagnostic(
+          'MG_OIDC_CLAIMS_SAME',
+          doc.file,
+          doc.locate(where),
+          `user_claim and service_claim are both "${userClaim}"`,
+          'a token with the user claim is always matched to a person, so with one claim for both no service could sign in; use distinct claims',
+        ),
+      );
     }
   });
   return out;

@@ -13,11 +13,27 @@ export function checkUrl(text: string, field: string, file: string, at: Position
   }
   const out: Diagnostic[] = [];
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    out.push(diagnostic('MG_URL_INSECURE', file, at, `"${field}" uses plain http:// to ${url.hostname}, which is not this machine`, 'use https://; plain http:// is allowed only to localhost, 127.0.0.0/8 and [::1] (tests, sidecars)'));
+    out.push(
+      diagnostic(
+        'MG_URL_INSECURE',
+        file,
+        at,
+        `"${field}" uses plain http:// to ${url.hostname}, which is not this machine`,
+        'use https://; plain http:// is allowed only to localhost, 127.0.0.0/8 and [::1] (tests, sidecars)',
+      ),
+    );
   }
   // The value is not echoed: a query may hold a credential.
   if (options.noQuery && (url.search !== '' || url.hash !== '' || text.includes('?') || text.includes('#'))) {
-    out.push(diagnostic('MG_URL_QUERY_OR_FRAGMENT', file, at, `"${field}" has a query string or a fragment`, 'a base URL is a scheme, host and path only: request paths are appended to it, and credentials belong in the secret reference'));
+    out.push(
+      diagnostic(
+        'MG_URL_QUERY_OR_FRAGMENT',
+        file,
+        at,
+        `"${field}" has a query string or a fragment`,
+        'a base URL is a scheme, host and path only: request paths are appended to it, and credentials belong in the secret reference',
+      ),
+    );
   }
   return out;
 }

@@ -9,7 +9,15 @@ export function commentSecrets(file: SourceFile): Diagnostic[] {
   file.text.split(/\r?\n/).forEach((line, i) => {
     const comment = commentOf(line);
     if (comment !== null && containsKnownKeyShape(comment.text)) {
-      out.push(diagnostic('MG_SECRET_LITERAL', file.path, { line: i + 1, col: comment.col }, 'a comment holds what looks like a credential', 'never put keys in policy files, not even in comments: rotate it, remove it from git history, and reference it through the secret field'));
+      out.push(
+        diagnostic(
+          'MG_SECRET_LITERAL',
+          file.path,
+          { line: i + 1, col: comment.col },
+          'a comment holds what looks like a credential',
+          'never put keys in policy files, not even in comments: rotate it, remove it from git history, and reference it through the secret field',
+        ),
+      );
     }
   });
   return out;

@@ -68,7 +68,9 @@ describe('when a bundle is dated in the future', () => {
 describe('when gateway.yaml sets a bundle lifetime no bundle can hold', () => {
   const NOW = new Date('2026-11-27T12:00:00Z');
   const lifetime = async (value: string) =>
-    (await analyzeFiles(policyFiles({ 'gateway.yaml': `audience: test-gateway\nbundle:\n  lifetime: ${value}\n` }), { now: NOW })).diagnostics.map((d) => `${d.code} ${d.file}:${d.line}:${d.col} ${d.message}`);
+    (await analyzeFiles(policyFiles({ 'gateway.yaml': `audience: test-gateway\nbundle:\n  lifetime: ${value}\n` }), { now: NOW })).diagnostics.map(
+      (d) => `${d.code} ${d.file}:${d.line}:${d.col} ${d.message}`,
+    );
 
   it.each(['99999999999d', '5000000d', '367d', '8785h', '7 days'])('check reports %s as MG_SCHEMA_INVALID_VALUE at the field', async (value) => {
     expect(await lifetime(value)).toEqual(['MG_SCHEMA_INVALID_VALUE gateway.yaml:3:13 "bundle.lifetime" must be a duration within the allowed bound']);

@@ -63,8 +63,9 @@ describe('keys list and keys revoke', () => {
 
     const listed = await runCli(['keys', 'list', '--principal', 'alice', '--policies', policies, '--format', 'json']);
     expect(listed.code).toBe(0);
-    const keys = (JSON.parse(listed.stdout) as { keys: { id: string; principal: string; status: string }[] }).keys;
+    const keys = (JSON.parse(listed.stdout) as { keys: { id: string; principal: string; status: string; file: string }[] }).keys;
     expect(keys.every((k) => k.principal === 'alice')).toBe(true);
+    expect(keys.find((k) => k.id === made.id)).toMatchObject({ file: `keys/${made.id}.yaml` });
     expect(keys.find((k) => k.id === made.id)).toMatchObject({ status: 'active' });
     const all = JSON.parse((await runCli(['keys', 'list', '--policies', policies, '--format', 'json'])).stdout) as { keys: { id: string; status: string }[] };
     expect(all.keys.find((k) => k.id === 'IBdP6E0MYcpC')).toMatchObject({ status: 'revoked' });

@@ -10,37 +10,59 @@ const NOW = new Date('2026-11-27T12:00:00Z');
 const brief = (list: Diagnostic[]) => list.map((d) => `${d.severity} ${d.code} ${d.file}:${d.line}:${d.col}`);
 const diagnose = async (overrides: Record<string, string | null>) => (await analyzeFiles(policyFiles(overrides), { now: NOW })).diagnostics;
 
-const provider = (extra: string, type = 'openai-compatible') => `name: openai-main\ntype: ${type}\n${extra}secret: env://OPENAI_MAIN_KEY\nmodels:\n  - name: gpt-4o\n`;
+const provider = (extra: string, type = 'openai-compatible') =>
+  `name: openai-main\ntype: ${type}\n${extra}secret: env://OPENAI_MAIN_KEY\nmodels:\n  - name: gpt-4o\n`;
 const gateway = (issuers: string) => `audience: test-gateway\noidc:\n  issuers:\n${issuers}`;
 
 describe('when a provider base_url is plain http:// or carries a query', () => {
   it('refuses http:// to another host with MG_URL_INSECURE at the field', async () => {
-    expect(brief(await diagnose({ 'providers/openai-main.yaml': provider('base_url: http://attacker.example.com/v1\n') }))).toEqual(['error MG_URL_INSECURE providers/openai-main.yaml:3:11']);
+    expect(brief(await diagnose({ 'providers/openai-main.yaml': provider('base_url: http://attacker.example.com/v1\n') }))).toEqual([
+      'error MG_URL_INSECURE providers/openai-main.yaml:3:11',
+    ]);
   });
 
   it.each(['http://127.0.0.1:8080/v1', 'http://localhost:9000', 'http://[::1]:8080/v1', 'https://llm.internal/v1'])('accepts %s', async (url) => {
     expect(await diagnose({ 'providers/openai-main.yaml': provider(`base_url: ${url}\n`) })).toEqual([]);
   });
 
-  it.each(['https://llm.internal/v1?x=1', 'https://llm.internal/v1#frag', 'https://llm.internal/v1?'])('refuses %s with MG_URL_QUERY_OR_FRAGMENT', async (url) => {
-    expect(brief(await diagnose({ 'providers/openai-main.yaml': provider(`base_url: "${url}"\n`) }))).toEqual(['error MG_URL_QUERY_OR_FRAGMENT providers/openai-main.yaml:3:11']);
-  });
+  it.each(['https://llm.internal/v1?x=1', 'https://llm.internal/v1#frag', 'https://llm.internal/v1?'])(
+    'refuses %s with MG_URL_QUERY_OR_FRAGMENT',
+    async (url) => {
+      expect(brief(await diagnose({ 'providers/openai-main.yaml': provider(`base_url: "${url}"\n`) }))).toEqual([
+        'error MG_URL_QUERY_OR_FRAGMENT providers/openai-main.yaml:3:11',
+      ]);
+    },
+  );
 });
 
 describe('when an OIDC issuer is plain http://, listed twice, or uses one claim for users and services', () => {
   it('refuses http:// issuers and jwks_uri off this machine with MG_URL_INSECURE', async () => {
-    const list = await diagnose({ 'gateway.yaml': gateway('    - issuer: http://login.example.com\n      audience: modelgate\n    - issuer: https://idp.example.com\n      audience: modelgate\n      jwks_uri: http://idp.example.com/jwks\n    - issuer: http://127.0.0.1:9000\n      audience: modelgate\n') });
+    const list = await diagnose({
+      'gateway.yaml': gateway(
+        '    - issuer: http://login.example.com\n      audience: modelgate\n    - issuer: https://idp.example.com\n      audience: modelgate\n      jwks_uri: http://idp.example.com/jwks\n    - issuer: http://127.0.0.1:9000\n      audience: modelgate\n',
+      ),
+    });
     expect(brief(list)).toEqual(['error MG_URL_INSECURE gateway.yaml:4:15', 'error MG_URL_INSECURE gateway.yaml:8:17']);
   });
 
   it('refuses a duplicate issuer with MG_DUPLICATE_OIDC_ISSUER at the second', async () => {
-    const list = await diagnose({ 'gateway.yaml': gateway('    - issuer: https://login.example.com\n      audience: a\n    - issuer: https://login.example.com/\n      audience: b\n') });
+    const list = await diagnose({
+      'gateway.yaml': gateway('    - issuer: https://login.example.com\n      audience: a\n    - issuer: https://login.example.com/\n      audience: b\n'),
+    });
     expect(brief(list)).toEqual(['error MG_DUPLICATE_OIDC_ISSUER gateway.yaml:6:15']);
   });
 
   it('refuses user_claim == service_claim with MG_OIDC_CLAIMS_SAME, defaults included', async () => {
-    expect(brief(await diagnose({ 'gateway.yaml': gateway('    - issuer: https://login.example.com\n      audience: a\n      user_claim: azp\n      service_claim: azp\n') }))).toEqual(['error MG_OIDC_CLAIMS_SAME gateway.yaml:7:22']);
-    expect(brief(await diagnose({ 'gateway.yaml': gateway('    - issuer: https://login.example.com\n      audience: a\n      service_claim: sub\n') }))).toEqual(['error MG_OIDC_CLAIMS_SAME gateway.yaml:6:22']);
+    expect(
+      brief(
+        await diagnose({
+          'gateway.yaml': gateway('    - issuer: https://login.example.com\n      audience: a\n      user_claim: azp\n      service_claim: azp\n'),
+        }),
+      ),
+    ).toEqual(['error MG_OIDC_CLAIMS_SAME gateway.yaml:7:22']);
+    expect(
+      brief(await diagnose({ 'gateway.yaml': gateway('    - issuer: https://login.example.com\n      audience: a\n      service_claim: sub\n') })),
+    ).toEqual(['error MG_OIDC_CLAIMS_SAME gateway.yaml:6:22']);
   });
 
   it('writes user_claim sub into the bundle when gateway.yaml does not name one', async () => {

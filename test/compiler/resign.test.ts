@@ -20,14 +20,18 @@ beforeAll(async () => {
 });
 afterAll(() => rm(work, { recursive: true, force: true }));
 
-const payloadOf = async (file: string) => JSON.parse(Buffer.from((JSON.parse(await readFile(file, 'utf8')) as { payload: string }).payload, 'base64').toString()) as Record<string, unknown>;
+const payloadOf = async (file: string) =>
+  JSON.parse(Buffer.from((JSON.parse(await readFile(file, 'utf8')) as { payload: string }).payload, 'base64').toString()) as Record<string, unknown>;
 
 describe('when the last good bundle has expired and the policies cannot be compiled', () => {
   it('re-signs its payload unchanged but for a higher serial and fresh dates, and verify accepts it', async () => {
     const old = join(work, 'old.json');
     const key = join(work, 'k/signing-key.pem');
     const pub = join(work, 'k/signing-key.pub.pem');
-    expect((await runCli(['compile', '--policies', policies, '--out', old, '--signing-key', key, '--created-at', '2026-10-01T00:00:00Z', '--revision', 'abc123'])).code).toBe(0);
+    expect(
+      (await runCli(['compile', '--policies', policies, '--out', old, '--signing-key', key, '--created-at', '2026-10-01T00:00:00Z', '--revision', 'abc123']))
+        .code,
+    ).toBe(0);
     expect((await runCli(['verify', old, '--public-key', pub])).stderr).toContain('MG_BUNDLE_EXPIRED');
 
     const fresh = join(work, 'fresh.json');
@@ -49,7 +53,16 @@ describe('when the last good bundle has expired and the policies cannot be compi
 
   it('refuses a bundle that does not verify with the trusted key', async () => {
     const old = join(work, 'old.json');
-    const result = await runCli(['resign', old, '--public-key', join(work, 'other/signing-key.pub.pem'), '--signing-key', join(work, 'k/signing-key.pem'), '--out', join(work, 'x.json')]);
+    const result = await runCli([
+      'resign',
+      old,
+      '--public-key',
+      join(work, 'other/signing-key.pub.pem'),
+      '--signing-key',
+      join(work, 'k/signing-key.pem'),
+      '--out',
+      join(work, 'x.json'),
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('MG_BUNDLE_BAD_SIGNATURE');
   });

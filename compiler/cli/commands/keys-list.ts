@@ -33,9 +33,8 @@ revoked, or no-expiry for a live key without an expiry). Records that do not par
     const { set } = loadPolicySet((await readPolicyFiles(dir)).filter((f) => f.path.startsWith('keys/')));
     const now = Date.now();
     const keys: KeyListing[] = set.keys
-      .map((doc) => doc.data)
-      .filter((k) => values.principal === undefined || k.principal === values.principal)
-      .map((k, i) => ({
+      .filter((doc) => values.principal === undefined || doc.data.principal === values.principal)
+      .map(({ data: k, file }) => ({
         id: k.id,
         principal: k.principal,
         created: k.created,
@@ -43,10 +42,13 @@ revoked, or no-expiry for a live key without an expiry). Records that do not par
         revoked: k.revoked === true,
         status: k.revoked === true ? 'revoked' : k.expires === undefined ? 'no-expiry' : Date.parse(k.expires) <= now ? 'expired' : 'active',
         description: k.description ?? null,
-        file: set.keys[i]!.file,
+        file,
       }));
     keys.sort((a, b) => (a.principal < b.principal ? -1 : a.principal > b.principal ? 1 : a.created < b.created ? -1 : 1));
-    const rows = keys.map((k) => `${k.id}  ${k.principal.padEnd(24)} ${k.status.padEnd(9)} created ${k.created}  expires ${k.expires ?? 'never'}${k.description === null ? '' : `  ${k.description}`}`);
+    const rows = keys.map(
+      (k) =>
+        `${k.id}  ${k.principal.padEnd(24)} ${k.status.padEnd(9)} created ${k.created}  expires ${k.expires ?? 'never'}${k.description === null ? '' : `  ${k.description}`}`,
+    );
     printResult(json, { ok: true, keys }, rows.length === 0 ? 'no key records\n' : `${rows.join('\n')}\n`);
     return 0;
   },

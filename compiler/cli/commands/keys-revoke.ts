@@ -32,7 +32,11 @@ Revoking a key that is already revoked is a no-op (exit 0). Exit 1 when there is
       document.set('revoked', true);
       await writeFileAtomic(found.path, document.toString(), 0o644);
     }
-    printResult(json, { ok: true, id, record: found.path, status: already ? 'already-revoked' : 'revoked' }, already ? `${found.path}: already revoked\n` : `revoked ${id} in ${found.path}; commit it and publish a new bundle\n`);
+    printResult(
+      json,
+      { ok: true, id, record: found.path, status: already ? 'already-revoked' : 'revoked' },
+      already ? `${found.path}: already revoked\n` : `revoked ${id} in ${found.path}; commit it and publish a new bundle\n`,
+    );
     return 0;
   },
 };

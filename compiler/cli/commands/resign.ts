@@ -31,7 +31,17 @@ An expired BUNDLE is accepted; one created in the future is not.
   --lifetime D        expires_at = now + D (default: BUNDLE's own lifetime; at most 366d)
   --serial N          default: max(unix time now, BUNDLE's serial + 1, serial in FILE + 1)`,
   async run(args) {
-    const { values, positionals, json } = parse(args, { 'public-key': { type: 'string', multiple: true }, 'signing-key': { type: 'string' }, out: { type: 'string' }, lifetime: { type: 'string' }, serial: { type: 'string' } }, 1);
+    const { values, positionals, json } = parse(
+      args,
+      {
+        'public-key': { type: 'string', multiple: true },
+        'signing-key': { type: 'string' },
+        out: { type: 'string' },
+        lifetime: { type: 'string' },
+        serial: { type: 'string' },
+      },
+      1,
+    );
     const file = positionals[0];
     if (file === undefined) throw new UsageError('the BUNDLE to re-sign is required');
     const keyPaths = (values['public-key'] as string[] | undefined) ?? [];
@@ -61,7 +71,18 @@ An expired BUNDLE is accepted; one created in the future is not.
     if (problem !== null) throw new UsageError(`the re-signed payload would not match the bundle schema: ${problem}`);
     const signed = signPayload(next, signingKey);
     await writeFileAtomic(out, signed.envelope, 0o644);
-    const summary = { ok: true, out, from: file, audience: next.audience, serial, revision: next.revision, created_at: next.created_at, expires_at: next.expires_at, previous_serial: payload.serial, digest: signed.digest };
+    const summary = {
+      ok: true,
+      out,
+      from: file,
+      audience: next.audience,
+      serial,
+      revision: next.revision,
+      created_at: next.created_at,
+      expires_at: next.expires_at,
+      previous_serial: payload.serial,
+      digest: signed.digest,
+    };
     printResult(json, summary, `wrote ${out}: re-signed revision ${next.revision} (serial ${payload.serial} -> ${serial}); expires ${next.expires_at}\n`);
     return 0;
   },
