@@ -2,6 +2,7 @@
 // diagnostics) out. No file system, git, network or clock: the caller passes `now`.
 import type { GatewayFile, IdentityLock } from '../schemas/types.generated.ts';
 import { checkConfusables, type NamedThing } from './check/confusables.ts';
+import { checkGateway } from './check/gateway.ts';
 import { checkKeys, type ResolvedKey } from './check/keys.ts';
 import { checkProviders, type Catalog } from './check/providers.ts';
 import { checkRules, type ResolvedRule } from './check/rules.ts';
@@ -43,6 +44,7 @@ export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagno
   const keys = checkKeys(set.keys, directory, options.now, set.unloaded.directory);
   const lock = checkLock(directory, set.lock, options.frozenLock === true);
   const confusables = checkConfusables(namedThings(set, directory));
+  const gateway = checkGateway(set.gateway);
   const diagnostics = sortDiagnostics([
     ...loadDiagnostics,
     ...providers.diagnostics,
@@ -50,6 +52,7 @@ export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagno
     ...keys.diagnostics,
     ...lock.diagnostics,
     ...confusables,
+    ...gateway,
   ]);
   const model: PolicyModel | null =
     hasErrors(diagnostics) || set.gateway === null

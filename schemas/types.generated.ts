@@ -128,9 +128,15 @@ export interface GatewayFile {
   audience: string;
   bundle?: {
     /**
-     * expires_at = created_at + lifetime (like 7d, 36h, 90m).
+     * expires_at = created_at + lifetime: a whole number of minutes, hours or days (like 7d, 36h, 90m), at most 366d.
      */
     lifetime?: string;
+  };
+  keys?: {
+    /**
+     * How long a key from `modelgate keys create` lives when --expires is not given (like 90d), at most 730d.
+     */
+    default_expiry?: string;
   };
   directory?: {
     source?: 'static' | 'github';
@@ -143,6 +149,9 @@ export interface GatewayFile {
 export interface OidcIssuer {
   issuer: string;
   audience: string;
+  /**
+   * Claim matched to a directory user's oidc_subject (or username). Default sub: the one claim an issuer never reassigns.
+   */
   user_claim?: string;
   service_claim?: string;
   jwks_uri?: string;

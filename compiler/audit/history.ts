@@ -48,7 +48,8 @@ export interface PrincipalHistory {
   skipped: CommitInfo[];
 }
 
-const EMPTY: AccessSnapshot = { revision: 'none', errors: [], principals: new Map(), grants: new Map(), keys: new Map(), accounts: new Map(), pins: new Map(), broadRules: [] };
+const EMPTY: AccessSnapshot = { revision: 'none', errors: [],
+      warnings: [], principals: new Map(), grants: new Map(), keys: new Map(), accounts: new Map(), pins: new Map(), broadRules: [] };
 
 /** The stable id a name has at the last commit, else in its identity lock, else in the latest commit that knew the name. */
 export function findPrincipal(steps: readonly HistoryStep[], kind: 'user' | 'service', name: string): PrincipalLookup {

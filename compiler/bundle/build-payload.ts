@@ -2,7 +2,7 @@
 // expiry and source (file:line:col); principals with the same set of rules share one class,
 // which keeps the bundle small where per-principal model sets would not be (DESIGN.md section 4).
 import type { BundlePayload, BundlePrincipal, BundleProvider } from '../../schemas/types.generated.ts';
-import { parseWholeDuration } from '../../schemas/formats/duration.ts';
+import { MAX_BUNDLE_LIFETIME_MS, parseBoundedDuration } from '../../schemas/formats/duration.ts';
 import type { ResolvedKey } from '../check/keys.ts';
 import type { PolicyModel } from '../compile.ts';
 import { principalKey } from '../resolve/principal.ts';
@@ -88,7 +88,8 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     const out: BundlePayload['oidc']['issuers'][number] = {
       issuer: issuer.issuer,
       audience: issuer.audience,
-      user_claim: issuer.user_claim ?? 'preferred_username',
+      // sub, not preferred_username: a username claim is editable at some issuers (see docs/oidc.md).
+      user_claim: issuer.user_claim ?? 'sub',
       service_claim: issuer.service_claim ?? 'client_id',
     };
     if (issuer.jwks_uri !== undefined) out.jwks_uri = issuer.jwks_uri;
@@ -112,9 +113,9 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
   };
 }
 
-/** "7d" / "36h" / "90m" in milliseconds (the schema has already checked the shape). */
+/** "7d" / "36h" / "90m" in milliseconds (the schema has already checked the shape and the bound). */
 function lifetimeMs(text: string): number {
-  const ms = parseWholeDuration(text);
+  const ms = parseBoundedDuration(text, MAX_BUNDLE_LIFETIME_MS);
   if (ms === null) throw new Error(`invalid lifetime "${text}"`);
   return ms;
 }

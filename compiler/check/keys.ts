@@ -44,6 +44,9 @@ export function checkKeys(docs: readonly Doc<KeyRecord>[], directory: DirectoryS
       diagnostics.push(diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(['expires']), '"expires" is not an instant a bundle can hold (a leap second, or past year 9999)', UNREPRESENTABLE_HINT));
       continue;
     }
+    if (record.expires === undefined && record.revoked !== true) {
+      diagnostics.push(diagnostic('MG_KEY_NO_EXPIRY', doc.file, doc.locate(['id']), `key "${record.id}" never expires`, 'add `expires:` to the record (a leaked key should not work forever), or issue a new key with `modelgate keys create`, which sets one by default'));
+    }
     if (record.expires !== undefined && Date.parse(record.expires) <= now.getTime() && record.revoked !== true) {
       diagnostics.push(diagnostic('MG_KEY_EXPIRED', doc.file, doc.locate(['expires']), `key "${record.id}" expired at ${record.expires}`, 'delete the record or issue a new key with `modelgate keys create`'));
     }

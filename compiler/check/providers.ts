@@ -5,6 +5,7 @@ import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc } from '../load/policy-set.ts';
 import { baseName } from '../load/source-file.ts';
+import { checkUrl } from './urls.ts';
 
 export interface CatalogModel {
   fqn: string;
@@ -42,6 +43,7 @@ export function checkProviders(docs: readonly Doc<ProviderAccount>[]): { catalog
       continue;
     }
     diagnostics.push(...checkSecrets(doc));
+    if (account.base_url !== undefined) diagnostics.push(...checkUrl(account.base_url, 'base_url', doc.file, doc.locate(['base_url']), { noQuery: true }));
     const models = new Map<string, CatalogModel>();
     account.models.forEach((model, i) => {
       if (models.has(model.name)) {

@@ -27,13 +27,16 @@ export function parse<T extends Options>(args: string[], options: T, allowPositi
   return { values: parsed.values, positionals: parsed.positionals, json: format === 'json', format };
 }
 
-/** "90d" / "12h" / "30m" from now, or an RFC 3339 instant. */
+// The last instant an RFC 3339 timestamp (and so a bundle or key record) can hold.
+const LAST_INSTANT_MS = Date.parse('9999-12-31T23:59:59Z');
+
+/** "90d" / "12h" / "30m" from now, or an RFC 3339 instant; past year 9999 is a UsageError, never a crash later. */
 export function parseInstant(text: string, now: Date, flag: string): Date {
   const relativeMs = parseWholeDuration(text);
-  if (relativeMs !== null) return new Date(now.getTime() + relativeMs);
-  const date = parseInstantText(text);
-  if (date !== null) return date;
-  throw new UsageError(`${flag} must be a duration like 90d, 12h, 30m or an RFC 3339 time like 2027-01-31T00:00:00Z`);
+  const date = relativeMs !== null ? new Date(now.getTime() + relativeMs) : parseInstantText(text);
+  if (date === null) throw new UsageError(`${flag} must be a duration like 90d, 12h, 30m or an RFC 3339 time like 2027-01-31T00:00:00Z`);
+  if (!(date.getTime() <= LAST_INSTANT_MS)) throw new UsageError(`${flag} ${text} is past the year 9999`);
+  return date;
 }
 
 /** The flag's value, or a UsageError saying it is required. */

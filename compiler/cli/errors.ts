@@ -19,6 +19,8 @@ const CLI_ERROR_CODES = {
   MG_CLI_POLICY_ERRORS: { exit: 1, summary: 'the policies have errors (the diagnostics say which)' },
   MG_CLI_NO_POLICY_COMMIT: { exit: 1, summary: 'no commit changed the policy folder at or before the point asked' },
   MG_CLI_LOGIN_FAILED: { exit: 1, summary: 'the identity provider gave no usable token' },
+  MG_CLI_KEY_NOT_FOUND: { exit: 1, summary: 'no key record with that id' },
+  MG_CLI_HEAD_DOES_NOT_COMPILE: { exit: 1, summary: 'plan: the revision under review has errors, so there is no access diff' },
 } as const satisfies Record<string, { exit: 1 | 2; summary: string }>;
 
 export type CliErrorCode = keyof typeof CLI_ERROR_CODES | BundleErrorCode | PublishErrorCode | DiagnosticCode;

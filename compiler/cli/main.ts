@@ -12,9 +12,12 @@ import { explainCommand } from './commands/explain.ts';
 import { initCommand } from './commands/init.ts';
 import { keygenCommand } from './commands/keygen.ts';
 import { keysCreateCommand } from './commands/keys-create.ts';
+import { keysListCommand } from './commands/keys-list.ts';
+import { keysRevokeCommand } from './commands/keys-revoke.ts';
 import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { loginCommand, tokenCommand } from './commands/login.ts';
 import { publishCommand } from './commands/publish.ts';
+import { resignCommand } from './commands/resign.ts';
 import { planCommand } from './commands/plan.ts';
 import { verifyCommand } from './commands/verify.ts';
 
@@ -29,7 +32,7 @@ const NO_SECRET_SOURCES: CliServices = {
 };
 
 function commandsWith(services: CliServices): Command[] {
-  return [checkCommand, compileCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keygenCommand, initCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
+  return [checkCommand, compileCommand, resignCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, keygenCommand, initCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
 }
 
 // The list the usage text is built from (services are not called to build it).

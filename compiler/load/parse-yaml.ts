@@ -60,6 +60,13 @@ function parseWithPositions(file: string, text: string): { doc: ParsedYaml | nul
       diagnostics.push(diagnostic('MG_YAML_SYNTAX', file, at, `YAML syntax error: ${firstLine(error.message)}`));
     }
   }
+  // An unknown tag (`!secret x`, `!!binary ...`) is a warning in `yaml`, which then reads the value as
+  // a plain string: what the author meant and what modelgate reads would differ without a word.
+  for (const warning of document.warnings) {
+    if (warning.code === 'TAG_RESOLVE_FAILED') {
+      diagnostics.push(diagnostic('MG_YAML_UNKNOWN_TAG', file, positionOf(warning.pos[0]), `unknown YAML tag: ${firstLine(warning.message)}`, 'policy files use plain YAML values; remove the tag'));
+    }
+  }
   if (diagnostics.length > 0) return { doc: null, diagnostics };
 
   const root = document.contents as Node | null;

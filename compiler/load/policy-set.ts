@@ -2,7 +2,8 @@
 import type { AuthzFile, DirectoryFile, GatewayFile, IdentityLock, KeyRecord, ProviderAccount } from '../../schemas/types.generated.ts';
 import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { parseYaml, type ParsedYaml } from './parse-yaml.ts';
-import { baseName, classify, type SourceFile } from './source-file.ts';
+import { commentSecrets } from './comment-secrets.ts';
+import { baseName, classify, type DocumentKind, type SourceFile } from './source-file.ts';
 import { validateSchema } from './validate-schema.ts';
 
 /** A schema-valid document: its typed data plus the positions of its nodes. */
@@ -27,6 +28,7 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
   const set: PolicySet = { gateway: null, providers: [], authz: [], directory: null, keys: [], lock: null, unloaded: { accounts: new Set(), directory: false } };
   const diagnostics: Diagnostic[] = [];
   let sawGateway = false;
+  const singletons = new Map<DocumentKind, string>();
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const file of sorted) {
     const kind = classify(file.path);
@@ -37,6 +39,16 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
       continue;
     }
     if (kind === 'gateway') sawGateway = true;
+    diagnostics.push(...commentSecrets(file));
+    // gateway, directory and lock are one file each: a .yml beside the .yaml must not silently win.
+    if (kind === 'gateway' || kind === 'directory' || kind === 'lock') {
+      const first = singletons.get(kind);
+      if (first !== undefined) {
+        diagnostics.push(diagnostic('MG_DUPLICATE_FILE', file.path, { line: 1, col: 1 }, `${first} and ${file.path} both exist; modelgate reads one ${kind} file`, `merge them into ${first} and delete ${file.path}`));
+        continue;
+      }
+      singletons.set(kind, file.path);
+    }
     const parsed = parseYaml(file.path, file.text);
     diagnostics.push(...parsed.diagnostics);
     const problems = parsed.doc === null ? [] : validateSchema(kind, parsed.doc);

@@ -85,8 +85,11 @@ function mapError(kind: DocumentKind, doc: ParsedYaml, error: ErrorObject): Diag
       const suggestion = typeof error.data === 'string' ? didYouMean(error.data, allowed) : undefined;
       return diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(path), `${field} must be one of ${allowed.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
     }
-    case 'format':
-      return diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(path), `${field} must be a valid ${String((error.params as { format: string }).format)}`, formatHint(String((error.params as { format: string }).format)));
+    case 'format': {
+      const format = String((error.params as { format: string }).format);
+      const what = format.endsWith('-lifetime') ? 'a duration within the allowed bound' : `a valid ${format}`;
+      return diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(path), `${field} must be ${what}`, formatHint(format));
+    }
     case 'pattern':
       // The value is not echoed: a mistyped field could hold a secret.
       return diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(path), `${field} does not have the expected form (${String((error.params as { pattern: string }).pattern)})`);
@@ -128,5 +131,7 @@ function typeName(value: unknown): string {
 
 function formatHint(format: string): string | undefined {
   if (format === 'date-time') return 'use RFC 3339 with a zone, like 2027-01-31T00:00:00Z';
+  if (format === 'bundle-lifetime') return 'a whole number of minutes, hours or days (like 7d, 36h, 90m), at most 366d: CI re-signs on a schedule, so keep it to days';
+  if (format === 'key-lifetime') return 'a whole number of minutes, hours or days (like 90d), at most 730d';
   return undefined;
 }

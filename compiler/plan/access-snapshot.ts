@@ -40,6 +40,8 @@ export interface AccessSnapshot {
   revision: string;
   /** Errors make the snapshot partial: access is then empty. */
   errors: Diagnostic[];
+  /** Warnings a reviewer should see in the plan (API keys without an expiry). */
+  warnings: Diagnostic[];
   /** principal id -> principal */
   principals: Map<string, PrincipalRef>;
   /** `${principal id} ${model fqn}` -> grant */
@@ -69,6 +71,7 @@ export function accessSnapshot(revision: string, set: PolicySet, model: PolicyMo
   const snapshot: AccessSnapshot = {
     revision,
     errors: diagnostics.filter((d) => d.severity === 'error'),
+    warnings: diagnostics.filter((d) => d.code === 'MG_KEY_NO_EXPIRY'),
     principals: new Map(),
     grants: new Map(),
     keys: new Map(),

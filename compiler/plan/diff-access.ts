@@ -47,6 +47,8 @@ export interface PlanDiff {
   catalog: CatalogChange[];
   identities: IdentityChange[];
   warnings: BroadRule[];
+  /** Diagnostics of the head a reviewer should see (MG_KEY_NO_EXPIRY). */
+  diagnostics: AccessSnapshot['warnings'];
   /** Errors in the head revision (the plan of a broken head is incomplete). */
   errors: AccessSnapshot['errors'];
   /** Errors in the base revision: its access is unknown, so every head grant shows as gained. */
@@ -90,6 +92,7 @@ export function diffAccess(base: AccessSnapshot, head: AccessSnapshot, options: 
     catalog: diffCatalog(base.accounts, head.accounts),
     identities: diffIdentities(base, head),
     warnings,
+    diagnostics: head.warnings,
     errors: head.errors,
     baseErrors: base.errors.length,
   };

@@ -1,5 +1,6 @@
 // The plan as markdown for a pull request comment or a job summary: one summary line a reviewer
 // can read in the list of checks, then the details, grants grouped by model in a diff block.
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { GrantChange, PlanDiff } from './diff-access.ts';
 
 export interface MarkdownOptions {
@@ -13,6 +14,14 @@ export function summaryLine(plan: PlanDiff): string {
   return `Access: +${n(plan.gained.length, 'grant')}, -${plan.lost.length}, ${n(plan.principals, 'principal')}, ${n(plan.errors.length, 'error')}`;
 }
 
+/** What plan says instead of a diff when the head does not compile: its errors, no access change. */
+export function renderHeadErrors(base: string, head: string, errors: readonly Diagnostic[]): string {
+  const out = ['### modelgate plan', '', `**The head does not compile: ${errors.length} error${errors.length === 1 ? '' : 's'}. No access diff is shown.**`, '', `Base \`${short(base)}\`, head \`${short(head)}\`.`, '', '#### Errors', ''];
+  for (const e of errors) out.push(`- \`${e.file}:${e.line}:${e.col}\` ${e.code} ${escape(e.message)}`);
+  out.push('', 'Fix the errors (`modelgate check`); the plan shows the access change once the head compiles.');
+  return out.join('\n') + '\n';
+}
+
 /** The plan as the Markdown of the pull request comment. */
 export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string {
   const out: string[] = [];
@@ -23,9 +32,10 @@ export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string
     out.push('', '#### Errors', '', 'The head revision does not compile, so the access below is incomplete:', '');
     for (const e of plan.errors) out.push(`- \`${e.file}:${e.line}:${e.col}\` ${e.code} ${escape(e.message)}`);
   }
-  if (plan.warnings.length > 0) {
+  if (plan.warnings.length > 0 || plan.diagnostics.length > 0) {
     out.push('', '#### Warnings', '');
     for (const w of plan.warnings) out.push(`- broad grant at \`${w.source}\`: ${escape(w.reason)}`);
+    for (const d of plan.diagnostics) out.push(`- \`${d.file}:${d.line}:${d.col}\` ${d.code} ${escape(d.message)}`);
   }
 
   const grantLines = grantsDiff(plan);

@@ -1,7 +1,7 @@
 // Reading serials and digests out of envelopes: the bundle about to be published (strictly) and
 // whatever a destination holds now (only as far as needed to order the two).
 import { createHash } from 'node:crypto';
-import { isBundleExpired } from '../../schemas/bundle/expiry.ts';
+import { createdInFuture, isBundleExpired, MAX_CLOCK_SKEW_MS } from '../../schemas/bundle/expiry.ts';
 import { BUNDLE_PAYLOAD_TYPE } from '../../schemas/bundle/dsse.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { bundleSchemaProblem } from '../../schemas/bundle/validate-payload.ts';
@@ -20,8 +20,8 @@ export interface Publishable extends Published {
 
 /**
  * The bundle to publish: verified in full when trusted keys are given, otherwise parsed and
- * schema-checked (an envelope that does not parse is never published). Expired bundles are
- * refused: runtimes would refuse them too. Throws BundleError.
+ * schema-checked (an envelope that does not parse is never published). Expired bundles, and
+ * bundles created in the future (beyond clock skew), are refused. Throws BundleError.
  */
 export function readPublishable(bytes: Buffer, trusted: readonly TrustedKey[] | null, nowMs: number): Publishable {
   let payload: BundlePayload;
@@ -39,6 +39,9 @@ export function readPublishable(bytes: Buffer, trusted: readonly TrustedKey[] | 
     if (problem !== null) throw new BundleError('MG_BUNDLE_SCHEMA', `the signed payload does not match the bundle schema: ${problem}`);
     payload = parsed as BundlePayload;
     digest = sha256(decoded.payloadBytes);
+  }
+  if (createdInFuture(payload, nowMs)) {
+    throw new BundleError('MG_BUNDLE_CREATED_IN_FUTURE', `the bundle was created at ${payload.created_at}, more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future; published, its serial would become every gateway's floor and refuse every correctly dated bundle after it`);
   }
   if (isBundleExpired(payload, nowMs)) throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at}; runtimes would refuse it (compile a fresh one)`);
   return { bytes, serial: payload.serial, digest, audience: payload.audience, revision: payload.revision, expiresAt: payload.expires_at, keyid };

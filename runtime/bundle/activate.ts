@@ -1,7 +1,7 @@
 // Stage 3: decide whether a verified bundle may replace the active one (audience, creation time,
 // serial floor, expiry, in that order), then compile it into the structures the hot path reads.
 import type { BundlePayload } from '../../schemas/types.generated.ts';
-import { isBundleExpired } from '../../schemas/bundle/expiry.ts';
+import { createdInFuture, isBundleExpired, MAX_CLOCK_SKEW_MS } from '../../schemas/bundle/expiry.ts';
 import { buildDecisionIndex, type DecisionIndex } from '../../schemas/bundle/decision-index.ts';
 import { ALLOW_ALL, checkAllowList, type OperatorAllowList } from './allow-list.ts';
 import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
@@ -27,28 +27,18 @@ export interface ActivationGate {
   allow?: OperatorAllowList;
 }
 
-/** How far ahead of this clock a bundle's created_at may be (clock differences with CI). */
-export const BUNDLE_CLOCK_SKEW_MS = 5 * 60_000;
-
-/**
- * True when payload claims to be created after nowMs (beyond the skew). Such a bundle is refused
- * before its serial is looked at: activating it would raise the serial floor to a value that
- * every honest bundle published until then would be a rollback against.
- */
-export function isFromFuture(payload: Pick<BundlePayload, 'created_at'>, nowMs: number): boolean {
-  return Date.parse(payload.created_at) > nowMs + BUNDLE_CLOCK_SKEW_MS;
-}
-
 /** 'activate', or 'unchanged' for the active bundle seen again; throws BundleError for a refusal. */
 export function checkActivation(bundle: VerifiedBundle, gate: ActivationGate): 'activate' | 'unchanged' {
   const { payload, digest } = bundle;
   if (payload.audience !== gate.audience) {
     throw new BundleError('MG_BUNDLE_AUDIENCE', `the bundle is for audience "${payload.audience}", this gateway serves "${gate.audience}"`);
   }
-  if (isFromFuture(payload, gate.nowMs)) {
+  // Refused before the serial is looked at: activating it would raise the serial floor to a value
+  // that every honest bundle published until then would be a rollback against.
+  if (createdInFuture(payload, gate.nowMs)) {
     throw new BundleError(
-      'MG_BUNDLE_FROM_FUTURE',
-      `the bundle was created at ${payload.created_at}, later than this gateway's clock allows (${BUNDLE_CLOCK_SKEW_MS / 60_000} min of skew)`,
+      'MG_BUNDLE_CREATED_IN_FUTURE',
+      `the bundle was created at ${payload.created_at}, later than this gateway's clock allows (${MAX_CLOCK_SKEW_MS / 60_000} min of skew)`,
     );
   }
   const known = highest(gate.active, gate.floor);

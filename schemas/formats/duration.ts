@@ -16,6 +16,20 @@ export function parseWholeDuration(text: string): number | null {
   return m ? Number(m[1]) * (DURATION_UNITS[m[2] as string] as number) : null;
 }
 
+const DAY_MS = DURATION_UNITS.d as number;
+
+/** The longest bundle lifetime gateway.yaml may set: a year and a day (CI re-signs daily). */
+export const MAX_BUNDLE_LIFETIME_MS = 366 * DAY_MS;
+
+/** The longest an API key may live, from `keys create --expires` or gateway.yaml keys.default_expiry. */
+export const MAX_KEY_LIFETIME_MS = 730 * DAY_MS;
+
+/** A whole duration (as parseWholeDuration) no longer than maxMs; null when malformed or too long. */
+export function parseBoundedDuration(text: string, maxMs: number): number | null {
+  const ms = parseWholeDuration(text);
+  return ms !== null && ms <= maxMs ? ms : null;
+}
+
 /** "4mb" -> 4194304; a bare number is bytes. Null when malformed. */
 export function parseSize(text: string): number | null {
   const m = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)?$/i.exec(text.trim());

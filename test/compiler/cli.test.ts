@@ -100,6 +100,7 @@ describe('explain', () => {
     expect(JSON.parse(allowed.stdout)).toMatchObject({ allowed: true, granted_by: 'authz/openai.yaml:5:5' });
     const lapsed = await runCli(['explain', 'carol', 'openai-main/gpt-4o-mini', '--at', '2027-04-01T00:00:00Z', '--policies', policies]);
     expect(lapsed.stdout).toContain('DENY carol -> openai-main/gpt-4o-mini');
+    expect(lapsed.code, 'a DENY exits 1 so scripts can test access by exit code').toBe(1);
     expect(lapsed.stdout).toContain('every rule that granted it has expired');
   });
 
@@ -112,6 +113,7 @@ describe('explain', () => {
   it('denies a disabled model to everyone', async () => {
     const result = await runCli(['explain', 'alice', 'openai-main/gpt-4-32k', '--policies', policies, '--format', 'json']);
     expect(JSON.parse(result.stdout)).toMatchObject({ allowed: false, reason: 'model_disabled' });
+    expect(result.code).toBe(1);
   });
 });
 

@@ -129,13 +129,29 @@ describe('modelgate plan', () => {
     await repo.git('checkout', '-q', '--', '.');
   });
 
-  it('exits 1 and lists the errors when the head does not compile', async () => {
+  it('says the head does not compile, lists its errors and shows no diff (exit 1), instead of every grant as lost', async () => {
     await repo.edit('authz/openai.yaml', (t) => t.replace('users: [carol]', 'users: [carl]'));
     const broken = await repo.commit('typo');
     const result = await runCli(['plan', '--base', head, '--head', broken, '--at', AT], { cwd: repo.root });
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain(', 1 error**');
+    expect(result.stdout).toContain('The head does not compile: 1 error. No access diff is shown.');
     expect(result.stdout).toMatch(/`authz\/openai\.yaml:\d+:\d+` MG_UNKNOWN_USER user "carl" is not in the directory/);
+    expect(result.stdout).not.toContain('Grants by model');
+    expect(result.stdout).not.toContain('Access: ');
+    const json = await runCli(['plan', '--base', head, '--head', broken, '--at', AT, '--format', 'json'], { cwd: repo.root });
+    expect(json.code).toBe(1);
+    const parsed = JSON.parse(json.stdout) as Record<string, unknown>;
+    expect(parsed).toMatchObject({ ok: false, code: 'MG_CLI_HEAD_DOES_NOT_COMPILE', head: broken });
+    expect(parsed).not.toHaveProperty('lost');
+    await repo.git('reset', '-q', '--hard', head);
+  });
+
+  it('warns MG_KEY_NO_EXPIRY for an API key without an expiry', async () => {
+    await repo.write('keys/NoExpiry0001.yaml', `id: NoExpiry0001\nprincipal: alice\nsha256: ${'ab'.repeat(32)}\ncreated: 2026-11-01T00:00:00Z\n`);
+    const added = await repo.commit('key without expiry');
+    const result = await runCli(['plan', '--base', head, '--head', added, '--at', AT], { cwd: repo.root });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/- `keys\/NoExpiry0001\.yaml:1:\d+` MG_KEY_NO_EXPIRY key "NoExpiry0001" never expires/);
     await repo.git('reset', '-q', '--hard', head);
   });
 

@@ -23,6 +23,9 @@ interface StepYaml {
 }
 interface JobYaml {
   permissions?: Record<string, string> | string;
+  needs?: string | string[];
+  if?: string;
+  outputs?: Record<string, string>;
   steps?: StepYaml[];
 }
 interface WorkflowYaml {
@@ -159,9 +162,29 @@ const PUBLISH: Record<string, Rule> = {
     const printed = run.split('\n').filter((line) => /\$\{?MODELGATE_SIGNING_KEY/.test(line) && !/^\s*if \[ -z "\$MODELGATE_SIGNING_KEY" \]/.test(line) && !/^printf '%s\\n' "\$MODELGATE_SIGNING_KEY" > "\$key"$/.test(line));
     return printed.length === 0 ? undefined : `the key may be printed: ${printed.join(' | ')}`;
   },
-  'grants write access only to release contents': (wf) => {
-    const writes = writePermissions(wf);
-    return writes.length === 1 && writes[0] === 'publish: contents' ? undefined : `write permissions: [${writes.join(', ')}]`;
+  'grants write access only to release contents, and to the lock pull request': (wf) => {
+    const writes = writePermissions(wf).sort();
+    const want = ['lock-update: contents', 'lock-update: pull-requests', 'publish: contents'];
+    return JSON.stringify(writes) === JSON.stringify(want) ? undefined : `write permissions: [${writes.join(', ')}]`;
+  },
+  'when only the lock is out of date, re-signs the last published bundle, verifies and publishes it': (wf) => {
+    const [compile] = modelgate(wf, 'compile');
+    const run = compile?.step.run ?? '';
+    if (compile?.step.id !== 'compile') return 'the compile step has no id "compile"';
+    if (!/--frozen-lock --out bundle\.json --signing-key "\$key" --format json > compile\.json/.test(run)) return 'compile does not write its JSON result to compile.json';
+    if (!/all\(\. == "MG_LOCK_OUT_OF_DATE"\)/.test(run)) return 'the fallback is not limited to MG_LOCK_OUT_OF_DATE';
+    if (!/gh release download --repo "\$GITHUB_REPOSITORY" --pattern bundle\.json --dir last-good/.test(run)) return 'the last published bundle is not downloaded';
+    if (!/npx modelgate resign last-good\/bundle\.json --public-key "\$PUBLIC_KEY" --signing-key "\$key" --out bundle\.json/.test(run)) return 'no resign of the last published bundle into bundle.json';
+    if (!/echo "mode=resigned" >> "\$GITHUB_OUTPUT"/.test(run)) return 'the re-sign is not reported as an output';
+    return wf.yaml.jobs.publish?.outputs?.mode === '${{ steps.compile.outputs.mode }}' ? undefined : 'the publish job does not output mode';
+  },
+  'opens or updates a pull request with the new lock after a re-sign': (wf) => {
+    const job = wf.yaml.jobs['lock-update'];
+    if (job === undefined) return 'no lock-update job';
+    if (job.needs !== 'publish' || job.if !== "needs.publish.outputs.mode == 'resigned'") return `lock-update needs ${JSON.stringify(job.needs)} if ${JSON.stringify(job.if)}`;
+    const runs = (job.steps ?? []).map((s) => s.run ?? '').join('\n');
+    if (!/npx modelgate check --policies policies\n?/.test(runs) || /check --policies policies --frozen-lock/.test(runs)) return 'the lock is not rewritten by modelgate check (without --frozen-lock)';
+    return /git add policies\/identities\.lock\.yaml/.test(runs) && /gh pr create --head "\$branch"/.test(runs) && /gh pr list --head "\$branch" --state open/.test(runs) ? undefined : 'no pull request is opened or updated';
   },
 };
 

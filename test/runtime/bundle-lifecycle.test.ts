@@ -181,7 +181,7 @@ describe('when the signed payload does not match the schema', () => {
 });
 
 describe('when the bundle claims to be created in the future', () => {
-  it('keeps the active bundle and reports MG_BUNDLE_FROM_FUTURE, and the persisted serial floor does not move', async () => {
+  it('keeps the active bundle and reports MG_BUNDLE_CREATED_IN_FUTURE, and the persisted serial floor does not move', async () => {
     const cacheDir = join(dir, 'cache-future');
     const cached = await startTestGateway({ bundle: host.url, publicKeys: [signer.publicKey], cacheDir, maxBundleBytes: 256 * 1024 });
     try {
@@ -189,7 +189,7 @@ describe('when the bundle claims to be created in the future', () => {
         p.created_at = new Date(Date.now() + 24 * 3600_000).toISOString();
         p.expires_at = new Date(Date.now() + 48 * 3600_000).toISOString();
       });
-      await expectRefused(future, 'MG_BUNDLE_FROM_FUTURE');
+      await expectRefused(future, 'MG_BUNDLE_CREATED_IN_FUTURE');
       expect(await cached.lifecycle.refresh()).toBe('rejected');
       expect(JSON.parse(await readFile(join(cacheDir, 'serial-floor.json'), 'utf8'))).toMatchObject({ serial: 5 });
     } finally {

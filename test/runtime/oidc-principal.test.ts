@@ -6,7 +6,7 @@ import { principalOf, type OidcPrincipals } from '../../runtime/auth/oidc-princi
 import type { BundleOidcIssuer } from '../../schemas/types.generated.ts';
 
 const issuer: BundleOidcIssuer = { issuer: 'https://idp.example', audience: 'modelgate', user_claim: 'preferred_username', service_claim: 'client_id' };
-const index: OidcPrincipals = { users: new Map([['alice', 0]]), services: new Map([['llmapp1', 1]]) };
+const index: OidcPrincipals = { users: new Map([['alice', 0], ['00u-alice', 0]]), subjects: new Map([['00u-alice', 0]]), services: new Map([['llmapp1', 1]]) };
 const of = (claims: JWTPayload) => principalOf(claims, issuer, index);
 
 describe('when the token is a client credentials token of the service', () => {
@@ -33,5 +33,25 @@ describe("when a token from the service's client is not marked as the client's o
 describe('when the token carries a user claim', () => {
   it('is the person, whatever client it came through', () => {
     expect(of({ sub: 'llmapp1', client_id: 'llmapp1', preferred_username: 'alice' })).toEqual({ principal: 0, subject: 'alice' });
+  });
+});
+
+describe('when the user claim is sub (the default)', () => {
+  const bySub: BundleOidcIssuer = { ...issuer, user_claim: 'sub' };
+  const ofSub = (claims: JWTPayload) => principalOf(claims, bySub, index);
+
+  it('matches a person by oidc_subject only, never by a username equal to sub', () => {
+    expect(ofSub({ sub: '00u-alice', client_id: 'modelgate-cli' })).toEqual({ principal: 0, subject: '00u-alice' });
+    expect(ofSub({ sub: 'alice', client_id: 'modelgate-cli' })).toEqual({ principal: null, subject: 'alice' });
+  });
+
+  it('still recognises a client credentials token of the service, though it carries sub', () => {
+    expect(ofSub({ sub: 'llmapp1', client_id: 'llmapp1' })).toEqual({ principal: 1, subject: 'client:llmapp1' });
+    expect(ofSub({ sub: 'llmapp1@clients', azp: 'llmapp1', gty: 'client-credentials' })).toEqual({ principal: 1, subject: 'client:llmapp1' });
+  });
+
+  it("never makes a person's token (sub is not the client id, no mark) a service", () => {
+    expect(ofSub({ sub: '00u-alice', azp: 'llmapp1' })).toEqual({ principal: 0, subject: '00u-alice' });
+    expect(ofSub({ sub: 'someone', client_id: 'llmapp1' })).toEqual({ principal: null, subject: 'someone' });
   });
 });

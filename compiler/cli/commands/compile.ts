@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createdInFuture, MAX_CLOCK_SKEW_MS } from '../../../schemas/bundle/expiry.ts';
 import { readPrivateKey } from '../../../schemas/formats/signing-keys.ts';
 import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
 import { compileBundle } from '../../bundle/compile-bundle.ts';
@@ -22,7 +23,12 @@ signed with the Ed25519 key. Nothing is written when there is any error.
   --serial N           bundle serial; default: max(unix time of created_at, serial in FILE + 1),
                        so serials never go backwards
   --revision REV       default: git HEAD of the repository holding the policy folder (+ "-dirty")
-  --created-at TIME    default: now (RFC 3339); fixing it makes the output reproducible
+  --created-at TIME    default: now (RFC 3339); fixing it makes the output reproducible. A time
+                       more than 5 minutes ahead of the clock is refused: its serial would
+                       become every gateway's floor (see docs/publishing.md)
+  --allow-future-created-at
+                       accept a --created-at in the future anyway (tests of expiry only; never
+                       publish such a bundle: verify, publish and gateways refuse it)
   --frozen-lock        unpinned identities are errors (CI)
   --allow-stale-lock   with the GitHub directory: when GitHub cannot be reached, compile from
                        identities.lock.yaml as last resolved instead of refusing (exit 2)
@@ -36,12 +42,16 @@ signed with the Ed25519 key. Nothing is written when there is any error.
       revision: { type: 'string' },
       'created-at': { type: 'string' },
       'allow-stale-lock': { type: 'boolean' },
+      'allow-future-created-at': { type: 'boolean' },
     });
     const dir = values.policies as string;
     const out = requireString(values.out, '--out');
     const keyPath = requireString(values['signing-key'], '--signing-key');
     const now = new Date();
     const createdAt = values['created-at'] === undefined ? now : parseInstant(values['created-at'], now, '--created-at');
+    if (createdInFuture({ created_at: createdAt.toISOString() }, now.getTime()) && values['allow-future-created-at'] !== true) {
+      throw new UsageError(`--created-at ${createdAt.toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future: its serial would become every gateway's serial floor and refuse every correctly dated bundle after it (pass --allow-future-created-at only for a bundle that is never published)`);
+    }
     const signingKey = await readPrivateKey(keyPath);
     const serial = values.serial === undefined ? await nextSerial(out, createdAt) : parseSerial(values.serial);
 
@@ -82,8 +92,8 @@ function parseSerial(text: string): number {
   return Number(text);
 }
 
-// The previous bundle at --out is read only for its serial (a floor), never trusted otherwise.
-async function nextSerial(out: string, createdAt: Date): Promise<number> {
+/** The default serial: max(unix seconds of createdAt, serial of the bundle already at out + 1). The bundle at out is read only for its serial, never trusted otherwise. */
+export async function nextSerial(out: string, createdAt: Date): Promise<number> {
   const fromClock = Math.floor(createdAt.getTime() / 1000);
   try {
     const envelope = JSON.parse(await readFile(out, 'utf8')) as { payload?: unknown };

@@ -24,7 +24,10 @@ export const explainCommand: Command = {
 Compiles the policies and answers with the same index the gateway uses.
 PRINCIPAL is a username or service:NAME; MODEL is account/model.
 
-  --at TIME   decide at this instant (RFC 3339 or a duration like 30d from now; default: now)`,
+  --at TIME   decide at this instant (RFC 3339 or a duration like 30d from now; default: now)
+
+Exit codes: 0 ALLOW, 1 DENY (or policy errors, or an unknown principal), 2 usage or environment
+error, so scripts can test access by the exit code.`,
   async run(args) {
     const { values, positionals, json } = parse(args, { ...POLICY_OPTIONS, at: { type: 'string' } }, 2);
     const [principalText, fqn] = positionals;
@@ -78,6 +81,7 @@ PRINCIPAL is a username or service:NAME; MODEL is account/model.
       lines.push(`  rule ${r.source}: ${who}; ${state}${r.description ? ` ("${r.description}")` : ''}`);
     }
     printResult(json, result, lines.join('\n') + '\n');
-    return 0;
+    // Scripts test access by exit code: a DENY is an answer that says no.
+    return decision.allowed ? 0 : 1;
   },
 };

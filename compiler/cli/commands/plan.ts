@@ -5,11 +5,11 @@ import { readPolicyFiles } from '../../io/read-policies.ts';
 import { accessSnapshot, type AccessSnapshot } from '../../plan/access-snapshot.ts';
 import { diffAccess } from '../../plan/diff-access.ts';
 import { MAX_COMMENT_CHARS, pullRequestFromEnv, upsertPlanComment } from '../../plan/pr-comment.ts';
-import { renderMarkdown, summaryLine } from '../../plan/render-markdown.ts';
+import { renderHeadErrors, renderMarkdown, summaryLine } from '../../plan/render-markdown.ts';
 import { parse, parseInstant, requireString } from '../args.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
-import { printResult } from '../output.ts';
+import { printJson, printResult } from '../output.ts';
 import { requirePolicyFolder } from '../policies.ts';
 
 export const planCommand: Command = {
@@ -38,8 +38,8 @@ With a GitHub directory (gateway.yaml directory.source: github) the base revisio
 teams come from its identities.lock.yaml (as approved, no API call); the head is resolved online
 with MODELGATE_DIRECTORY_TOKEN (else GITHUB_TOKEN).
 
-Exit codes: 0 the head compiles (whatever the access change), 1 the head has errors,
-2 usage or environment error (no git, unknown revision, comment refused).`,
+Exit codes: 0 the head compiles (whatever the access change), 1 the head has errors (then no
+diff is shown: its errors are, and --comment posts them), 2 usage or environment error (no git, unknown revision, comment refused).`,
   async run(args) {
     const { values, format } = parse(
       args,
@@ -67,6 +67,7 @@ Exit codes: 0 the head compiles (whatever the access change), 1 the head has err
     const options = { now, largeTeam };
     const base = await snapshotAt(dir, baseRef, { ...options, pinnedOnly: true });
     const head = await snapshotAt(dir, values.head, { ...options, pinnedOnly: false });
+    if (head.errors.length > 0) return headDoesNotCompile(base.revision, head, format === 'json', values.comment === true, { repo: values.repo, pr: values.pr });
     const plan = diffAccess(base, head, { now, expiringWithinMs });
 
     const markdown = renderMarkdown(plan, { maxDiffLines: 2000 });
@@ -77,9 +78,24 @@ Exit codes: 0 the head compiles (whatever the access change), 1 the head has err
       const result = await upsertPlanComment(pr, fitComment(plan, markdown), process.env);
       process.stderr.write(`plan comment ${result.action}: ${result.url}\n`);
     }
-    return plan.errors.length > 0 ? 1 : 0;
+    return 0;
   },
 };
+
+// A head that does not compile has no access to compare: a diff would show every grant as lost.
+// Say so, list the errors, show no diff, exit 1 (and replace the PR comment, so an old diff does not linger).
+async function headDoesNotCompile(base: string, head: AccessSnapshot, json: boolean, comment: boolean, target: { repo?: string | undefined; pr?: string | undefined }): Promise<number> {
+  const markdown = renderHeadErrors(base, head.revision, head.errors);
+  const message = `the head (${head.revision}) does not compile: ${head.errors.length} error${head.errors.length === 1 ? '' : 's'}; no access diff is shown`;
+  if (json) printJson({ ok: false, code: 'MG_CLI_HEAD_DOES_NOT_COMPILE', message, base, head: head.revision, errors: head.errors });
+  else process.stdout.write(markdown);
+  if (comment) {
+    const pr = await pullRequestFromEnv(process.env, { ...(target.repo === undefined ? {} : { repo: target.repo }), ...(target.pr === undefined ? {} : { pr: target.pr }) });
+    const result = await upsertPlanComment(pr, markdown, process.env);
+    process.stderr.write(`plan comment ${result.action}: ${result.url}\n`);
+  }
+  return 1;
+}
 
 // The base is resolved as it was approved: a GitHub directory answers from that revision's lock
 // (a login renamed since then must not break the base). The head is resolved live, like `check`.

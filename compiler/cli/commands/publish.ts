@@ -21,7 +21,8 @@ export const publishCommand: Command = {
 Publishes the bundle FILE (from \`modelgate compile\`) only if its serial is higher than the one
 the destination holds: the same serial with the same digest is a no-op (exit 0); a lower serial,
 or the same serial with other content, is refused with MG_PUBLISH_STALE_SERIAL (exit 1).
-An envelope that does not parse, or has expired, is never published (MG_BUNDLE_*, exit 1).
+An envelope that does not parse, has expired, or was created in the future (beyond 5 minutes of
+clock skew) is never published (MG_BUNDLE_*, exit 1).
 
 Destinations (--to):
   file://DIR                 writes DIR/bundle-<serial>.json and DIR/bundle.json (what runtimes

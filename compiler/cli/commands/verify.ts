@@ -1,4 +1,4 @@
-import { isBundleExpired } from '../../../schemas/bundle/expiry.ts';
+import { createdInFuture, isBundleExpired, MAX_CLOCK_SKEW_MS } from '../../../schemas/bundle/expiry.ts';
 import { parse } from '../args.ts';
 import { readVerifiedBundle } from '../bundle-input.ts';
 import type { Command } from '../command.ts';
@@ -11,7 +11,8 @@ export const verifyCommand: Command = {
   usage: `modelgate verify FILE --public-key PEM [--public-key PEM ...] [--audience A] [--allow-expired] [--format text|json]
 
 Checks the signature against the trusted public keys (several for rotation), the payload
-against the bundle schema, and, like a runtime would, the audience and the expiry.
+against the bundle schema, and, like a runtime would, the audience, the expiry and that
+created_at is not in the future (beyond 5 minutes of clock skew).
 Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
 
   --public-key PEM   a trusted Ed25519 public key (repeatable)
@@ -28,7 +29,11 @@ Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
     if (typeof values.audience === 'string' && payload.audience !== values.audience) {
       throw failure('MG_BUNDLE_AUDIENCE', `the bundle is for audience "${payload.audience}", not "${values.audience}"`, { subject: file });
     }
-    const expired = isBundleExpired(payload, Date.now());
+    const nowMs = Date.now();
+    if (createdInFuture(payload, nowMs)) {
+      throw failure('MG_BUNDLE_CREATED_IN_FUTURE', `the bundle was created at ${payload.created_at}, more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future; its serial would become every gateway's floor (see docs/publishing.md, "A poisoned serial floor")`, { subject: file });
+    }
+    const expired = isBundleExpired(payload, nowMs);
     if (expired && values['allow-expired'] !== true) {
       throw failure('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at} (use --allow-expired to inspect it anyway)`, { subject: file });
     }
