@@ -8,6 +8,7 @@ import { createTokenSource, gatewayFetch, type TokenSource } from '../../client/
 import { leakedSecrets } from '../support/logs.ts';
 import { GATEWAY_RESOURCE, startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
 import { createWorld, type World } from '../support/world.ts';
+import { scaled } from '../support/time-scale.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TTL_SECONDS = 4;
@@ -41,7 +42,7 @@ const recorded = (source: TokenSource): TokenSource => ({
   invalidate: () => source.invalidate(),
 });
 const serviceSource = (clientId = 'llmapp1', secret = 'llmapp1-client-secret') => recorded(createTokenSource({ issuer: idp.issuer, clientId, clientSecret: secret, resource: GATEWAY_RESOURCE }));
-const openai = (source: TokenSource) => new OpenAI({ baseURL: `${world.gateway.url}/v1`, apiKey: 'oidc', fetch: gatewayFetch(source), maxRetries: 0, timeout: 10_000 });
+const openai = (source: TokenSource) => new OpenAI({ baseURL: `${world.gateway.url}/v1`, apiKey: 'oidc', fetch: gatewayFetch(source), maxRetries: 0, timeout: scaled(10_000) });
 const chat = (client: OpenAI, model: string) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
 const grants = (type: string) => idp.tokenRequests.get(type) ?? 0;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
