@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config';
+import { TEST_TIMEOUT_MS } from './test/support/time-scale.ts';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // test/package/ packs and installs the packages: `npm run test:package`, after npm test.
     exclude: ['test/bench/**', 'test/package/**', 'node_modules/**'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Hang guards, not speed claims: scaled by MG_TEST_TIME_SCALE (test/support/time-scale.ts).
+    testTimeout: TEST_TIMEOUT_MS,
+    hookTimeout: TEST_TIMEOUT_MS,
     // Real servers on 127.0.0.1 in several files: keep files in separate processes.
     pool: 'forks',
   },

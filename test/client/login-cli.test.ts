@@ -8,6 +8,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/run-cli.ts';
 import { startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
+import { scaled } from '../support/time-scale.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/modelgate.js', import.meta.url));
 let idp: OidcIssuer;
@@ -28,7 +29,7 @@ afterAll(async () => {
 
 function login(): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'login', '--scope', 'openid offline_access llm'], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BIN, 'login', '--scope', 'openid offline_access llm'], { env: { ...process.env, ...env }, timeout: scaled(20_000), killSignal: 'SIGKILL' });
     let stderr = '';
     let approving = false;
     child.stderr.on('data', (chunk: Buffer) => {

@@ -1,5 +1,6 @@
-// A new bundle during traffic: the new grant is usable and the revoked key refused within one
-// poll, and no request fails because of the swap.
+// A new bundle during traffic: the new grant is usable and the revoked key refused once the
+// gateway polls, and no request fails because of the swap. How long the swap takes is measured by
+// test/bench/gitops.bench.ts, not asserted here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBundleHost, type BundleHost } from '../support/bundle-host.ts';
 import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
@@ -8,6 +9,7 @@ import { buildBundle, writePolicyTree } from '../support/policies.ts';
 import { createWorld, type World } from '../support/world.ts';
 import { join } from 'node:path';
 import { rm, readFile, writeFile } from 'node:fs/promises';
+import { scaled } from '../support/time-scale.ts';
 
 const POLL_MS = 200;
 let world: World;
@@ -36,12 +38,13 @@ const chat = async (key: string, model: string): Promise<number> => {
 };
 
 describe('when a new bundle is published while traffic flows', () => {
-  it('serves the new grant and refuses the revoked key within one poll, failing no request', async () => {
+  it('serves the new grant and refuses the revoked key at the next poll, failing no request', async () => {
     expect(await chat(world.keys.bob, 'local/gpt-4o-mini')).toBe(403);
     expect(await chat(world.keys.alice, 'mock/gpt-4o-mini')).toBe(200);
 
     // Background traffic from a caller whose access does not change: every answer must be 200.
     const statuses: number[] = [];
+    const servedBy = (serial: number): number => gateway.logs.entries('request').filter((e) => e.principal === 'service:llmapp1' && e.bundle_serial === serial).length;
     let running = true;
     const workers = Array.from({ length: 8 }, async (_, i) => {
       while (running) statuses.push(await chat(world.keys.llmapp1, i % 2 === 0 ? 'azure/gpt-4o' : 'azure/text-embedding-3-large').catch(() => -1));
@@ -58,17 +61,14 @@ describe('when a new bundle is published while traffic flows', () => {
     });
     const aliceRecord = join(policies, 'keys', `${world.keys.alice.split('_')[1]}.yaml`);
     await writeFile(aliceRecord, (await readFile(aliceRecord, 'utf8')) + 'revoked: true\n');
-    await new Promise((r) => setTimeout(r, 150));
-    const published = Date.now();
+    await waitFor(() => servedBy(1) >= 10); // the traffic is flowing on serial 1
     host.bytes = await buildBundle(policies, 2, world.signer.privateKey);
 
-    await waitFor(async () => (await chat(world.keys.bob, 'local/gpt-4o-mini')) === 200, 2000);
-    const tookMs = Date.now() - published;
-    expect(tookMs).toBeLessThan(POLL_MS * 1.1 + 500);
+    await waitFor(async () => (await chat(world.keys.bob, 'local/gpt-4o-mini')) === 200);
     expect(await chat(world.keys.alice, 'mock/gpt-4o-mini')).toBe(401);
-    expect(gateway.logs.entries('request').at(-1)).toMatchObject({ auth_failure: 'revoked', bundle_serial: 2 });
+    await waitFor(() => gateway.logs.entries('request').some((e) => e.auth_failure === 'revoked' && e.bundle_serial === 2));
 
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => servedBy(2) >= 10); // and goes on flowing on serial 2
     running = false;
     await Promise.all(workers);
     expect(statuses.length).toBeGreaterThan(20);
@@ -79,21 +79,23 @@ describe('when a new bundle is published while traffic flows', () => {
 });
 
 describe('when a grant expires while the bundle stays the same', () => {
-  it('stops working at the moment it lapses, with no reload, and leaves /v1/models', async () => {
-    const lapse = Date.now() + 1500;
+  it('stops working once it lapses, with no reload, and leaves /v1/models', async () => {
+    // Room to publish, activate and use the grant before it lapses, even on a busy machine.
+    const lapse = Date.now() + scaled(1000);
     await world.publish(3, { bobGrantExpires: new Date(lapse).toISOString() });
     host.bytes = await readFile(world.bundlePath);
-    await waitFor(() => gateway.lifecycle.current?.serial === 3, 2000);
+    await waitFor(() => gateway.lifecycle.current?.serial === 3);
     const models = async (): Promise<string[]> => {
       const res = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${world.keys.bob}` } });
       return ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
     };
     expect(await chat(world.keys.bob, 'local/gpt-4o-mini')).toBe(200);
     expect(await models()).toContain('local/gpt-4o-mini');
-    await new Promise((r) => setTimeout(r, Math.max(0, lapse - Date.now()) + 20));
+    await new Promise((r) => setTimeout(r, Math.max(0, lapse - Date.now()) + 20)); // past the lapse
     expect(await chat(world.keys.bob, 'local/gpt-4o-mini')).toBe(403);
     expect(await models()).not.toContain('local/gpt-4o-mini');
-    expect(gateway.logs.entries('request').findLast((e) => e.status === 403)).toMatchObject({ deny_reason: 'grant_expired', bundle_serial: 3 });
+    expect(gateway.lifecycle.current?.serial).toBe(3);
+    await waitFor(() => gateway.logs.entries('request').some((e) => e.status === 403 && e.deny_reason === 'grant_expired' && e.bundle_serial === 3));
   });
 });
 

@@ -4,9 +4,10 @@ import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leakedSecrets } from '../support/logs.ts';
 import { createWorld, type World } from '../support/world.ts';
+import { scaled } from '../support/time-scale.ts';
 
 let world: World;
-const client = (key: string): OpenAI => new OpenAI({ baseURL: `${world.gateway.url}/v1`, apiKey: key, maxRetries: 0, timeout: 10_000 });
+const client = (key: string): OpenAI => new OpenAI({ baseURL: `${world.gateway.url}/v1`, apiKey: key, maxRetries: 0, timeout: scaled(10_000) });
 
 beforeAll(async () => {
   world = await createWorld();

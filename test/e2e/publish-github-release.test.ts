@@ -51,7 +51,7 @@ describe('when a runtime polls the stable github-release URL', () => {
     expect(pollUrl).toBe(`${api.url}/acme/policy-bundles/releases/latest/download/bundle.json`);
 
     gateway = await startTestGateway({ bundle: pollUrl, publicKeys: [signer.publicKey], pollMs: 200 });
-    await waitFor(async () => (await activeSerial()) === 10, 5000);
+    await waitFor(async () => (await activeSerial()) === 10);
 
     // Unchanged: the stable URL still redirects, and the asset answers 304 to the stored ETag.
     const seen = api.requests.length;
@@ -59,7 +59,7 @@ describe('when a runtime polls the stable github-release URL', () => {
     expect(api.requests.slice(seen)).toEqual(['GET /acme/policy-bundles/releases/latest/download/bundle.json', 'GET /acme/policy-bundles/releases/download/modelgate-bundle-10/bundle.json']);
 
     await publish(11);
-    await waitFor(async () => (await activeSerial()) === 11, 5000);
+    await waitFor(async () => (await activeSerial()) === 11);
     expect(gateway.logs.entries().some((e) => e.event === 'bundle_rejected')).toBe(false);
   });
 });

@@ -16,6 +16,7 @@ import { startGcpSmServer, type GcpSmServer } from '../support/gcp-sm-server.ts'
 import { leakedSecrets } from '../support/logs.ts';
 import { SSM_TEST_CREDENTIALS, startSsmServer, type SsmServer } from '../support/ssm-server.ts';
 import { createWorld, type World } from '../support/world.ts';
+import { scaled } from '../support/time-scale.ts';
 
 const SA_EMAIL = 'gateway@acme-llm.iam.gserviceaccount.com';
 
@@ -56,7 +57,7 @@ function providerFile(account: string, ref: string, upstreamUrl: string): string
   return `name: ${account}\ntype: openai\nbase_url: ${upstreamUrl}/v1\nsecret: ${ref}\nmodels:\n  - name: gpt-4o-mini\n`;
 }
 
-const client = (gateway: TestGateway): OpenAI => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: world.keys.alice, maxRetries: 0, timeout: 10_000 });
+const client = (gateway: TestGateway): OpenAI => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: world.keys.alice, maxRetries: 0, timeout: scaled(10_000) });
 const ask = (gateway: TestGateway, account: string, stream = false) => {
   const request = { model: `${account}/gpt-4o-mini`, messages: [{ role: 'user' as const, content: 'hi' }] };
   return stream
@@ -136,7 +137,7 @@ beforeAll(async () => {
     extraRules: `  - models: [${[...STORES, NEVER_READ].map((s) => `"${s.account}/*"`).join(', ')}]\n    users: [alice]\n`,
   });
   expect(await world.gateway.lifecycle.refresh()).toBe('activated');
-}, 20_000);
+}, scaled(20_000));
 
 afterAll(async () => {
   await world?.close();
@@ -146,7 +147,7 @@ afterAll(async () => {
 
 describe('when a bundle activates with accounts keyed in each cloud store', () => {
   it('reads every key at activation, before any request', async () => {
-    await waitFor(async () => [...(await readyz(world.gateway)).refs.values()].every((r) => r.state !== 'pending'), 5_000);
+    await waitFor(async () => [...(await readyz(world.gateway)).refs.values()].every((r) => r.state !== 'pending'));
     const { refs, status } = await readyz(world.gateway);
     expect(status).toBe(200);
     for (const store of STORES) expect(refs.get(store.ref)).toMatchObject({ accounts: [store.account], state: 'ok', last_error: null });
@@ -230,12 +231,12 @@ describe('when every store goes down after the keys were read', () => {
   let gateway: TestGateway;
   beforeAll(async () => {
     // A gateway refreshing every 150 ms, so the outage is seen at once.
-    gateway = await startTestGateway({ bundle: world.bundlePath, publicKeys: [world.signer.publicKey], cloudSecrets: { azure: { ca: azure.ca } }, secretTtlMs: 150, secretTimeoutMs: 1_000 });
-    await waitFor(() => allIn(gateway, 'ok'), 5_000);
+    gateway = await startTestGateway({ bundle: world.bundlePath, publicKeys: [world.signer.publicKey], cloudSecrets: { azure: { ca: azure.ca } }, secretTtlMs: 150, secretTimeoutMs: scaled(1_000) });
+    await waitFor(() => allIn(gateway, 'ok'));
     ssm.setMode('internal_error');
     gcp.setMode('unavailable');
     azure.setMode('throttle');
-    await waitFor(() => allIn(gateway, 'stale'), 5_000);
+    await waitFor(() => allIn(gateway, 'stale'));
   });
   afterAll(async () => {
     ssm.setMode('ok');
@@ -271,7 +272,7 @@ describe('when every store goes down after the keys were read', () => {
     ssm.setMode('ok');
     gcp.setMode('ok');
     azure.setMode('ok');
-    await waitFor(() => allIn(gateway, 'ok'), 5_000);
+    await waitFor(() => allIn(gateway, 'ok'));
     expect(await ask(gateway, 'from-azure')).toBe('upstream gpt-4o-mini says hi');
     expect(leakedSecrets(gateway.logs.lines, values)).toEqual([]);
     expect(gateway.logs.entries().some((e) => e.event === 'secret_read_failed' && e.ref === STORES[2]!.ref && e.reason === 'throttled')).toBe(true);

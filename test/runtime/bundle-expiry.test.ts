@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExpiryPolicy } from '../../runtime/bundle/status.ts';
 import { signingPair, startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
 import { buildBundle, mintTestKeys, writePolicyTree, type TestKeys } from '../support/policies.ts';
+import { scaled } from '../support/time-scale.ts';
 
 let dir: string;
 let keys: TestKeys;
@@ -22,9 +23,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A gateway whose only bundle expires ~600 ms after it starts. */
+/** A gateway whose only bundle expires soon after it starts (room enough to serve from it first). */
 async function gatewayWithShortBundle(policy: ExpiryPolicy): Promise<{ gateway: TestGateway; expiresAt: number }> {
-  const expiresAt = Date.now() + 600;
+  const expiresAt = Date.now() + scaled(600);
   const path = join(dir, `${policy}.json`);
   await writeFile(path, await buildBundle(join(dir, 'p'), 1, signer.privateKey, (p) => {
     p.expires_at = new Date(expiresAt).toISOString();
@@ -67,7 +68,7 @@ describe('when the active bundle expires under serve-stale', () => {
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ ready: true, bundle: { expired: true, expiry_policy: 'serve-stale' } });
       expect(await expiredGauge(gateway)).toBe('1');
-      await waitFor(() => gateway.logs.entries().some((e) => e.event === 'bundle_expired' && e.policy === 'serve-stale' && e.level === 'error'), 1000);
+      await waitFor(() => gateway.logs.entries().some((e) => e.event === 'bundle_expired' && e.policy === 'serve-stale' && e.level === 'error'));
     } finally {
       await gateway.close();
     }

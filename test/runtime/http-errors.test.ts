@@ -2,12 +2,14 @@
 // without credential material; no route reaches a provider without authorization.
 import { request as rawRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/gateway.ts';
 import { leakedSecrets } from '../support/logs.ts';
 import { createWorld, type World } from '../support/world.ts';
+import { scaled, TEST_TIMEOUT_MS } from '../support/time-scale.ts';
 
 let world: World;
 beforeAll(async () => {
-  world = await createWorld({ gateway: { bodyLimit: 64 * 1024, upstreamTimeoutMs: 300 } });
+  world = await createWorld({ gateway: { bodyLimit: 64 * 1024, upstreamTimeoutMs: scaled(300) } });
 });
 afterAll(async () => {
   await world?.close();
@@ -149,11 +151,13 @@ describe('when the provider cannot be reached or is slow', () => {
     expectError(await post('/v1/chat/completions', chat('dead/gpt-4o')), 502, 'MG_UPSTREAM_UNREACHABLE');
   });
 
-  it('answers a provider slower than the timeout with 504 MG_UPSTREAM_TIMEOUT', async () => {
-    world.upstream.delayMs = 2000;
-    const started = Date.now();
+  it('answers a provider slower than the timeout with 504 MG_UPSTREAM_TIMEOUT and hangs up on it', async () => {
+    // The provider would answer only after the test's own hang guard: the 504 can come from the timeout alone.
+    world.upstream.delayMs = TEST_TIMEOUT_MS;
+    const abortedBefore = world.upstream.aborted.length;
     expectError(await post('/v1/chat/completions', chat('local/slow-model')), 504, 'MG_UPSTREAM_TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(1500);
+    await waitFor(() => world.gateway.logs.entries('request').some((e) => e.model === 'local/slow-model' && e.status === 504 && e.outcome === 'upstream_failed' && e.code === 'MG_UPSTREAM_TIMEOUT'));
+    await waitFor(() => world.upstream.aborted.length > abortedBefore);
   });
 });
 

@@ -6,13 +6,14 @@ import type { ActiveBundle } from '../../runtime/bundle/activate.ts';
 import { secretReadiness } from '../../runtime/http/readyz.ts';
 import { createSecretResolver, type SecretReadEvent, type SecretResolverOptions, type SecretStatus } from '../../runtime/secrets/resolve.ts';
 import { SecretError, type SecretSource } from '../../schemas/formats/secret-source.ts';
+import { HANG_GUARD_MS } from '../support/time-scale.ts';
 
 const REF = 'aws-ssm:///prod/openai?region=us-east-1';
 const OTHER = 'aws-ssm:///prod/azure?region=us-east-1';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
+async function until(cond: () => boolean, guardMs = HANG_GUARD_MS): Promise<void> {
+  const end = Date.now() + guardMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error('condition not met in time');
     await sleep(5);
@@ -25,6 +26,8 @@ function fakeStore(values: Record<string, string>) {
     values,
     failing: null as SecretError | null,
     delayMs: 5,
+    /** While set, every read waits for it as well (the test decides when reads may finish). */
+    gate: null as Promise<void> | null,
     ignoreSignal: false,
     reads: [] as string[],
     source: undefined as unknown as SecretSource,
@@ -38,6 +41,7 @@ function fakeStore(values: Record<string, string>) {
         const timer = setTimeout(resolve, store.delayMs);
         if (!store.ignoreSignal) signal.addEventListener('abort', () => (clearTimeout(timer), reject(new SecretError('timeout', 'cancelled'))), { once: true });
       });
+      if (store.gate !== null) await store.gate;
       if (store.failing !== null) throw store.failing;
       const value = store.values[text];
       if (value === undefined) throw new SecretError('not_found', `${text} does not exist`);
@@ -56,18 +60,14 @@ function resolverFor(store: ReturnType<typeof fakeStore>, options: Partial<Secre
 describe('when a bundle activates', () => {
   it('reads every reference in parallel, records its accounts, and forgets references no longer used', async () => {
     const store = fakeStore({ [REF]: 'key-a', [OTHER]: 'key-b' });
-    store.delayMs = 100;
+    let open = (): void => {};
+    store.gate = new Promise((resolve) => (open = resolve));
     const { resolver } = resolverFor(store);
     let settled = false;
-    const activation = resolver
-      .activate([
-        { ref: REF, account: 'local' },
-        { ref: OTHER, account: 'azure' },
-        { ref: REF, account: 'dead' },
-      ])
-      .then(() => (settled = true));
-    await sleep(20);
-    expect([settled, [...store.reads].sort()]).toEqual([false, [OTHER, REF].sort()]); // both reads under way at once
+    const activation = resolver.activate([{ ref: REF, account: 'local' }, { ref: OTHER, account: 'azure' }, { ref: REF, account: 'dead' }]).then(() => (settled = true));
+    await until(() => store.reads.length === 2); // both reads under way at once, neither finished
+    expect([settled, [...store.reads].sort()]).toEqual([false, [OTHER, REF].sort()]);
+    open();
     await activation;
     expect(resolver.status().find((s) => s.ref === REF)).toMatchObject({ accounts: ['local', 'dead'], state: 'ok', lastError: null });
     await resolver.activate([{ ref: OTHER, account: 'azure' }]);
@@ -110,7 +110,8 @@ describe('when the store fails during a refresh', () => {
     const outageStarted = Date.now();
     store.failing = new SecretError('read_failed', `cannot reach SSM for ${REF} (ECONNREFUSED)`);
     await until(() => resolver.status()[0]?.state === 'stale');
-    await sleep(120); // well past the TTL: the value is no longer fresh, but still usable
+    // Several failed retries later, the value is no longer fresh, but still usable.
+    await until(() => events.filter((e) => e.error !== null && e.held && e.kind === 'refresh').length >= 3);
     expect(resolver.peek(REF)).toBe('key-held');
     expect(await resolver.resolve(REF)).toBe('key-held');
     const stale = resolver.status()[0]!;
@@ -142,11 +143,13 @@ describe('when a reference was never read successfully', () => {
   });
 
   it('does not retry a scheme this runtime has no source for', async () => {
-    const events: string[] = [];
-    const logged = createSecretResolver({ sources: [], retryMs: 10, onRead: (e) => events.push(e.error?.reason ?? 'ok') });
-    await logged.activate([{ ref: 'gcp-sm://projects/p/secrets/s/versions/latest', account: 'g' }]);
-    await sleep(60);
-    expect(events).toEqual(['unsupported_scheme']);
+    const unsupported = 'gcp-sm://projects/p/secrets/s/versions/latest';
+    const store = fakeStore({}); // the control: a missing value in a known store is retried
+    const events: SecretReadEvent[] = [];
+    const logged = createSecretResolver({ sources: [store.source], retryMs: 10, onRead: (e) => events.push(e) });
+    await logged.activate([{ ref: unsupported, account: 'g' }, { ref: REF, account: 'local' }]);
+    await until(() => events.filter((e) => e.ref === REF).length >= 4);
+    expect(events.filter((e) => e.ref === unsupported).map((e) => e.error?.reason)).toEqual(['unsupported_scheme']);
     logged.close();
   });
 });
@@ -213,15 +216,14 @@ describe('when the provider keeps refusing a key the store still holds', () => {
 });
 
 describe('when a store does not answer', () => {
-  it('rejects with timeout after timeoutMs, even from a source that ignores its abort signal', async () => {
+  it('rejects with timeout once timeoutMs passes, even from a source that ignores its abort signal', async () => {
     const store = fakeStore({ [REF]: 'key-a' });
-    store.delayMs = 5_000;
     store.ignoreSignal = true;
+    store.gate = new Promise(() => {}); // the read never finishes: only the resolver's deadline can end it
     const { resolver } = resolverFor(store, { timeoutMs: 80 });
-    const started = Date.now();
     const error = await resolver.resolve(REF).catch((e: unknown) => e as SecretError);
     expect((error as SecretError).reason).toBe('timeout');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(store.reads).toEqual([REF]);
     resolver.close();
   });
 });
@@ -233,7 +235,12 @@ describe('when the resolver is closed', () => {
     await resolver.activate([{ ref: REF, account: 'local' }]);
     resolver.close();
     const reads = store.reads.length;
-    await sleep(80);
+    // The control: an open resolver with the same TTL refreshes several times meanwhile.
+    const control = fakeStore({ [OTHER]: 'key-b' });
+    const { resolver: open } = resolverFor(control, { ttlMs: 20 });
+    await open.activate([{ ref: OTHER, account: 'azure' }]);
+    await until(() => control.reads.length >= 4);
+    open.close();
     expect(store.reads.length).toBe(reads);
     expect(resolver.peek(REF)).toBeUndefined();
     expect(resolver.status()).toEqual([]);

@@ -6,6 +6,7 @@ import type { CloudSecretSourcesOptions } from '../../runtime/secrets/cloud-sour
 import { startRuntime, type RunningRuntime } from '../../runtime/start.ts';
 import { AUDIENCE } from './policies.ts';
 import { captureLogs, type LogCapture } from './logs.ts';
+import { HANG_GUARD_MS, scaled, TIME_SCALE } from './time-scale.ts';
 
 export interface TestGateway extends RunningRuntime {
   logs: LogCapture;
@@ -50,9 +51,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       jitter: 0.1,
       expiryPolicy: options.expiryPolicy ?? 'fail-closed',
       bodyLimit: options.bodyLimit ?? 1024 * 1024,
-      upstreamTimeoutMs: options.upstreamTimeoutMs ?? 5_000,
+      upstreamTimeoutMs: options.upstreamTimeoutMs ?? scaled(5_000),
       maxBundleBytes: options.maxBundleBytes ?? 4 * 1024 * 1024,
-      fetchTimeoutMs: 2_000,
+      fetchTimeoutMs: scaled(2_000),
       ...(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs }),
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
@@ -73,11 +74,14 @@ export function signingPair(): { privateKey: KeyObject; publicKey: KeyObject } {
   return generateKeyPairSync('ed25519');
 }
 
-/** Polls cond every 20 ms until true or timeoutMs passes. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const until = Date.now() + timeoutMs;
+/**
+ * Polls cond every 20 ms until it holds. guardMs is a hang guard, not a claim about speed: pass a
+ * scaled() value when the default (HANG_GUARD_MS) is not enough, never a tight bound.
+ */
+export async function waitFor(cond: () => boolean | Promise<boolean>, guardMs = HANG_GUARD_MS): Promise<void> {
+  const until = Date.now() + guardMs;
   while (!(await cond())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
+    if (Date.now() > until) throw new Error(`condition not met within the ${guardMs} ms hang guard (MG_TEST_TIME_SCALE=${TIME_SCALE})`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

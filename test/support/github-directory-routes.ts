@@ -17,6 +17,8 @@ export interface GitHubDirectoryState {
   rateLimit: { count: number; retryAfter?: number; resetAt?: number } | null;
   /** Requests answered by these routes, rate-limited ones included. */
   hits: number;
+  /** When each of those requests arrived (Date.now()), and whether it was answered rate-limited. */
+  arrivals: { atMs: number; limited: boolean }[];
 }
 
 export function gitHubDirectoryState(org: string, init: { users?: Record<string, number>; members?: string[]; teams?: Record<string, string[]> } = {}): GitHubDirectoryState {
@@ -28,6 +30,7 @@ export function gitHubDirectoryState(org: string, init: { users?: Record<string,
     requesterOutsideOrg: false,
     rateLimit: null,
     hits: 0,
+    arrivals: [],
   };
 }
 
@@ -51,7 +54,9 @@ export function githubDirectoryRoutes(state: GitHubDirectoryState): GitHubRoute[
   const guarded = (handle: (request: GitHubRequest) => GitHubReply) => (request: GitHubRequest): GitHubReply => {
     state.hits += 1;
     const limit = state.rateLimit;
-    if (limit !== null && limit.count > 0) {
+    const limited = limit !== null && limit.count > 0;
+    state.arrivals.push({ atMs: Date.now(), limited });
+    if (limited) {
       limit.count -= 1;
       const headers: Record<string, string> =
         limit.retryAfter !== undefined ? { 'retry-after': String(limit.retryAfter) } : { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(limit.resetAt ?? Math.ceil(Date.now() / 1000) + 3600) };

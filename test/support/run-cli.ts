@@ -1,8 +1,12 @@
 // Runs the real `modelgate` command in a child process, as users and CI do.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { scaled } from './time-scale.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/modelgate.js', import.meta.url));
+
+/** A command still running after this is hung: it is killed and the result says so. */
+const CLI_HANG_GUARD_MS = scaled(20_000);
 
 export interface CliResult {
   code: number;
@@ -12,7 +16,9 @@ export interface CliResult {
 
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const execOptions = { cwd: options.cwd, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024, timeout: CLI_HANG_GUARD_MS, killSignal: 'SIGKILL' as const };
+    execFile(process.execPath, [BIN, ...args], execOptions, (error, stdout, stderr) => {
+      if (error?.killed === true) stderr += `\n[run-cli] modelgate ${args.join(' ')} killed after the ${CLI_HANG_GUARD_MS} ms hang guard (MG_TEST_TIME_SCALE)\n`;
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });

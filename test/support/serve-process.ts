@@ -3,6 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './gateway.ts';
+import { scaled } from './time-scale.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/modelgate.js', import.meta.url));
 
@@ -26,7 +27,7 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
   child.stderr.on('data', collect);
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   try {
-    await waitFor(() => lines.some((l) => l.includes('"event":"listening"')) || child.exitCode !== null, 20_000);
+    await waitFor(() => lines.some((l) => l.includes('"event":"listening"')) || child.exitCode !== null, scaled(20_000));
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`serve did not start: ${lines.join('\n')}`, { cause: error });

@@ -1,6 +1,6 @@
 // A local OpenAI- and Azure-OpenAI-shaped upstream on 127.0.0.1 for the gateway tests. It checks
 // the root key it expects, records what it received, and misbehaves on request by model name:
-//   slow-*          waits delayMs before answering (timeouts)
+//   slow-*          waits delayMs before answering, or until the caller leaves (timeouts)
 //   broken-stream   sends two SSE chunks, then drops the connection
 //   hang-stream     sends one SSE chunk and never finishes (client abort)
 //   leaky-error     answers 500 with the root key and a key-shaped string in the message
@@ -85,7 +85,12 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     }
     const operation = (azure?.[2] ?? openai?.[1]) as string;
     const model = azure ? (azure[1] as string) : String(body.model);
-    if (model.startsWith('slow')) await new Promise((r) => setTimeout(r, state.delayMs));
+    if (model.startsWith('slow')) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, state.delayMs);
+        res.on('close', () => (clearTimeout(timer), resolve()));
+      });
+    }
     if (res.destroyed) return;
     if (model === 'leaky-error') return json(500, { error: { message: `internal failure using key ${options.openaiKey} (also tried sk-proj-abcdefghijklmnopqrstuvwx)`, type: 'server_error', code: 'boom' } });
     if (model === 'root-key-refused') return json(401, { error: { message: `Incorrect API key provided: ${options.openaiKey.slice(0, 7)}****`, type: 'invalid_request_error', code: 'invalid_api_key' } });
