@@ -1,10 +1,17 @@
 // The activation gate (checkActivation in runtime/bundle/activate.ts), in process: audience, the
-// serial floor against rollback and serial reuse, expiry, in that order.
-import { describe, expect, it } from 'vitest';
-import { checkActivation, type ActivationGate, type SerialFloor } from '../../runtime/bundle/activate.ts';
+// serial floor against rollback and serial reuse, expiry, in that order; then compileActiveBundle,
+// which turns a verified payload into what the request path reads.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Dispatcher } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkActivation, compileActiveBundle, type ActivationGate, type SerialFloor } from '../../runtime/bundle/activate.ts';
+import { sha256Hex } from '../../schemas/formats/api-key.ts';
 import { BundleError, type BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import type { VerifiedBundle } from '../../schemas/bundle/verify.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
+import { AUDIENCE, compilePayload, mintTestKeys, type TestKeys, writePolicyTree } from '../support/policies.ts';
 
 const NOW = Date.parse('2026-12-01T00:00:00Z');
 
@@ -92,5 +99,47 @@ describe('when the bundle has expired', () => {
 
   it('refuses rollback before expiry', () => {
     expect(refusal(() => checkActivation(bundle(4, 'a', { expires_at: '2026-11-01T00:00:00Z' }), gate({ active: at(5, 'x'), acceptExpired: true }))).code).toBe('MG_BUNDLE_ROLLBACK');
+  });
+});
+
+describe('when a verified bundle is compiled for the request path', () => {
+  let dir: string;
+  let payload: BundlePayload;
+  let keys: TestKeys;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mg-compile-active-'));
+    keys = mintTestKeys();
+    await writePolicyTree(dir, keys, { upstreamUrl: 'http://127.0.0.1:9', azureKeyFile: join(dir, 'none'), openaiKeyVar: 'MG_NONE', oidcIssuer: 'https://idp.test' });
+    payload = await compilePayload(dir, 3, new Date('2026-11-30T00:00:00Z'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('carries the bundle identity, its times and every key with its digest, owner, expiry and revocation', () => {
+    const active = compileActiveBundle({ payload, digest: 'd1', keyid: 'k' }, { dispatcher: {} as Dispatcher }, NOW);
+    expect(active).toMatchObject({ serial: 3, revision: 'rev-3', digest: 'd1', audience: AUDIENCE, activatedAtMs: NOW });
+    expect(active.createdAtMs).toBe(Date.parse('2026-11-30T00:00:00Z'));
+    expect(active.expiresAtMs).toBe(Date.parse(payload.expires_at));
+    expect(active.keys.size).toBe(payload.keys.length);
+    const principalOf = (name: string) => payload.principals.findIndex((p) => p.name === name);
+    const keyOf = (key: string) => active.keys.get(key.split('_')[1] as string)!;
+    expect(keyOf(keys.alice)).toEqual({ digest: Buffer.from(sha256Hex(keys.alice), 'hex'), principal: principalOf('alice'), expiresMs: Infinity, revoked: false });
+    expect(keyOf(keys.revoked)).toMatchObject({ principal: principalOf('alice'), revoked: true });
+    const expired = payload.keys.find((k) => k.expires !== undefined)!;
+    expect(active.keys.get(expired.id)).toMatchObject({ principal: principalOf('bob'), expiresMs: Date.parse(expired.expires!), revoked: false });
+  });
+
+  it('labels principals, routes each model to its account, and indexes grants and OIDC principals', () => {
+    const active = compileActiveBundle({ payload, digest: 'd1', keyid: 'k' }, { dispatcher: {} as Dispatcher }, NOW);
+    expect(active.principals.map((p) => `${p.id} ${p.kind} ${p.name} ${p.label}`)).toEqual(payload.principals.map((p) => `${p.id} ${p.kind} ${p.name} ${p.kind === 'service' ? `service:${p.name}` : p.name}`));
+    expect(active.principals.find((p) => p.kind === 'service')!.label).toBe('service:llmapp1');
+    expect(active.routes.map((r) => `${r.fqn} ${r.account}`)).toEqual(payload.models.map((m) => `${m.fqn} ${m.fqn.split('/')[0]}`));
+    expect(active.providers.map((p) => p.name)).toEqual(payload.providers.map((p) => p.name));
+    for (const route of active.routes) expect(active.providers).toContain(route.provider);
+    const alice = payload.principals.findIndex((p) => p.name === 'alice');
+    expect(active.index.decide(alice, 'azure/gpt-4o', NOW)).toMatchObject({ allowed: true });
+    expect(active.oidc.issuers.map((i) => i.issuer)).toEqual(['https://idp.test']);
+    expect(active.oidc.principals.services.get('llmapp1')).toBe(payload.principals.findIndex((p) => p.name === 'llmapp1'));
   });
 });

@@ -72,6 +72,7 @@ describe('when a grant expires', () => {
     expect(idx.decide(0, fqn(3), T - 1)).toMatchObject({ allowed: true, rule: 1 });
     expect(idx.decide(0, fqn(3), T)).toMatchObject({ allowed: true, rule: 1, source: 'authz.yaml:2:3' });
     expect(idx.decide(0, fqn(3), T + 86_400_000)).toEqual({ allowed: false, reason: 'grant_expired' });
+    expect(idx.decide(0, fqn(4), T + 86_400_000)).toEqual({ allowed: false, reason: 'no_grant' });
     expect(idx.decide(1, fqn(3), T - 1)).toMatchObject({ allowed: true, rule: 2 });
     expect(idx.decide(1, fqn(3), T + 10 * 86_400_000)).toMatchObject({ allowed: true, rule: 2 });
     // Class 2: the later rule grants another model; the earlier one, for model 3, has lapsed.
