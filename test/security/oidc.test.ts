@@ -1,6 +1,7 @@
 // OIDC access tokens, in process: the verifier against a JWKS served from memory (a tiny
 // node:http server in this process, and a fetch stub for discovery), the principal mapping, and
 // the authenticator's verifier cache across bundles.
+import { webcrypto } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
@@ -229,7 +230,7 @@ describe('when jose refuses the token after the issuer is chosen', () => {
 
   // Signed by hand: jose's signers refuse to build these tokens.
   const signRaw = async (protectedHeader: string, payload: string): Promise<string> =>
-    Buffer.from(await crypto.subtle.sign('RSASSA-PKCS1-v1_5', signingKey as CryptoKey, new TextEncoder().encode(`${protectedHeader}.${payload}`))).toString('base64url');
+    Buffer.from(await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', signingKey as webcrypto.CryptoKey, new TextEncoder().encode(`${protectedHeader}.${payload}`))).toString('base64url');
 
   it('is refused as malformed when a validly signed JWS has an unencoded payload (RFC 7797)', async () => {
     const unencoded = b64({ alg: 'RS256', kid: 'k1', b64: false, crit: ['b64'] });
