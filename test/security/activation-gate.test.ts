@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkActivation, compileActiveBundle, type ActivationGate, type SerialFloor } from '../../runtime/bundle/activate.ts';
-import { sha256Hex } from '../../schemas/formats/api-key.ts';
+import { type ActivationGate, checkActivation, compileActiveBundle, type SerialFloor } from '../../runtime/bundle/activate.ts';
 import { BundleError, type BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import type { VerifiedBundle } from '../../schemas/bundle/verify.ts';
+import { sha256Hex } from '../../schemas/formats/api-key.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { AUDIENCE, compilePayload, mintTestKeys, type TestKeys, writePolicyTree } from '../support/policies.ts';
 
@@ -20,7 +20,14 @@ const bundle = (serial: number, digest: string, overrides: Partial<BundlePayload
   digest,
   keyid: 'k',
 });
-const gate = (overrides: Partial<ActivationGate> = {}): ActivationGate => ({ audience: 'gw', active: null, floor: null, nowMs: NOW, acceptExpired: false, ...overrides });
+const gate = (overrides: Partial<ActivationGate> = {}): ActivationGate => ({
+  audience: 'gw',
+  active: null,
+  floor: null,
+  nowMs: NOW,
+  acceptExpired: false,
+  ...overrides,
+});
 const at = (serial: number, digest: string): SerialFloor => ({ serial, digest });
 
 function refusal(run: () => unknown): { code: BundleErrorCode; message: string } {
@@ -55,8 +62,12 @@ describe('when the bundle serial is older', () => {
       message: 'bundle serial 4 is older than serial 5 already activated',
     });
     expect(refusal(() => checkActivation(bundle(4, 'a'), gate({ floor: at(5, 'x') }))).code).toBe('MG_BUNDLE_ROLLBACK');
-    expect(refusal(() => checkActivation(bundle(6, 'a'), gate({ active: at(3, 'x'), floor: at(7, 'y') }))).message).toBe('bundle serial 6 is older than serial 7 already activated');
-    expect(refusal(() => checkActivation(bundle(6, 'a'), gate({ active: at(7, 'y'), floor: at(3, 'x') }))).message).toBe('bundle serial 6 is older than serial 7 already activated');
+    expect(refusal(() => checkActivation(bundle(6, 'a'), gate({ active: at(3, 'x'), floor: at(7, 'y') }))).message).toBe(
+      'bundle serial 6 is older than serial 7 already activated',
+    );
+    expect(refusal(() => checkActivation(bundle(6, 'a'), gate({ active: at(7, 'y'), floor: at(3, 'x') }))).message).toBe(
+      'bundle serial 6 is older than serial 7 already activated',
+    );
   });
 
   it('activates a newer serial', () => {
@@ -89,7 +100,10 @@ describe('when the bundle has expired', () => {
   it('refuses MG_BUNDLE_EXPIRED from expires_at on, unless expired bundles are accepted', () => {
     const expiresAt = { expires_at: '2026-12-01T00:00:00Z' };
     expect(checkActivation(bundle(1, 'a', expiresAt), gate({ nowMs: NOW - 1 }))).toBe('activate');
-    expect(refusal(() => checkActivation(bundle(1, 'a', expiresAt), gate()))).toEqual({ code: 'MG_BUNDLE_EXPIRED', message: 'the bundle expired at 2026-12-01T00:00:00Z' });
+    expect(refusal(() => checkActivation(bundle(1, 'a', expiresAt), gate()))).toEqual({
+      code: 'MG_BUNDLE_EXPIRED',
+      message: 'the bundle expired at 2026-12-01T00:00:00Z',
+    });
     expect(checkActivation(bundle(1, 'a', expiresAt), gate({ acceptExpired: true }))).toBe('activate');
   });
 
@@ -98,7 +112,9 @@ describe('when the bundle has expired', () => {
   });
 
   it('refuses rollback before expiry', () => {
-    expect(refusal(() => checkActivation(bundle(4, 'a', { expires_at: '2026-11-01T00:00:00Z' }), gate({ active: at(5, 'x'), acceptExpired: true }))).code).toBe('MG_BUNDLE_ROLLBACK');
+    expect(refusal(() => checkActivation(bundle(4, 'a', { expires_at: '2026-11-01T00:00:00Z' }), gate({ active: at(5, 'x'), acceptExpired: true }))).code).toBe(
+      'MG_BUNDLE_ROLLBACK',
+    );
   });
 });
 
@@ -109,7 +125,12 @@ describe('when a verified bundle is compiled for the request path', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mg-compile-active-'));
     keys = mintTestKeys();
-    await writePolicyTree(dir, keys, { upstreamUrl: 'http://127.0.0.1:9', azureKeyFile: join(dir, 'none'), openaiKeyVar: 'MG_NONE', oidcIssuer: 'https://idp.test' });
+    await writePolicyTree(dir, keys, {
+      upstreamUrl: 'http://127.0.0.1:9',
+      azureKeyFile: join(dir, 'none'),
+      openaiKeyVar: 'MG_NONE',
+      oidcIssuer: 'https://idp.test',
+    });
     payload = await compilePayload(dir, 3, new Date('2026-11-30T00:00:00Z'));
   });
   afterAll(async () => {
@@ -124,7 +145,12 @@ describe('when a verified bundle is compiled for the request path', () => {
     expect(active.keys.size).toBe(payload.keys.length);
     const principalOf = (name: string) => payload.principals.findIndex((p) => p.name === name);
     const keyOf = (key: string) => active.keys.get(key.split('_')[1] as string)!;
-    expect(keyOf(keys.alice)).toEqual({ digest: Buffer.from(sha256Hex(keys.alice), 'hex'), principal: principalOf('alice'), expiresMs: Infinity, revoked: false });
+    expect(keyOf(keys.alice)).toEqual({
+      digest: Buffer.from(sha256Hex(keys.alice), 'hex'),
+      principal: principalOf('alice'),
+      expiresMs: Infinity,
+      revoked: false,
+    });
     expect(keyOf(keys.revoked)).toMatchObject({ principal: principalOf('alice'), revoked: true });
     const expired = payload.keys.find((k) => k.expires !== undefined)!;
     expect(active.keys.get(expired.id)).toMatchObject({ principal: principalOf('bob'), expiresMs: Date.parse(expired.expires!), revoked: false });
@@ -132,7 +158,9 @@ describe('when a verified bundle is compiled for the request path', () => {
 
   it('labels principals, routes each model to its account, and indexes grants and OIDC principals', () => {
     const active = compileActiveBundle({ payload, digest: 'd1', keyid: 'k' }, { dispatcher: {} as Dispatcher }, NOW);
-    expect(active.principals.map((p) => `${p.id} ${p.kind} ${p.name} ${p.label}`)).toEqual(payload.principals.map((p) => `${p.id} ${p.kind} ${p.name} ${p.kind === 'service' ? `service:${p.name}` : p.name}`));
+    expect(active.principals.map((p) => `${p.id} ${p.kind} ${p.name} ${p.label}`)).toEqual(
+      payload.principals.map((p) => `${p.id} ${p.kind} ${p.name} ${p.kind === 'service' ? `service:${p.name}` : p.name}`),
+    );
     expect(active.principals.find((p) => p.kind === 'service')!.label).toBe('service:llmapp1');
     expect(active.routes.map((r) => `${r.fqn} ${r.account}`)).toEqual(payload.models.map((m) => `${m.fqn} ${m.fqn.split('/')[0]}`));
     expect(active.providers.map((p) => p.name)).toEqual(payload.providers.map((p) => p.name));

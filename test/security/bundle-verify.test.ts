@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundleError, type BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
-import { BUNDLE_PAYLOAD_TYPE, keyIdOf, pae, signEnvelope, verifyPae, type DsseEnvelope } from '../../schemas/bundle/dsse.ts';
+import { BUNDLE_PAYLOAD_TYPE, type DsseEnvelope, keyIdOf, pae, signEnvelope, verifyPae } from '../../schemas/bundle/dsse.ts';
 import { isBundleExpired } from '../../schemas/bundle/expiry.ts';
 import { decodeUnverified, trustKeys, verifyBundle } from '../../schemas/bundle/verify.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
@@ -30,7 +30,8 @@ afterAll(async () => {
 });
 
 const bytesOf = (value: unknown): Buffer => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
-const envelope = (bytes: Uint8Array = payloadBytes, key: KeyObject = signer.privateKey, type = BUNDLE_PAYLOAD_TYPE): DsseEnvelope => signEnvelope(bytes, type, key);
+const envelope = (bytes: Uint8Array = payloadBytes, key: KeyObject = signer.privateKey, type = BUNDLE_PAYLOAD_TYPE): DsseEnvelope =>
+  signEnvelope(bytes, type, key);
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 function refusal(run: () => unknown): { code: BundleErrorCode; message: string } {
@@ -117,7 +118,10 @@ describe('when the signature does not hold', () => {
     ] as const) {
       const env = envelope();
       env.signatures[0]!.sig = sig;
-      expect(refusal(() => verifyBundle(bytesOf(env), trustKeys([signer.publicKey])))).toEqual({ code: 'MG_BUNDLE_BAD_SIGNATURE', message: `the signature is not ${why} base64` });
+      expect(refusal(() => verifyBundle(bytesOf(env), trustKeys([signer.publicKey])))).toEqual({
+        code: 'MG_BUNDLE_BAD_SIGNATURE',
+        message: `the signature is not ${why} base64`,
+      });
     }
   });
 

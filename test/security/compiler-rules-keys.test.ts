@@ -10,10 +10,10 @@ import { BASE_POLICY, policyFiles } from '../support/policy-files.ts';
 const NOW = new Date('2026-11-27T12:00:00Z');
 
 const OTHER_ACCOUNT = 'name: other\ntype: openai\nsecret: env://OTHER_KEY\nmodels:\n  - name: gpt-4o\n  - name: claude\n';
-const DIRECTORY = BASE_POLICY['directory.yaml']!.replace('teams:\n  - name: ml\n    members: [alice]', 'teams:\n  - name: ml\n    members: [bob, alice]').replace(
-  'services:\n  - name: app1\n    id: svc-1',
-  'services:\n  - name: app2\n    id: svc-2\n  - name: app1\n    id: svc-1',
-);
+const DIRECTORY = BASE_POLICY['directory.yaml']!.replace(
+  'teams:\n  - name: ml\n    members: [alice]',
+  'teams:\n  - name: ml\n    members: [bob, alice]',
+).replace('services:\n  - name: app1\n    id: svc-1', 'services:\n  - name: app2\n    id: svc-2\n  - name: app1\n    id: svc-1');
 
 async function analyze(files: Record<string, string | null>): Promise<{ diagnostics: Diagnostic[]; model: PolicyModel | null }> {
   const analysis = await analyzeFiles(policyFiles({ 'providers/other.yaml': OTHER_ACCOUNT, 'directory.yaml': DIRECTORY, ...files }), { now: NOW });
@@ -88,7 +88,10 @@ describe('when a rule names a model that does not resolve', () => {
       'MG_UNKNOWN_ACCOUNT authz.yaml:2:14 provider account "openai-mian" is not declared (did you mean "openai-main"?)',
       'MG_UNKNOWN_MODEL authz.yaml:2:34 account "openai-main" does not declare model "gpt-4o-mni" (did you mean "gpt-4o-mini"?)',
     ]);
-    expect(diagnostics.map((d) => d.hint)).toEqual(['accounts are declared in providers/<name>.yaml', 'declare it under models: in providers/openai-main.yaml']);
+    expect(diagnostics.map((d) => d.hint)).toEqual([
+      'accounts are declared in providers/<name>.yaml',
+      'declare it under models: in providers/openai-main.yaml',
+    ]);
   });
 });
 
@@ -105,7 +108,9 @@ describe('when a rule names principals that do not resolve', () => {
 
 describe('when a rule names no principal', () => {
   it('reports MG_RULE_NO_PRINCIPALS, and accepts a rule with only teams or only services', async () => {
-    const { diagnostics } = await rulesOf('  - models: [openai-main/gpt-4o]\n  - models: [openai-main/gpt-4o]\n    teams: [ml]\n  - models: [openai-main/gpt-4o]\n    services: [app1]\n  - models: [openai-main/gpt-4o]\n    users: [alice]\n    teams: [ml]\n');
+    const { diagnostics } = await rulesOf(
+      '  - models: [openai-main/gpt-4o]\n  - models: [openai-main/gpt-4o]\n    teams: [ml]\n  - models: [openai-main/gpt-4o]\n    services: [app1]\n  - models: [openai-main/gpt-4o]\n    users: [alice]\n    teams: [ml]\n',
+    );
     expect(brief(diagnostics)).toEqual(['MG_RULE_NO_PRINCIPALS authz.yaml:2:5 this rule names no user, team or service']);
   });
 });
@@ -126,18 +131,24 @@ describe('when a rule expires', () => {
   });
 });
 
-const key = (id: string, principal: string, extra = ''): string => `id: ${id}\nprincipal: ${principal}\nsha256: ${'ab'.repeat(32)}\ncreated: 2026-01-01T00:00:00Z\n${extra}`;
+const key = (id: string, principal: string, extra = ''): string =>
+  `id: ${id}\nprincipal: ${principal}\nsha256: ${'ab'.repeat(32)}\ncreated: 2026-01-01T00:00:00Z\n${extra}`;
 
 describe('when API key records are checked', () => {
   it('keeps each valid key with its owner, sorted by id', async () => {
-    const { diagnostics, model } = await analyze({ 'keys/BBBBBBBBBBBB.yaml': key('BBBBBBBBBBBB', 'service:app1'), 'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', 'expires: 2026-11-27T12:00:01Z\n') });
+    const { diagnostics, model } = await analyze({
+      'keys/BBBBBBBBBBBB.yaml': key('BBBBBBBBBBBB', 'service:app1'),
+      'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', 'expires: 2026-11-27T12:00:01Z\n'),
+    });
     expect(diagnostics).toEqual([]);
     expect(model!.keys.map((k) => `${k.record.id} ${k.kind} ${k.name}`)).toEqual(['AAAAAAAAAAAA user alice', 'BBBBBBBBBBBB service app1']);
   });
 
   it('reports MG_KEY_FILE_NAME_MISMATCH when the file is not named after the id', async () => {
     const { diagnostics } = await analyze({ 'keys/AAAAAAAAAAAA.yaml': key('CCCCCCCCCCCC', 'alice') });
-    expect(brief(diagnostics)).toEqual(['MG_KEY_FILE_NAME_MISMATCH keys/AAAAAAAAAAAA.yaml:1:5 key "CCCCCCCCCCCC" is stored in keys/AAAAAAAAAAAA.yaml; the file must be named keys/CCCCCCCCCCCC.yaml']);
+    expect(brief(diagnostics)).toEqual([
+      'MG_KEY_FILE_NAME_MISMATCH keys/AAAAAAAAAAAA.yaml:1:5 key "CCCCCCCCCCCC" is stored in keys/AAAAAAAAAAAA.yaml; the file must be named keys/CCCCCCCCCCCC.yaml',
+    ]);
   });
 
   it('reports MG_DUPLICATE_KEY_ID for a second record with one id, keeping only the first', async () => {
@@ -149,7 +160,10 @@ describe('when API key records are checked', () => {
   });
 
   it('reports MG_KEY_UNKNOWN_PRINCIPAL for an owner not in the directory, user or service', async () => {
-    const { diagnostics } = await analyze({ 'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alcie'), 'keys/BBBBBBBBBBBB.yaml': key('BBBBBBBBBBBB', 'service:alice') });
+    const { diagnostics } = await analyze({
+      'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alcie'),
+      'keys/BBBBBBBBBBBB.yaml': key('BBBBBBBBBBBB', 'service:alice'),
+    });
     expect(brief(diagnostics)).toEqual([
       'MG_KEY_UNKNOWN_PRINCIPAL keys/AAAAAAAAAAAA.yaml:2:12 key "AAAAAAAAAAAA" belongs to user "alcie", who is not in the directory (did you mean "alice"?)',
       'MG_KEY_UNKNOWN_PRINCIPAL keys/BBBBBBBBBBBB.yaml:2:12 key "BBBBBBBBBBBB" belongs to service "alice", who is not in the directory',
@@ -158,7 +172,10 @@ describe('when API key records are checked', () => {
   });
 
   it('warns MG_KEY_EXPIRED from the expires instant on, and refuses an instant a bundle cannot hold', async () => {
-    const { diagnostics } = await analyze({ 'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', 'expires: 2026-11-27T12:00:00Z\n'), 'keys/BBBBBBBBBBBB.yaml': key('BBBBBBBBBBBB', 'bob', 'expires: 2026-12-31T23:59:60Z\n') });
+    const { diagnostics } = await analyze({
+      'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', 'expires: 2026-11-27T12:00:00Z\n'),
+      'keys/BBBBBBBBBBBB.yaml': key('BBBBBBBBBBBB', 'bob', 'expires: 2026-12-31T23:59:60Z\n'),
+    });
     expect(brief(diagnostics)).toEqual([
       'MG_KEY_EXPIRED keys/AAAAAAAAAAAA.yaml:5:10 key "AAAAAAAAAAAA" expired at 2026-11-27T12:00:00Z',
       'MG_SCHEMA_INVALID_VALUE keys/BBBBBBBBBBBB.yaml:5:10 "expires" is not an instant a bundle can hold (a leap second, or past year 9999)',

@@ -67,8 +67,21 @@ describe('when a grant expires', () => {
   });
 
   it('keeps allowing through a later or never-expiring rule of the same class, whatever the rule order', () => {
-    const rules: Rule[] = [{ models: [3], expires: '2026-12-01T00:00:00Z' }, { models: [3], expires: '2026-12-02T00:00:00Z' }, { models: [3] }, { models: [4], expires: '2026-12-02T00:00:00Z' }];
-    const idx = index(rules, [[0, 1], [0, 2], [3, 0]], [0, 1, 2]);
+    const rules: Rule[] = [
+      { models: [3], expires: '2026-12-01T00:00:00Z' },
+      { models: [3], expires: '2026-12-02T00:00:00Z' },
+      { models: [3] },
+      { models: [4], expires: '2026-12-02T00:00:00Z' },
+    ];
+    const idx = index(
+      rules,
+      [
+        [0, 1],
+        [0, 2],
+        [3, 0],
+      ],
+      [0, 1, 2],
+    );
     expect(idx.decide(0, fqn(3), T - 1)).toMatchObject({ allowed: true, rule: 1 });
     expect(idx.decide(0, fqn(3), T)).toMatchObject({ allowed: true, rule: 1, source: 'authz.yaml:2:3' });
     expect(idx.decide(0, fqn(3), T + 86_400_000)).toEqual({ allowed: false, reason: 'grant_expired' });

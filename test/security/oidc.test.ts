@@ -230,18 +230,28 @@ describe('when jose refuses the token after the issuer is chosen', () => {
 
   // Signed by hand: jose's signers refuse to build these tokens.
   const signRaw = async (protectedHeader: string, payload: string): Promise<string> =>
-    Buffer.from(await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', signingKey as webcrypto.CryptoKey, new TextEncoder().encode(`${protectedHeader}.${payload}`))).toString('base64url');
+    Buffer.from(
+      await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', signingKey as webcrypto.CryptoKey, new TextEncoder().encode(`${protectedHeader}.${payload}`)),
+    ).toString('base64url');
 
   it('is refused as malformed when a validly signed JWS has an unencoded payload (RFC 7797)', async () => {
     const unencoded = b64({ alg: 'RS256', kid: 'k1', b64: false, crit: ['b64'] });
     const payload = claims();
-    expect(await createOidcVerifier([issuerConfig()]).verify(`${unencoded}.${payload}.${await signRaw(unencoded, payload)}`)).toEqual({ ok: false, reason: 'malformed', issuer: ISSUER });
+    expect(await createOidcVerifier([issuerConfig()]).verify(`${unencoded}.${payload}.${await signRaw(unencoded, payload)}`)).toEqual({
+      ok: false,
+      reason: 'malformed',
+      issuer: ISSUER,
+    });
   });
 
   it('is refused as bad_signature for any other refusal, like an unsupported critical header', async () => {
     const critical = b64({ alg: 'RS256', kid: 'k1', crit: ['x-unknown'], 'x-unknown': 1 });
     const payload = claims();
-    expect(await createOidcVerifier([issuerConfig()]).verify(`${critical}.${payload}.${await signRaw(critical, payload)}`)).toEqual({ ok: false, reason: 'bad_signature', issuer: ISSUER });
+    expect(await createOidcVerifier([issuerConfig()]).verify(`${critical}.${payload}.${await signRaw(critical, payload)}`)).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+      issuer: ISSUER,
+    });
   });
 });
 
