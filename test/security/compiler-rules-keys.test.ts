@@ -25,7 +25,7 @@ const brief = (list: Diagnostic[]) => list.map((d) => `${d.code} ${d.file}:${d.l
 describe('when a rule is resolved', () => {
   it('grants its models in catalog order, to users direct and through teams, sorted, with its source', async () => {
     const { diagnostics, model } = await rulesOf(
-      '  - models: [other/claude, openai-main/gpt-4o-mini, openai-main/gpt-4o]\n    teams: [ml]\n    users: [alice]\n    services: [app2, app1]\n    description: the ml team\n',
+      '  - models: [other/claude, openai-main/gpt-4o-mini, openai-main/gpt-4o]\n    teams: [ml]\n    users: [bob]\n    services: [app2, app1]\n    description: the ml team\n',
     );
     expect(diagnostics).toEqual([]);
     expect(model!.rules).toEqual([
@@ -112,6 +112,7 @@ describe('when a rule names no principal', () => {
       '  - models: [openai-main/gpt-4o]\n  - models: [openai-main/gpt-4o]\n    teams: [ml]\n  - models: [openai-main/gpt-4o]\n    services: [app1]\n  - models: [openai-main/gpt-4o]\n    users: [alice]\n    teams: [ml]\n',
     );
     expect(brief(diagnostics)).toEqual(['MG_RULE_NO_PRINCIPALS authz.yaml:2:5 this rule names no user, team or service']);
+    expect(diagnostics[0]!.hint).toBe('add users:, teams: or services:; a rule never applies to everyone');
   });
 });
 
@@ -121,6 +122,7 @@ describe('when a rule expires', () => {
       '  - models: [openai-main/gpt-4o]\n    users: [alice]\n    expires: 2026-11-27T12:00:00Z\n  - models: [openai-main/gpt-4o]\n    users: [bob]\n    expires: 2026-11-27T12:00:01Z\n',
     );
     expect(brief(diagnostics)).toEqual(['MG_RULE_EXPIRED authz.yaml:4:14 this rule expired at 2026-11-27T12:00:00Z and grants nothing']);
+    expect(diagnostics[0]!.hint).toBe('delete it, or extend expires if the access is still needed');
     expect(model!.rules.map((r) => r.expires)).toEqual(['2026-11-27T12:00:00.000Z', '2026-11-27T12:00:01.000Z']);
     expect('expires' in (await rulesOf('  - models: [openai-main/gpt-4o]\n    users: [alice]\n')).model!.rules[0]!).toBe(false);
   });
@@ -180,5 +182,6 @@ describe('when API key records are checked', () => {
       'MG_KEY_EXPIRED keys/AAAAAAAAAAAA.yaml:5:10 key "AAAAAAAAAAAA" expired at 2026-11-27T12:00:00Z',
       'MG_SCHEMA_INVALID_VALUE keys/BBBBBBBBBBBB.yaml:5:10 "expires" is not an instant a bundle can hold (a leap second, or past year 9999)',
     ]);
+    expect(diagnostics[0]!.hint).toBe('delete the record or issue a new key with `modelgate keys create`');
   });
 });
