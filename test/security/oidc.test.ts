@@ -1,10 +1,11 @@
 // OIDC access tokens, in process: the verifier against a JWKS served from memory (a tiny
 // node:http server in this process, and a fetch stub for discovery), the principal mapping, and
 // the authenticator's verifier cache across bundles.
+import { webcrypto } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createOidcAuthenticator } from '../../runtime/auth/oidc-authenticator.ts';
 import { indexOidcPrincipals, principalOf } from '../../runtime/auth/oidc-principal.ts';
 import { createOidcVerifier } from '../../runtime/auth/oidc-verifier.ts';
@@ -180,12 +181,21 @@ describe('when the keys come from discovery', () => {
     expect(calls).toEqual([{ url: `${ISSUER}/.well-known/openid-configuration`, accept: 'application/json' }]);
   });
 
+  it('trims every trailing slash of the issuer before adding the well-known path', async () => {
+    const { calls, fetchStub } = discovery({ issuer: `${ISSUER}//`, jwks_uri: jwksUri });
+    const verifier = createOidcVerifier([issuerConfig({ issuer: `${ISSUER}//`, jwks_uri: undefined })], { fetch: fetchStub });
+    expect(await verifier.verify(await sign({ iss: `${ISSUER}//` }))).toMatchObject({ ok: true });
+    expect(calls.map((c) => c.url)).toEqual([`${ISSUER}/.well-known/openid-configuration`]);
+  });
+
+  // Each case carries a usable jwks_uri where it can, so that only the check under test refuses it.
   it.each([
-    ['answers an error status', { issuer: ISSUER, jwks_uri: 'x' }, 500],
-    ['describes another issuer', { issuer: OTHER, jwks_uri: 'x' }, 200],
-    ['has no jwks_uri', { issuer: ISSUER }, 200],
-  ])('refuses as discovery_failed when discovery %s, asks again only after the cooldown', async (_name, metadata, status) => {
-    const { calls, fetchStub } = discovery(metadata, status);
+    ['answers an error status', () => ({ issuer: ISSUER, jwks_uri: jwksUri }), 500],
+    ['describes another issuer', () => ({ issuer: OTHER, jwks_uri: jwksUri }), 200],
+    ['has no jwks_uri', () => ({ issuer: ISSUER }), 200],
+    ['has a jwks_uri that is not a string', () => ({ issuer: ISSUER, jwks_uri: [jwksUri] }), 200],
+  ])('refuses as discovery_failed when discovery %s, asks again only after the cooldown', async (_name, metadataOf, status) => {
+    const { calls, fetchStub } = discovery(metadataOf(), status);
     let clock = 1_000_000;
     const verifier = createOidcVerifier([issuerConfig({ jwks_uri: undefined })], { fetch: fetchStub, now: () => clock, discoveryCooldownMs: 30_000 });
     expect(await verifier.verify(await sign({}))).toEqual({ ok: false, reason: 'discovery_failed', issuer: ISSUER });
@@ -212,6 +222,55 @@ describe('when the keys come from discovery', () => {
     } finally {
       await new Promise<void>((resolve) => bad.close(() => resolve()));
     }
+  });
+});
+
+describe('when jose refuses the token after the issuer is chosen', () => {
+  const header = b64({ alg: 'RS256', kid: 'k1' });
+  const claims = () => b64({ iss: ISSUER, aud: 'modelgate', sub: 'alice', iat: now(), exp: now() + 300 });
+
+  it('is refused as malformed, with the issuer recorded, when the signature is not base64url', async () => {
+    expect(await createOidcVerifier([issuerConfig()]).verify(`${header}.${claims()}.c2ln*`)).toEqual({ ok: false, reason: 'malformed', issuer: ISSUER });
+  });
+
+  // Signed by hand: jose's signers refuse to build these tokens.
+  const signRaw = async (protectedHeader: string, payload: string): Promise<string> =>
+    Buffer.from(
+      await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', signingKey as webcrypto.CryptoKey, new TextEncoder().encode(`${protectedHeader}.${payload}`)),
+    ).toString('base64url');
+
+  it('is refused as malformed when a validly signed JWS has an unencoded payload (RFC 7797)', async () => {
+    const unencoded = b64({ alg: 'RS256', kid: 'k1', b64: false, crit: ['b64'] });
+    const payload = claims();
+    expect(await createOidcVerifier([issuerConfig()]).verify(`${unencoded}.${payload}.${await signRaw(unencoded, payload)}`)).toEqual({
+      ok: false,
+      reason: 'malformed',
+      issuer: ISSUER,
+    });
+  });
+
+  it('is refused as bad_signature for any other refusal, like an unsupported critical header', async () => {
+    const critical = b64({ alg: 'RS256', kid: 'k1', crit: ['x-unknown'], 'x-unknown': 1 });
+    const payload = claims();
+    expect(await createOidcVerifier([issuerConfig()]).verify(`${critical}.${payload}.${await signRaw(critical, payload)}`)).toEqual({
+      ok: false,
+      reason: 'bad_signature',
+      issuer: ISSUER,
+    });
+  });
+});
+
+describe('when iat is exactly the clock skew ahead', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('accepts it (only beyond the skew is it not yet valid)', async () => {
+    const second = now() + 1;
+    vi.useFakeTimers({ toFake: ['Date'], now: second * 1000 });
+    const verifier = createOidcVerifier([issuerConfig()], { clockSkewSeconds: 20 });
+    expect(await verifier.verify(await sign({ iat: second + 20 }))).toMatchObject({ ok: true });
+    expect(await verifier.verify(await sign({ iat: second + 21 }))).toEqual({ ok: false, reason: 'not_yet_valid', issuer: ISSUER });
   });
 });
 
