@@ -15,8 +15,14 @@ const BUILT_USAGE = typeof MODELGATE_USAGE === 'string' ? MODELGATE_USAGE : unde
 export async function run(args: string[]): Promise<number> {
   if (BUILT_USAGE !== undefined && args.length <= 1) {
     // Same answers as compiler/cli/main.ts: usage on stderr and exit 2 without a command.
-    if (args[0] === undefined) return (process.stderr.write(BUILT_USAGE), 2);
-    if (['--help', '-h', 'help'].includes(args[0])) return (process.stdout.write(BUILT_USAGE), 0);
+    if (args[0] === undefined) {
+      process.stderr.write(BUILT_USAGE);
+      return 2;
+    }
+    if (['--help', '-h', 'help'].includes(args[0])) {
+      process.stdout.write(BUILT_USAGE);
+      return 0;
+    }
   }
   if (args[0] === 'serve') {
     // The gateway logs JSON lines: third-party warnings (an SDK's Node support notice, google-auth's

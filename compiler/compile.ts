@@ -68,9 +68,9 @@ export function requestedNames(set: PolicySet): NameRequest {
   const services = new Set<string>();
   for (const doc of set.authz) {
     for (const rule of doc.data.authz_rules) {
-      rule.users?.forEach((u) => users.add(u));
-      rule.teams?.forEach((t) => teams.add(t));
-      rule.services?.forEach((s) => services.add(s));
+      rule.users?.forEach((u) => { users.add(u); });
+      rule.teams?.forEach((t) => { teams.add(t); });
+      rule.services?.forEach((s) => { services.add(s); });
     }
   }
   for (const doc of set.keys) {
@@ -90,7 +90,7 @@ function namedThings(set: PolicySet, directory: DirectorySnapshot): NamedThing[]
   for (const name of directory.services.keys()) add('service', name);
   for (const doc of set.providers) {
     things.push({ kind: 'account', name: doc.data.name, locate: () => ({ file: doc.file, at: doc.locate(['name']) }) });
-    doc.data.models.forEach((m, i) => things.push({ kind: `model of ${doc.data.name}`, name: m.name, locate: () => ({ file: doc.file, at: doc.locate(['models', i, 'name']) }) }));
+    doc.data.models.forEach((m, i) => { things.push({ kind: `model of ${doc.data.name}`, name: m.name, locate: () => ({ file: doc.file, at: doc.locate(['models', i, 'name']) }) }); });
   }
   return things;
 }

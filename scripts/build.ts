@@ -21,7 +21,7 @@ async function usageText(): Promise<string> {
   const { main } = await import('../compiler/cli/main.ts');
   const chunks: string[] = [];
   const write = process.stdout.write;
-  process.stdout.write = ((chunk: string) => (chunks.push(chunk), true)) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string) => { chunks.push(chunk); return true; }) as typeof process.stdout.write;
   try {
     if ((await main(['--help'])) !== 0) throw new Error('modelgate --help failed');
   } finally {

@@ -83,7 +83,7 @@ function checkSecrets(doc: Doc<ProviderAccount>): Diagnostic[] {
 
 function walkStrings(value: unknown, path: JsonPath, visit: (value: string, path: JsonPath) => void): void {
   if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value)) value.forEach((item, i) => walkStrings(item, [...path, i], visit));
+  else if (Array.isArray(value)) value.forEach((item, i) => { walkStrings(item, [...path, i], visit); });
   else if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) walkStrings(item, [...path, key], visit);
   }

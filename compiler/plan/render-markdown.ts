@@ -17,7 +17,7 @@ export function summaryLine(plan: PlanDiff): string {
 /** What plan says instead of a diff when the head does not compile: its errors, no access change. */
 export function renderHeadErrors(base: string, head: string, errors: readonly Diagnostic[]): string {
   const out = ['### modelgate plan', '', `**The head does not compile: ${errors.length} error${errors.length === 1 ? '' : 's'}. No access diff is shown.**`, '', `Base \`${short(base)}\`, head \`${short(head)}\`.`, '', '#### Errors', ''];
-  for (const e of errors) out.push(`- \`${e.file}:${e.line}:${e.col}\` ${e.code} ${escape(e.message)}`);
+  for (const e of errors) out.push(`- \`${e.file}:${e.line}:${e.col}\` ${e.code} ${escapeMarkdown(e.message)}`);
   out.push('', 'Fix the errors (`modelgate check`); the plan shows the access change once the head compiles.');
   return out.join('\n') + '\n';
 }
@@ -30,12 +30,12 @@ export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string
   if (plan.baseErrors > 0) out.push('', `The base revision has ${plan.baseErrors} error${plan.baseErrors === 1 ? '' : 's'}: its access is unknown, so every grant of the head shows as gained.`);
   if (plan.errors.length > 0) {
     out.push('', '#### Errors', '', 'The head revision does not compile, so the access below is incomplete:', '');
-    for (const e of plan.errors) out.push(`- \`${e.file}:${e.line}:${e.col}\` ${e.code} ${escape(e.message)}`);
+    for (const e of plan.errors) out.push(`- \`${e.file}:${e.line}:${e.col}\` ${e.code} ${escapeMarkdown(e.message)}`);
   }
   if (plan.warnings.length > 0 || plan.diagnostics.length > 0) {
     out.push('', '#### Warnings', '');
-    for (const w of plan.warnings) out.push(`- broad grant at \`${w.source}\`: ${escape(w.reason)}`);
-    for (const d of plan.diagnostics) out.push(`- \`${d.file}:${d.line}:${d.col}\` ${d.code} ${escape(d.message)}`);
+    for (const w of plan.warnings) out.push(`- broad grant at \`${w.source}\`: ${escapeMarkdown(w.reason)}`);
+    for (const d of plan.diagnostics) out.push(`- \`${d.file}:${d.line}:${d.col}\` ${d.code} ${escapeMarkdown(d.message)}`);
   }
 
   const grantLines = grantsDiff(plan);
@@ -45,14 +45,14 @@ export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string
     if (grantLines.length > options.maxDiffLines) out.push(`# ... ${grantLines.length - options.maxDiffLines} more lines: run \`modelgate plan\` locally or read the job summary`);
     out.push('```');
     out.push('', '#### By principal', '', '| principal | id | gained | lost |', '|---|---|---:|---:|');
-    for (const row of byPrincipal(plan)) out.push(`| ${row.kind} ${escape(row.name)} | \`${row.id}\` | ${row.gained} | ${row.lost} |`);
+    for (const row of byPrincipal(plan)) out.push(`| ${row.kind} ${escapeMarkdown(row.name)} | \`${row.id}\` | ${row.gained} | ${row.lost} |`);
   } else {
     out.push('', 'No grant changes.');
   }
 
   if (plan.keys.length > 0) {
     out.push('', '#### API keys', '');
-    for (const k of plan.keys) out.push(`- \`${k.id}\` (${escape(k.principal)}): ${keyWords[k.change]}${k.expires === undefined ? '' : `, expires ${k.expires}`}`);
+    for (const k of plan.keys) out.push(`- \`${k.id}\` (${escapeMarkdown(k.principal)}): ${keyWords[k.change]}${k.expires === undefined ? '' : `, expires ${k.expires}`}`);
   }
   if (plan.catalog.length > 0) {
     out.push('', '#### Accounts and models', '');
@@ -77,11 +77,11 @@ const keyWords = {
 function identityLine(i: PlanDiff['identities'][number]): string {
   switch (i.change) {
     case 'renamed':
-      return `${i.kind} \`${i.id}\` renamed from ${escape(i.previous ?? '')} to ${escape(i.name)} (access follows the id)`;
+      return `${i.kind} \`${i.id}\` renamed from ${escapeMarkdown(i.previous ?? '')} to ${escapeMarkdown(i.name)} (access follows the id)`;
     case 'repinned':
-      return `**${i.kind} ${escape(i.name)} now pinned to \`${i.id}\`, was \`${i.previous ?? ''}\`**: the name belongs to a different identity`;
+      return `**${i.kind} ${escapeMarkdown(i.name)} now pinned to \`${i.id}\`, was \`${i.previous ?? ''}\`**: the name belongs to a different identity`;
     default:
-      return `${i.kind} ${escape(i.name)} (\`${i.id}\`) ${i.change}`;
+      return `${i.kind} ${escapeMarkdown(i.name)} (\`${i.id}\`) ${i.change}`;
   }
 }
 
@@ -124,6 +124,6 @@ function short(revision: string): string {
 }
 
 // Names come from policy files in a pull request: keep them from breaking out of the markdown.
-function escape(text: string): string {
+function escapeMarkdown(text: string): string {
   return text.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`).replace(/[\\`*_[\]|]/g, (c) => `\\${c}`);
 }

@@ -15,8 +15,8 @@ export function mentionIndex(set: PolicySet): (kind: 'user' | 'team', name: stri
     };
     for (const doc of set.authz) {
       doc.data.authz_rules.forEach((rule, i) => {
-        rule.users?.forEach((name, j) => note(`user:${name}`, doc, ['authz_rules', i, 'users', j]));
-        rule.teams?.forEach((name, j) => note(`team:${name}`, doc, ['authz_rules', i, 'teams', j]));
+        rule.users?.forEach((name, j) => { note(`user:${name}`, doc, ['authz_rules', i, 'users', j]); });
+        rule.teams?.forEach((name, j) => { note(`team:${name}`, doc, ['authz_rules', i, 'teams', j]); });
       });
     }
     for (const doc of set.keys) {

@@ -87,7 +87,7 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
 // someone else.
 function checkOidcNames(data: DirectoryFile, doc: Doc<DirectoryFile> | null, diagnostics: Diagnostic[]): void {
   const owners = new Map<string, string>();
-  (data.users ?? []).forEach((user) => owners.set(user.username, `user "${user.username}"`));
+  (data.users ?? []).forEach((user) => { owners.set(user.username, `user "${user.username}"`); });
   (data.users ?? []).forEach((user, i) => {
     if (user.oidc_subject === undefined || user.oidc_subject === user.username) return;
     const owner = owners.get(user.oidc_subject);

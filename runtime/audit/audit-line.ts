@@ -6,6 +6,7 @@ import type { RequestRecord } from './record.ts';
 
 // Anything JSON.stringify would escape: quote, backslash, control characters, lone surrogates
 // (well-formed JSON.stringify, ES2019). Strings without them are written as they are.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON must escape
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** A JSON string literal for s. */

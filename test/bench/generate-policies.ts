@@ -84,11 +84,11 @@ export function generatePolicies(options: GenerateOptions): GeneratedPolicies {
   }
   const services = Array.from({ length: options.services }, (_, i) => `svc-${pad(i, 4)}`);
   const directory: string[] = ['users:'];
-  users.forEach((user, i) => directory.push(`  - {username: ${user}, id: uid-${pad(i, userWidth)}}`));
+  users.forEach((user, i) => { directory.push(`  - {username: ${user}, id: uid-${pad(i, userWidth)}}`); });
   directory.push('teams:');
-  teamNames.forEach((team, i) => directory.push(`  - name: ${team}`, `    members: [${members[i]!.join(', ')}]`));
+  teamNames.forEach((team, i) => { directory.push(`  - name: ${team}`, `    members: [${members[i]!.join(', ')}]`); });
   directory.push('services:');
-  services.forEach((service, i) => directory.push(`  - {name: ${service}, id: sid-${pad(i, 4)}}`));
+  services.forEach((service, i) => { directory.push(`  - {name: ${service}, id: sid-${pad(i, 4)}}`); });
   files.push({ path: 'directory.yaml', text: directory.join('\n') + '\n' });
 
   // Expiries come from a small pool, so that many rules lapse at the same instants (and the

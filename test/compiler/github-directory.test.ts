@@ -29,7 +29,7 @@ const FILES: Record<string, string> = {
 
 function acme(): GitHubDirectoryState {
   const users: Record<string, number> = { alice: 1001, bob: 1002, mallory: 6666 };
-  BIG_TEAM.forEach((login, i) => (users[login] = 20_000 + i));
+  BIG_TEAM.forEach((login, i) => { users[login] = 20_000 + i; });
   return gitHubDirectoryState('acme', { users, members: ['alice', 'bob', ...BIG_TEAM], teams: { platform: ['alice', ...BIG_TEAM] } });
 }
 

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: GitHub Actions expressions (${{ ... }}) are plain strings here
 // The GitHub Actions workflows (issue 6): every file in .github/workflows must pass GitHub's own
 // parser, and the policy workflows must keep the properties the GitOps loop relies on. Each property
 // is a small rule returning a problem or undefined, so the "when broken" cases below can show that
@@ -69,7 +70,7 @@ function secretsOutsideEnv(wf: Workflow): string[] {
   const walk = (node: unknown, path: string[]): void => {
     if (typeof node === 'string') {
       if (/\$\{\{[^}]*\bsecrets\./.test(node) && path.at(-2) !== 'env') found.push(path.join('.'));
-    } else if (Array.isArray(node)) node.forEach((v, i) => walk(v, [...path, String(i)]));
+    } else if (Array.isArray(node)) node.forEach((v, i) => { walk(v, [...path, String(i)]); });
     else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, [...path, k]);
   };
   walk(wf.yaml, []);

@@ -1,6 +1,6 @@
 // The official openai client against the gateway, as callers use it: plain and streaming chat,
 // completions, embeddings and models, through the OpenAI-shaped and the Azure-shaped upstream.
-import OpenAI, { APIError } from 'openai';
+import OpenAI, { type APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leakedSecrets } from '../support/logs.ts';
 import { createWorld, type World } from '../support/world.ts';

@@ -39,7 +39,7 @@ function fakeStore(values: Record<string, string>) {
       store.reads.push(text);
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, store.delayMs);
-        if (!store.ignoreSignal) signal.addEventListener('abort', () => (clearTimeout(timer), reject(new SecretError('timeout', 'cancelled'))), { once: true });
+        if (!store.ignoreSignal) signal.addEventListener('abort', () => { clearTimeout(timer); reject(new SecretError('timeout', 'cancelled')); }, { once: true });
       });
       if (store.gate !== null) await store.gate;
       if (store.failing !== null) throw store.failing;

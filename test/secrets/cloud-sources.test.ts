@@ -62,7 +62,7 @@ describe('when a key is rotated and the runtime invalidates it', () => {
     gcp.addVersion('acme', 'r', 'gcp-new');
     azure.setSecret('acme-kv', 'r', 'azure-new');
     expect(await Promise.all(refs.map((r) => resolver.resolve(r)))).toEqual(['aws-old', 'gcp-old', 'azure-old']);
-    refs.forEach((r) => resolver.invalidate(r));
+    refs.forEach((r) => { resolver.invalidate(r); });
     expect(await Promise.all(refs.map((r) => resolver.resolve(r)))).toEqual(['aws-new', 'gcp-new', 'azure-new']);
   });
 });

@@ -50,7 +50,7 @@ export function renameLogin(state: GitHubDirectoryState, from: string, to: strin
 }
 
 export function githubDirectoryRoutes(state: GitHubDirectoryState): GitHubRoute[] {
-  const org = escape(state.org);
+  const org = escapeText(state.org);
   const guarded = (handle: (request: GitHubRequest) => GitHubReply) => (request: GitHubRequest): GitHubReply => {
     state.hits += 1;
     const limit = state.rateLimit;
@@ -101,6 +101,6 @@ function user(login: string, id: number): object {
   return { login, id, node_id: `U_${id}`, type: 'User', site_admin: false, html_url: `https://github.com/${login}` };
 }
 
-function escape(text: string): string {
+function escapeText(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

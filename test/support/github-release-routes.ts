@@ -60,7 +60,7 @@ export function addRelease(state: GitHubReleaseState, tagName: string, assets: R
 }
 
 export function githubReleaseRoutes(state: GitHubReleaseState): GitHubRoute[] {
-  const repo = `${escape(state.owner)}\\/${escape(state.repo)}`;
+  const repo = `${escapeText(state.owner)}\\/${escapeText(state.repo)}`;
   const api = (suffix: string): RegExp => new RegExp(`^\\/repos\\/${repo}\\/releases${suffix}$`, 'i');
   const web = (suffix: string): RegExp => new RegExp(`^\\/${repo}\\/releases${suffix}$`, 'i');
   const byId = (text: string | undefined): StandInRelease | undefined => state.releases.find((r) => r.id === Number(text));
@@ -244,6 +244,6 @@ function assetJson(state: GitHubReleaseState, req: GitHubRequest, release: Stand
   };
 }
 
-function escape(text: string): string {
+function escapeText(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }

@@ -88,7 +88,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     if (model.startsWith('slow')) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, state.delayMs);
-        res.on('close', () => (clearTimeout(timer), resolve()));
+        res.on('close', () => { clearTimeout(timer); resolve(); });
       });
     }
     if (res.destroyed) return;
