@@ -24,7 +24,18 @@ export class TokenError extends Error {
   }
 }
 
-const KNOWN = new Set<string>(['invalid_client', 'invalid_grant', 'access_denied', 'expired_token', 'unauthorized_client', 'invalid_scope', 'invalid_target', 'server_error', 'authorization_pending', 'slow_down']);
+const KNOWN = new Set<string>([
+  'invalid_client',
+  'invalid_grant',
+  'access_denied',
+  'expired_token',
+  'unauthorized_client',
+  'invalid_scope',
+  'invalid_target',
+  'server_error',
+  'authorization_pending',
+  'slow_down',
+]);
 
 /** Maps an OAuth error response to a TokenError with a message a user can act on. */
 export function oauthError(error: string, description: string | undefined, context: string): TokenError {

@@ -24,5 +24,14 @@ export function gatewayFetch(source: TokenSource, baseFetch: typeof fetch = fetc
 function replayable(input: Request | string | URL, init: RequestInit | undefined): boolean {
   if (input instanceof Request && input.body !== null && init?.body === undefined) return false;
   const body = init?.body;
-  return body === undefined || body === null || typeof body === 'string' || body instanceof URLSearchParams || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof Blob || body instanceof FormData;
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof URLSearchParams ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof Blob ||
+    body instanceof FormData
+  );
 }

@@ -1,5 +1,6 @@
 // @modelgate/client: tokens for the gateway from an OpenID Provider, refreshed by themselves.
-export { createTokenSource } from './token-source.ts';
-export type { TokenSource, TokenSourceOptions, ClientCredentialsOptions, DeviceFlowOptions, DevicePrompt } from './token-source.ts';
-export { gatewayFetch } from './gateway-fetch.ts';
+
 export { TokenError, type TokenErrorCode } from './errors.ts';
+export { gatewayFetch } from './gateway-fetch.ts';
+export type { ClientCredentialsOptions, DeviceFlowOptions, DevicePrompt, TokenSource, TokenSourceOptions } from './token-source.ts';
+export { createTokenSource } from './token-source.ts';

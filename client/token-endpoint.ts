@@ -1,5 +1,5 @@
 // One request to a token (or device authorization) endpoint, with client authentication.
-import { importJWK, importPKCS8, SignJWT, type JWK } from 'jose';
+import { importJWK, importPKCS8, type JWK, SignJWT } from 'jose';
 import { oauthError, TokenError } from './errors.ts';
 
 export type ClientAuth =
@@ -17,7 +17,13 @@ export interface TokenResponse {
 }
 
 /** POSTs a form to an OAuth endpoint; OAuth errors become TokenError, network errors 'network_error'. */
-export async function postForm(endpoint: string, params: Record<string, string>, auth: ClientAuth, fetchImpl: typeof fetch, context: string): Promise<Record<string, unknown>> {
+export async function postForm(
+  endpoint: string,
+  params: Record<string, string>,
+  auth: ClientAuth,
+  fetchImpl: typeof fetch,
+  context: string,
+): Promise<Record<string, unknown>> {
   const body = new URLSearchParams(params);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
   switch (auth.method) {
@@ -46,7 +52,8 @@ export async function postForm(endpoint: string, params: Record<string, string>,
     throw new TokenError('network_error', `${context}: cannot reach ${endpoint}`, { cause: error });
   }
   const json = (await response.json().catch(() => null)) as Record<string, unknown> | null;
-  if (json !== null && typeof json.error === 'string') throw oauthError(json.error, typeof json.error_description === 'string' ? json.error_description : undefined, context);
+  if (json !== null && typeof json.error === 'string')
+    throw oauthError(json.error, typeof json.error_description === 'string' ? json.error_description : undefined, context);
   if (!response.ok || json === null) {
     if (response.status >= 500) throw new TokenError('network_error', `${context}: ${endpoint} answered ${response.status}`);
     throw new TokenError('invalid_response', `${context}: ${endpoint} answered ${response.status} without an OAuth response`);
@@ -55,7 +62,8 @@ export async function postForm(endpoint: string, params: Record<string, string>,
 }
 
 export function asTokenResponse(json: Record<string, unknown>, context: string): TokenResponse {
-  if (typeof json.access_token !== 'string' || json.access_token === '') throw new TokenError('invalid_response', `${context}: the response has no access_token`);
+  if (typeof json.access_token !== 'string' || json.access_token === '')
+    throw new TokenError('invalid_response', `${context}: the response has no access_token`);
   return json as unknown as TokenResponse;
 }
 

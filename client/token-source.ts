@@ -1,9 +1,10 @@
 // A source of short-lived access tokens: cached in memory, refreshed ahead of expiry, one
 // request at a time however many callers wait (single flight), retried on network errors.
+
+import { decodeJwt, type JWK } from 'jose';
 import { discover, type IssuerMetadata } from './discovery.ts';
 import { TokenError } from './errors.ts';
-import { asTokenResponse, postForm, type ClientAuth, type TokenResponse } from './token-endpoint.ts';
-import { decodeJwt, type JWK } from 'jose';
+import { asTokenResponse, type ClientAuth, postForm, type TokenResponse } from './token-endpoint.ts';
 
 interface CommonOptions {
   /** The OpenID Provider's issuer URL (discovery at {issuer}/.well-known/openid-configuration). */
@@ -87,7 +88,9 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 
   const clientAuth = (): ClientAuth => {
     if (options.flow === 'device') {
-      return options.clientSecret !== undefined ? { method: 'client_secret_basic', clientId: options.clientId, clientSecret: options.clientSecret } : { method: 'none', clientId: options.clientId };
+      return options.clientSecret !== undefined
+        ? { method: 'client_secret_basic', clientId: options.clientId, clientSecret: options.clientSecret }
+        : { method: 'none', clientId: options.clientId };
     }
     const method = options.authMethod ?? (options.privateKey !== undefined ? 'private_key_jwt' : 'client_secret_basic');
     if (method === 'private_key_jwt') {
@@ -130,13 +133,20 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 
   const refresh = async (token: string): Promise<string> => {
     const { token_endpoint } = await meta();
-    const json = await postForm(token_endpoint, { grant_type: 'refresh_token', refresh_token: token, ...extras() }, clientAuth(), fetchImpl, 'refresh token request');
+    const json = await postForm(
+      token_endpoint,
+      { grant_type: 'refresh_token', refresh_token: token, ...extras() },
+      clientAuth(),
+      fetchImpl,
+      'refresh token request',
+    );
     return remember(asTokenResponse(json, 'refresh token request'));
   };
 
   const deviceFlow = async (device: DeviceFlowOptions): Promise<string> => {
     const m = await meta();
-    if (m.device_authorization_endpoint === undefined) throw new TokenError('discovery_failed', `${options.issuer} does not offer the device authorization grant`);
+    if (m.device_authorization_endpoint === undefined)
+      throw new TokenError('discovery_failed', `${options.issuer} does not offer the device authorization grant`);
     const start = await postForm(m.device_authorization_endpoint, { ...extras() }, clientAuth(), fetchImpl, 'device authorization request');
     const deviceCode = String(start.device_code ?? '');
     if (deviceCode === '' || typeof start.user_code !== 'string' || typeof start.verification_uri !== 'string') {

@@ -4,9 +4,9 @@ import type { GatewayFile, IdentityLock } from '../schemas/types.generated.ts';
 import { checkConfusables, type NamedThing } from './check/confusables.ts';
 import { checkGateway } from './check/gateway.ts';
 import { checkKeys, type ResolvedKey } from './check/keys.ts';
-import { checkProviders, type Catalog } from './check/providers.ts';
+import { type Catalog, checkProviders } from './check/providers.ts';
 import { checkRules, type ResolvedRule } from './check/rules.ts';
-import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics/diagnostic.ts';
+import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics/diagnostic.ts';
 import type { PolicySet } from './load/policy-set.ts';
 import type { DirectorySnapshot, NameRequest } from './resolve/directory.ts';
 import { checkLock } from './resolve/lock.ts';
@@ -68,9 +68,15 @@ export function requestedNames(set: PolicySet): NameRequest {
   const services = new Set<string>();
   for (const doc of set.authz) {
     for (const rule of doc.data.authz_rules) {
-      rule.users?.forEach((u) => { users.add(u); });
-      rule.teams?.forEach((t) => { teams.add(t); });
-      rule.services?.forEach((s) => { services.add(s); });
+      rule.users?.forEach((u) => {
+        users.add(u);
+      });
+      rule.teams?.forEach((t) => {
+        teams.add(t);
+      });
+      rule.services?.forEach((s) => {
+        services.add(s);
+      });
     }
   }
   for (const doc of set.keys) {
@@ -90,7 +96,9 @@ function namedThings(set: PolicySet, directory: DirectorySnapshot): NamedThing[]
   for (const name of directory.services.keys()) add('service', name);
   for (const doc of set.providers) {
     things.push({ kind: 'account', name: doc.data.name, locate: () => ({ file: doc.file, at: doc.locate(['name']) }) });
-    doc.data.models.forEach((m, i) => { things.push({ kind: `model of ${doc.data.name}`, name: m.name, locate: () => ({ file: doc.file, at: doc.locate(['models', i, 'name']) }) }); });
+    doc.data.models.forEach((m, i) => {
+      things.push({ kind: `model of ${doc.data.name}`, name: m.name, locate: () => ({ file: doc.file, at: doc.locate(['models', i, 'name']) }) });
+    });
   }
   return things;
 }

@@ -1,7 +1,8 @@
 // `modelgate serve`: argv -> settings -> a running gateway; SIGHUP reloads the bundle,
 // SIGINT/SIGTERM close gracefully. Exit codes: 0 after a clean shutdown, 2 usage or environment error.
-import { parseServeArgs, USAGE } from './config/parse-args.ts';
+
 import { readPublicKey } from '../schemas/formats/signing-keys.ts';
+import { parseServeArgs, USAGE } from './config/parse-args.ts';
 import { createLogger } from './logging/logger.ts';
 import { startRuntime } from './start.ts';
 

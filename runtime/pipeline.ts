@@ -8,13 +8,14 @@
 // steps return, the relay ends the requests it forwarded.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { authenticate, type Authentication } from './auth/authenticate.ts';
+import { SecretError } from '../schemas/formats/secret-source.ts';
+import type { RequestRecord } from './audit/record.ts';
+import { type Authentication, authenticate } from './auth/authenticate.ts';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { queryHasCredential } from './auth/query-credential.ts';
 import { authorize } from './authorize/authorize.ts';
-import type { RequestRecord } from './audit/record.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
-import { isServable, type BundleStatus, type ExpiryPolicy } from './bundle/status.ts';
+import { type BundleStatus, type ExpiryPolicy, isServable } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
 import type { RequestEnding } from './http/request-ending.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
@@ -22,7 +23,6 @@ import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
 import type { RelayContext } from './proxy/relay.ts';
 import { bodyWithModel } from './proxy/rewrite-model.ts';
-import { SecretError } from '../schemas/formats/secret-source.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
 
 export interface PipelineOptions {

@@ -10,19 +10,19 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { newRecord, type RequestRecord } from './audit/record.ts';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { listModels } from './authorize/authorize.ts';
-import { newRecord, type RequestRecord } from './audit/record.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import type { BundleStatus, ExpiryPolicy } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
 import { attachRecord, createClientErrorHandler } from './http/client-error.ts';
-import { MODEL_ROUTES, serveModelRoute, type ModelRouteOptions } from './http/model-routes.ts';
+import { MODEL_ROUTES, type ModelRouteOptions, serveModelRoute } from './http/model-routes.ts';
 import { createPlainFrontEnd, declaresBody } from './http/plain-front-end.ts';
 import { readyz } from './http/readyz.ts';
 import { RequestEnding } from './http/request-ending.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
-import { createPipeline, type Admitted, type AdmitResult } from './pipeline.ts';
+import { type AdmitResult, type Admitted, createPipeline } from './pipeline.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
 
 export interface ServerOptions {

@@ -3,18 +3,18 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
+import { trustKeys } from '../schemas/bundle/verify.ts';
+import type { SecretSource } from '../schemas/formats/secret-source.ts';
+import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
+import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
+import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
+import type { RuntimeSettings } from './config/parse-args.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { createMetrics, type RuntimeMetrics } from './metrics/runtime-metrics.ts';
-import { compileActiveBundle, type ActiveBundle } from './bundle/activate.ts';
-import { createBundleLifecycle, type BundleLifecycle } from './bundle/poll.ts';
-import { trustKeys } from '../schemas/bundle/verify.ts';
-import type { RuntimeSettings } from './config/parse-args.ts';
 import { registerSecretMetrics } from './metrics/secret-metrics.ts';
 import type { CloudSecretSourcesOptions } from './secrets/cloud-sources.ts';
 import { defaultSecretSources } from './secrets/default-sources.ts';
 import { createSecretResolver, type SecretReadEvent, type SecretResolver } from './secrets/resolve.ts';
-import type { SecretSource } from '../schemas/formats/secret-source.ts';
-import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { buildServer } from './server.ts';
 
 type OptionalSettings =

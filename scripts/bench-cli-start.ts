@@ -11,7 +11,9 @@ const root = resolve(import.meta.dirname, '..');
 const runs = Number(process.env.RUNS ?? 20);
 const dir = mkdtempSync(join(tmpdir(), 'mg-bench-cli-'));
 try {
-  const [{ filename }] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as { filename: string }[];
+  const [{ filename }] = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }),
+  ) as { filename: string }[];
   execFileSync('tar', ['-xzf', join(dir, filename), '-C', dir]);
   const bin = join(dir, 'package', 'bin', 'modelgate.js');
   const cases: Record<string, string[]> = { "node -e ''": ['-e', ''], 'modelgate --help': [bin, '--help'], 'modelgate check --help': [bin, 'check', '--help'] };
@@ -28,7 +30,8 @@ try {
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const base = median(times["node -e ''"]!);
   console.log(`Node ${process.version}, ${runs} alternating runs each, median wall time:`);
-  for (const [name, xs] of Object.entries(times)) console.log(`  ${name.padEnd(24)} ${median(xs).toFixed(1).padStart(7)} ms   ${(median(xs) / base).toFixed(2)}x`);
+  for (const [name, xs] of Object.entries(times))
+    console.log(`  ${name.padEnd(24)} ${median(xs).toFixed(1).padStart(7)} ms   ${(median(xs) / base).toFixed(2)}x`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

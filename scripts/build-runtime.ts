@@ -1,10 +1,11 @@
 // `npm run build:runtime`: esbuild bundles the runtime (runtime/ + its npm dependencies, never
 // compiler/) into one file, dist/modelgate-runtime.js. Run it as
 //   node dist/modelgate-runtime.js serve --bundle ... --public-key ... --audience ...
-import { build } from 'esbuild';
+
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'modelgate-runtime.js');
@@ -21,7 +22,7 @@ const result = await build({
   target: 'node20',
   format: 'esm',
   outfile,
-  minify: process.env.MG_BUILD_MINIFY !== "0",
+  minify: process.env.MG_BUILD_MINIFY !== '0',
   sourcemap: false,
   legalComments: 'linked',
   metafile: true,

@@ -5,10 +5,11 @@
 // then has no runtime dependencies to install, and a command parses one file instead of resolving
 // hundreds. The cloud secret SDKs stay outside (optional peer dependencies, loaded on first use).
 // The bundled packages' licenses go to dist/THIRD-PARTY-LICENSES.txt.
-import { build } from 'esbuild';
+
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist');
@@ -21,7 +22,10 @@ async function usageText(): Promise<string> {
   const { main } = await import('../compiler/cli/main.ts');
   const chunks: string[] = [];
   const write = process.stdout.write;
-  process.stdout.write = ((chunk: string) => { chunks.push(chunk); return true; }) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string) => {
+    chunks.push(chunk);
+    return true;
+  }) as typeof process.stdout.write;
   try {
     if ((await main(['--help'])) !== 0) throw new Error('modelgate --help failed');
   } finally {
@@ -66,7 +70,10 @@ for (const dir of [...packages.keys()].sort()) {
   notices.push(`${pkg.name}@${pkg.version} (${pkg.license ?? 'see below'})\n\n${texts.join('\n\n').trim() || '(no license file in the package)'}\n`);
 }
 const unique = [...new Map(notices.map((n) => [n.split('\n')[0], n])).values()];
-await writeFile(join(outdir, 'THIRD-PARTY-LICENSES.txt'), `The modelgate bundles in this folder include these packages:\n\n${unique.join(`\n${'-'.repeat(78)}\n\n`)}`);
+await writeFile(
+  join(outdir, 'THIRD-PARTY-LICENSES.txt'),
+  `The modelgate bundles in this folder include these packages:\n\n${unique.join(`\n${'-'.repeat(78)}\n\n`)}`,
+);
 
 const outputs = Object.entries(result.metafile.outputs);
 const total = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);

@@ -9,13 +9,13 @@ import { chmod, cp, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileBundle } from '../compiler/bundle/compile-bundle.ts';
-import { generateSigningKeyPair } from '../schemas/formats/signing-keys.ts';
-import { mintApiKey } from '../schemas/formats/api-key.ts';
-import { writeFileAtomic } from '../schemas/io/write-atomic.ts';
 import { parseBundleSource } from '../runtime/bundle/download.ts';
 import { envSecretSource } from '../runtime/secrets/env-source.ts';
 import { fileSecretSource } from '../runtime/secrets/file-source.ts';
 import { startRuntime } from '../runtime/start.ts';
+import { mintApiKey } from '../schemas/formats/api-key.ts';
+import { generateSigningKeyPair } from '../schemas/formats/signing-keys.ts';
+import { writeFileAtomic } from '../schemas/io/write-atomic.ts';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const dev = join(root, '.dev');
@@ -103,26 +103,31 @@ async function main(): Promise<number> {
   const port = Number(process.env.PORT ?? 8080);
   let runtime;
   try {
-    runtime = await startRuntime({
-      bundle: source,
-      trustedKeys: [createPublicKey(publicPem)],
-      audience: payload.audience,
-      host: '127.0.0.1',
-      port,
-      cacheDir: join(dev, 'cache'),
-      pollMs: 10_000,
-      expiryPolicy: 'fail-closed',
-      bodyLimit: 4 * 1024 * 1024,
-      upstreamTimeoutMs: 120_000,
-      maxBundleBytes: 64 * 1024 * 1024,
-      fetchTimeoutMs: 30_000,
-    }, {
-      // Offline by design: env:// and file:// only, so the example accounts' cloud references are
-      // reported as unsupported instead of probing cloud credential endpoints from a laptop.
-      secretSources: [envSecretSource(), fileSecretSource()],
-    });
+    runtime = await startRuntime(
+      {
+        bundle: source,
+        trustedKeys: [createPublicKey(publicPem)],
+        audience: payload.audience,
+        host: '127.0.0.1',
+        port,
+        cacheDir: join(dev, 'cache'),
+        pollMs: 10_000,
+        expiryPolicy: 'fail-closed',
+        bodyLimit: 4 * 1024 * 1024,
+        upstreamTimeoutMs: 120_000,
+        maxBundleBytes: 64 * 1024 * 1024,
+        fetchTimeoutMs: 30_000,
+      },
+      {
+        // Offline by design: env:// and file:// only, so the example accounts' cloud references are
+        // reported as unsupported instead of probing cloud credential endpoints from a laptop.
+        secretSources: [envSecretSource(), fileSecretSource()],
+      },
+    );
   } catch (error) {
-    console.error(`modelgate dev: cannot listen on 127.0.0.1:${port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set PORT to use another port`);
+    console.error(
+      `modelgate dev: cannot listen on 127.0.0.1:${port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); set PORT to use another port`,
+    );
     return 2;
   }
   const alice = keys[0] as DevKey;

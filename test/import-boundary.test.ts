@@ -1,7 +1,7 @@
 // The layers of DESIGN.md section 1: compiler/ and runtime/ never import each other; both import
 // the contract in schemas/, which imports neither (nor the client); client/ imports none of them.
 // bin/ and scripts/ are composition roots and may import anything; compiler/ may use client/.
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,10 +69,10 @@ describe('when a forbidden import is added (the scanner works)', () => {
       await writeFile(join(tree, path), text);
     }
     expect((await boundaryViolations(tree)).sort()).toEqual([
-      "client/d.ts -> ../schemas/ajv.ts",
-      "compiler/cli/a.ts -> ../../runtime/start.ts",
-      "runtime/b.ts -> ../compiler/sign.ts",
-      "schemas/bundle/c.ts -> ../../runtime/bundle/poll.ts",
+      'client/d.ts -> ../schemas/ajv.ts',
+      'compiler/cli/a.ts -> ../../runtime/start.ts',
+      'runtime/b.ts -> ../compiler/sign.ts',
+      'schemas/bundle/c.ts -> ../../runtime/bundle/poll.ts',
     ]);
   });
 });

@@ -48,8 +48,17 @@ export interface PrincipalHistory {
   skipped: CommitInfo[];
 }
 
-const EMPTY: AccessSnapshot = { revision: 'none', errors: [],
-      warnings: [], principals: new Map(), grants: new Map(), keys: new Map(), accounts: new Map(), pins: new Map(), broadRules: [] };
+const EMPTY: AccessSnapshot = {
+  revision: 'none',
+  errors: [],
+  warnings: [],
+  principals: new Map(),
+  grants: new Map(),
+  keys: new Map(),
+  accounts: new Map(),
+  pins: new Map(),
+  broadRules: [],
+};
 
 /** The stable id a name has at the last commit, else in its identity lock, else in the latest commit that knew the name. */
 export function findPrincipal(steps: readonly HistoryStep[], kind: 'user' | 'service', name: string): PrincipalLookup {
@@ -86,11 +95,15 @@ export function principalHistory(steps: readonly HistoryStep[], principal: Princ
       type: 'commit',
       commit: step.commit,
       name: head.principals.get(id)?.name ?? base.principals.get(id)?.name ?? principal.name,
-      identity: diff.identities.filter((c) => c.id === id || (c.change === 'repinned' && c.previous === id)).map(({ change, name, previous }) => ({ change, name, ...(previous === undefined ? {} : { previous }) })),
+      identity: diff.identities
+        .filter((c) => c.id === id || (c.change === 'repinned' && c.previous === id))
+        .map(({ change, name, previous }) => ({ change, name, ...(previous === undefined ? {} : { previous }) })),
       gained: diff.gained.filter(mine).map(modelChange),
       lost: diff.lost.filter(mine).map(modelChange),
       expiryChanged: diff.expiryChanged.filter(mine).map(modelChange),
-      keys: diff.keys.filter((k) => ownerId(k.change === 'removed' ? base : head, k.principal) === id).map(({ id: keyId, change, expires }) => ({ id: keyId, change, ...(expires === undefined ? {} : { expires }) })),
+      keys: diff.keys
+        .filter((k) => ownerId(k.change === 'removed' ? base : head, k.principal) === id)
+        .map(({ id: keyId, change, expires }) => ({ id: keyId, change, ...(expires === undefined ? {} : { expires }) })),
     };
     if (event.identity.length + event.gained.length + event.lost.length + event.expiryChanged.length + event.keys.length > 0) events.push(event);
 

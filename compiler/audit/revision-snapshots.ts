@@ -1,10 +1,11 @@
 // The access snapshot of each policy commit, computed once per commit and read ahead a few commits
 // at a time: reading a revision is a handful of git processes, so overlapping them is most of the speed.
-import type { CommitInfo } from '../git/history.ts';
+
 import { readPolicyFilesAt } from '../git/files-at-revision.ts';
+import type { CommitInfo } from '../git/history.ts';
 import { locatePolicyFolder, type PolicyFolderLocation } from '../git/policy-folder.ts';
 import { analyzeFiles } from '../io/analyze-folder.ts';
-import { accessSnapshot, type AccessSnapshot } from '../plan/access-snapshot.ts';
+import { type AccessSnapshot, accessSnapshot } from '../plan/access-snapshot.ts';
 import { directoryFor } from '../resolve/select-directory.ts';
 
 /** How many revisions are read at the same time. */

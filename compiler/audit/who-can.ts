@@ -1,11 +1,11 @@
 // `audit who-can`: every principal who may use a model in one revision, and for each grant the
 // commit that introduced it: the most recent commit where the grant went from absent to present.
 import { minimatch } from 'minimatch';
+import { isGlob } from '../check/model-glob.ts';
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
 import type { CommitInfo } from '../git/history.ts';
 import type { AccessSnapshot, PrincipalRef } from '../plan/access-snapshot.ts';
 import { READ_AHEAD, type SnapshotCache } from './revision-snapshots.ts';
-import { isGlob } from '../check/model-glob.ts';
 
 export interface ModelMatch {
   fqn: string;
@@ -40,7 +40,17 @@ export function matchModels(snapshot: AccessSnapshot, pattern: string): ModelLoo
   }
   const model = declared.find((m) => m.fqn === pattern);
   if (model !== undefined) return { ok: true, models: [model] };
-  return { ok: false, code: 'MG_UNKNOWN_MODEL', message: withSuggestion(`model "${pattern}" is not declared by any provider account`, didYouMean(pattern, declared.map((m) => m.fqn))) };
+  return {
+    ok: false,
+    code: 'MG_UNKNOWN_MODEL',
+    message: withSuggestion(
+      `model "${pattern}" is not declared by any provider account`,
+      didYouMean(
+        pattern,
+        declared.map((m) => m.fqn),
+      ),
+    ),
+  };
 }
 
 /**

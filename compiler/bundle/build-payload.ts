@@ -1,8 +1,9 @@
 // The grant index: principals -> access class -> rules -> model indices. Rules carry their
 // expiry and source (file:line:col); principals with the same set of rules share one class,
 // which keeps the bundle small where per-principal model sets would not be (DESIGN.md section 4).
-import type { BundlePayload, BundlePrincipal, BundleProvider } from '../../schemas/types.generated.ts';
+
 import { MAX_BUNDLE_LIFETIME_MS, parseBoundedDuration } from '../../schemas/formats/duration.ts';
+import type { BundlePayload, BundlePrincipal, BundleProvider } from '../../schemas/types.generated.ts';
 import type { ResolvedKey } from '../check/keys.ts';
 import type { PolicyModel } from '../compile.ts';
 import { principalKey } from '../resolve/principal.ts';

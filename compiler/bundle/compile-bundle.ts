@@ -3,9 +3,9 @@
 import type { KeyObject } from 'node:crypto';
 import { hasErrors } from '../diagnostics/diagnostic.ts';
 import { policyRevision } from '../git/head-revision.ts';
-import { analyzeFolder, type AnalyzeFolderOptions, type FolderAnalysis } from '../io/analyze-folder.ts';
+import { type AnalyzeFolderOptions, analyzeFolder, type FolderAnalysis } from '../io/analyze-folder.ts';
 import { buildPayload } from './build-payload.ts';
-import { signPayload, type SignedBundle } from './sign.ts';
+import { type SignedBundle, signPayload } from './sign.ts';
 
 /** The directory could not be reached and the lock may be stale; compiling needs an explicit yes. */
 export class StaleLockError extends Error {}
@@ -37,7 +37,9 @@ export async function compileBundle(dir: string, options: CompileBundleOptions):
   // who left the org since, it needs an explicit decision, not a warning in a CI log.
   const offline = analysis.diagnostics.find((d) => d.code === 'MG_DIRECTORY_OFFLINE');
   if (offline !== undefined && options.allowStaleLock !== true) {
-    throw new StaleLockError(`${offline.message}.\nRefusing to compile a bundle from a possibly stale lock; run again when GitHub can be reached, or pass --allow-stale-lock to publish it anyway`);
+    throw new StaleLockError(
+      `${offline.message}.\nRefusing to compile a bundle from a possibly stale lock; run again when GitHub can be reached, or pass --allow-stale-lock to publish it anyway`,
+    );
   }
   if (hasErrors(analysis.diagnostics) || analysis.model === null) return { analysis, bundle: null };
   const revision = options.revision ?? (await policyRevision(dir));

@@ -1,7 +1,7 @@
 // Bundle bytes and signature: the payload is serialized once and those exact bytes are signed.
 import { createHash, type KeyObject } from 'node:crypto';
+import { BUNDLE_PAYLOAD_TYPE, type DsseEnvelope, signEnvelope } from '../../schemas/bundle/dsse.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
-import { BUNDLE_PAYLOAD_TYPE, signEnvelope, type DsseEnvelope } from '../../schemas/bundle/dsse.ts';
 
 /** Canonical payload bytes: JSON in the key order the builder produced, no whitespace. */
 export function serializePayload(payload: BundlePayload): Buffer {

@@ -1,6 +1,6 @@
 // gateway.yaml beyond its schema: OIDC issuers that would be ambiguous or insecure.
 import type { GatewayFile } from '../../schemas/types.generated.ts';
-import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
 import type { Doc } from '../load/policy-set.ts';
 import { checkUrl } from './urls.ts';
 

@@ -1,7 +1,8 @@
 // Provider accounts: names, duplicates, secret references, and pasted credentials.
-import type { ProviderAccount } from '../../schemas/types.generated.ts';
+
 import { containsKnownKeyShape, isSecretRefProblem, parseSecretRef } from '../../schemas/formats/secret-ref.ts';
-import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import type { ProviderAccount } from '../../schemas/types.generated.ts';
+import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc } from '../load/policy-set.ts';
 import { baseName } from '../load/source-file.ts';
@@ -35,11 +36,21 @@ export function checkProviders(docs: readonly Doc<ProviderAccount>[]): { catalog
     const account = doc.data;
     const expectedName = baseName(doc.file);
     if (account.name !== expectedName) {
-      diagnostics.push(diagnostic('MG_ACCOUNT_NAME_MISMATCH', doc.file, doc.locate(['name']), `account "${account.name}" is declared in ${doc.file}; the file must be named ${account.name}.yaml`, `rename the file or set name: ${expectedName}`));
+      diagnostics.push(
+        diagnostic(
+          'MG_ACCOUNT_NAME_MISMATCH',
+          doc.file,
+          doc.locate(['name']),
+          `account "${account.name}" is declared in ${doc.file}; the file must be named ${account.name}.yaml`,
+          `rename the file or set name: ${expectedName}`,
+        ),
+      );
     }
     const previous = accounts.get(account.name);
     if (previous !== undefined) {
-      diagnostics.push(diagnostic('MG_DUPLICATE_ACCOUNT', doc.file, doc.locate(['name']), `account "${account.name}" is already declared in ${previous.doc.file}`));
+      diagnostics.push(
+        diagnostic('MG_DUPLICATE_ACCOUNT', doc.file, doc.locate(['name']), `account "${account.name}" is already declared in ${previous.doc.file}`),
+      );
       continue;
     }
     diagnostics.push(...checkSecrets(doc));
@@ -47,7 +58,9 @@ export function checkProviders(docs: readonly Doc<ProviderAccount>[]): { catalog
     const models = new Map<string, CatalogModel>();
     account.models.forEach((model, i) => {
       if (models.has(model.name)) {
-        diagnostics.push(diagnostic('MG_DUPLICATE_MODEL', doc.file, doc.locate(['models', i, 'name']), `model "${model.name}" is declared twice in account "${account.name}"`));
+        diagnostics.push(
+          diagnostic('MG_DUPLICATE_MODEL', doc.file, doc.locate(['models', i, 'name']), `model "${model.name}" is declared twice in account "${account.name}"`),
+        );
         return;
       }
       const upstream = account.type === 'azure-openai' ? (model.deployment ?? model.name) : (model.upstream_name ?? model.name);
@@ -75,7 +88,15 @@ function checkSecrets(doc: Doc<ProviderAccount>): Diagnostic[] {
   walkStrings(doc.data, [], (value, path) => {
     if (path[0] === 'secret') return;
     if (containsKnownKeyShape(value)) {
-      out.push(diagnostic('MG_SECRET_LITERAL', doc.file, doc.locate(path), `"${path.join('.')}" holds what looks like a credential`, 'never put keys in policy files: rotate it and reference it through the secret field'));
+      out.push(
+        diagnostic(
+          'MG_SECRET_LITERAL',
+          doc.file,
+          doc.locate(path),
+          `"${path.join('.')}" holds what looks like a credential`,
+          'never put keys in policy files: rotate it and reference it through the secret field',
+        ),
+      );
     }
   });
   return out;
@@ -83,7 +104,10 @@ function checkSecrets(doc: Doc<ProviderAccount>): Diagnostic[] {
 
 function walkStrings(value: unknown, path: JsonPath, visit: (value: string, path: JsonPath) => void): void {
   if (typeof value === 'string') visit(value, path);
-  else if (Array.isArray(value)) value.forEach((item, i) => { walkStrings(item, [...path, i], visit); });
+  else if (Array.isArray(value))
+    value.forEach((item, i) => {
+      walkStrings(item, [...path, i], visit);
+    });
   else if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) walkStrings(item, [...path, key], visit);
   }

@@ -2,14 +2,14 @@
 // through the directory, teams expanded to members.
 import { Minimatch } from 'minimatch';
 import type { AuthzFile, AuthzRule } from '../../schemas/types.generated.ts';
-import { diagnostic, type Diagnostic, type Position } from '../diagnostics/diagnostic.ts';
+import { type Diagnostic, diagnostic, type Position } from '../diagnostics/diagnostic.ts';
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc } from '../load/policy-set.ts';
 import type { DirectorySnapshot } from '../resolve/directory.ts';
 import { bundleInstant, UNREPRESENTABLE_HINT } from './instant.ts';
-import type { Catalog } from './providers.ts';
 import { isGlob } from './model-glob.ts';
+import type { Catalog } from './providers.ts';
 
 /** A rule after resolution: what it grants, to whom, until when, and where it is written. */
 export interface ResolvedRule {
@@ -36,7 +36,13 @@ export interface Unloaded {
 const NOTHING_UNLOADED: Unloaded = { accounts: new Set(), directory: false };
 
 /** Checks authz rules and resolves each to models and principals. */
-export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, directory: DirectorySnapshot, now: Date, unloaded: Unloaded = NOTHING_UNLOADED): { rules: ResolvedRule[]; diagnostics: Diagnostic[] } {
+export function checkRules(
+  docs: readonly Doc<AuthzFile>[],
+  catalog: Catalog,
+  directory: DirectorySnapshot,
+  now: Date,
+  unloaded: Unloaded = NOTHING_UNLOADED,
+): { rules: ResolvedRule[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const rules: ResolvedRule[] = [];
   const expand = globExpander(catalog);
@@ -51,16 +57,34 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
       const models = resolveModels(rule, catalog, position, expand, report, unloaded);
       const principals = resolvePrincipals(rule, directory, unloaded.directory ? () => {} : report);
       if ((rule.users?.length ?? 0) + (rule.teams?.length ?? 0) + (rule.services?.length ?? 0) === 0) {
-        diagnostics.push(diagnostic('MG_RULE_NO_PRINCIPALS', doc.file, at, 'this rule names no user, team or service', 'add users:, teams: or services:; a rule never applies to everyone'));
+        diagnostics.push(
+          diagnostic(
+            'MG_RULE_NO_PRINCIPALS',
+            doc.file,
+            at,
+            'this rule names no user, team or service',
+            'add users:, teams: or services:; a rule never applies to everyone',
+          ),
+        );
       }
       if (models.enabled.length === 0 && models.disabled.length > 0) {
         diagnostics.push(diagnostic('MG_RULE_ONLY_DISABLED_MODELS', doc.file, at, 'every model this rule grants is disabled, so it grants nothing'));
       }
       const expires = rule.expires === undefined ? undefined : bundleInstant(rule.expires);
       if (expires === null) {
-        report('MG_SCHEMA_INVALID_VALUE', ['expires'], '"expires" is not an instant a bundle can hold (a leap second, or past year 9999)', UNREPRESENTABLE_HINT);
+        report(
+          'MG_SCHEMA_INVALID_VALUE',
+          ['expires'],
+          '"expires" is not an instant a bundle can hold (a leap second, or past year 9999)',
+          UNREPRESENTABLE_HINT,
+        );
       } else if (expires !== undefined && Date.parse(expires) <= now.getTime()) {
-        report('MG_RULE_EXPIRED', ['expires'], `this rule expired at ${rule.expires} and grants nothing`, 'delete it, or extend expires if the access is still needed');
+        report(
+          'MG_RULE_EXPIRED',
+          ['expires'],
+          `this rule expired at ${rule.expires} and grants nothing`,
+          'delete it, or extend expires if the access is still needed',
+        );
       }
       const resolved: ResolvedRule = {
         source: `${doc.file}:${at.line}:${at.col}`,
@@ -81,13 +105,26 @@ export function checkRules(docs: readonly Doc<AuthzFile>[], catalog: Catalog, di
 
 type Report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string) => void;
 
-function resolveModels(rule: AuthzRule, catalog: Catalog, position: ReadonlyMap<string, number>, expand: (pattern: string) => string[], report: Report, unloaded: Unloaded): { enabled: string[]; disabled: string[] } {
+function resolveModels(
+  rule: AuthzRule,
+  catalog: Catalog,
+  position: ReadonlyMap<string, number>,
+  expand: (pattern: string) => string[],
+  report: Report,
+  unloaded: Unloaded,
+): { enabled: string[]; disabled: string[] } {
   const matched = new Set<string>();
   rule.models.forEach((ref, j) => {
     const path: JsonPath = ['models', j];
     if (isGlob(ref)) {
       const hits = expand(ref);
-      if (hits.length === 0 && unloaded.accounts.size === 0) report('MG_GLOB_MATCHES_NOTHING', path, `the glob "${ref}" matches no declared model`, 'globs match account/model names, like "azure-prod/*" or "openai-main/gpt-4o*"');
+      if (hits.length === 0 && unloaded.accounts.size === 0)
+        report(
+          'MG_GLOB_MATCHES_NOTHING',
+          path,
+          `the glob "${ref}" matches no declared model`,
+          'globs match account/model names, like "azure-prod/*" or "openai-main/gpt-4o*"',
+        );
       for (const fqn of hits) matched.add(fqn);
       return;
     }
@@ -101,13 +138,23 @@ function resolveModels(rule: AuthzRule, catalog: Catalog, position: ReadonlyMap<
     const account = catalog.accounts.get(accountName);
     if (account === undefined && unloaded.accounts.has(accountName)) return;
     if (account === undefined) {
-      report('MG_UNKNOWN_ACCOUNT', path, withSuggestion(`provider account "${accountName}" is not declared`, didYouMean(accountName, catalog.accounts.keys())), 'accounts are declared in providers/<name>.yaml');
+      report(
+        'MG_UNKNOWN_ACCOUNT',
+        path,
+        withSuggestion(`provider account "${accountName}" is not declared`, didYouMean(accountName, catalog.accounts.keys())),
+        'accounts are declared in providers/<name>.yaml',
+      );
       return;
     }
     const modelName = ref.slice(slash + 1);
     const model = account.models.get(modelName);
     if (model === undefined) {
-      report('MG_UNKNOWN_MODEL', path, withSuggestion(`account "${accountName}" does not declare model "${modelName}"`, didYouMean(modelName, account.models.keys())), `declare it under models: in ${account.doc.file}`);
+      report(
+        'MG_UNKNOWN_MODEL',
+        path,
+        withSuggestion(`account "${accountName}" does not declare model "${modelName}"`, didYouMean(modelName, account.models.keys())),
+        `declare it under models: in ${account.doc.file}`,
+      );
       return;
     }
     if (!model.enabled) report('MG_MODEL_DISABLED', path, `model "${ref}" is disabled, so nobody may use it`);
@@ -156,7 +203,8 @@ function globExpander(catalog: Catalog): (pattern: string) => string[] {
     const slash = pattern.indexOf('/');
     const accountPart = slash > 0 ? pattern.slice(0, slash) : '';
     const account = accountPart !== '' && !isGlob(accountPart) ? catalog.accounts.get(accountPart) : undefined;
-    const candidates = account !== undefined ? [...account.models.values()].map((m) => m.fqn) : accountPart !== '' && !isGlob(accountPart) ? [] : [...catalog.models.keys()];
+    const candidates =
+      account !== undefined ? [...account.models.values()].map((m) => m.fqn) : accountPart !== '' && !isGlob(accountPart) ? [] : [...catalog.models.keys()];
     const hits = candidates.filter((fqn) => matcher.match(fqn));
     cache.set(pattern, hits);
     return hits;

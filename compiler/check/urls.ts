@@ -1,7 +1,7 @@
 // Upstream and issuer URLs: where a provider's root key or a token's trust goes. A policy change
 // that points them at plain http on another host would send the key (or accept tokens) in clear.
 import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
-import { diagnostic, type Diagnostic, type Position } from '../diagnostics/diagnostic.ts';
+import { type Diagnostic, diagnostic, type Position } from '../diagnostics/diagnostic.ts';
 
 /** Diagnostics for one URL field: http:// off this machine, and (for base URLs) a query or fragment. */
 export function checkUrl(text: string, field: string, file: string, at: Position, options: { noQuery: boolean }): Diagnostic[] {

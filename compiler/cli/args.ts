@@ -1,5 +1,5 @@
 // Argument parsing shared by every command: node:util parseArgs, with errors that map to exit 2.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { parseWholeDuration } from '../../schemas/formats/duration.ts';
 import { parseInstantText } from '../../schemas/formats/instant.ts';
 import { UsageError } from './errors.ts';

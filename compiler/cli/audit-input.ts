@@ -1,9 +1,9 @@
 // What `audit` commands read: the policy folder's first-parent history up to the revision or date
 // --at names, and the instant expiry is judged at.
 import { looksLikeInstant } from '../../schemas/formats/instant.ts';
-import { commitInfo, policyCommitAt, policyHistory, type CommitInfo } from '../git/history.ts';
+import { type CommitInfo, commitInfo, policyCommitAt, policyHistory } from '../git/history.ts';
 import { parseInstant } from './args.ts';
-import { failure, type CliError } from './errors.ts';
+import { type CliError, failure } from './errors.ts';
 import { requirePolicyFolder } from './policies.ts';
 
 export const AUDIT_OPTIONS = {

@@ -1,6 +1,6 @@
 // A bundle file and the keys to trust it, as the commands that read bundles take them.
 import { readFile } from 'node:fs/promises';
-import { trustKeys, verifyBundle, type TrustedKey, type VerifiedBundle } from '../../schemas/bundle/verify.ts';
+import { type TrustedKey, trustKeys, type VerifiedBundle, verifyBundle } from '../../schemas/bundle/verify.ts';
 import { readPublicKey } from '../../schemas/formats/signing-keys.ts';
 import { EnvironmentError, toCliError } from './errors.ts';
 

@@ -4,8 +4,8 @@ import type { BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { KeyFileError } from '../../schemas/formats/signing-keys.ts';
 import { StaleLockError } from '../bundle/compile-bundle.ts';
-import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { DiagnosticCode } from '../diagnostics/codes.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { GitError } from '../git/run-git.ts';
 import { CommentError } from '../plan/pr-comment.ts';
 import { PublishError, type PublishErrorCode } from '../publish/errors.ts';
@@ -83,11 +83,18 @@ export function failure(code: CliErrorCode, message: string, options: CliErrorOp
 /** Any error as a CliError: the one table from the compiler's domain errors to codes and exits. */
 export function toCliError(error: unknown, context: Pick<CliErrorOptions, 'subject' | 'data'> = {}): CliError {
   if (error instanceof CliError) return error;
-  if (error instanceof GitError || error instanceof DirectoryError || error instanceof KeyFileError || error instanceof CommentError || error instanceof StaleLockError) {
+  if (
+    error instanceof GitError ||
+    error instanceof DirectoryError ||
+    error instanceof KeyFileError ||
+    error instanceof CommentError ||
+    error instanceof StaleLockError
+  ) {
     return new EnvironmentError(error.message, { cause: error });
   }
   if (error instanceof BundleError) return failure(error.code, error.message, { ...context, cause: error });
-  if (error instanceof PublishError) return failure(error.code, error.message, { exitCode: error.exitCode, data: { ...context.data, current: error.current }, cause: error });
+  if (error instanceof PublishError)
+    return failure(error.code, error.message, { exitCode: error.exitCode, data: { ...context.data, current: error.current }, cause: error });
   return new CliError('environment', 'MG_CLI_UNEXPECTED', `unexpected error: ${(error as Error).message}`, { cause: error });
 }
 

@@ -1,8 +1,7 @@
 // The modelgate command line (every command but `serve`, which lives in the runtime).
-import { wantsJson } from './args.ts';
-import { EnvironmentError, toCliError } from './errors.ts';
-import { printFailure } from './output.ts';
+
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
+import { wantsJson } from './args.ts';
 import type { Command } from './command.ts';
 import { auditHistoryCommand } from './commands/audit-history.ts';
 import { auditWhoCanCommand } from './commands/audit-who-can.ts';
@@ -14,12 +13,14 @@ import { keygenCommand } from './commands/keygen.ts';
 import { keysCreateCommand } from './commands/keys-create.ts';
 import { keysListCommand } from './commands/keys-list.ts';
 import { keysRevokeCommand } from './commands/keys-revoke.ts';
-import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { loginCommand, tokenCommand } from './commands/login.ts';
+import { planCommand } from './commands/plan.ts';
 import { publishCommand } from './commands/publish.ts';
 import { resignCommand } from './commands/resign.ts';
-import { planCommand } from './commands/plan.ts';
+import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { verifyCommand } from './commands/verify.ts';
+import { EnvironmentError, toCliError } from './errors.ts';
+import { printFailure } from './output.ts';
 
 /** What the compiler's commands need from outside the compiler, handed in by bin/modelgate.js. */
 export interface CliServices {
@@ -32,7 +33,25 @@ const NO_SECRET_SOURCES: CliServices = {
 };
 
 function commandsWith(services: CliServices): Command[] {
-  return [checkCommand, compileCommand, resignCommand, verifyCommand, publishCommand, explainCommand, planCommand, auditWhoCanCommand, auditHistoryCommand, keysCreateCommand, keysListCommand, keysRevokeCommand, keygenCommand, initCommand, loginCommand, tokenCommand, secretsCheckCommand(services.secretSources)];
+  return [
+    checkCommand,
+    compileCommand,
+    resignCommand,
+    verifyCommand,
+    publishCommand,
+    explainCommand,
+    planCommand,
+    auditWhoCanCommand,
+    auditHistoryCommand,
+    keysCreateCommand,
+    keysListCommand,
+    keysRevokeCommand,
+    keygenCommand,
+    initCommand,
+    loginCommand,
+    tokenCommand,
+    secretsCheckCommand(services.secretSources),
+  ];
 }
 
 // The list the usage text is built from (services are not called to build it).

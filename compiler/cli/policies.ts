@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomic } from '../../schemas/io/write-atomic.ts';
 import type { IdentityLock } from '../../schemas/types.generated.ts';
-import { analyzeFolder, type AnalyzeFolderOptions, type FolderAnalysis } from '../io/analyze-folder.ts';
+import { type AnalyzeFolderOptions, analyzeFolder, type FolderAnalysis } from '../io/analyze-folder.ts';
 import { LOCK_FILE } from '../load/source-file.ts';
 import { EnvironmentError } from './errors.ts';
 

@@ -28,10 +28,7 @@ export function diagnostic(code: DiagnosticCode, file: string, at: Position, mes
 
 /** Sorted by file, line, column, then code, so every run prints the same order. */
 export function sortDiagnostics(list: readonly Diagnostic[]): Diagnostic[] {
-  return [...list].sort(
-    (a, b) =>
-      cmp(a.file, b.file) || a.line - b.line || a.col - b.col || cmp(a.code, b.code) || cmp(a.message, b.message),
-  );
+  return [...list].sort((a, b) => cmp(a.file, b.file) || a.line - b.line || a.col - b.col || cmp(a.code, b.code) || cmp(a.message, b.message));
 }
 
 /** True when any diagnostic is an error. */

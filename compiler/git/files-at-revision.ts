@@ -1,8 +1,8 @@
 // The policy files as they are in a commit, for `plan` and `audit`: read from git's object store,
 // so that the working tree (and the index) are never touched.
 import type { SourceFile } from '../load/source-file.ts';
-import { folderPathspec, locatePolicyFolder, refuseOptionLike, resolveCommit, type PolicyFolderLocation } from './policy-folder.ts';
-import { git, GitError, runGit } from './run-git.ts';
+import { folderPathspec, locatePolicyFolder, type PolicyFolderLocation, refuseOptionLike, resolveCommit } from './policy-folder.ts';
+import { GitError, git, runGit } from './run-git.ts';
 
 export interface RevisionFiles {
   /** The full commit id REF points at. */
@@ -31,7 +31,10 @@ export async function readPolicyFilesAt(dir: string, ref: string, located?: Poli
     if (!/\.ya?ml$/.test(path) || path.split('/').some((part) => part.startsWith('.'))) continue;
     wanted.push({ path, object: match[1]! });
   }
-  const texts = await catBlobs(top, wanted.map((w) => w.object));
+  const texts = await catBlobs(
+    top,
+    wanted.map((w) => w.object),
+  );
   const files = wanted.map((w, i) => ({ path: w.path, text: texts[i]! }));
   return { revision, files: files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
 }

@@ -1,5 +1,5 @@
 // The commit that holds the policy folder, for the bundle's revision.
-import { git, GitError } from './run-git.ts';
+import { GitError, git } from './run-git.ts';
 
 /** HEAD of the repository holding dir, with "-dirty" when the folder has uncommitted changes; "unknown" outside git. */
 export async function policyRevision(dir: string): Promise<string> {

@@ -1,7 +1,7 @@
 // The first-parent history of the policy folder, for `audit`: who committed what and when. Only
 // git's object store is read; the working tree is never touched.
 import { folderPathspec, locatePolicyFolder, resolveCommit } from './policy-folder.ts';
-import { git, GitError } from './run-git.ts';
+import { GitError, git } from './run-git.ts';
 
 export interface CommitInfo {
   /** Full commit id. */
@@ -28,7 +28,9 @@ export async function commitInfo(dir: string, ref: string): Promise<CommitInfo> 
 export async function policyHistory(dir: string, ref: string): Promise<CommitInfo[]> {
   const location = await locatePolicyFolder(dir);
   const tip = await commitInfo(dir, ref);
-  return parseLog(await git(location.top, ['log', '-z', '--first-parent', '--reverse', FORMAT, tip.id, '--', folderPathspec(location)], `cannot list the history of ${dir}`));
+  return parseLog(
+    await git(location.top, ['log', '-z', '--first-parent', '--reverse', FORMAT, tip.id, '--', folderPathspec(location)], `cannot list the history of ${dir}`),
+  );
 }
 
 /**
@@ -39,7 +41,11 @@ export async function policyHistory(dir: string, ref: string): Promise<CommitInf
 export async function policyCommitAt(dir: string, date: Date): Promise<string | null> {
   const location = await locatePolicyFolder(dir);
   const seconds = Math.floor(date.getTime() / 1000);
-  const out = await git(location.top, ['rev-list', '-1', '--first-parent', `--before=@${seconds}`, 'HEAD', '--', folderPathspec(location)], 'has no commit HEAD');
+  const out = await git(
+    location.top,
+    ['rev-list', '-1', '--first-parent', `--before=@${seconds}`, 'HEAD', '--', folderPathspec(location)],
+    'has no commit HEAD',
+  );
   return out.trim() === '' ? null : out.trim();
 }
 

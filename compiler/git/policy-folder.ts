@@ -1,5 +1,5 @@
 // Where a policy folder sits in its git repository: every git read starts here.
-import { git, GitError } from './run-git.ts';
+import { GitError, git } from './run-git.ts';
 
 export interface PolicyFolderLocation {
   /** The repository's top folder. */
@@ -23,7 +23,13 @@ export function folderPathspec(location: PolicyFolderLocation): string {
 /** The full commit id `ref` names in the repository at `top`; refuses refs that read as options. */
 export async function resolveCommit(top: string, ref: string): Promise<string> {
   refuseOptionLike(ref);
-  return (await git(top, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], `has no commit "${ref}" (fetch it first, e.g. git fetch origin, or use fetch-depth: 0 in CI)`)).trim();
+  return (
+    await git(
+      top,
+      ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`],
+      `has no commit "${ref}" (fetch it first, e.g. git fetch origin, or use fetch-depth: 0 in CI)`,
+    )
+  ).trim();
 }
 
 /** A ref starting with "-" would reach git as an option. */

@@ -26,8 +26,20 @@ export const PROBLEM_MATCHER = {
 export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
   const uses = (workflow: string): string => `${o.modelgateRepo}/.github/workflows/${workflow}@v${o.version}`;
   return {
-    'package.json': JSON.stringify({ name: o.name, private: true, description: 'Who may use which LLM models, through modelgate', scripts: { check: 'modelgate check --policies policies --frozen-lock', plan: 'modelgate plan --policies policies --base origin/main' }, devDependencies: { modelgate: o.version } }, null, 2) + '\n',
-    '.gitignore': 'node_modules/\nbundle.json\n# Private signing keys never belong in git; the public key the gateways trust does.\n*.pem\n!policies-signing-key.pub.pem\n',
+    'package.json':
+      JSON.stringify(
+        {
+          name: o.name,
+          private: true,
+          description: 'Who may use which LLM models, through modelgate',
+          scripts: { check: 'modelgate check --policies policies --frozen-lock', plan: 'modelgate plan --policies policies --base origin/main' },
+          devDependencies: { modelgate: o.version },
+        },
+        null,
+        2,
+      ) + '\n',
+    '.gitignore':
+      'node_modules/\nbundle.json\n# Private signing keys never belong in git; the public key the gateways trust does.\n*.pem\n!policies-signing-key.pub.pem\n',
     '.github/modelgate-problem-matcher.json': JSON.stringify(PROBLEM_MATCHER, null, 2) + '\n',
     '.github/workflows/policy-check.yml': `# Pull requests: modelgate check and plan (the access diff as a comment), and ONE status,
 # "policy / policy-status", for branch protection to require. The steps live in modelgate's

@@ -1,6 +1,6 @@
 // The compiler's input edge: policy files (from a folder or a git revision) loaded, their
 // identities resolved through the directory gateway.yaml selects, and every check run.
-import { analyze, requestedNames, type Analysis } from '../compile.ts';
+import { type Analysis, analyze, requestedNames } from '../compile.ts';
 import { loadPolicySet, type PolicySet } from '../load/policy-set.ts';
 import type { SourceFile } from '../load/source-file.ts';
 import type { DirectorySnapshot, IdentityDirectory } from '../resolve/directory.ts';
@@ -19,7 +19,10 @@ export interface AnalyzeFolderOptions {
 }
 
 /** Loads and checks policy files; `directory` defaults to the one gateway.yaml selects (directoryFor, with process.env). */
-export async function analyzeFiles(files: readonly SourceFile[], options: AnalyzeFolderOptions & { directory?: (set: PolicySet) => IdentityDirectory }): Promise<FolderAnalysis> {
+export async function analyzeFiles(
+  files: readonly SourceFile[],
+  options: AnalyzeFolderOptions & { directory?: (set: PolicySet) => IdentityDirectory },
+): Promise<FolderAnalysis> {
   const { set, diagnostics } = loadPolicySet(files);
   const directory = (options.directory ?? ((s: PolicySet) => directoryFor(s)))(set);
   const resolved = await directory.resolve(requestedNames(set));

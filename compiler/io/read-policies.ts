@@ -22,7 +22,9 @@ export async function readPolicyFiles(dir: string): Promise<SourceFile[]> {
   for (let i = 0; i < wanted.length; i += READ_BATCH) {
     const batch = wanted.slice(i, i + READ_BATCH);
     const texts = await Promise.all(batch.map((f) => readFile(f.full, 'utf8')));
-    batch.forEach((f, j) => { files.push({ path: f.path, text: texts[j] as string }); });
+    batch.forEach((f, j) => {
+      files.push({ path: f.path, text: texts[j] as string });
+    });
   }
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -1,6 +1,6 @@
 // Credentials pasted into YAML comments: the parsers drop comments, but git keeps them forever.
 import { containsKnownKeyShape } from '../../schemas/formats/secret-ref.ts';
-import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
 import type { SourceFile } from './source-file.ts';
 
 /** MG_SECRET_LITERAL for every comment that holds something shaped like a credential (never echoed). */

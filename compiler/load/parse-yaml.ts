@@ -8,8 +8,8 @@
 // error (so syntax errors and duplicate keys get `yaml`'s diagnostics) and any file that may use
 // anchors or aliases (`yaml` caps alias expansion; js-yaml would build a billion-laughs DAG).
 import jsYaml from 'js-yaml';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { diagnostic, type Diagnostic, type Position } from '../diagnostics/diagnostic.ts';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Diagnostic, diagnostic, type Position } from '../diagnostics/diagnostic.ts';
 
 export type JsonPath = readonly (string | number)[];
 
@@ -55,7 +55,9 @@ function parseWithPositions(file: string, text: string): { doc: ParsedYaml | nul
   for (const error of document.errors) {
     const at = positionOf(error.pos[0]);
     if (error.code === 'DUPLICATE_KEY') {
-      diagnostics.push(diagnostic('MG_YAML_DUPLICATE_KEY', file, at, 'this mapping has the same key twice', 'remove or rename one of them; YAML keeps only one value'));
+      diagnostics.push(
+        diagnostic('MG_YAML_DUPLICATE_KEY', file, at, 'this mapping has the same key twice', 'remove or rename one of them; YAML keeps only one value'),
+      );
     } else {
       diagnostics.push(diagnostic('MG_YAML_SYNTAX', file, at, `YAML syntax error: ${firstLine(error.message)}`));
     }
@@ -64,7 +66,15 @@ function parseWithPositions(file: string, text: string): { doc: ParsedYaml | nul
   // a plain string: what the author meant and what modelgate reads would differ without a word.
   for (const warning of document.warnings) {
     if (warning.code === 'TAG_RESOLVE_FAILED') {
-      diagnostics.push(diagnostic('MG_YAML_UNKNOWN_TAG', file, positionOf(warning.pos[0]), `unknown YAML tag: ${firstLine(warning.message)}`, 'policy files use plain YAML values; remove the tag'));
+      diagnostics.push(
+        diagnostic(
+          'MG_YAML_UNKNOWN_TAG',
+          file,
+          positionOf(warning.pos[0]),
+          `unknown YAML tag: ${firstLine(warning.message)}`,
+          'policy files use plain YAML values; remove the tag',
+        ),
+      );
     }
   }
   if (diagnostics.length > 0) return { doc: null, diagnostics };
@@ -100,7 +110,18 @@ function parseWithPositions(file: string, text: string): { doc: ParsedYaml | nul
     data = document.toJS({ maxAliasCount: 100 });
   } catch {
     // yaml refuses exponential alias expansion ("billion laughs") instead of hanging the compiler.
-    return { doc: null, diagnostics: [diagnostic('MG_YAML_SYNTAX', file, { line: 1, col: 1 }, 'the file expands aliases too many times', 'policy files do not need YAML anchors and aliases; write the values out')] };
+    return {
+      doc: null,
+      diagnostics: [
+        diagnostic(
+          'MG_YAML_SYNTAX',
+          file,
+          { line: 1, col: 1 },
+          'the file expands aliases too many times',
+          'policy files do not need YAML anchors and aliases; write the values out',
+        ),
+      ],
+    };
   }
   return { doc: { file, data: data ?? undefined, locate }, diagnostics };
 }

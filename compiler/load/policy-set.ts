@@ -1,8 +1,8 @@
 // Turns the files of a policy folder into typed, positioned documents (or diagnostics).
 import type { AuthzFile, DirectoryFile, GatewayFile, IdentityLock, KeyRecord, ProviderAccount } from '../../schemas/types.generated.ts';
-import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
-import { parseYaml, type ParsedYaml } from './parse-yaml.ts';
+import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
 import { commentSecrets } from './comment-secrets.ts';
+import { type ParsedYaml, parseYaml } from './parse-yaml.ts';
 import { baseName, classify, type DocumentKind, type SourceFile } from './source-file.ts';
 import { validateSchema } from './validate-schema.ts';
 
@@ -25,7 +25,15 @@ export interface PolicySet {
 
 /** Parses and schema-validates every file. Files with problems are left out of the set and reported. */
 export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; diagnostics: Diagnostic[] } {
-  const set: PolicySet = { gateway: null, providers: [], authz: [], directory: null, keys: [], lock: null, unloaded: { accounts: new Set(), directory: false } };
+  const set: PolicySet = {
+    gateway: null,
+    providers: [],
+    authz: [],
+    directory: null,
+    keys: [],
+    lock: null,
+    unloaded: { accounts: new Set(), directory: false },
+  };
   const diagnostics: Diagnostic[] = [];
   let sawGateway = false;
   const singletons = new Map<DocumentKind, string>();
@@ -34,7 +42,15 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
     const kind = classify(file.path);
     if (kind === null) {
       if (/\.ya?ml$/.test(file.path)) {
-        diagnostics.push(diagnostic('MG_UNKNOWN_FILE', file.path, { line: 1, col: 1 }, 'modelgate does not read this file', 'providers go in providers/, rules in authz.yaml or authz/, keys in keys/; see docs/policy-reference.md'));
+        diagnostics.push(
+          diagnostic(
+            'MG_UNKNOWN_FILE',
+            file.path,
+            { line: 1, col: 1 },
+            'modelgate does not read this file',
+            'providers go in providers/, rules in authz.yaml or authz/, keys in keys/; see docs/policy-reference.md',
+          ),
+        );
       }
       continue;
     }
@@ -44,7 +60,15 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
     if (kind === 'gateway' || kind === 'directory' || kind === 'lock') {
       const first = singletons.get(kind);
       if (first !== undefined) {
-        diagnostics.push(diagnostic('MG_DUPLICATE_FILE', file.path, { line: 1, col: 1 }, `${first} and ${file.path} both exist; modelgate reads one ${kind} file`, `merge them into ${first} and delete ${file.path}`));
+        diagnostics.push(
+          diagnostic(
+            'MG_DUPLICATE_FILE',
+            file.path,
+            { line: 1, col: 1 },
+            `${first} and ${file.path} both exist; modelgate reads one ${kind} file`,
+            `merge them into ${first} and delete ${file.path}`,
+          ),
+        );
         continue;
       }
       singletons.set(kind, file.path);
@@ -81,7 +105,15 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
     }
   }
   if (!sawGateway) {
-    diagnostics.push(diagnostic('MG_GATEWAY_MISSING', 'gateway.yaml', { line: 1, col: 1 }, 'gateway.yaml is missing; it must name the audience (the gateway fleet this policy is for)', 'create gateway.yaml with a line like `audience: prod-gateway`'));
+    diagnostics.push(
+      diagnostic(
+        'MG_GATEWAY_MISSING',
+        'gateway.yaml',
+        { line: 1, col: 1 },
+        'gateway.yaml is missing; it must name the audience (the gateway fleet this policy is for)',
+        'create gateway.yaml with a line like `audience: prod-gateway`',
+      ),
+    );
   }
   return { set, diagnostics };
 }

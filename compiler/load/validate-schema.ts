@@ -1,13 +1,13 @@
 // Policy files against schemas/*.schema.json, with every ajv error mapped back to its YAML node.
 import type { ErrorObject } from 'ajv';
+import { createAjv } from '../../schemas/ajv.ts';
 import authzSchema from '../../schemas/authz.schema.json' with { type: 'json' };
 import directorySchema from '../../schemas/directory.schema.json' with { type: 'json' };
 import gatewaySchema from '../../schemas/gateway.schema.json' with { type: 'json' };
 import keySchema from '../../schemas/key.schema.json' with { type: 'json' };
 import lockSchema from '../../schemas/lock.schema.json' with { type: 'json' };
 import providerSchema from '../../schemas/provider.schema.json' with { type: 'json' };
-import { createAjv } from '../../schemas/ajv.ts';
-import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
 import { didYouMean } from '../diagnostics/suggest.ts';
 import type { JsonPath, ParsedYaml } from './parse-yaml.ts';
 import type { DocumentKind } from './source-file.ts';
@@ -77,13 +77,24 @@ function mapError(kind: DocumentKind, doc: ParsedYaml, error: ErrorObject): Diag
     }
     case 'minItems':
       if (kind === 'authz' && path[path.length - 1] === 'models') {
-        return diagnostic('MG_EMPTY_MODELS', doc.file, doc.locate(path), 'this rule has an empty models list; an empty list never means "all models"', 'list the models (account/model or a glob like "account/*")');
+        return diagnostic(
+          'MG_EMPTY_MODELS',
+          doc.file,
+          doc.locate(path),
+          'this rule has an empty models list; an empty list never means "all models"',
+          'list the models (account/model or a glob like "account/*")',
+        );
       }
       return diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(path), `${field} must not be empty`);
     case 'enum': {
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map(String);
       const suggestion = typeof error.data === 'string' ? didYouMean(error.data, allowed) : undefined;
-      return diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(path), `${field} must be one of ${allowed.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
+      return diagnostic(
+        'MG_SCHEMA_INVALID_VALUE',
+        doc.file,
+        doc.locate(path),
+        `${field} must be one of ${allowed.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,
+      );
     }
     case 'format': {
       const format = String((error.params as { format: string }).format);
@@ -92,7 +103,12 @@ function mapError(kind: DocumentKind, doc: ParsedYaml, error: ErrorObject): Diag
     }
     case 'pattern':
       // The value is not echoed: a mistyped field could hold a secret.
-      return diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(path), `${field} does not have the expected form (${String((error.params as { pattern: string }).pattern)})`);
+      return diagnostic(
+        'MG_SCHEMA_INVALID_VALUE',
+        doc.file,
+        doc.locate(path),
+        `${field} does not have the expected form (${String((error.params as { pattern: string }).pattern)})`,
+      );
     default:
       return diagnostic('MG_SCHEMA_INVALID_VALUE', doc.file, doc.locate(path), `${field} ${error.message ?? 'is invalid'}`);
   }
@@ -118,8 +134,18 @@ function describe(path: JsonPath, kind: DocumentKind): string {
 }
 
 function article(type: string): string {
-  const names: Record<string, string> = { array: 'a list', object: 'a mapping', string: 'a string', boolean: 'true or false', integer: 'an integer', number: 'a number' };
-  return type.split(',').map((t) => names[t] ?? t).join(' or ');
+  const names: Record<string, string> = {
+    array: 'a list',
+    object: 'a mapping',
+    string: 'a string',
+    boolean: 'true or false',
+    integer: 'an integer',
+    number: 'a number',
+  };
+  return type
+    .split(',')
+    .map((t) => names[t] ?? t)
+    .join(' or ');
 }
 
 function typeName(value: unknown): string {
@@ -131,7 +157,8 @@ function typeName(value: unknown): string {
 
 function formatHint(format: string): string | undefined {
   if (format === 'date-time') return 'use RFC 3339 with a zone, like 2027-01-31T00:00:00Z';
-  if (format === 'bundle-lifetime') return 'a whole number of minutes, hours or days (like 7d, 36h, 90m), at most 366d: CI re-signs on a schedule, so keep it to days';
+  if (format === 'bundle-lifetime')
+    return 'a whole number of minutes, hours or days (like 7d, 36h, 90m), at most 366d: CI re-signs on a schedule, so keep it to days';
   if (format === 'key-lifetime') return 'a whole number of minutes, hours or days (like 90d), at most 730d';
   return undefined;
 }

@@ -1,11 +1,11 @@
 // What one revision of the policies means, as plain data a diff can compare: who exists (by stable
 // id), who may use which model at `now`, which keys exist, which accounts and models are declared.
 import { minimatch } from 'minimatch';
+import { isGlob } from '../check/model-glob.ts';
 import type { PolicyModel } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { PolicySet } from '../load/policy-set.ts';
 import { principalKey, principalText } from '../resolve/principal.ts';
-import { isGlob } from '../check/model-glob.ts';
 
 export interface PrincipalRef {
   kind: 'user' | 'service';
@@ -67,7 +67,13 @@ function grantKey(principalId: string, model: string): string {
 }
 
 /** The snapshot of an analyzed revision; `model` is null when the revision has errors. */
-export function accessSnapshot(revision: string, set: PolicySet, model: PolicyModel | null, diagnostics: readonly Diagnostic[], options: SnapshotOptions): AccessSnapshot {
+export function accessSnapshot(
+  revision: string,
+  set: PolicySet,
+  model: PolicyModel | null,
+  diagnostics: readonly Diagnostic[],
+  options: SnapshotOptions,
+): AccessSnapshot {
   const snapshot: AccessSnapshot = {
     revision,
     errors: diagnostics.filter((d) => d.severity === 'error'),
@@ -135,7 +141,8 @@ function broadRules(set: PolicySet, model: PolicyModel, largeTeam: number): Broa
       const source = model.rules[n++]?.source ?? doc.file;
       for (const pattern of rule.models) {
         const whole = wholeAccounts(pattern, model);
-        if (whole.length > 0) found.push({ source, reason: `the glob "${pattern}" grants every model of ${whole.map((a) => `"${a}"`).join(', ')}, including models added later` });
+        if (whole.length > 0)
+          found.push({ source, reason: `the glob "${pattern}" grants every model of ${whole.map((a) => `"${a}"`).join(', ')}, including models added later` });
       }
       for (const team of rule.teams ?? []) {
         const size = model.directory.teams.get(team)?.length ?? 0;

@@ -1,7 +1,8 @@
 // The access diff between two snapshots: grants gained and lost (by stable id, so a rename is not a
 // revoke plus a grant), keys, accounts and models, identities, and broad grants this change adds.
-import type { AccessSnapshot, BroadRule, Grant, KeyState, PrincipalRef } from './access-snapshot.ts';
+
 import { parsePrincipalKey } from '../resolve/principal.ts';
+import type { AccessSnapshot, BroadRule, Grant, KeyState, PrincipalRef } from './access-snapshot.ts';
 
 export interface GrantChange {
   principal: PrincipalRef;
@@ -69,7 +70,8 @@ export function diffAccess(base: AccessSnapshot, head: AccessSnapshot, options: 
   for (const [key, grant] of head.grants) {
     const before = base.grants.get(key);
     if (before === undefined) gained.push(change(grant));
-    else if (before.expires !== grant.expires) expiryChanged.push({ ...change(grant), ...(before.expires === undefined ? {} : { previousExpires: before.expires }) });
+    else if (before.expires !== grant.expires)
+      expiryChanged.push({ ...change(grant), ...(before.expires === undefined ? {} : { previousExpires: before.expires }) });
   }
   // A principal that disappeared loses under its old name; one that stays is shown under its new one.
   for (const [key, grant] of base.grants) {
@@ -111,7 +113,12 @@ function sortGrants<T extends GrantChange>(grants: T[]): T[] {
 function diffKeys(base: Map<string, KeyState>, head: Map<string, KeyState>, options: DiffOptions): KeyChange[] {
   const changes: KeyChange[] = [];
   const now = options.now.getTime();
-  const entry = (key: KeyState, kind: KeyChange['change']): KeyChange => ({ id: key.id, principal: key.principal, change: kind, ...(key.expires === undefined ? {} : { expires: key.expires }) });
+  const entry = (key: KeyState, kind: KeyChange['change']): KeyChange => ({
+    id: key.id,
+    principal: key.principal,
+    change: kind,
+    ...(key.expires === undefined ? {} : { expires: key.expires }),
+  });
   for (const [id, key] of head) {
     const before = base.get(id);
     if (before === undefined) changes.push(entry(key, key.revoked ? 'revoked' : 'added'));
@@ -154,7 +161,8 @@ function diffIdentities(base: AccessSnapshot, head: AccessSnapshot): IdentityCha
     } else if (before.name !== principal.name) changes.push({ kind: principal.kind, change: 'renamed', id, name: principal.name, previous: before.name });
   }
   if (head.errors.length === 0) {
-    for (const [id, principal] of base.principals) if (!head.principals.has(id)) changes.push({ kind: principal.kind, change: 'removed', id, name: principal.name });
+    for (const [id, principal] of base.principals)
+      if (!head.principals.has(id)) changes.push({ kind: principal.kind, change: 'removed', id, name: principal.name });
   }
   // A pin that moved is a name now meaning someone else: the most important line of a plan.
   for (const [name, id] of head.pins) {

@@ -31,12 +31,17 @@ export async function pullRequestFromEnv(env: NodeJS.ProcessEnv, flags: { repo?:
       throw new CommentError(`cannot read the event payload at GITHUB_EVENT_PATH (${eventPath})`);
     }
   }
-  if (number === undefined || !Number.isSafeInteger(number) || number <= 0) throw new CommentError('--comment needs the pull request number (--pr N, or run on a pull_request event)');
+  if (number === undefined || !Number.isSafeInteger(number) || number <= 0)
+    throw new CommentError('--comment needs the pull request number (--pr N, or run on a pull_request event)');
   return { owner: match[1]!, repo: match[2]!, number };
 }
 
 /** Creates the plan comment or updates the one carrying the marker. Returns what was done and the comment URL. */
-export async function upsertPlanComment(pr: PullRequestRef, markdown: string, env: NodeJS.ProcessEnv): Promise<{ action: 'created' | 'updated' | 'unchanged'; url: string }> {
+export async function upsertPlanComment(
+  pr: PullRequestRef,
+  markdown: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ action: 'created' | 'updated' | 'unchanged'; url: string }> {
   const token = env.GITHUB_TOKEN;
   if (token === undefined || token === '') throw new CommentError('--comment needs GITHUB_TOKEN (with pull-requests: write)');
   const octokit = new Octokit({
@@ -58,7 +63,16 @@ export async function upsertPlanComment(pr: PullRequestRef, markdown: string, en
     return { action: 'updated', url: updated.data.html_url };
   } catch (error) {
     const status = (error as { status?: number }).status;
-    const why = status === 401 ? 'the token was refused (401)' : status === 403 ? 'the token may not write pull request comments (403: grant pull-requests: write)' : status === 404 ? `pull request ${pr.owner}/${pr.repo}#${pr.number} was not found (404)` : status !== undefined ? `GitHub answered HTTP ${status}` : `GitHub could not be reached (${(error as { code?: string }).code ?? 'network error'})`;
+    const why =
+      status === 401
+        ? 'the token was refused (401)'
+        : status === 403
+          ? 'the token may not write pull request comments (403: grant pull-requests: write)'
+          : status === 404
+            ? `pull request ${pr.owner}/${pr.repo}#${pr.number} was not found (404)`
+            : status !== undefined
+              ? `GitHub answered HTTP ${status}`
+              : `GitHub could not be reached (${(error as { code?: string }).code ?? 'network error'})`;
     throw new CommentError(`cannot post the plan comment: ${why}`);
   }
 }

@@ -16,7 +16,16 @@ export function summaryLine(plan: PlanDiff): string {
 
 /** What plan says instead of a diff when the head does not compile: its errors, no access change. */
 export function renderHeadErrors(base: string, head: string, errors: readonly Diagnostic[]): string {
-  const out = ['### modelgate plan', '', `**The head does not compile: ${errors.length} error${errors.length === 1 ? '' : 's'}. No access diff is shown.**`, '', `Base \`${short(base)}\`, head \`${short(head)}\`.`, '', '#### Errors', ''];
+  const out = [
+    '### modelgate plan',
+    '',
+    `**The head does not compile: ${errors.length} error${errors.length === 1 ? '' : 's'}. No access diff is shown.**`,
+    '',
+    `Base \`${short(base)}\`, head \`${short(head)}\`.`,
+    '',
+    '#### Errors',
+    '',
+  ];
   for (const e of errors) out.push(`- \`${e.file}:${e.line}:${e.col}\` ${e.code} ${escapeMarkdown(e.message)}`);
   out.push('', 'Fix the errors (`modelgate check`); the plan shows the access change once the head compiles.');
   return out.join('\n') + '\n';
@@ -27,7 +36,11 @@ export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string
   const out: string[] = [];
   out.push('### modelgate plan', '', `**${summaryLine(plan)}**`, '', `Base \`${short(plan.base)}\`, head \`${short(plan.head)}\`.`);
 
-  if (plan.baseErrors > 0) out.push('', `The base revision has ${plan.baseErrors} error${plan.baseErrors === 1 ? '' : 's'}: its access is unknown, so every grant of the head shows as gained.`);
+  if (plan.baseErrors > 0)
+    out.push(
+      '',
+      `The base revision has ${plan.baseErrors} error${plan.baseErrors === 1 ? '' : 's'}: its access is unknown, so every grant of the head shows as gained.`,
+    );
   if (plan.errors.length > 0) {
     out.push('', '#### Errors', '', 'The head revision does not compile, so the access below is incomplete:', '');
     for (const e of plan.errors) out.push(`- \`${e.file}:${e.line}:${e.col}\` ${e.code} ${escapeMarkdown(e.message)}`);
@@ -42,7 +55,8 @@ export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string
   if (grantLines.length > 0) {
     out.push('', '#### Grants by model', '', '```diff');
     out.push(...grantLines.slice(0, options.maxDiffLines));
-    if (grantLines.length > options.maxDiffLines) out.push(`# ... ${grantLines.length - options.maxDiffLines} more lines: run \`modelgate plan\` locally or read the job summary`);
+    if (grantLines.length > options.maxDiffLines)
+      out.push(`# ... ${grantLines.length - options.maxDiffLines} more lines: run \`modelgate plan\` locally or read the job summary`);
     out.push('```');
     out.push('', '#### By principal', '', '| principal | id | gained | lost |', '|---|---|---:|---:|');
     for (const row of byPrincipal(plan)) out.push(`| ${row.kind} ${escapeMarkdown(row.name)} | \`${row.id}\` | ${row.gained} | ${row.lost} |`);
@@ -52,11 +66,15 @@ export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string
 
   if (plan.keys.length > 0) {
     out.push('', '#### API keys', '');
-    for (const k of plan.keys) out.push(`- \`${k.id}\` (${escapeMarkdown(k.principal)}): ${keyWords[k.change]}${k.expires === undefined ? '' : `, expires ${k.expires}`}`);
+    for (const k of plan.keys)
+      out.push(`- \`${k.id}\` (${escapeMarkdown(k.principal)}): ${keyWords[k.change]}${k.expires === undefined ? '' : `, expires ${k.expires}`}`);
   }
   if (plan.catalog.length > 0) {
     out.push('', '#### Accounts and models', '');
-    for (const c of plan.catalog) out.push(`- ${c.model === undefined ? `account \`${c.account}\`` : `model \`${c.account}/${c.model}\``} ${c.change}${c.disabled === true ? ' (disabled)' : ''}`);
+    for (const c of plan.catalog)
+      out.push(
+        `- ${c.model === undefined ? `account \`${c.account}\`` : `model \`${c.account}/${c.model}\``} ${c.change}${c.disabled === true ? ' (disabled)' : ''}`,
+      );
   }
   if (plan.identities.length > 0) {
     out.push('', '#### Identities', '');
@@ -100,7 +118,10 @@ function grantsDiff(plan: PlanDiff): string[] {
     lines.push(`@@ ${model.replaceAll('`', "'")} @@`);
     const entries = byModel.get(model)!.sort((a, b) => order[a.sign] - order[b.sign] || (a.grant.principal.name < b.grant.principal.name ? -1 : 1));
     // "~" is not a diff sign; a leading "!" renders neutral in GitHub's diff highlighting.
-    for (const e of entries) lines.push(`${e.sign === '~' ? '!' : e.sign} ${e.grant.principal.kind} ${e.grant.principal.name} (${e.grant.principal.id})${e.note === '' ? '' : `  ${e.note}`}`);
+    for (const e of entries)
+      lines.push(
+        `${e.sign === '~' ? '!' : e.sign} ${e.grant.principal.kind} ${e.grant.principal.name} (${e.grant.principal.id})${e.note === '' ? '' : `  ${e.note}`}`,
+      );
   }
   return lines;
 }

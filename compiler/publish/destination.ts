@@ -1,7 +1,7 @@
 // Where a bundle goes: the --to text parsed into one of three destinations (each its own file).
 import { isAbsolute, resolve } from 'node:path';
-import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 import { fileURLToPath } from 'node:url';
+import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 import type { Publishable } from './envelope.ts';
 import type { Published } from './errors.ts';
 
@@ -21,10 +21,7 @@ export interface Destination {
   publish(bundle: Publishable): Promise<PublishResult>;
 }
 
-export type DestinationSpec =
-  | { kind: 'file'; dir: string }
-  | { kind: 'github-release'; owner: string; repo: string }
-  | { kind: 'https'; url: URL };
+export type DestinationSpec = { kind: 'file'; dir: string } | { kind: 'github-release'; owner: string; repo: string } | { kind: 'https'; url: URL };
 
 const OWNER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
 const REPO = /^[A-Za-z0-9._-]{1,100}$/;
@@ -46,7 +43,15 @@ export function parseDestination(text: string, cwd: string): DestinationSpec | {
   }
   if (text.startsWith('github-release://')) {
     const [owner, repo, ...extra] = text.slice('github-release://'.length).split('/');
-    if (owner === undefined || repo === undefined || extra.some((part) => part !== '') || !OWNER.test(owner) || !REPO.test(repo) || repo === '.' || repo === '..') {
+    if (
+      owner === undefined ||
+      repo === undefined ||
+      extra.some((part) => part !== '') ||
+      !OWNER.test(owner) ||
+      !REPO.test(repo) ||
+      repo === '.' ||
+      repo === '..'
+    ) {
       return { problem: '--to github-release:// needs OWNER/REPO, like github-release://acme/policy-bundles' };
     }
     return { kind: 'github-release', owner, repo };

@@ -1,11 +1,11 @@
 // Reading serials and digests out of envelopes: the bundle about to be published (strictly) and
 // whatever a destination holds now (only as far as needed to order the two).
 import { createHash } from 'node:crypto';
-import { createdInFuture, isBundleExpired, MAX_CLOCK_SKEW_MS } from '../../schemas/bundle/expiry.ts';
-import { BUNDLE_PAYLOAD_TYPE } from '../../schemas/bundle/dsse.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { BUNDLE_PAYLOAD_TYPE } from '../../schemas/bundle/dsse.ts';
+import { createdInFuture, isBundleExpired, MAX_CLOCK_SKEW_MS } from '../../schemas/bundle/expiry.ts';
 import { bundleSchemaProblem } from '../../schemas/bundle/validate-payload.ts';
-import { decodeUnverified, verifyBundle, type TrustedKey } from '../../schemas/bundle/verify.ts';
+import { decodeUnverified, type TrustedKey, verifyBundle } from '../../schemas/bundle/verify.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { PublishError, type Published } from './errors.ts';
 
@@ -41,9 +41,13 @@ export function readPublishable(bytes: Buffer, trusted: readonly TrustedKey[] | 
     digest = sha256(decoded.payloadBytes);
   }
   if (createdInFuture(payload, nowMs)) {
-    throw new BundleError('MG_BUNDLE_CREATED_IN_FUTURE', `the bundle was created at ${payload.created_at}, more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future; published, its serial would become every gateway's floor and refuse every correctly dated bundle after it`);
+    throw new BundleError(
+      'MG_BUNDLE_CREATED_IN_FUTURE',
+      `the bundle was created at ${payload.created_at}, more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future; published, its serial would become every gateway's floor and refuse every correctly dated bundle after it`,
+    );
   }
-  if (isBundleExpired(payload, nowMs)) throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at}; runtimes would refuse it (compile a fresh one)`);
+  if (isBundleExpired(payload, nowMs))
+    throw new BundleError('MG_BUNDLE_EXPIRED', `the bundle expired at ${payload.expires_at}; runtimes would refuse it (compile a fresh one)`);
   return { bytes, serial: payload.serial, digest, audience: payload.audience, revision: payload.revision, expiresAt: payload.expires_at, keyid };
 }
 
@@ -59,7 +63,10 @@ export function readPublished(bytes: Uint8Array, where: string): Published {
   } catch (error) {
     if (!(error instanceof BundleError)) throw error;
   }
-  throw new PublishError('MG_PUBLISH_CURRENT_UNREADABLE', `${where} is not a bundle envelope with a serial; cannot tell whether this bundle is newer (inspect it, and remove it if it is debris)`);
+  throw new PublishError(
+    'MG_PUBLISH_CURRENT_UNREADABLE',
+    `${where} is not a bundle envelope with a serial; cannot tell whether this bundle is newer (inspect it, and remove it if it is debris)`,
+  );
 }
 
 function parseJson(bytes: Uint8Array): unknown {

@@ -46,7 +46,9 @@ async function acquire(path: string, { timeoutMs, staleMs }: LockOptions): Promi
       return nonce;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new PublishError('MG_PUBLISH_DESTINATION_FAILED', `cannot create the lock file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+        throw new PublishError('MG_PUBLISH_DESTINATION_FAILED', `cannot create the lock file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
+          cause: error,
+        });
       }
     }
     const holder = await readHolder(path);
@@ -66,7 +68,8 @@ async function acquire(path: string, { timeoutMs, staleMs }: LockOptions): Promi
 async function readHolder(path: string): Promise<Holder | null> {
   try {
     const value = JSON.parse(await readFile(path, 'utf8')) as Partial<Holder>;
-    if (typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.nonce === 'string' && typeof value.at === 'string') return value as Holder;
+    if (typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.nonce === 'string' && typeof value.at === 'string')
+      return value as Holder;
   } catch {
     // missing, or being written right now: judged by its age alone
   }

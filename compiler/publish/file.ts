@@ -3,13 +3,13 @@
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { writeFileAtomic } from '../../schemas/io/write-atomic.ts';
 import type { Destination, PublishResult } from './destination.ts';
 import type { Publishable } from './envelope.ts';
 import { readPublished } from './envelope.ts';
 import { PublishError, type Published } from './errors.ts';
-import { withFileLock, type LockOptions } from './file-lock.ts';
+import { type LockOptions, withFileLock } from './file-lock.ts';
 import { decidePublish } from './order.ts';
-import { writeFileAtomic } from '../../schemas/io/write-atomic.ts';
 
 const STABLE_NAME = 'bundle.json';
 const ARCHIVED = /^bundle-(\d{1,16})\.json$/;

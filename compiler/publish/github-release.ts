@@ -5,7 +5,7 @@
 // highest serial is re-checked right before and after marking a release latest.
 import { Octokit } from '@octokit/rest';
 import type { Destination, PublishResult } from './destination.ts';
-import { readPublished, type Publishable } from './envelope.ts';
+import { type Publishable, readPublished } from './envelope.ts';
 import { PublishError, type Published } from './errors.ts';
 import { decidePublish } from './order.ts';
 
@@ -49,7 +49,13 @@ export function githubReleaseDestination(options: GitHubReleaseOptions): Destina
 
 async function publish(bundle: Publishable, options: GitHubReleaseOptions, display: string): Promise<PublishResult> {
   const { owner, repo } = options;
-  const octokit = new Octokit({ auth: options.token, baseUrl: options.apiUrl.replace(/\/+$/, ''), log: QUIET, userAgent: 'modelgate-publish', request: { signal: AbortSignal.timeout(options.timeoutMs) } });
+  const octokit = new Octokit({
+    auth: options.token,
+    baseUrl: options.apiUrl.replace(/\/+$/, ''),
+    log: QUIET,
+    userAgent: 'modelgate-publish',
+    request: { signal: AbortSignal.timeout(options.timeoutMs) },
+  });
   const pollUrl = stableDownloadUrl(options.serverUrl, owner, repo);
   const notes: string[] = [];
   const tag = `${TAG_PREFIX}${bundle.serial}`;
@@ -65,14 +71,27 @@ async function publish(bundle: Publishable, options: GitHubReleaseOptions, displ
   let release: Release;
   const created = await call(
     `create release ${tag}`,
-    () => octokit.rest.repos.createRelease({ owner, repo, tag_name: tag, name: `modelgate bundle ${bundle.serial}`, body: releaseBody(bundle), make_latest: 'false' }),
+    () =>
+      octokit.rest.repos.createRelease({
+        owner,
+        repo,
+        tag_name: tag,
+        name: `modelgate bundle ${bundle.serial}`,
+        body: releaseBody(bundle),
+        make_latest: 'false',
+      }),
     [422],
   );
   if (created !== null) release = created.data;
   else {
     // The tag exists: another publisher of this serial, or an earlier run of ours that died.
     const existing = await call(`read release ${tag}`, () => octokit.rest.repos.getReleaseByTag({ owner, repo, tag }), [404]);
-    if (existing === null) throw new PublishError('MG_PUBLISH_STALE_SERIAL', `${display}: tag ${tag} exists without a release; serial ${bundle.serial} was used before (compile again for a new serial)`, { current });
+    if (existing === null)
+      throw new PublishError(
+        'MG_PUBLISH_STALE_SERIAL',
+        `${display}: tag ${tag} exists without a release; serial ${bundle.serial} was used before (compile again for a new serial)`,
+        { current },
+      );
     release = existing.data;
     const held = await readReleaseBundle(octokit, options, release);
     if (held !== null) decidePublish(bundle, held, `${display} (release ${tag})`);
@@ -106,7 +125,11 @@ async function publish(bundle: Publishable, options: GitHubReleaseOptions, displ
   // 4. Re-check right before marking latest: a higher serial may have been released meanwhile.
   const before = await highestRelease(octokit, options);
   if (before !== null && before.serial > bundle.serial) {
-    throw new PublishError('MG_PUBLISH_STALE_SERIAL', `${display}: serial ${before.serial} was released while this publish ran; release ${tag} is left, not marked latest`, { current: await readReleaseBundle(octokit, options, before.release) });
+    throw new PublishError(
+      'MG_PUBLISH_STALE_SERIAL',
+      `${display}: serial ${before.serial} was released while this publish ran; release ${tag} is left, not marked latest`,
+      { current: await readReleaseBundle(octokit, options, before.release) },
+    );
   }
   await call(`mark release ${tag} latest`, () => octokit.rest.repos.updateRelease({ owner, repo, release_id: release.id, make_latest: 'true' }));
 
@@ -114,7 +137,9 @@ async function publish(bundle: Publishable, options: GitHubReleaseOptions, displ
   // serial may have marked its release after ours; whoever sees that hands latest back to the highest.
   const after = await highestRelease(octokit, options);
   if (after !== null && after.serial > bundle.serial) {
-    await call(`mark release ${after.release.tag_name} latest`, () => octokit.rest.repos.updateRelease({ owner, repo, release_id: after.release.id, make_latest: 'true' }));
+    await call(`mark release ${after.release.tag_name} latest`, () =>
+      octokit.rest.repos.updateRelease({ owner, repo, release_id: after.release.id, make_latest: 'true' }),
+    );
     notes.push(`serial ${after.serial} was released meanwhile and is the latest`);
   }
   return { status: 'published', previous: current, pollUrl, notes };
@@ -130,7 +155,8 @@ async function highestRelease(octokit: Octokit, { owner, repo }: GitHubReleaseOp
   let best: { serial: number; release: Release } | null = null;
   for (const release of page.data) {
     const serial = Number(TAG.exec(release.tag_name)?.[1] ?? NaN);
-    if (Number.isSafeInteger(serial) && release.assets.some((a) => a.name === ASSET_NAME) && (best === null || serial > best.serial)) best = { serial, release };
+    if (Number.isSafeInteger(serial) && release.assets.some((a) => a.name === ASSET_NAME) && (best === null || serial > best.serial))
+      best = { serial, release };
   }
   return best;
 }
@@ -158,7 +184,10 @@ async function call<T>(what: string, fn: () => Promise<T>, absent: number[] = []
     if (typeof status === 'number' && absent.includes(status) && isExpected(status, error)) return null;
     if (error instanceof PublishError) throw error;
     const message = (error as { response?: { data?: { message?: unknown } } }).response?.data?.message;
-    const detail = typeof status === 'number' && status > 0 && (error as { response?: unknown }).response !== undefined ? `HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}` : networkReason(error);
+    const detail =
+      typeof status === 'number' && status > 0 && (error as { response?: unknown }).response !== undefined
+        ? `HTTP ${status}${typeof message === 'string' ? `: ${message}` : ''}`
+        : networkReason(error);
     const hint = status === 401 ? ' (check GITHUB_TOKEN)' : status === 403 || status === 404 ? ' (the token needs contents: write on the repository)' : '';
     throw new PublishError('MG_PUBLISH_DESTINATION_FAILED', `GitHub: cannot ${what}: ${detail}${hint}`, { cause: error });
   }

@@ -2,7 +2,7 @@
 // A PUT cannot read what is there, so ordering needs --current (a URL to GET the live bundle); the
 // runtime's rollback refusal (MG_BUNDLE_ROLLBACK) is the backstop either way.
 import { request } from 'undici';
-import { redactUrl, type Destination } from './destination.ts';
+import { type Destination, redactUrl } from './destination.ts';
 import { readPublished } from './envelope.ts';
 import { PublishError, type Published } from './errors.ts';
 import { decidePublish } from './order.ts';
@@ -44,14 +44,19 @@ async function put(url: URL, bytes: Buffer, timeoutMs: number): Promise<void> {
       bodyTimeout: timeoutMs,
     });
   } catch (error) {
-    throw new PublishError('MG_PUBLISH_DESTINATION_FAILED', `PUT ${display} failed (${(error as { code?: string }).code ?? 'network error'})`, { cause: error });
+    throw new PublishError('MG_PUBLISH_DESTINATION_FAILED', `PUT ${display} failed (${(error as { code?: string }).code ?? 'network error'})`, {
+      cause: error,
+    });
   }
   const text = await response.body.text().catch(() => '');
   if (response.statusCode < 200 || response.statusCode > 299) {
     // Object stores explain refusals in XML; only the short code is repeated (S3's messages can
     // quote the canonical request, query string included).
     const code = /<Code>([A-Za-z0-9.]{1,64})<\/Code>/.exec(text)?.[1];
-    throw new PublishError('MG_PUBLISH_DESTINATION_FAILED', `PUT ${display} answered HTTP ${response.statusCode}${code === undefined ? '' : ` (${code})`}${response.statusCode === 403 ? '; a presigned URL may have expired or been signed for another content-type' : ''}`);
+    throw new PublishError(
+      'MG_PUBLISH_DESTINATION_FAILED',
+      `PUT ${display} answered HTTP ${response.statusCode}${code === undefined ? '' : ` (${code})`}${response.statusCode === 403 ? '; a presigned URL may have expired or been signed for another content-type' : ''}`,
+    );
   }
 }
 
@@ -61,7 +66,9 @@ async function readCurrent(url: URL, { timeoutMs, maxBytes = 4 * 1024 * 1024 }: 
   try {
     response = await request(url, { method: 'GET', headers: { accept: 'application/json' }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   } catch (error) {
-    throw new PublishError('MG_PUBLISH_DESTINATION_FAILED', `GET ${display} failed (${(error as { code?: string }).code ?? 'network error'})`, { cause: error });
+    throw new PublishError('MG_PUBLISH_DESTINATION_FAILED', `GET ${display} failed (${(error as { code?: string }).code ?? 'network error'})`, {
+      cause: error,
+    });
   }
   // Not there yet (S3 answers 403 for a missing key without ListBucket, so only 404 means "empty").
   if (response.statusCode === 404) {

@@ -29,7 +29,10 @@ export class GitHubRateLimitedError extends Error {
 /** GitHub refused the request for a reason no retry fixes (401, a 403 that is not a rate limit). */
 export class GitHubRefusedError extends Error {
   override name = 'GitHubRefusedError';
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -74,8 +77,16 @@ export function gitHubClient(options: GitHubClientOptions, sleep: (ms: number) =
           const reason = failure.response === undefined ? `no answer: ${failure.message ?? 'network error'}` : `HTTP ${status}`;
           throw new GitHubUnreachableError(`${options.baseUrl} cannot be reached (${reason})`);
         }
-        if (status === 401) throw new GitHubRefusedError(401, `GitHub at ${options.baseUrl} rejected the directory token (401 ${gitHubMessage(failure) ?? 'Bad credentials'}); set MODELGATE_DIRECTORY_TOKEN (or GITHUB_TOKEN) to a valid token with the read:org scope`);
-        if (status === 403) throw new GitHubRefusedError(403, `GitHub at ${options.baseUrl} refused ${endpoint.method} ${endpoint.url} (403 ${gitHubMessage(failure) ?? 'Forbidden'}); the token needs the read:org scope, and SSO authorization if the org enforces SAML`);
+        if (status === 401)
+          throw new GitHubRefusedError(
+            401,
+            `GitHub at ${options.baseUrl} rejected the directory token (401 ${gitHubMessage(failure) ?? 'Bad credentials'}); set MODELGATE_DIRECTORY_TOKEN (or GITHUB_TOKEN) to a valid token with the read:org scope`,
+          );
+        if (status === 403)
+          throw new GitHubRefusedError(
+            403,
+            `GitHub at ${options.baseUrl} refused ${endpoint.method} ${endpoint.url} (403 ${gitHubMessage(failure) ?? 'Forbidden'}); the token needs the read:org scope, and SSO authorization if the org enforces SAML`,
+          );
         throw error;
       }
     }

@@ -6,9 +6,9 @@
 // identity lock (which records the last online membership) with a warning.
 import type { Octokit } from '@octokit/rest';
 import type { DirectoryFile } from '../../schemas/types.generated.ts';
-import { diagnostic, type Diagnostic, type Position } from '../diagnostics/diagnostic.ts';
-import { LOCK_FILE } from '../load/source-file.ts';
+import { type Diagnostic, diagnostic, type Position } from '../diagnostics/diagnostic.ts';
 import type { Doc, PolicySet } from '../load/policy-set.ts';
+import { LOCK_FILE } from '../load/source-file.ts';
 import { DirectoryError, type DirectorySnapshot, type IdentityDirectory, type MissingReason, type NameRequest, type ResolvedUser } from './directory.ts';
 import { GitHubRateLimitedError, GitHubRefusedError, GitHubUnreachableError, gitHubClient } from './github-client.ts';
 import { mentionIndex } from './mentions.ts';
@@ -49,21 +49,43 @@ export function gitHubDirectory(set: PolicySet, settings: GitHubDirectorySetting
     async resolve(request) {
       if (settings.pinnedOnly === true) return pinnedSnapshot(set, request, settings.org);
       if (settings.token === undefined || settings.token === '') {
-        throw new DirectoryError(`gateway.yaml takes users and teams from the GitHub org "${settings.org}": set MODELGATE_DIRECTORY_TOKEN (or GITHUB_TOKEN) to a token that can read the org's members and teams (read:org scope, or a GitHub App token with members:read)`);
+        throw new DirectoryError(
+          `gateway.yaml takes users and teams from the GitHub org "${settings.org}": set MODELGATE_DIRECTORY_TOKEN (or GITHUB_TOKEN) to a token that can read the org's members and teams (read:org scope, or a GitHub App token with members:read)`,
+        );
       }
       const services = servicesOf(set, settings.org);
       const diagnostics = [...services.diagnostics];
       const gateway = gatewayLocation(set);
       let online: Online | null = null;
       try {
-        online = await resolveOnline(gitHubClient({ baseUrl: settings.baseUrl, token: settings.token, maxWaitMs: settings.maxWaitMs ?? 15_000, timeoutMs: settings.timeoutMs ?? 20_000 }), settings, request);
+        online = await resolveOnline(
+          gitHubClient({ baseUrl: settings.baseUrl, token: settings.token, maxWaitMs: settings.maxWaitMs ?? 15_000, timeoutMs: settings.timeoutMs ?? 20_000 }),
+          settings,
+          request,
+        );
       } catch (error) {
         if (error instanceof GitHubRefusedError) throw new DirectoryError(error.message);
         if (error instanceof GitHubUnreachableError) {
-          diagnostics.push(diagnostic('MG_DIRECTORY_OFFLINE', gateway.file, gateway.at, `the GitHub API is unreachable (${error.message}); users and teams come from ${LOCK_FILE} as last resolved, so changes since then (someone who left the org or a team) are not seen`, '`compile` refuses to build a bundle like this unless given --allow-stale-lock'));
+          diagnostics.push(
+            diagnostic(
+              'MG_DIRECTORY_OFFLINE',
+              gateway.file,
+              gateway.at,
+              `the GitHub API is unreachable (${error.message}); users and teams come from ${LOCK_FILE} as last resolved, so changes since then (someone who left the org or a team) are not seen`,
+              '`compile` refuses to build a bundle like this unless given --allow-stale-lock',
+            ),
+          );
         } else if (error instanceof GitHubRateLimitedError) {
           const minutes = Math.max(1, Math.round((error.resetAt.getTime() - Date.now()) / 60_000));
-          diagnostics.push(diagnostic('MG_DIRECTORY_RATE_LIMITED', gateway.file, gateway.at, `the GitHub API rate limit of this token is exhausted until ${error.resetAt.toISOString()} (in about ${minutes} min); names were checked against ${LOCK_FILE} only`, 'run again after the reset, or use a GitHub App installation token (a higher limit)'));
+          diagnostics.push(
+            diagnostic(
+              'MG_DIRECTORY_RATE_LIMITED',
+              gateway.file,
+              gateway.at,
+              `the GitHub API rate limit of this token is exhausted until ${error.resetAt.toISOString()} (in about ${minutes} min); names were checked against ${LOCK_FILE} only`,
+              'run again after the reset, or use a GitHub App installation token (a higher limit)',
+            ),
+          );
         } else {
           throw error;
         }
@@ -116,47 +138,56 @@ async function resolveOnline(octokit: Octokit, settings: GitHubDirectorySettings
       result.teams.set(slug, logins.sort());
     } catch (error) {
       if (!notFound(error)) throw error;
-      result.missing.set(`team:${slug}`, { reason: `is not a team of the GitHub org "${org}" (teams are named by their slug, as in github.com/orgs/${org}/teams/SLUG)` });
+      result.missing.set(`team:${slug}`, {
+        reason: `is not a team of the GitHub org "${org}" (teams are named by their slug, as in github.com/orgs/${org}/teams/SLUG)`,
+      });
     }
   });
 
   const direct = [...request.users].sort();
   const inTeams = new Set(result.users.keys());
-  await forEachBounded(direct.filter((login) => !inTeams.has(login)), limit, async (login) => {
-    const unknown: MissingReason = { reason: 'is not a GitHub login' };
-    if (!LOGIN.test(login)) {
-      result.missing.set(`user:${login}`, unknown);
-      return;
-    }
-    let user: { login: string; id: number | bigint };
-    try {
-      user = (await octokit.request('GET /users/{username}', { username: login })).data;
-    } catch (error) {
-      if (!notFound(error)) throw error;
-      result.missing.set(`user:${login}`, unknown);
-      return;
-    }
-    if (user.login !== login) {
-      result.missing.set(`user:${login}`, { reason: `is spelled "${user.login}" on GitHub`, hint: 'write logins exactly as GitHub spells them' });
-      return;
-    }
-    // 204: a member. 404: not one. 302: the token's account is not itself a member, so GitHub
-    // only shows public members; unconfirmed is refused (read:org of an org member sees all).
-    let status: number;
-    try {
-      status = (await octokit.request('GET /orgs/{org}/members/{username}', { org, username: login, request: { redirect: 'manual' } })).status as number;
-    } catch (error) {
-      if (!notFound(error)) throw error;
-      status = 404;
-    }
-    if (status === 204) {
-      result.users.set(login, { username: login, id: `github:${user.id}` });
-      result.members.push(login);
-    } else {
-      const hint = status === 302 ? `GitHub would not confirm membership (302): the token's account must be a member of "${org}" to see private members` : `invite them to the org "${org}", or remove the grant`;
-      result.missing.set(`user:${login}`, { code: 'MG_NOT_ORG_MEMBER', reason: `is not a member of the GitHub org "${org}"`, hint });
-    }
-  });
+  await forEachBounded(
+    direct.filter((login) => !inTeams.has(login)),
+    limit,
+    async (login) => {
+      const unknown: MissingReason = { reason: 'is not a GitHub login' };
+      if (!LOGIN.test(login)) {
+        result.missing.set(`user:${login}`, unknown);
+        return;
+      }
+      let user: { login: string; id: number | bigint };
+      try {
+        user = (await octokit.request('GET /users/{username}', { username: login })).data;
+      } catch (error) {
+        if (!notFound(error)) throw error;
+        result.missing.set(`user:${login}`, unknown);
+        return;
+      }
+      if (user.login !== login) {
+        result.missing.set(`user:${login}`, { reason: `is spelled "${user.login}" on GitHub`, hint: 'write logins exactly as GitHub spells them' });
+        return;
+      }
+      // 204: a member. 404: not one. 302: the token's account is not itself a member, so GitHub
+      // only shows public members; unconfirmed is refused (read:org of an org member sees all).
+      let status: number;
+      try {
+        status = (await octokit.request('GET /orgs/{org}/members/{username}', { org, username: login, request: { redirect: 'manual' } })).status as number;
+      } catch (error) {
+        if (!notFound(error)) throw error;
+        status = 404;
+      }
+      if (status === 204) {
+        result.users.set(login, { username: login, id: `github:${user.id}` });
+        result.members.push(login);
+      } else {
+        const hint =
+          status === 302
+            ? `GitHub would not confirm membership (302): the token's account must be a member of "${org}" to see private members`
+            : `invite them to the org "${org}", or remove the grant`;
+        result.missing.set(`user:${login}`, { code: 'MG_NOT_ORG_MEMBER', reason: `is not a member of the GitHub org "${org}"`, hint });
+      }
+    },
+  );
   for (const login of direct) if (inTeams.has(login)) result.members.push(login);
   result.members.sort();
   return result;
@@ -173,7 +204,10 @@ function fromLock(set: PolicySet, request: NameRequest, org: string): Online {
     if (id !== undefined) result.users.set(login, { username: login, id });
     return id !== undefined;
   };
-  const unresolved = (what: string): MissingReason => ({ reason: `cannot be checked: GitHub is unavailable and ${LOCK_FILE} does not record ${what}`, hint: 'run again when GitHub can be reached' });
+  const unresolved = (what: string): MissingReason => ({
+    reason: `cannot be checked: GitHub is unavailable and ${LOCK_FILE} does not record ${what}`,
+    hint: 'run again when GitHub can be reached',
+  });
   for (const slug of request.teams) {
     const logins = lock?.teams?.[slug];
     if (logins === undefined) result.missing.set(`team:${slug}`, unresolved(`its members`));
@@ -194,7 +228,15 @@ function servicesOf(set: PolicySet, org: string): { snapshot: DirectorySnapshot;
   const diagnostics: Diagnostic[] = [];
   for (const section of ['users', 'teams'] as const) {
     if (doc.data[section] === undefined) continue;
-    diagnostics.push(diagnostic('MG_DIRECTORY_CONFLICT', doc.file, doc.locate([section], true), `directory.yaml lists ${section}, but gateway.yaml takes ${section} from the GitHub org "${org}"`, `remove the ${section} section: in GitHub mode directory.yaml holds only services`));
+    diagnostics.push(
+      diagnostic(
+        'MG_DIRECTORY_CONFLICT',
+        doc.file,
+        doc.locate([section], true),
+        `directory.yaml lists ${section}, but gateway.yaml takes ${section} from the GitHub org "${org}"`,
+        `remove the ${section} section: in GitHub mode directory.yaml holds only services`,
+      ),
+    );
   }
   const servicesOnly: Doc<DirectoryFile> = { ...doc, data: doc.data.services === undefined ? {} : { services: doc.data.services } };
   const services = staticSnapshot(servicesOnly);

@@ -2,8 +2,8 @@
 // a name it has no file of its own for (an unpinned login, a confusable pair).
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc, PolicySet } from '../load/policy-set.ts';
-import { parsePrincipal } from './principal.ts';
 import type { SourceLocation } from './directory.ts';
+import { parsePrincipal } from './principal.ts';
 
 /** A lookup of the first rule entry (or key record) naming each user and team; built on first use. */
 export function mentionIndex(set: PolicySet): (kind: 'user' | 'team', name: string) => SourceLocation | undefined {
@@ -15,8 +15,12 @@ export function mentionIndex(set: PolicySet): (kind: 'user' | 'team', name: stri
     };
     for (const doc of set.authz) {
       doc.data.authz_rules.forEach((rule, i) => {
-        rule.users?.forEach((name, j) => { note(`user:${name}`, doc, ['authz_rules', i, 'users', j]); });
-        rule.teams?.forEach((name, j) => { note(`team:${name}`, doc, ['authz_rules', i, 'teams', j]); });
+        rule.users?.forEach((name, j) => {
+          note(`user:${name}`, doc, ['authz_rules', i, 'users', j]);
+        });
+        rule.teams?.forEach((name, j) => {
+          note(`team:${name}`, doc, ['authz_rules', i, 'teams', j]);
+        });
       });
     }
     for (const doc of set.keys) {

@@ -26,7 +26,15 @@ export function directoryFor(set: PolicySet, options: DirectoryOptions = {}): Id
       source: 'github',
       resolve: async () => {
         const { snapshot, diagnostics } = staticSnapshot(null);
-        diagnostics.push(diagnostic('MG_SCHEMA_MISSING_FIELD', gateway.file, gateway.locate(['directory']), 'directory.source is github but directory.org is missing', 'name the GitHub organization: `directory: {source: github, org: acme}`'));
+        diagnostics.push(
+          diagnostic(
+            'MG_SCHEMA_MISSING_FIELD',
+            gateway.file,
+            gateway.locate(['directory']),
+            'directory.source is github but directory.org is missing',
+            'name the GitHub organization: `directory: {source: github, org: acme}`',
+          ),
+        );
         return { snapshot: { ...snapshot, explainMissing: () => ({ reason: 'cannot be resolved: gateway.yaml names no GitHub org' }) }, diagnostics };
       },
     };

@@ -1,6 +1,6 @@
 // The embedded default directory: directory.yaml in the policy folder.
 import type { DirectoryFile } from '../../schemas/types.generated.ts';
-import { diagnostic, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc } from '../load/policy-set.ts';
@@ -21,7 +21,15 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
   const claimId = (id: string, owner: string, path: (string | number)[]): void => {
     const previous = idOwners.get(id);
     if (previous !== undefined) {
-      diagnostics.push(diagnostic('MG_DUPLICATE_IDENTITY_ID', file, doc!.locate(path), `${owner} has the id "${id}", already used by ${previous}`, 'every principal needs its own stable id; never reuse one'));
+      diagnostics.push(
+        diagnostic(
+          'MG_DUPLICATE_IDENTITY_ID',
+          file,
+          doc!.locate(path),
+          `${owner} has the id "${id}", already used by ${previous}`,
+          'every principal needs its own stable id; never reuse one',
+        ),
+      );
     } else {
       idOwners.set(id, owner);
     }
@@ -61,7 +69,14 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
       if (users.has(member)) {
         members.add(member);
       } else {
-        diagnostics.push(diagnostic('MG_UNKNOWN_TEAM_MEMBER', file, doc!.locate(['teams', i, 'members', j]), withSuggestion(`team "${team.name}" lists "${member}", who is not a user in the directory`, didYouMean(member, users.keys()))));
+        diagnostics.push(
+          diagnostic(
+            'MG_UNKNOWN_TEAM_MEMBER',
+            file,
+            doc!.locate(['teams', i, 'members', j]),
+            withSuggestion(`team "${team.name}" lists "${member}", who is not a user in the directory`, didYouMean(member, users.keys())),
+          ),
+        );
       }
     });
     teams.set(team.name, [...members]);
@@ -87,12 +102,22 @@ export function staticSnapshot(doc: Doc<DirectoryFile> | null): { snapshot: Dire
 // someone else.
 function checkOidcNames(data: DirectoryFile, doc: Doc<DirectoryFile> | null, diagnostics: Diagnostic[]): void {
   const owners = new Map<string, string>();
-  (data.users ?? []).forEach((user) => { owners.set(user.username, `user "${user.username}"`); });
+  (data.users ?? []).forEach((user) => {
+    owners.set(user.username, `user "${user.username}"`);
+  });
   (data.users ?? []).forEach((user, i) => {
     if (user.oidc_subject === undefined || user.oidc_subject === user.username) return;
     const owner = owners.get(user.oidc_subject);
     if (owner !== undefined) {
-      diagnostics.push(diagnostic('MG_DUPLICATE_OIDC_NAME', doc!.file, doc!.locate(['users', i, 'oidc_subject']), `user "${user.username}" has oidc_subject "${user.oidc_subject}", which already names ${owner}`, 'a token must identify one person; give each user a distinct oidc_subject'));
+      diagnostics.push(
+        diagnostic(
+          'MG_DUPLICATE_OIDC_NAME',
+          doc!.file,
+          doc!.locate(['users', i, 'oidc_subject']),
+          `user "${user.username}" has oidc_subject "${user.oidc_subject}", which already names ${owner}`,
+          'a token must identify one person; give each user a distinct oidc_subject',
+        ),
+      );
     } else {
       owners.set(user.oidc_subject, `user "${user.username}" (oidc_subject)`);
     }
@@ -102,7 +127,14 @@ function checkOidcNames(data: DirectoryFile, doc: Doc<DirectoryFile> | null, dia
     if (service.oidc_client_id === undefined) return;
     const owner = clients.get(service.oidc_client_id);
     if (owner !== undefined) {
-      diagnostics.push(diagnostic('MG_DUPLICATE_OIDC_NAME', doc!.file, doc!.locate(['services', i, 'oidc_client_id']), `service "${service.name}" has oidc_client_id "${service.oidc_client_id}", already used by ${owner}`));
+      diagnostics.push(
+        diagnostic(
+          'MG_DUPLICATE_OIDC_NAME',
+          doc!.file,
+          doc!.locate(['services', i, 'oidc_client_id']),
+          `service "${service.name}" has oidc_client_id "${service.oidc_client_id}", already used by ${owner}`,
+        ),
+      );
     } else {
       clients.set(service.oidc_client_id, `service "${service.name}"`);
     }

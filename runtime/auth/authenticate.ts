@@ -5,11 +5,18 @@
 // JWT costs a promise.
 import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ActiveBundle, CompiledKey } from '../bundle/activate.ts';
 import { looksLikeApiKey, parseApiKey } from '../../schemas/formats/api-key.ts';
+import type { ActiveBundle, CompiledKey } from '../bundle/activate.ts';
 import type { OidcAuthentication, OidcAuthenticator } from './oidc-authenticator.ts';
 
-export type AuthFailureReason = 'missing' | 'malformed' | 'unknown_key' | 'wrong_secret' | 'expired' | 'revoked' | Extract<OidcAuthentication, { ok: false }>['reason'];
+export type AuthFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'unknown_key'
+  | 'wrong_secret'
+  | 'expired'
+  | 'revoked'
+  | Extract<OidcAuthentication, { ok: false }>['reason'];
 
 export type Authentication =
   | { ok: true; principal: number; credentialId: string; method: 'api_key' | 'oidc'; issuer?: string }
@@ -32,7 +39,12 @@ function credentialOf(headers: IncomingHttpHeaders): string | null {
 }
 
 /** Authenticates a request's credential against the active bundle at nowMs. */
-export function authenticate(headers: IncomingHttpHeaders, bundle: ActiveBundle, nowMs: number, oidc?: OidcAuthenticator): Authentication | Promise<Authentication> {
+export function authenticate(
+  headers: IncomingHttpHeaders,
+  bundle: ActiveBundle,
+  nowMs: number,
+  oidc?: OidcAuthenticator,
+): Authentication | Promise<Authentication> {
   const credential = credentialOf(headers);
   if (credential === null) return { ok: false, reason: 'missing', credentialId: null };
   if (looksLikeApiKey(credential)) return authenticateApiKey(credential, bundle, nowMs);

@@ -1,7 +1,7 @@
 // Verifies OIDC access tokens (JWTs) from the issuers the bundle declares: discovery, JWKS with
 // rotation, an algorithm allow-list, iss/aud/exp/nbf/iat with a small clock skew. The issuer is
 // chosen by the token's unverified `iss` only to pick which keys to try; trust comes from those keys.
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from 'jose';
 import type { BundleOidcIssuer } from '../../schemas/types.generated.ts';
 
 /** Asymmetric algorithms only: never `none`, never HMAC (a public key must not become a shared secret). */

@@ -1,12 +1,11 @@
 // Step 2 of the request path: may this principal use this model now? Two lookups in the index
 // built at activation; grants with an expiry lapse at that instant, with no reload.
+
+import type { DenyReason } from '../../schemas/bundle/decision-index.ts';
 import type { ActiveBundle, ModelRoute } from '../bundle/activate.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
-import type { DenyReason } from '../../schemas/bundle/decision-index.ts';
 
-export type Authorization =
-  | { ok: true; route: ModelRoute; rule: string }
-  | { ok: false; code: RuntimeErrorCode; reason: DenyReason };
+export type Authorization = { ok: true; route: ModelRoute; rule: string } | { ok: false; code: RuntimeErrorCode; reason: DenyReason };
 
 /** The decision for (principal, fqn) at nowMs, with the granting rule's source for the audit line. */
 export function authorize(bundle: ActiveBundle, principal: number, fqn: string, nowMs: number): Authorization {
@@ -16,7 +15,11 @@ export function authorize(bundle: ActiveBundle, principal: number, fqn: string, 
 }
 
 /** GET /v1/models: exactly what authorize() allows for this principal at nowMs, in OpenAI's list shape. */
-export function listModels(bundle: ActiveBundle, principal: number, nowMs: number): { object: 'list'; data: { id: string; object: 'model'; created: number; owned_by: string }[] } {
+export function listModels(
+  bundle: ActiveBundle,
+  principal: number,
+  nowMs: number,
+): { object: 'list'; data: { id: string; object: 'model'; created: number; owned_by: string }[] } {
   const created = Math.floor(bundle.createdAtMs / 1000);
   return {
     object: 'list',

@@ -1,14 +1,15 @@
 // Stage 3: decide whether a verified bundle may replace the active one (audience, creation time,
 // serial floor, expiry, in that order), then compile it into the structures the hot path reads.
-import type { BundlePayload } from '../../schemas/types.generated.ts';
-import { createdInFuture, isBundleExpired, MAX_CLOCK_SKEW_MS } from '../../schemas/bundle/expiry.ts';
-import { buildDecisionIndex, type DecisionIndex } from '../../schemas/bundle/decision-index.ts';
-import { ALLOW_ALL, checkAllowList, type OperatorAllowList } from './allow-list.ts';
-import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
-import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
-import { createProvider } from '../providers/index.ts';
+
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { buildDecisionIndex, type DecisionIndex } from '../../schemas/bundle/decision-index.ts';
+import { createdInFuture, isBundleExpired, MAX_CLOCK_SKEW_MS } from '../../schemas/bundle/expiry.ts';
 import type { VerifiedBundle } from '../../schemas/bundle/verify.ts';
+import type { BundlePayload } from '../../schemas/types.generated.ts';
+import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
+import { createProvider } from '../providers/index.ts';
+import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
+import { ALLOW_ALL, checkAllowList, type OperatorAllowList } from './allow-list.ts';
 
 /** The highest serial ever activated here, with its digest: rollback protection across restarts. */
 export interface SerialFloor {

@@ -3,8 +3,9 @@
 // (--allow-upstream-host). Deployment settings, not policy: a merged policy change alone cannot
 // send, say, env://AWS_SECRET_ACCESS_KEY to a host of its choosing. A bundle outside them is
 // refused whole (the active one keeps serving), rather than run with some providers disabled.
-import type { BundlePayload } from '../../schemas/types.generated.ts';
+
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import type { BundlePayload } from '../../schemas/types.generated.ts';
 
 /** null: anything is allowed (the default, with a warning at start). */
 export interface OperatorAllowList {

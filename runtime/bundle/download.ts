@@ -1,10 +1,10 @@
 // Stage 1 of the bundle lifecycle: fetch the envelope bytes, nothing more (OPA's download/).
 // The size cap is enforced while reading, so an oversized or endless bundle never fills memory.
 import { open } from 'node:fs/promises';
-import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 import { fileURLToPath } from 'node:url';
-import { request, type Dispatcher } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 
 export type BundleSource = { kind: 'file'; path: string } | { kind: 'http'; url: string };
 
@@ -133,7 +133,8 @@ async function fetchHttpSource(url: string, { etag, maxBytes, timeoutMs, dispatc
 
 // Redirect targets are often presigned storage URLs: the messages never include them.
 function redirectTarget(from: string, location: string | string[] | undefined): string {
-  if (typeof location !== 'string' || location === '') throw new BundleError('MG_BUNDLE_FETCH_FAILED', 'the bundle host answered a redirect without a Location');
+  if (typeof location !== 'string' || location === '')
+    throw new BundleError('MG_BUNDLE_FETCH_FAILED', 'the bundle host answered a redirect without a Location');
   let next: URL;
   try {
     next = new URL(location, from);
@@ -141,10 +142,12 @@ function redirectTarget(from: string, location: string | string[] | undefined): 
     throw new BundleError('MG_BUNDLE_FETCH_FAILED', 'the bundle host redirected to an invalid URL');
   }
   if (next.protocol === 'https:' || (next.protocol === 'http:' && isLoopbackHost(next.hostname) && new URL(from).protocol === 'http:')) return next.href;
-  throw new BundleError('MG_BUNDLE_FETCH_FAILED', `the bundle host redirected to ${next.protocol === 'http:' ? 'plain http://' : `a ${next.protocol} URL`}; only https:// is followed (http:// only from http:// on a loopback host)`);
+  throw new BundleError(
+    'MG_BUNDLE_FETCH_FAILED',
+    `the bundle host redirected to ${next.protocol === 'http:' ? 'plain http://' : `a ${next.protocol} URL`}; only https:// is followed (http:// only from http:// on a loopback host)`,
+  );
 }
 
 function tooLarge(maxBytes: number): BundleError {
   return new BundleError('MG_BUNDLE_TOO_LARGE', `the bundle is larger than the ${maxBytes}-byte cap`);
 }
-

@@ -3,8 +3,8 @@
 // rename (atomic on POSIX); read back as untrusted bytes that go through full verification.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SerialFloor } from './activate.ts';
 import { writeFileAtomic } from '../../schemas/io/write-atomic.ts';
+import type { SerialFloor } from './activate.ts';
 
 const ENVELOPE = 'bundle.json';
 const FLOOR = 'serial-floor.json';

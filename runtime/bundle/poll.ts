@@ -1,13 +1,14 @@
 // The bundle lifecycle: download -> verify -> activate, from the cache at boot, then on a timer
 // (ETag + jitter) and on demand (SIGHUP). Any failure keeps the active bundle (OPA's plugin.go).
+
+import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { type TrustedKey, type VerifiedBundle, verifyBundle } from '../../schemas/bundle/verify.ts';
 import type { ActiveBundle, SerialFloor } from './activate.ts';
 import { checkActivation } from './activate.ts';
 import { ALLOW_ALL, type OperatorAllowList } from './allow-list.ts';
-import { downloadBundle, type BundleSource } from './download.ts';
-import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { type BundleSource, downloadBundle } from './download.ts';
 import { readCache, writeCache } from './persist.ts';
 import type { BundleStatus, ExpiryPolicy } from './status.ts';
-import { verifyBundle, type TrustedKey, type VerifiedBundle } from '../../schemas/bundle/verify.ts';
 
 export type Origin = 'source' | 'cache';
 export type RefreshOutcome = 'activated' | 'unchanged' | 'not-modified' | 'rejected';

@@ -1,8 +1,9 @@
 // `modelgate serve` settings: flags first, then MODELGATE_* environment variables, then defaults.
 // Documented in docs/runtime.md. Pure: argv and env in, settings or a usage problem out.
-import { parseDuration, parseSize } from '../../schemas/formats/duration.ts';
+
 import { parseArgs } from 'node:util';
-import { parseBundleSource, type BundleSource } from '../bundle/download.ts';
+import { parseDuration, parseSize } from '../../schemas/formats/duration.ts';
+import { type BundleSource, parseBundleSource } from '../bundle/download.ts';
 import type { ExpiryPolicy } from '../bundle/status.ts';
 
 export interface RuntimeSettings {

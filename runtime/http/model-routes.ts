@@ -26,7 +26,14 @@ export interface ModelRouteOptions {
  * Steps 2 to 5 on a read body (pipeline.infer), and the error answer when it stops before
  * forwarding. Never rejects: a bug is a logged 500 (or a cut response once headers are out).
  */
-export async function serveModelRoute(options: ModelRouteOptions, admitted: Admitted, operation: Operation, body: Buffer | undefined, requestId: string, res: ServerResponse): Promise<void> {
+export async function serveModelRoute(
+  options: ModelRouteOptions,
+  admitted: Admitted,
+  operation: Operation,
+  body: Buffer | undefined,
+  requestId: string,
+  res: ServerResponse,
+): Promise<void> {
   const { ending } = options;
   try {
     const code = await options.pipeline.infer(admitted, operation, body, requestId, res);

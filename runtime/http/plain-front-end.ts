@@ -9,10 +9,10 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newRecord, type RequestRecord } from '../audit/record.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
-import type { Admitted, AdmitResult } from '../pipeline.ts';
+import type { AdmitResult, Admitted } from '../pipeline.ts';
 import type { Operation } from '../providers/provider.ts';
 import { attachRecord } from './client-error.ts';
-import { MODEL_ROUTES, serveModelRoute, type ModelRouteOptions } from './model-routes.ts';
+import { MODEL_ROUTES, type ModelRouteOptions, serveModelRoute } from './model-routes.ts';
 
 // A media type Fastify accepts as valid (token/token, then optional parameters): a strict subset
 // of its rule. Any other content-type header goes through Fastify, whose check answers it.

@@ -3,7 +3,7 @@
 // value). Ready while a bundle is servable, unless secrets leave this instance able to serve
 // nothing: every account of the bundle needs a key and none has one (another instance may).
 import type { ActiveBundle } from '../bundle/activate.ts';
-import { isServable, type BundleStatus, type ExpiryPolicy } from '../bundle/status.ts';
+import { type BundleStatus, type ExpiryPolicy, isServable } from '../bundle/status.ts';
 import type { SecretStatus } from '../secrets/resolve.ts';
 
 export interface Readiness {

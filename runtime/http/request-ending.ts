@@ -4,12 +4,12 @@
 // answer itself, as it arrives, and ends the request here once that answer is over. Answering and
 // auditing are one call, so an exit path cannot do one and forget the other; a request ends once
 // (a second ending writes nothing).
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RequestRecord } from '../audit/record.ts';
 import { writeAudit } from '../audit/write-audit.ts';
-import { errorBody, statusOf, type RuntimeErrorCode } from '../errors.ts';
+import { errorBody, type RuntimeErrorCode, statusOf } from '../errors.ts';
 import type { RuntimeMetrics } from '../metrics/runtime-metrics.ts';
 
 /** Headers an answer adds to the gateway's own (a provider's rate-limit hints). */

@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client), one registry per server so tests can run several.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ActiveBundle } from '../bundle/activate.ts';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { BUNDLE_ERROR_CODES, type BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
+import type { ActiveBundle } from '../bundle/activate.ts';
 import type { Usage } from '../proxy/usage.ts';
 import { FastCounter, FastHistogram, type HistogramSeries } from './fast-families.ts';
 
@@ -26,9 +26,24 @@ export function createMetrics(current: () => ActiveBundle | null, now: () => num
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'modelgate_' });
   // Bundle metrics change a few times a day: prom-client. Request metrics change per request: fast-families.ts.
-  const oidcFailures = new Counter({ name: 'modelgate_oidc_failures_total', help: 'OIDC access tokens refused, by reason.', labelNames: ['reason'], registers: [registry] });
-  const rejections = new Counter({ name: 'modelgate_bundle_rejections_total', help: 'Bundles refused, by reason code.', labelNames: ['code'], registers: [registry] });
-  const activations = new Counter({ name: 'modelgate_bundle_activations_total', help: 'Bundles activated, by origin (source or cache).', labelNames: ['origin'], registers: [registry] });
+  const oidcFailures = new Counter({
+    name: 'modelgate_oidc_failures_total',
+    help: 'OIDC access tokens refused, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const rejections = new Counter({
+    name: 'modelgate_bundle_rejections_total',
+    help: 'Bundles refused, by reason code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const activations = new Counter({
+    name: 'modelgate_bundle_activations_total',
+    help: 'Bundles activated, by origin (source or cache).',
+    labelNames: ['origin'],
+    registers: [registry],
+  });
   for (const code of BUNDLE_ERROR_CODES) rejections.labels(code).inc(0);
   new Gauge({
     name: 'modelgate_bundle_serial',

@@ -21,7 +21,11 @@ export function createAzureOpenAiProvider(spec: BundleProvider, ctx: ProviderCon
       const path = `${base}/openai/deployments/${encodeURIComponent(model.upstream)}`;
       return {
         upstream: model.upstream,
-        urls: { chat: endpoint(`${path}/chat/completions${query}`), completions: endpoint(`${path}/completions${query}`), embeddings: endpoint(`${path}/embeddings${query}`) },
+        urls: {
+          chat: endpoint(`${path}/chat/completions${query}`),
+          completions: endpoint(`${path}/completions${query}`),
+          embeddings: endpoint(`${path}/embeddings${query}`),
+        },
       };
     },
     dispatch: (call, handler) => httpSend(call.target.urls[call.operation], auth(call.secret), call, ctx, handler),

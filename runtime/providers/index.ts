@@ -2,8 +2,8 @@
 import type { BundleProvider } from '../../schemas/types.generated.ts';
 import { createAzureOpenAiProvider } from './azure-openai.ts';
 import { createMockProvider } from './mock.ts';
-import { createOpenAiCompatibleProvider } from './openai-compatible.ts';
 import { createOpenAiProvider } from './openai.ts';
+import { createOpenAiCompatibleProvider } from './openai-compatible.ts';
 import type { Provider, ProviderContext } from './provider.ts';
 
 /** Instantiates the provider module for one bundle account. */

@@ -86,7 +86,14 @@ function answer(call: UpstreamCall): MockReply {
     const choice = chat
       ? { index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }
       : { index: 0, text, logprobs: null, finish_reason: 'stop' };
-    return jsonReply({ id: `${chat ? 'chatcmpl' : 'cmpl'}-mock-${id}`, object: chat ? 'chat.completion' : 'text_completion', created: CREATED, model, choices: [choice], usage });
+    return jsonReply({
+      id: `${chat ? 'chatcmpl' : 'cmpl'}-mock-${id}`,
+      object: chat ? 'chat.completion' : 'text_completion',
+      created: CREATED,
+      model,
+      choices: [choice],
+      usage,
+    });
   }
   const object = chat ? 'chat.completion.chunk' : 'text_completion';
   const base = { id: `${chat ? 'chatcmpl' : 'cmpl'}-mock-${id}`, object, created: CREATED, model };
@@ -94,9 +101,17 @@ function answer(call: UpstreamCall): MockReply {
   const words = text.split(/(?<= )/);
   if (chat) events.push({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
   for (const word of words) {
-    events.push({ ...base, choices: [chat ? { index: 0, delta: { content: word }, logprobs: null, finish_reason: null } : { index: 0, text: word, logprobs: null, finish_reason: null }] });
+    events.push({
+      ...base,
+      choices: [
+        chat ? { index: 0, delta: { content: word }, logprobs: null, finish_reason: null } : { index: 0, text: word, logprobs: null, finish_reason: null },
+      ],
+    });
   }
-  events.push({ ...base, choices: [chat ? { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' } : { index: 0, text: '', logprobs: null, finish_reason: 'stop' }] });
+  events.push({
+    ...base,
+    choices: [chat ? { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' } : { index: 0, text: '', logprobs: null, finish_reason: 'stop' }],
+  });
   const options = json.stream_options as { include_usage?: boolean } | undefined;
   if (options?.include_usage === true) events.push({ ...base, choices: [], usage });
   const lines = events.map((e) => Buffer.from(`data: ${JSON.stringify(e)}\n\n`));

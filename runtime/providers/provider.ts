@@ -1,8 +1,9 @@
 // The one interface every provider module implements. A provider sends a prepared call and
 // reports the answer to a handler as it arrives; the proxy (runtime/proxy/) is that handler, the
 // same for every provider.
-import type { BundleModel, BundleProvider } from '../../schemas/types.generated.ts';
+
 import type { Dispatcher } from 'undici';
+import type { BundleModel, BundleProvider } from '../../schemas/types.generated.ts';
 
 export type Operation = 'chat' | 'completions' | 'embeddings';
 

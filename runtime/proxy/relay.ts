@@ -12,8 +12,8 @@ import type { RequestEnding } from '../http/request-ending.ts';
 import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from '../providers/provider.ts';
 import type { SecretResolver } from '../secrets/resolve.ts';
 import { headerText, withRateLimitHints } from './caller-headers.ts';
-import { retriesWithRereadKey, retryWithRereadKey, type RetryableCall } from './key-rotation.ts';
-import { ProviderErrorBody, failureCode, keyRefused, passThroughBody, passThroughCode } from './upstream-error.ts';
+import { type RetryableCall, retriesWithRereadKey, retryWithRereadKey } from './key-rotation.ts';
+import { failureCode, keyRefused, ProviderErrorBody, passThroughBody, passThroughCode } from './upstream-error.ts';
 import { ChunkTail, usageFromTail } from './usage.ts';
 
 type ForwardOutcome = 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_failed' | 'client_aborted';

@@ -22,7 +22,18 @@ export interface AwsSsmSourceOptions {
 }
 
 const NOT_FOUND = new Set(['ParameterNotFound', 'ParameterVersionNotFound', 'ParameterVersionLabelNotFound']);
-const DENIED = new Set(['AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'SignatureDoesNotMatch', 'IncompleteSignature', 'InvalidClientTokenId', 'ExpiredTokenException', 'ExpiredToken', 'MissingAuthenticationToken', 'CredentialsProviderError']);
+const DENIED = new Set([
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'IncompleteSignature',
+  'InvalidClientTokenId',
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'MissingAuthenticationToken',
+  'CredentialsProviderError',
+]);
 const THROTTLED = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded']);
 
 /** A SecretSource for aws-ssm:// references; one SSM client per region, created on first use. */
@@ -50,7 +61,10 @@ export function createAwsSsmSecretSource(options: AwsSsmSourceOptions = {}): Sec
     scheme: 'aws-ssm',
     read: async (ref, signal) => {
       if (ref.scheme !== 'aws-ssm') throw new SecretError('malformed_ref', 'not an aws-ssm:// reference');
-      const [{ GetParameterCommand }, ssm] = await Promise.all([import('@aws-sdk/client-ssm').catch(sdkMissing('@aws-sdk/client-ssm', 'aws-ssm')), client(ref.region)]);
+      const [{ GetParameterCommand }, ssm] = await Promise.all([
+        import('@aws-sdk/client-ssm').catch(sdkMissing('@aws-sdk/client-ssm', 'aws-ssm')),
+        client(ref.region),
+      ]);
       let value: string | undefined;
       try {
         const out = await ssm.send(new GetParameterCommand({ Name: ref.name, WithDecryption: true }), { abortSignal: signal });
@@ -74,10 +88,16 @@ function mapError(error: unknown, ref: AwsSsmRef, signal: AbortSignal): SecretEr
   const code = typeof name === 'string' ? name : 'Error';
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const detail = status === undefined ? code : `${code}, HTTP ${status}`;
-  if (signal.aborted || code === 'AbortError' || code === 'TimeoutError') return new SecretError('timeout', `reading ${describe(ref)} timed out or was cancelled`);
+  if (signal.aborted || code === 'AbortError' || code === 'TimeoutError')
+    return new SecretError('timeout', `reading ${describe(ref)} timed out or was cancelled`);
   if (NOT_FOUND.has(code)) return new SecretError('not_found', `${describe(ref)} does not exist (${detail})`);
-  if (code === 'CredentialsProviderError') return new SecretError('access_denied', `no AWS credentials for ${describe(ref)}: the default provider chain found none`);
-  if (DENIED.has(code) || status === 403) return new SecretError('access_denied', `access to ${describe(ref)} was denied (${detail}); the caller needs ssm:GetParameter on the parameter (and kms:Decrypt for SecureString)`);
+  if (code === 'CredentialsProviderError')
+    return new SecretError('access_denied', `no AWS credentials for ${describe(ref)}: the default provider chain found none`);
+  if (DENIED.has(code) || status === 403)
+    return new SecretError(
+      'access_denied',
+      `access to ${describe(ref)} was denied (${detail}); the caller needs ssm:GetParameter on the parameter (and kms:Decrypt for SecureString)`,
+    );
   if (THROTTLED.has(code) || status === 429) return new SecretError('throttled', `reading ${describe(ref)} was throttled (${detail})`);
   const system = (error as { code?: unknown }).code;
   if (typeof system === 'string' && /^E[A-Z]+$/.test(system)) return new SecretError('read_failed', `cannot reach SSM for ${describe(ref)} (${system})`);

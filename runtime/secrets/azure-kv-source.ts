@@ -6,8 +6,8 @@
 // name (private DNS resolves it), so the template is for sovereign clouds
 // (https://{vault}.vault.azure.cn) and tests. A private CA: NODE_EXTRA_CA_CERTS, or the `ca` option.
 import type { TokenCredential } from '@azure/core-auth';
-import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 import type { SecretClient } from '@azure/keyvault-secrets';
+import { isLoopbackHost } from '../../schemas/formats/loopback.ts';
 import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import { keyValue, SecretError } from '../../schemas/formats/secret-source.ts';
@@ -42,7 +42,9 @@ export function createAzureKvSecretSource(options: AzureKvSourceOptions = {}): S
   const getCredential = (): Promise<TokenCredential> =>
     options.credential !== undefined
       ? Promise.resolve(options.credential)
-      : (credential ??= import('@azure/identity').catch(sdkMissing('@azure/identity', 'azure-kv')).then(({ DefaultAzureCredential }) => new DefaultAzureCredential()));
+      : (credential ??= import('@azure/identity')
+          .catch(sdkMissing('@azure/identity', 'azure-kv'))
+          .then(({ DefaultAzureCredential }) => new DefaultAzureCredential()));
   const clients = new Map<string, Promise<SecretClient>>();
   const client = (vault: string): Promise<SecretClient> => {
     let made = clients.get(vault);
@@ -96,11 +98,18 @@ function mapError(error: unknown, ref: AzureKvRef, signal: AbortSignal): SecretE
   const detail = [code, status !== undefined ? `HTTP ${status}` : undefined].filter(Boolean).join(', ') || name;
   if (name === 'AbortError') return new SecretError('timeout', `reading ${describe(ref)} timed out or was cancelled`);
   if (name === 'CredentialUnavailableError' || name === 'AuthenticationError' || name === 'AggregateAuthenticationError') {
-    return new SecretError('access_denied', `no Azure credential could get a token for ${describe(ref)} (${name}): DefaultAzureCredential found none that works`);
+    return new SecretError(
+      'access_denied',
+      `no Azure credential could get a token for ${describe(ref)} (${name}): DefaultAzureCredential found none that works`,
+    );
   }
   if (status === 404) return new SecretError('not_found', `${describe(ref)} does not exist (${detail})`);
   if (code === 'SecretDisabled') return new SecretError('not_found', `${describe(ref)} is disabled (${detail})`);
-  if (status === 401 || status === 403) return new SecretError('access_denied', `access to ${describe(ref)} was denied (${detail}); the caller needs the Key Vault Secrets User role (or a get-secret access policy) on the vault`);
+  if (status === 401 || status === 403)
+    return new SecretError(
+      'access_denied',
+      `access to ${describe(ref)} was denied (${detail}); the caller needs the Key Vault Secrets User role (or a get-secret access policy) on the vault`,
+    );
   if (status === 429) return new SecretError('throttled', `reading ${describe(ref)} was throttled (${detail})`);
   if (code === 'ENOTFOUND' || code === 'ECONNREFUSED') return new SecretError('read_failed', `cannot reach the vault for ${describe(ref)} (${code})`);
   return new SecretError('read_failed', `reading ${describe(ref)} failed (${detail})`);

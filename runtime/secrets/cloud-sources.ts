@@ -2,10 +2,11 @@
 //   createSecretResolver({ sources: [envSecretSource(), fileSecretSource(), ...cloudSecretSources()] })
 // Each loads its SDK and builds its client on the first read of its scheme, so listing all three
 // costs nothing for a gateway that uses none.
-import { createAwsSsmSecretSource, type AwsSsmSourceOptions } from './aws-ssm-source.ts';
-import { createAzureKvSecretSource, type AzureKvSourceOptions } from './azure-kv-source.ts';
-import { createGcpSmSecretSource, type GcpSmSourceOptions } from './gcp-sm-source.ts';
+
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
+import { type AwsSsmSourceOptions, createAwsSsmSecretSource } from './aws-ssm-source.ts';
+import { type AzureKvSourceOptions, createAzureKvSecretSource } from './azure-kv-source.ts';
+import { createGcpSmSecretSource, type GcpSmSourceOptions } from './gcp-sm-source.ts';
 
 export interface CloudSecretSourcesOptions {
   aws?: AwsSsmSourceOptions;

@@ -1,6 +1,6 @@
 // Every secret source the gateway reads root keys with, as `serve` and `secrets check` use them.
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
-import { cloudSecretSources, type CloudSecretSourcesOptions } from './cloud-sources.ts';
+import { type CloudSecretSourcesOptions, cloudSecretSources } from './cloud-sources.ts';
 import { envSecretSource } from './env-source.ts';
 import { fileSecretSource } from './file-source.ts';
 

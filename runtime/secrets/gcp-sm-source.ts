@@ -38,7 +38,11 @@ export function createGcpSmSecretSource(options: GcpSmSourceOptions = {}): Secre
     (client ??= (async () => {
       // Loaded on first use: a gateway with no gcp-sm:// reference never pays for the SDK.
       const { SecretManagerServiceClient } = await import('@google-cloud/secret-manager').catch(sdkMissing('@google-cloud/secret-manager', 'gcp-sm'));
-      const made = new SecretManagerServiceClient({ fallback: true, ...endpointOptions(options.endpoint ?? (options.env ?? process.env)[GCP_SM_ENDPOINT_ENV]), ...(options.authClient !== undefined ? { authClient: options.authClient } : {}) });
+      const made = new SecretManagerServiceClient({
+        fallback: true,
+        ...endpointOptions(options.endpoint ?? (options.env ?? process.env)[GCP_SM_ENDPOINT_ENV]),
+        ...(options.authClient !== undefined ? { authClient: options.authClient } : {}),
+      });
       await made.initialize();
       return made;
     })().catch((error: unknown) => {
@@ -58,13 +62,17 @@ export function createGcpSmSecretSource(options: GcpSmSourceOptions = {}): Secre
         // that drops cancel(), and logs the whole response (the secret) when GOOGLE_SDK_NODE_LOGGING
         // is set. The routing header is the one the public method adds; retry: null leaves retries
         // to the resolver (the library would otherwise retry UNAVAILABLE and RESOURCE_EXHAUSTED for 60 s).
-        const call = sm.innerApiCalls.accessSecretVersion!({ name }, { retry: null, otherArgs: { headers: { 'x-goog-request-params': `name=${encodeURIComponent(name)}` } } }) as Cancellable<[AccessResponse]>;
+        const call = sm.innerApiCalls.accessSecretVersion!(
+          { name },
+          { retry: null, otherArgs: { headers: { 'x-goog-request-params': `name=${encodeURIComponent(name)}` } } },
+        ) as Cancellable<[AccessResponse]>;
         response = (await abortable(call, signal))[0];
       } catch (error) {
         throw mapError(error, ref, signal);
       }
       const data = response.payload?.data;
-      const text = data === undefined || data === null ? '' : typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data).toString('utf8');
+      const text =
+        data === undefined || data === null ? '' : typeof data === 'string' ? Buffer.from(data, 'base64').toString('utf8') : Buffer.from(data).toString('utf8');
       return keyValue(text, describe(ref));
     },
   };
@@ -125,16 +133,28 @@ function mapError(error: unknown, ref: GcpSmRef, signal: AbortSignal): SecretErr
   const detail = [status, http !== undefined ? `HTTP ${http}` : undefined].filter(Boolean).join(', ') || (typeof e.name === 'string' ? e.name : 'error');
   if (status === 'NOT_FOUND' || http === 404) return new SecretError('not_found', `${describe(ref)} does not exist or has no such version (${detail})`);
   if (status === 'FAILED_PRECONDITION') return new SecretError('not_found', `${describe(ref)} is disabled or destroyed (${detail})`);
-  if (status === 'PERMISSION_DENIED' || status === 'UNAUTHENTICATED' || http === 403 || http === 401) return new SecretError('access_denied', `access to ${describe(ref)} was denied (${detail}); the caller needs roles/secretmanager.secretAccessor on the secret`);
+  if (status === 'PERMISSION_DENIED' || status === 'UNAUTHENTICATED' || http === 403 || http === 401)
+    return new SecretError(
+      'access_denied',
+      `access to ${describe(ref)} was denied (${detail}); the caller needs roles/secretmanager.secretAccessor on the secret`,
+    );
   if (status === 'RESOURCE_EXHAUSTED' || http === 429) return new SecretError('throttled', `reading ${describe(ref)} was throttled (${detail})`);
   if (typeof e.message === 'string' && /Could not load the default credentials|Unable to detect a Project Id/.test(e.message)) {
     return new SecretError('access_denied', `no Google credentials for ${describe(ref)}: Application Default Credentials found none`);
   }
-  if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return new SecretError('read_failed', `cannot reach Secret Manager for ${describe(ref)} (${e.code})`);
+  if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code))
+    return new SecretError('read_failed', `cannot reach Secret Manager for ${describe(ref)} (${e.code})`);
   return new SecretError('read_failed', `reading ${describe(ref)} failed (${detail})`);
 }
 
-const RPC_NAMES: Record<number, string> = { 5: 'NOT_FOUND', 7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 14: 'UNAVAILABLE', 16: 'UNAUTHENTICATED' };
+const RPC_NAMES: Record<number, string> = {
+  5: 'NOT_FOUND',
+  7: 'PERMISSION_DENIED',
+  8: 'RESOURCE_EXHAUSTED',
+  9: 'FAILED_PRECONDITION',
+  14: 'UNAVAILABLE',
+  16: 'UNAUTHENTICATED',
+};
 
 /** The google.rpc.Status name (e.g. "NOT_FOUND") from a REST error body, when the message is one. */
 function rpcStatusName(message: unknown): string | undefined {

@@ -19,6 +19,10 @@ export function sdkMissing(name: OptionalSdk, scheme: string): (error: unknown) 
     const code = (error as { code?: unknown }).code;
     const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((error as Error).message).includes(name);
     if (!missing) throw error;
-    throw new SecretError('unsupported_scheme', `${scheme}:// references need the optional package ${name}@${OPTIONAL_SDKS[name]}, which is not installed: npm install ${name}@${OPTIONAL_SDKS[name]}`, { cause: error });
+    throw new SecretError(
+      'unsupported_scheme',
+      `${scheme}:// references need the optional package ${name}@${OPTIONAL_SDKS[name]}, which is not installed: npm install ${name}@${OPTIONAL_SDKS[name]}`,
+      { cause: error },
+    );
   };
 }

@@ -4,11 +4,12 @@
 // value keeps serving, marked stale with the reason and since when, until a refresh succeeds.
 // Values never leave this module except to the request that injects them: status() and events
 // name references and reasons only.
-import { envSecretSource } from './env-source.ts';
-import { fileSecretSource } from './file-source.ts';
+
 import { isSecretRefProblem, parseSecretRef } from '../../schemas/formats/secret-ref.ts';
 import type { SecretSource } from '../../schemas/formats/secret-source.ts';
 import { SecretError } from '../../schemas/formats/secret-source.ts';
+import { envSecretSource } from './env-source.ts';
+import { fileSecretSource } from './file-source.ts';
 
 /** Why a read happened: bundle activation, first use, background refresh, or a provider's 401. */
 export type SecretReadKind = 'prefetch' | 'first_use' | 'refresh' | 'refetch';

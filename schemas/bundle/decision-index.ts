@@ -4,9 +4,7 @@ import type { BundlePayload } from '../types.generated.ts';
 
 export type DenyReason = 'unknown_model' | 'model_disabled' | 'no_grant' | 'grant_expired';
 
-export type Decision =
-  | { allowed: true; model: number; rule: number; source: string }
-  | { allowed: false; reason: DenyReason };
+export type Decision = { allowed: true; model: number; rule: number; source: string } | { allowed: false; reason: DenyReason };
 
 interface CompiledRule {
   expiresMs: number;
@@ -35,7 +33,9 @@ const hasBit = (bits: Uint32Array, i: number): boolean => ((bits[i >>> 5] as num
 export function buildDecisionIndex(payload: BundlePayload): DecisionIndex {
   const words = Math.max(1, Math.ceil(payload.models.length / 32));
   const modelByFqn = new Map<string, number>();
-  payload.models.forEach((m, i) => { modelByFqn.set(m.fqn, i); });
+  payload.models.forEach((m, i) => {
+    modelByFqn.set(m.fqn, i);
+  });
 
   const rules: CompiledRule[] = payload.rules.map((rule) => {
     const bits = new Uint32Array(words);

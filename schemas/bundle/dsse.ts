@@ -1,6 +1,6 @@
 // DSSE envelopes signed with Ed25519 through node:crypto.
 // Spec: https://github.com/secure-systems-lab/dsse/blob/master/protocol.md
-import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 
 export const BUNDLE_PAYLOAD_TYPE = 'application/vnd.modelgate.bundle.v1+json';
 
@@ -18,12 +18,7 @@ export interface DsseEnvelope {
 /** DSSE pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, lengths in bytes. */
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
   const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([
-    Buffer.from(`DSSEv1 ${type.length} `, 'utf8'),
-    type,
-    Buffer.from(` ${payload.length} `, 'utf8'),
-    payload,
-  ]);
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `, 'utf8'), type, Buffer.from(` ${payload.length} `, 'utf8'), payload]);
 }
 
 /** keyid = hex sha256 of the public key's SPKI DER; a hint for finding the key, never a source of trust. */

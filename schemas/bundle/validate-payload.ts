@@ -1,6 +1,7 @@
 // The bundle payload validator, compiled once from schemas/bundle.schema.json (the single source of truth).
-import bundleSchema from '../bundle.schema.json' with { type: 'json' };
+
 import { createAjv } from '../ajv.ts';
+import bundleSchema from '../bundle.schema.json' with { type: 'json' };
 import type { BundlePayload } from '../types.generated.ts';
 
 const validate = createAjv({ allErrors: false }).compile<BundlePayload>(bundleSchema);

@@ -1,8 +1,8 @@
 // Pure, synchronous bundle verification: trust material comes in as arguments (sigstore-js style).
 import { createHash, type KeyObject } from 'node:crypto';
 import type { BundlePayload } from '../types.generated.ts';
-import { BUNDLE_PAYLOAD_TYPE, keyIdOf, verifyPae, type DsseEnvelope } from './dsse.ts';
 import { BundleError } from './bundle-error.ts';
+import { BUNDLE_PAYLOAD_TYPE, type DsseEnvelope, keyIdOf, verifyPae } from './dsse.ts';
 import { bundleSchemaProblem } from './validate-payload.ts';
 
 export interface TrustedKey {

@@ -25,11 +25,19 @@ export function parseSecretRef(text: string): SecretRef | SecretRefProblem {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//.exec(text)?.[1];
   if (scheme === undefined) {
     return looksLikeLiteralSecret(text)
-      ? { code: 'MG_SECRET_LITERAL', message: 'the secret field holds what looks like a literal key, not a reference', hint: 'remove the key from git history, rotate it, store it in a secret manager and reference it, like aws-ssm:///prod/llm/openai?region=us-east-1' }
+      ? {
+          code: 'MG_SECRET_LITERAL',
+          message: 'the secret field holds what looks like a literal key, not a reference',
+          hint: 'remove the key from git history, rotate it, store it in a secret manager and reference it, like aws-ssm:///prod/llm/openai?region=us-east-1',
+        }
       : { code: 'MG_SECRET_UNKNOWN_SCHEME', message: 'the secret reference has no scheme', hint: `use one of ${Object.values(FORMS).join(', ')}` };
   }
   const rest = text.slice(scheme.length + 3);
-  const malformed = (s: keyof typeof FORMS): SecretRefProblem => ({ code: 'MG_SECRET_MALFORMED', message: `the ${s} reference does not have the form ${FORMS[s]}`, hint: `write it as ${FORMS[s]}` });
+  const malformed = (s: keyof typeof FORMS): SecretRefProblem => ({
+    code: 'MG_SECRET_MALFORMED',
+    message: `the ${s} reference does not have the form ${FORMS[s]}`,
+    hint: `write it as ${FORMS[s]}`,
+  });
   switch (scheme) {
     case 'aws-ssm': {
       const m = /^(\/[A-Za-z0-9_.\-/]+)\?region=([a-z]{2}(-[a-z]+)+-\d)$/.exec(rest);
@@ -42,7 +50,9 @@ export function parseSecretRef(text: string): SecretRef | SecretRefProblem {
     case 'azure-kv': {
       const m = /^([A-Za-z0-9-]{3,24})\/([A-Za-z0-9-]{1,127})(?:\?version=([0-9a-f]{32}))?$/.exec(rest);
       if (!m) return malformed('azure-kv');
-      return m[3] ? { scheme: 'azure-kv', vault: m[1] as string, secret: m[2] as string, version: m[3] } : { scheme: 'azure-kv', vault: m[1] as string, secret: m[2] as string };
+      return m[3]
+        ? { scheme: 'azure-kv', vault: m[1] as string, secret: m[2] as string, version: m[3] }
+        : { scheme: 'azure-kv', vault: m[1] as string, secret: m[2] as string };
     }
     case 'env': {
       const m = /^([A-Za-z_][A-Za-z0-9_]*)$/.exec(rest);
@@ -53,7 +63,11 @@ export function parseSecretRef(text: string): SecretRef | SecretRefProblem {
       return m ? { scheme: 'file', path: m[1] as string } : malformed('file');
     }
     default:
-      return { code: 'MG_SECRET_UNKNOWN_SCHEME', message: `the secret reference uses the unknown scheme "${scheme}"`, hint: `use one of ${Object.values(FORMS).join(', ')}` };
+      return {
+        code: 'MG_SECRET_UNKNOWN_SCHEME',
+        message: `the secret reference uses the unknown scheme "${scheme}"`,
+        hint: `use one of ${Object.values(FORMS).join(', ')}`,
+      };
   }
 }
 

@@ -8,7 +8,8 @@ export async function readPrivateKey(path: string): Promise<KeyObject> {
   const pem = await readKeyFile(path);
   try {
     const key = createPrivateKey(pem);
-    if (key.asymmetricKeyType !== 'ed25519') throw new KeyFileError(`${path} is a ${key.asymmetricKeyType} key; bundles are signed with Ed25519 (create one with \`modelgate keygen\`)`);
+    if (key.asymmetricKeyType !== 'ed25519')
+      throw new KeyFileError(`${path} is a ${key.asymmetricKeyType} key; bundles are signed with Ed25519 (create one with \`modelgate keygen\`)`);
     return key;
   } catch (error) {
     if (error instanceof KeyFileError) throw error;

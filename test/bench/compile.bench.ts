@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { generatePolicies, type GenerateOptions } from './generate-policies.ts';
+import { type GenerateOptions, generatePolicies } from './generate-policies.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const FULL: Omit<GenerateOptions, 'seed'> = { accounts: 50, modelsPerAccount: 40, users: 100_000, teams: 500, services: 1_000, rules: 10_000, keys: 50_000 };
@@ -83,7 +83,14 @@ async function compileChild(dir: string, keyPath: string, outPath: string): Prom
     maxRssMb: mb(process.resourceUsage().maxRSS),
     payloadBytes: payloadBytes.length,
     envelopeBytes: envelope.length,
-    counts: { files: files.length, principals: payload.principals.length, models: payload.models.length, rules: payload.rules.length, access_classes: payload.access_classes.length, keys: payload.keys.length },
+    counts: {
+      files: files.length,
+      principals: payload.principals.length,
+      models: payload.models.length,
+      rules: payload.rules.length,
+      access_classes: payload.access_classes.length,
+      keys: payload.keys.length,
+    },
     warnings: analysis.diagnostics.length,
   };
 }
@@ -115,11 +122,22 @@ async function loadChild(bundlePath: string, publicKeyPath: string): Promise<Loa
   t = process.hrtime.bigint();
   for (let i = 0; i < DECISIONS; i++) if (index.decide(principals[i & (PAIRS - 1)] as number, models[i & (PAIRS - 1)] as string, now).allowed) allowed++;
   const loopNs = Number(process.hrtime.bigint() - t);
-  return { verifyMs, indexMs, maxRssMb: mb(process.resourceUsage().maxRSS), decisions: DECISIONS, decisionNs: loopNs / DECISIONS, allowedShare: allowed / DECISIONS };
+  return {
+    verifyMs,
+    indexMs,
+    maxRssMb: mb(process.resourceUsage().maxRSS),
+    decisions: DECISIONS,
+    decisionNs: loopNs / DECISIONS,
+    allowedShare: allowed / DECISIONS,
+  };
 }
 
 function runChild<T>(args: string[]): T {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', SELF, ...args], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', SELF, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (result.status !== 0) throw new Error(`child ${args[0]} failed with status ${result.status}`);
   const last = result.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as T;
@@ -165,7 +183,9 @@ async function main(): Promise<void> {
     writeFileSync(join(root, 'signing.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(join(root, 'signing.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
     const bundlePath = join(root, 'bundle.json');
-    process.stderr.write(`generated ${fmt(generated.files.length)} files (${fmt(sourceBytes / 1e6, 1)} MB of YAML) in ${fmt(generateMs)} ms, written in ${fmt(writeMs)} ms; compiling...\n`);
+    process.stderr.write(
+      `generated ${fmt(generated.files.length)} files (${fmt(sourceBytes / 1e6, 1)} MB of YAML) in ${fmt(generateMs)} ms, written in ${fmt(writeMs)} ms; compiling...\n`,
+    );
 
     const compile = runChild<CompileReport>(['--child', 'compile', policies, join(root, 'signing.pem'), bundlePath]);
     const gzipBytes = gzipSync(readFileSync(bundlePath)).length;

@@ -59,7 +59,12 @@ export function generatePolicies(options: GenerateOptions): GeneratedPolicies {
     }));
     accounts.push({ name, models });
     const mock = random.chance(0.5);
-    const lines = [`name: ${name}`, mock ? 'type: mock' : 'type: openai', ...(mock ? [] : [`secret: env://${name.toUpperCase().replace(/-/g, '_')}_KEY`]), 'models:'];
+    const lines = [
+      `name: ${name}`,
+      mock ? 'type: mock' : 'type: openai',
+      ...(mock ? [] : [`secret: env://${name.toUpperCase().replace(/-/g, '_')}_KEY`]),
+      'models:',
+    ];
     for (const model of models) {
       lines.push(`  - name: ${model.name}`);
       if (!model.enabled) lines.push('    enabled: false');
@@ -84,11 +89,17 @@ export function generatePolicies(options: GenerateOptions): GeneratedPolicies {
   }
   const services = Array.from({ length: options.services }, (_, i) => `svc-${pad(i, 4)}`);
   const directory: string[] = ['users:'];
-  users.forEach((user, i) => { directory.push(`  - {username: ${user}, id: uid-${pad(i, userWidth)}}`); });
+  users.forEach((user, i) => {
+    directory.push(`  - {username: ${user}, id: uid-${pad(i, userWidth)}}`);
+  });
   directory.push('teams:');
-  teamNames.forEach((team, i) => { directory.push(`  - name: ${team}`, `    members: [${members[i]!.join(', ')}]`); });
+  teamNames.forEach((team, i) => {
+    directory.push(`  - name: ${team}`, `    members: [${members[i]!.join(', ')}]`);
+  });
   directory.push('services:');
-  services.forEach((service, i) => { directory.push(`  - {name: ${service}, id: sid-${pad(i, 4)}}`); });
+  services.forEach((service, i) => {
+    directory.push(`  - {name: ${service}, id: sid-${pad(i, 4)}}`);
+  });
   files.push({ path: 'directory.yaml', text: directory.join('\n') + '\n' });
 
   // Expiries come from a small pool, so that many rules lapse at the same instants (and the

@@ -61,8 +61,18 @@ async function publishToActive(world: World): Promise<number[]> {
     if (result.code !== 0) throw new Error(`publish ${serial} exited ${result.code}: ${result.stderr}`);
   };
   await publish(100);
-  const gateway = await startServeProcess(['--bundle', join(published, 'bundle.json'), '--public-key', publicPem, '--audience', AUDIENCE, '--poll', `${POLL_MS}ms`]);
-  const serial = async (): Promise<number | null> => ((await (await fetch(`${gateway.url}/readyz`)).json()) as { bundle: { serial: number } | null }).bundle?.serial ?? null;
+  const gateway = await startServeProcess([
+    '--bundle',
+    join(published, 'bundle.json'),
+    '--public-key',
+    publicPem,
+    '--audience',
+    AUDIENCE,
+    '--poll',
+    `${POLL_MS}ms`,
+  ]);
+  const serial = async (): Promise<number | null> =>
+    ((await (await fetch(`${gateway.url}/readyz`)).json()) as { bundle: { serial: number } | null }).bundle?.serial ?? null;
   try {
     await until(async () => (await serial()) === 100, 10);
     const samples: number[] = [];

@@ -10,7 +10,7 @@
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //
 // The same file plays the helper processes: --role upstream|bare.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -25,9 +25,24 @@ const ROOT_KEY = 'sk-bench-root-key-0123456789';
 
 // ---- helper role: a minimal OpenAI-shaped upstream --------------------------------------------
 async function runUpstream(port: number): Promise<void> {
-  const json = Buffer.from(JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', created: 1, model: 'bench-model', choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! This is a benchmark answer of a typical short length.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 } }));
-  const events = ['Hello', '!', ' This', ' is', ' a', ' streamed', ' benchmark', ' answer', '.', ''].map((word, i) => Buffer.from(`data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [{ index: 0, delta: { content: word }, finish_reason: i === 9 ? 'stop' : null }] })}\n\n`));
-  const usage = Buffer.from(`data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [], usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 } })}\n\ndata: [DONE]\n\n`);
+  const json = Buffer.from(
+    JSON.stringify({
+      id: 'chatcmpl-bench',
+      object: 'chat.completion',
+      created: 1,
+      model: 'bench-model',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! This is a benchmark answer of a typical short length.' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 },
+    }),
+  );
+  const events = ['Hello', '!', ' This', ' is', ' a', ' streamed', ' benchmark', ' answer', '.', ''].map((word, i) =>
+    Buffer.from(
+      `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [{ index: 0, delta: { content: word }, finish_reason: i === 9 ? 'stop' : null }] })}\n\n`,
+    ),
+  );
+  const usage = Buffer.from(
+    `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [], usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 } })}\n\ndata: [DONE]\n\n`,
+  );
   const server = createServer((req, res) => {
     let size = 0;
     let stream = false;
@@ -63,7 +78,12 @@ async function runBare(port: number, upstream: string): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.post('/v1/chat/completions', async (req, reply) => {
-    const res = await request(`${upstream}/v1/chat/completions`, { method: 'POST', body: req.body as Buffer, headers: { 'content-type': 'application/json', authorization: `Bearer ${ROOT_KEY}` }, dispatcher });
+    const res = await request(`${upstream}/v1/chat/completions`, {
+      method: 'POST',
+      body: req.body as Buffer,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ROOT_KEY}` },
+      dispatcher,
+    });
     reply.hijack();
     reply.raw.writeHead(res.statusCode, { 'content-type': String(res.headers['content-type'] ?? 'application/json') });
     for await (const chunk of res.body) if (!reply.raw.write(chunk)) await new Promise((r) => reply.raw.once('drain', r));
@@ -95,7 +115,11 @@ const TICK_US = 1_000_000 / 100; // CLK_TCK is 100 on Linux
 
 function startChild(args: string[], stdout: 'ignore' | number = 'ignore'): Promise<ChildProcess> {
   return new Promise((resolveChild, reject) => {
-    const child = spawn(process.execPath, [...(args.includes('bare') ? (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean) : []), '--import', 'tsx', here, ...args], { stdio: ['ignore', stdout, 'inherit', 'ipc'], cwd: root });
+    const child = spawn(
+      process.execPath,
+      [...(args.includes('bare') ? (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean) : []), '--import', 'tsx', here, ...args],
+      { stdio: ['ignore', stdout, 'inherit', 'ipc'], cwd: root },
+    );
     child.once('message', () => resolveChild(child));
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
   });
@@ -144,20 +168,66 @@ async function main(): Promise<void> {
     const auditFile = await open(join(root, '.bench', 'gateway-audit.log'), 'w');
     // BENCH_GATEWAY=dist runs the esbuild bundle (npm run build:runtime first) instead of the tsx sources.
     const entry = process.env.BENCH_GATEWAY === 'dist' ? join(root, 'dist', 'modelgate-runtime.js') : join(root, 'bin', 'modelgate.js');
-    const gateway = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), entry, 'serve', '--bundle', join(dir, 'bundle.json'), '--public-key', join(dir, 'public.pem'), '--audience', 'test-gateway', '--port', String(gatewayPort), '--poll', '1h'], { stdio: ['ignore', auditFile.fd, 'inherit'], cwd: root, env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY } });
+    const gateway = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        entry,
+        'serve',
+        '--bundle',
+        join(dir, 'bundle.json'),
+        '--public-key',
+        join(dir, 'public.pem'),
+        '--audience',
+        'test-gateway',
+        '--port',
+        String(gatewayPort),
+        '--poll',
+        '1h',
+      ],
+      { stdio: ['ignore', auditFile.fd, 'inherit'], cwd: root, env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY } },
+    );
     children.push(gateway);
     await waitReady(`http://127.0.0.1:${gatewayPort}`);
 
     const targets = [
       { name: 'direct', url: upstreamUrl, pid: children[0]!.pid!, headers: { authorization: `Bearer ${ROOT_KEY}` }, model: 'gpt-4o-mini' },
-      { name: 'bare proxy', url: `http://127.0.0.1:${barePort}`, pid: children[1]!.pid!, headers: { authorization: `Bearer ${ROOT_KEY}` }, model: 'gpt-4o-mini' },
-      { name: 'gateway', url: `http://127.0.0.1:${gatewayPort}`, pid: gateway.pid!, headers: { authorization: `Bearer ${keys.alice}` }, model: 'local/gpt-4o-mini' },
+      {
+        name: 'bare proxy',
+        url: `http://127.0.0.1:${barePort}`,
+        pid: children[1]!.pid!,
+        headers: { authorization: `Bearer ${ROOT_KEY}` },
+        model: 'gpt-4o-mini',
+      },
+      {
+        name: 'gateway',
+        url: `http://127.0.0.1:${gatewayPort}`,
+        pid: gateway.pid!,
+        headers: { authorization: `Bearer ${keys.alice}` },
+        model: 'local/gpt-4o-mini',
+      },
     ];
     const rows: Row[] = [];
     const run = async (target: (typeof targets)[number], mode: string, connections: number, seconds: number): Promise<Row> => {
-      const body = JSON.stringify({ model: target.model, messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Write one short sentence about benchmarks.' }], ...(mode === 'sse' ? { stream: true, stream_options: { include_usage: true } } : {}) });
+      const body = JSON.stringify({
+        model: target.model,
+        messages: [
+          { role: 'system', content: 'You are a helpful assistant.' },
+          { role: 'user', content: 'Write one short sentence about benchmarks.' },
+        ],
+        ...(mode === 'sse' ? { stream: true, stream_options: { include_usage: true } } : {}),
+      });
       const before = await cpuTicks(target.pid);
-      const result = await autocannon({ url: `${target.url}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body, connections, duration: seconds, pipelining: 1, ...(rate === undefined ? {} : { overallRate: rate }) });
+      const result = await autocannon({
+        url: `${target.url}/v1/chat/completions`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...target.headers },
+        body,
+        connections,
+        duration: seconds,
+        pipelining: 1,
+        ...(rate === undefined ? {} : { overallRate: rate }),
+      });
       const after = await cpuTicks(target.pid);
       const requests = result.requests.total;
       return {
@@ -199,7 +269,10 @@ function printTable(rows: Row[], duration: number, auditLines: number): void {
     '',
     '| mode | conns | target | RPS | p50 ms | p99 ms | CPU us/req | errors |',
     '|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.mode} | ${r.connections} | ${r.target} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.cpuUsPerReq === null ? '-' : r.cpuUsPerReq.toFixed(0)} | ${r.errors} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.mode} | ${r.connections} | ${r.target} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.cpuUsPerReq === null ? '-' : r.cpuUsPerReq.toFixed(0)} | ${r.errors} |`,
+    ),
     '',
     '| mode | conns | gateway/bare RPS | gateway/bare p50 | gateway/bare p99 | gateway/bare CPU per request |',
     '|---|---|---|---|---|---|',
@@ -208,7 +281,9 @@ function printTable(rows: Row[], duration: number, auditLines: number): void {
     for (const c of new Set(rows.map((r) => r.connections))) {
       const g = find('gateway', mode, c);
       const b = find('bare proxy', mode, c);
-      lines.push(`| ${mode} | ${c} | ${ratio(g?.rps, b?.rps)} | ${ratio(g?.p50, b?.p50)} | ${ratio(g?.p99, b?.p99)} | ${ratio(g?.cpuUsPerReq, b?.cpuUsPerReq)} |`);
+      lines.push(
+        `| ${mode} | ${c} | ${ratio(g?.rps, b?.rps)} | ${ratio(g?.p50, b?.p50)} | ${ratio(g?.p99, b?.p99)} | ${ratio(g?.cpuUsPerReq, b?.cpuUsPerReq)} |`,
+      );
     }
   }
   console.log(lines.join('\n'));

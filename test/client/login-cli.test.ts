@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.ts';
 import { runCli } from '../support/run-cli.ts';
-import { startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
 import { scaled } from '../support/time-scale.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/modelgate.js', import.meta.url));
@@ -17,7 +17,15 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   idp = await startOidcIssuer({
-    clients: [{ client_id: 'modelgate-cli', token_endpoint_auth_method: 'none', grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'], redirect_uris: [], response_types: [] } as never],
+    clients: [
+      {
+        client_id: 'modelgate-cli',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+        redirect_uris: [],
+        response_types: [],
+      } as never,
+    ],
   });
   home = await mkdtemp(join(tmpdir(), 'mg-login-'));
   env = { XDG_CONFIG_HOME: join(home, 'config'), MODELGATE_ISSUER: idp.issuer, MODELGATE_CLIENT_ID: 'modelgate-cli' };
@@ -29,7 +37,11 @@ afterAll(async () => {
 
 function login(): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'login', '--scope', 'openid offline_access llm'], { env: { ...process.env, ...env }, timeout: scaled(20_000), killSignal: 'SIGKILL' });
+    const child = spawn(process.execPath, [BIN, 'login', '--scope', 'openid offline_access llm'], {
+      env: { ...process.env, ...env },
+      timeout: scaled(20_000),
+      killSignal: 'SIGKILL',
+    });
     let stderr = '';
     let approving = false;
     child.stderr.on('data', (chunk: Buffer) => {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenSource, gatewayFetch, TokenError } from '../../client/index.ts';
-import { GATEWAY_RESOURCE, startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
+import { GATEWAY_RESOURCE, type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const { privateKey: clientKey, publicKey: clientPublicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -17,7 +17,12 @@ beforeAll(async () => {
     accessTokenTtlSeconds: 120,
     clients: [
       { client_id: 'llmapp1', client_secret: 'llmapp1-secret', grant_types: ['client_credentials'] },
-      { client_id: 'llmapp2', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...clientPublicKey.export({ format: 'jwk' }), kid: 'app2-key', alg: 'ES256', use: 'sig' }] }, grant_types: ['client_credentials'] },
+      {
+        client_id: 'llmapp2',
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ ...clientPublicKey.export({ format: 'jwk' }), kid: 'app2-key', alg: 'ES256', use: 'sig' }] },
+        grant_types: ['client_credentials'],
+      },
       { client_id: 'modelgate-cli', token_endpoint_auth_method: 'none', grant_types: [DEVICE_GRANT, 'refresh_token'] },
     ].map((c) => ({ redirect_uris: [], response_types: [], ...c })),
   });
@@ -88,7 +93,14 @@ describe('a service with client_credentials', () => {
   describe('when the token is about to expire', () => {
     it('fetches a new one ahead of expiry while the old one keeps serving', async () => {
       let clock = Date.now();
-      const source = createTokenSource({ issuer: idp.issuer, clientId: 'llmapp1', clientSecret: 'llmapp1-secret', resource: GATEWAY_RESOURCE, refreshAheadSeconds: 30, now: () => clock });
+      const source = createTokenSource({
+        issuer: idp.issuer,
+        clientId: 'llmapp1',
+        clientSecret: 'llmapp1-secret',
+        resource: GATEWAY_RESOURCE,
+        refreshAheadSeconds: 30,
+        now: () => clock,
+      });
       const first = await source.getToken();
       clock += 100_000; // 120 s lifetime, refresh window = min(30 s, 24 s) from 96 s: due, still valid
       expect(await source.getToken()).toBe(first);
@@ -136,7 +148,14 @@ describe('a person with the device flow', () => {
     expect(refreshTokens[1]).not.toBe(refreshTokens[0]);
 
     // A rotated-out refresh token is refused: reuse detection revokes it.
-    const stale = createTokenSource({ issuer: idp.issuer, clientId: 'modelgate-cli', flow: 'device', resource: GATEWAY_RESOURCE, refreshToken: refreshTokens[0], interactive: false });
+    const stale = createTokenSource({
+      issuer: idp.issuer,
+      clientId: 'modelgate-cli',
+      flow: 'device',
+      resource: GATEWAY_RESOURCE,
+      refreshToken: refreshTokens[0],
+      interactive: false,
+    });
     await expect(stale.getToken()).rejects.toMatchObject({ code: 'invalid_grant' });
   });
 

@@ -29,7 +29,10 @@ interface HistoryJson {
   code?: string;
   message?: string;
   principal: { kind: string; name: string; id: string };
-  events: ({ type: 'commit'; commit: CommitJson; name: string; identity: object[]; gained: object[]; lost: object[]; expiryChanged: object[]; keys: object[] } | { type: 'lapsed'; at: string; model: string; sources: string[]; commit: CommitJson })[];
+  events: (
+    | { type: 'commit'; commit: CommitJson; name: string; identity: object[]; gained: object[]; lost: object[]; expiryChanged: object[]; keys: object[] }
+    | { type: 'lapsed'; at: string; model: string; sources: string[]; commit: CommitJson }
+  )[];
   skipped: CommitJson[];
 }
 
@@ -55,7 +58,10 @@ beforeAll(async () => {
   await repo.edit('authz/mock.yaml', (t) => t.replace('username2, ', 'dana, '));
   await repo.edit('identities.lock.yaml', (t) => t.replace('  username1: u-1001', '  dana: u-1002\n  username1: u-1001'));
   c.rename = await repo.commit('rename username2 to dana');
-  await repo.edit('authz/azure.yaml', (t) => `${t}  - description: contractor trial of production\n    models: [azure-prod/gpt-4o]\n    users: [carol]\n    expires: 2026-12-15T00:00:00Z\n`);
+  await repo.edit(
+    'authz/azure.yaml',
+    (t) => `${t}  - description: contractor trial of production\n    models: [azure-prod/gpt-4o]\n    users: [carol]\n    expires: 2026-12-15T00:00:00Z\n`,
+  );
   c.contract = await repo.commit('carol: Azure prod until mid-December');
   await writeFile(join(repo.root, 'README.md'), 'policy repository\n');
   c.readme = await repo.commit('readme (no policy change)');
@@ -108,14 +114,25 @@ describe('modelgate audit who-can', () => {
     it('answers with the most recent commit where her grant went from absent to present', async () => {
       const json = await whoCan('azure-dev/gpt-4o');
       expect(json.policyCommit.id).toBe(c.fix);
-      expect(answers(json)).toEqual(['alice=u-2001 azure-dev/gpt-4o <- example', 'bob=u-2002 azure-dev/gpt-4o <- example', 'carol=u-3001 azure-dev/gpt-4o <- fix']);
+      expect(answers(json)).toEqual([
+        'alice=u-2001 azure-dev/gpt-4o <- example',
+        'bob=u-2002 azure-dev/gpt-4o <- example',
+        'carol=u-3001 azure-dev/gpt-4o <- fix',
+      ]);
       expect(json.skipped.map((s) => name(s.id))).toEqual(['typo']);
       expect(json.grants[2]!.introduced).toEqual({ id: c.fix, author: 'Policy Author', date: at(8), subject: 'fix the name' });
     });
 
-    it('answers at an earlier revision with that revision\'s grants', async () => {
-      expect(answers(await whoCan('azure-dev/gpt-4o', '--at', c.grant))).toEqual(['alice=u-2001 azure-dev/gpt-4o <- example', 'bob=u-2002 azure-dev/gpt-4o <- example', 'carol=u-3001 azure-dev/gpt-4o <- grant']);
-      expect(answers(await whoCan('azure-dev/gpt-4o', '--at', c.revoke))).toEqual(['alice=u-2001 azure-dev/gpt-4o <- example', 'bob=u-2002 azure-dev/gpt-4o <- example']);
+    it("answers at an earlier revision with that revision's grants", async () => {
+      expect(answers(await whoCan('azure-dev/gpt-4o', '--at', c.grant))).toEqual([
+        'alice=u-2001 azure-dev/gpt-4o <- example',
+        'bob=u-2002 azure-dev/gpt-4o <- example',
+        'carol=u-3001 azure-dev/gpt-4o <- grant',
+      ]);
+      expect(answers(await whoCan('azure-dev/gpt-4o', '--at', c.revoke))).toEqual([
+        'alice=u-2001 azure-dev/gpt-4o <- example',
+        'bob=u-2002 azure-dev/gpt-4o <- example',
+      ]);
     });
 
     it('answers at a date with the last policy commit at or before it, on the branch', async () => {
@@ -132,8 +149,14 @@ describe('modelgate audit who-can', () => {
   describe('when a user was renamed', () => {
     it('keeps the grant introduced by the commit that first gave it to the stable id', async () => {
       const json = await whoCan('mock/*', '--at', c.rename);
-      expect(json.models).toEqual([{ fqn: 'mock/gpt-4o-mini', enabled: true }, { fqn: 'mock/text-embedding-3-small', enabled: true }]);
-      expect(answers(json).filter((a) => a.startsWith('dana='))).toEqual(['dana=u-1002 mock/gpt-4o-mini <- example', 'dana=u-1002 mock/text-embedding-3-small <- example']);
+      expect(json.models).toEqual([
+        { fqn: 'mock/gpt-4o-mini', enabled: true },
+        { fqn: 'mock/text-embedding-3-small', enabled: true },
+      ]);
+      expect(answers(json).filter((a) => a.startsWith('dana='))).toEqual([
+        'dana=u-1002 mock/gpt-4o-mini <- example',
+        'dana=u-1002 mock/text-embedding-3-small <- example',
+      ]);
       expect(json.grants.find((g) => g.principal.name === 'dana')?.sources).toEqual(['authz/mock.yaml:2:5']);
     });
   });
@@ -203,7 +226,11 @@ describe('modelgate audit history', () => {
       '2026-12-15T00:00:00.000Z lapsed azure-prod/gpt-4o (fix)',
     ]);
     expect(json.events[0]).toMatchObject({ commit: { id: c.example, author: 'Policy Author', date: at(1), subject: 'example policies' } });
-    expect((json.events[0] as { gained: object[] }).gained).toContainEqual({ model: 'openai-main/gpt-4o-mini', sources: ['authz/openai.yaml:5:5'], expires: '2027-03-31T00:00:00.000Z' });
+    expect((json.events[0] as { gained: object[] }).gained).toContainEqual({
+      model: 'openai-main/gpt-4o-mini',
+      sources: ['authz/openai.yaml:5:5'],
+      expires: '2027-03-31T00:00:00.000Z',
+    });
     expect(json.skipped.map((s) => name(s.id))).toEqual(['typo']);
   });
 
@@ -240,7 +267,9 @@ describe('modelgate audit history', () => {
       for (const asked of ['dana', 'username2']) {
         const json = JSON.parse((await audit('history', asked, '--format', 'json')).stdout) as HistoryJson;
         expect(json.principal, asked).toEqual({ kind: 'user', name: 'dana', id: 'u-1002' });
-        const events = json.events.map((e) => (e.type === 'commit' ? { commit: name(e.commit.id), name: e.name, identity: e.identity, gained: e.gained.length, lost: e.lost.length } : e));
+        const events = json.events.map((e) =>
+          e.type === 'commit' ? { commit: name(e.commit.id), name: e.name, identity: e.identity, gained: e.gained.length, lost: e.lost.length } : e,
+        );
         expect(events, asked).toEqual(expected);
       }
     });

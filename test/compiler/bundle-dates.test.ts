@@ -4,8 +4,8 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createdInFuture, MAX_CLOCK_SKEW_MS } from '../../schemas/bundle/expiry.ts';
 import { analyzeFiles } from '../../compiler/io/analyze-folder.ts';
+import { createdInFuture, MAX_CLOCK_SKEW_MS } from '../../schemas/bundle/expiry.ts';
 import { policyFiles } from '../support/policy-files.ts';
 import { runCli } from '../support/run-cli.ts';
 

@@ -24,7 +24,9 @@ describe('when the policies are valid', () => {
 
 describe('when a rule names a disabled model', () => {
   it('warns MG_MODEL_DISABLED at the entry and still compiles', async () => {
-    const analysis = await analyzeFiles(policyFiles({ 'authz.yaml': rules('  - models: [openai-main/gpt-4o, openai-main/old-model]\n    users: [alice]\n') }), { now: NOW });
+    const analysis = await analyzeFiles(policyFiles({ 'authz.yaml': rules('  - models: [openai-main/gpt-4o, openai-main/old-model]\n    users: [alice]\n') }), {
+      now: NOW,
+    });
     expect(brief(analysis.diagnostics)).toEqual(['warning MG_MODEL_DISABLED authz.yaml:2:34']);
     expect(analysis.model).not.toBeNull();
   });
@@ -42,7 +44,8 @@ describe('when a rule or key has expired', () => {
   });
 
   it('warns MG_KEY_EXPIRED for an expired key that is not revoked', async () => {
-    const key = (extra: string) => `id: AAAAAAAAAAAA\nprincipal: alice\nsha256: ${'ab'.repeat(32)}\ncreated: 2026-01-01T00:00:00Z\nexpires: 2026-02-01T00:00:00Z\n${extra}`;
+    const key = (extra: string) =>
+      `id: AAAAAAAAAAAA\nprincipal: alice\nsha256: ${'ab'.repeat(32)}\ncreated: 2026-01-01T00:00:00Z\nexpires: 2026-02-01T00:00:00Z\n${extra}`;
     expect(brief(await diagnose({ 'keys/AAAAAAAAAAAA.yaml': key('') }))).toEqual(['warning MG_KEY_EXPIRED keys/AAAAAAAAAAAA.yaml:5:10']);
     expect(await diagnose({ 'keys/AAAAAAAAAAAA.yaml': key('revoked: true\n') })).toEqual([]);
   });
@@ -118,13 +121,25 @@ describe('when a provider file holds a credential', () => {
   });
 
   it('refuses credentials in a base_url', async () => {
-    const list = await diagnose({ 'providers/openai-main.yaml': BASE_POLICY['providers/openai-main.yaml']!.replace('type: openai\n', 'type: openai\nbase_url: https://user:hunter2@api.example.com/v1\n') });
+    const list = await diagnose({
+      'providers/openai-main.yaml': BASE_POLICY['providers/openai-main.yaml']!.replace(
+        'type: openai\n',
+        'type: openai\nbase_url: https://user:hunter2@api.example.com/v1\n',
+      ),
+    });
     expect(list.map((d) => d.code)).toEqual(['MG_SECRET_LITERAL']);
     expect(JSON.stringify(list)).not.toContain('hunter2');
   });
 
   it('accepts every documented reference scheme', async () => {
-    for (const ref of ['aws-ssm:///prod/llm/openai?region=us-east-1', 'gcp-sm://projects/acme/secrets/openai/versions/latest', 'azure-kv://acme-kv/openai-key', 'azure-kv://acme-kv/openai-key?version=0123456789abcdef0123456789abcdef', 'env://OPENAI_KEY', 'file:///run/secrets/openai']) {
+    for (const ref of [
+      'aws-ssm:///prod/llm/openai?region=us-east-1',
+      'gcp-sm://projects/acme/secrets/openai/versions/latest',
+      'azure-kv://acme-kv/openai-key',
+      'azure-kv://acme-kv/openai-key?version=0123456789abcdef0123456789abcdef',
+      'env://OPENAI_KEY',
+      'file:///run/secrets/openai',
+    ]) {
       expect(await diagnose({ 'providers/openai-main.yaml': BASE_POLICY['providers/openai-main.yaml']!.replace('env://OPENAI_MAIN_KEY', ref) })).toEqual([]);
     }
   });
@@ -141,7 +156,10 @@ describe('when a mock account has no secret', () => {
 
 describe('when an azure-openai account lacks api_version', () => {
   it('reports MG_SCHEMA_MISSING_FIELD naming api_version', async () => {
-    const list = await diagnose({ 'providers/az.yaml': 'name: az\ntype: azure-openai\nbase_url: https://x.openai.azure.com\nsecret: env://AZ\nmodels:\n  - name: gpt-4o\n    deployment: d1\n' });
+    const list = await diagnose({
+      'providers/az.yaml':
+        'name: az\ntype: azure-openai\nbase_url: https://x.openai.azure.com\nsecret: env://AZ\nmodels:\n  - name: gpt-4o\n    deployment: d1\n',
+    });
     expect(list.map((d) => [d.code, d.message])).toEqual([['MG_SCHEMA_MISSING_FIELD', 'the provider account is missing the required field "api_version"']]);
   });
 });
@@ -179,7 +197,9 @@ describe('when a removed name comes back with another identity (recycled login)'
 
 describe('when a rule grants through a team and a glob', () => {
   it('expands both at compile time', async () => {
-    const analysis = await analyzeFiles(policyFiles({ 'authz.yaml': rules('  - models: ["openai-main/gpt-4o*"]\n    teams: [ml]\n    services: [app1]\n') }), { now: NOW });
+    const analysis = await analyzeFiles(policyFiles({ 'authz.yaml': rules('  - models: ["openai-main/gpt-4o*"]\n    teams: [ml]\n    services: [app1]\n') }), {
+      now: NOW,
+    });
     expect(analysis.diagnostics).toEqual([]);
     const rule = analysis.model!.rules[0]!;
     expect(rule.models).toEqual(['openai-main/gpt-4o', 'openai-main/gpt-4o-mini']);

@@ -20,7 +20,17 @@ afterAll(() => rm(work, { recursive: true, force: true }));
 describe('keygen -> compile -> verify', () => {
   it('round-trips, and a bundle for another audience or with one byte changed fails verify', async () => {
     expect((await runCli(['keygen', '--out', join(work, 'k')])).code).toBe(0);
-    const compiled = await runCli(['compile', '--policies', policies, '--out', join(work, 'bundle.json'), '--signing-key', join(work, 'k/signing-key.pem'), '--format', 'json']);
+    const compiled = await runCli([
+      'compile',
+      '--policies',
+      policies,
+      '--out',
+      join(work, 'bundle.json'),
+      '--signing-key',
+      join(work, 'k/signing-key.pem'),
+      '--format',
+      'json',
+    ]);
     expect(compiled.code).toBe(0);
     const summary = JSON.parse(compiled.stdout) as { serial: number; audience: string; counts: { principals: number } };
     expect(summary.audience).toBe('dev-gateway');
@@ -30,7 +40,14 @@ describe('keygen -> compile -> verify', () => {
     expect(verified.code).toBe(0);
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, serial: summary.serial, audience: 'dev-gateway' });
 
-    const wrongAudience = await runCli(['verify', join(work, 'bundle.json'), '--public-key', join(work, 'k/signing-key.pub.pem'), '--audience', 'prod-gateway']);
+    const wrongAudience = await runCli([
+      'verify',
+      join(work, 'bundle.json'),
+      '--public-key',
+      join(work, 'k/signing-key.pub.pem'),
+      '--audience',
+      'prod-gateway',
+    ]);
     expect(wrongAudience.code).toBe(1);
     expect(wrongAudience.stderr).toContain('MG_BUNDLE_AUDIENCE');
 
@@ -47,14 +64,32 @@ describe('keygen -> compile -> verify', () => {
   it('never lets the serial go backwards when compiling over a previous bundle', async () => {
     const out = join(work, 'serial.json');
     const key = join(work, 'k/signing-key.pem');
-    const first = JSON.parse((await runCli(['compile', '--policies', policies, '--out', out, '--signing-key', key, '--serial', '9999999999', '--format', 'json'])).stdout) as { serial: number };
-    const second = JSON.parse((await runCli(['compile', '--policies', policies, '--out', out, '--signing-key', key, '--format', 'json'])).stdout) as { serial: number };
+    const first = JSON.parse(
+      (await runCli(['compile', '--policies', policies, '--out', out, '--signing-key', key, '--serial', '9999999999', '--format', 'json'])).stdout,
+    ) as { serial: number };
+    const second = JSON.parse((await runCli(['compile', '--policies', policies, '--out', out, '--signing-key', key, '--format', 'json'])).stdout) as {
+      serial: number;
+    };
     expect(first.serial).toBe(9999999999);
     expect(second.serial).toBe(10000000000);
   });
 
   it('writes byte-identical bundles for the same inputs', async () => {
-    const args = (out: string) => ['compile', '--policies', policies, '--out', join(work, out), '--signing-key', join(work, 'k/signing-key.pem'), '--serial', '7', '--revision', 'abc', '--created-at', '2026-11-01T00:00:00Z'];
+    const args = (out: string) => [
+      'compile',
+      '--policies',
+      policies,
+      '--out',
+      join(work, out),
+      '--signing-key',
+      join(work, 'k/signing-key.pem'),
+      '--serial',
+      '7',
+      '--revision',
+      'abc',
+      '--created-at',
+      '2026-11-01T00:00:00Z',
+    ];
     expect((await runCli(args('a.json'))).code).toBe(0);
     expect((await runCli(args('b.json'))).code).toBe(0);
     expect(await readFile(join(work, 'a.json'))).toEqual(await readFile(join(work, 'b.json')));

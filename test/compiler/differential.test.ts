@@ -7,7 +7,7 @@ import { buildPayload } from '../../compiler/bundle/build-payload.ts';
 import { analyzeFiles } from '../../compiler/io/analyze-folder.ts';
 import { buildDecisionIndex } from '../../schemas/bundle/decision-index.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
-import { generatePolicies, type GenerateOptions } from '../bench/generate-policies.ts';
+import { type GenerateOptions, generatePolicies } from '../bench/generate-policies.ts';
 import { naiveEvaluator } from '../support/naive-evaluator.ts';
 
 const SHAPES: Omit<GenerateOptions, 'seed'>[] = [
@@ -54,7 +54,9 @@ async function scenario(seed: number, shape: Omit<GenerateOptions, 'seed'>): Pro
   };
 }
 
-const scenarios = await Promise.all(SEEDS.flatMap((seed, i) => [scenario(seed, SHAPES[i % SHAPES.length]!), scenario(seed + 1000, SHAPES[(i + 1) % SHAPES.length]!)]));
+const scenarios = await Promise.all(
+  SEEDS.flatMap((seed, i) => [scenario(seed, SHAPES[i % SHAPES.length]!), scenario(seed + 1000, SHAPES[(i + 1) % SHAPES.length]!)]),
+);
 const totalPairs = scenarios.reduce((sum, s) => sum + s.pairs, 0);
 
 describe('the compiled decision index against the naive evaluator', () => {
@@ -68,8 +70,18 @@ describe('the compiled decision index against the naive evaluator', () => {
     });
 
     it('lists exactly the directory principals and declared models', () => {
-      expect(s.payload.principals.filter((p) => p.kind === 'user').map((p) => p.name).sort()).toEqual([...s.naive.users].sort());
-      expect(s.payload.principals.filter((p) => p.kind === 'service').map((p) => p.name).sort()).toEqual([...s.naive.services].sort());
+      expect(
+        s.payload.principals
+          .filter((p) => p.kind === 'user')
+          .map((p) => p.name)
+          .sort(),
+      ).toEqual([...s.naive.users].sort());
+      expect(
+        s.payload.principals
+          .filter((p) => p.kind === 'service')
+          .map((p) => p.name)
+          .sort(),
+      ).toEqual([...s.naive.services].sort());
       expect(s.payload.models.map((m) => m.fqn).sort()).toEqual([...s.naive.models].sort());
     });
 
@@ -101,7 +113,8 @@ describe('the compiled decision index against the naive evaluator', () => {
           }
           const listed = index.allowedModels(principal, at);
           const expected = s.payload.models.map((m) => m.fqn).filter((fqn) => s.naive.allowed(who, fqn, at));
-          if (JSON.stringify(listed) !== JSON.stringify(expected)) mismatches.push(`${p.kind}:${p.name} at ${new Date(at).toISOString()}: allowedModels ${listed.join(',')} vs ${expected.join(',')}`);
+          if (JSON.stringify(listed) !== JSON.stringify(expected))
+            mismatches.push(`${p.kind}:${p.name} at ${new Date(at).toISOString()}: allowedModels ${listed.join(',')} vs ${expected.join(',')}`);
         }
       });
       expect(mismatches.slice(0, 20)).toEqual([]);

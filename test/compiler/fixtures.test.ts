@@ -7,7 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/run-cli.ts';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
-const names = (await readdir(FIXTURES, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+const names = (await readdir(FIXTURES, { withFileTypes: true }))
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name)
+  .sort();
 const scratch = await mkdtemp(join(tmpdir(), 'mg-fixtures-'));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
@@ -33,7 +36,9 @@ describe('broken policy fixtures', () => {
       expect(result.code).toBe(1);
       const report = JSON.parse(result.stdout) as { ok: boolean; diagnostics: (Expected & { severity: string })[] };
       expect(report.ok).toBe(false);
-      const errors = report.diagnostics.filter((d) => d.severity === 'error').map((d) => ({ code: d.code, file: d.file.slice(dir.length + 1), line: d.line, col: d.col }));
+      const errors = report.diagnostics
+        .filter((d) => d.severity === 'error')
+        .map((d) => ({ code: d.code, file: d.file.slice(dir.length + 1), line: d.line, col: d.col }));
       expect(errors).toEqual([expected]);
     });
   });

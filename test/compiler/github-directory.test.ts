@@ -3,11 +3,11 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parse } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startGitHubApi, type GitHubApi } from '../support/github-api.ts';
-import { githubDirectoryRoutes, gitHubDirectoryState, recycleLogin, renameLogin, type GitHubDirectoryState } from '../support/github-directory-routes.ts';
-import { runCli, type CliResult } from '../support/run-cli.ts';
+import { parse } from 'yaml';
+import { type GitHubApi, startGitHubApi } from '../support/github-api.ts';
+import { type GitHubDirectoryState, gitHubDirectoryState, githubDirectoryRoutes, recycleLogin, renameLogin } from '../support/github-directory-routes.ts';
+import { type CliResult, runCli } from '../support/run-cli.ts';
 
 const TOKEN = 'ghp_standInToken0123456789abcdefABCDEF';
 const BIG_TEAM = Array.from({ length: 150 }, (_, i) => `dev${String(i + 1).padStart(3, '0')}`);
@@ -29,7 +29,9 @@ const FILES: Record<string, string> = {
 
 function acme(): GitHubDirectoryState {
   const users: Record<string, number> = { alice: 1001, bob: 1002, mallory: 6666 };
-  BIG_TEAM.forEach((login, i) => { users[login] = 20_000 + i; });
+  BIG_TEAM.forEach((login, i) => {
+    users[login] = 20_000 + i;
+  });
   return gitHubDirectoryState('acme', { users, members: ['alice', 'bob', ...BIG_TEAM], teams: { platform: ['alice', ...BIG_TEAM] } });
 }
 
@@ -70,7 +72,8 @@ interface Lock {
   teams?: Record<string, string[]>;
 }
 const readLock = async (dir: string): Promise<Lock> => parse(await readFile(join(dir, 'identities.lock.yaml'), 'utf8')) as Lock;
-const codes = (result: CliResult): string[] => [...result.stderr.matchAll(/^(\S+:\d+:\d+) (error|warning) (MG_[A-Z_]+)/gm)].map((m) => `${m[2]} ${m[3]} ${m[1]!.replace(/^.*\/policies\//, '')}`);
+const codes = (result: CliResult): string[] =>
+  [...result.stderr.matchAll(/^(\S+:\d+:\d+) (error|warning) (MG_[A-Z_]+)/gm)].map((m) => `${m[2]} ${m[3]} ${m[1]!.replace(/^.*\/policies\//, '')}`);
 
 async function keyPair(w: World): Promise<string> {
   const keys = join(dirname(w.dir), 'k');

@@ -15,7 +15,8 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const own = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 let dir: string;
 let repo: string;
-const git = (...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, encoding: 'utf8' });
+const git = (...args: string[]): string =>
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, encoding: 'utf8' });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mg-init-'));
@@ -31,10 +32,24 @@ describe('when modelgate init runs in an empty git repository', () => {
     expect(init.code).toBe(0);
     git('add', '-A');
     git('commit', '-q', '-m', 'modelgate init');
-    expect(git('ls-files').split('\n')).toEqual(expect.arrayContaining(['package.json', 'README.md', '.gitignore', 'policies/gateway.yaml', 'policies/identities.lock.yaml', '.github/workflows/policy-check.yml', '.github/workflows/policy-publish.yml', '.github/modelgate-problem-matcher.json']));
+    expect(git('ls-files').split('\n')).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        '.gitignore',
+        'policies/gateway.yaml',
+        'policies/identities.lock.yaml',
+        '.github/workflows/policy-check.yml',
+        '.github/workflows/policy-publish.yml',
+        '.github/modelgate-problem-matcher.json',
+      ]),
+    );
     expect(await runCli(['check', '--policies', 'policies', '--frozen-lock'], { cwd: repo })).toMatchObject({ code: 0 });
     expect((await runCli(['keygen', '--out', join(dir, 'keys')])).code).toBe(0);
-    const compile = await runCli(['compile', '--policies', 'policies', '--frozen-lock', '--out', join(dir, 'bundle.json'), '--signing-key', join(dir, 'keys', 'signing-key.pem')], { cwd: repo });
+    const compile = await runCli(
+      ['compile', '--policies', 'policies', '--frozen-lock', '--out', join(dir, 'bundle.json'), '--signing-key', join(dir, 'keys', 'signing-key.pem')],
+      { cwd: repo },
+    );
     expect(compile.code, compile.stderr).toBe(0);
     const verify = await runCli(['verify', join(dir, 'bundle.json'), '--public-key', join(dir, 'keys', 'signing-key.pub.pem')], { cwd: repo });
     expect(verify.stdout).toContain('audience acme-llm-policies');
@@ -56,7 +71,9 @@ describe('when modelgate init runs in an empty git repository', () => {
   });
 
   it('carries the same problem matcher as modelgate, so diagnostics become annotations', async () => {
-    expect(JSON.parse(await readFile(join(repo, '.github', 'modelgate-problem-matcher.json'), 'utf8'))).toEqual(JSON.parse(await readFile(join(ROOT, '.github', 'modelgate-problem-matcher.json'), 'utf8')));
+    expect(JSON.parse(await readFile(join(repo, '.github', 'modelgate-problem-matcher.json'), 'utf8'))).toEqual(
+      JSON.parse(await readFile(join(ROOT, '.github', 'modelgate-problem-matcher.json'), 'utf8')),
+    );
   });
 
   it('refuses to run again over the files it wrote (exit 2)', async () => {

@@ -2,8 +2,8 @@
 // the same way; the slow path takes over for anything the fast one should not handle.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { parseYaml } from '../../compiler/load/parse-yaml.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -15,7 +15,11 @@ async function yamlFiles(dir: string): Promise<string[]> {
 
 describe('when a policy file is read', () => {
   it('gives the same data as yaml (core schema) for every example, fixture and vector file', async () => {
-    const files = [...(await yamlFiles(join(root, 'policies'))), ...(await yamlFiles(join(root, 'test/fixtures'))), ...(await yamlFiles(join(root, 'test/vectors')))];
+    const files = [
+      ...(await yamlFiles(join(root, 'policies'))),
+      ...(await yamlFiles(join(root, 'test/fixtures'))),
+      ...(await yamlFiles(join(root, 'test/vectors'))),
+    ];
     expect(files.length).toBeGreaterThan(100);
     let compared = 0;
     for (const path of files) {
@@ -47,7 +51,12 @@ describe('when a policy file is read', () => {
 
   it('refuses a billion-laughs file with a diagnostic instead of hanging or crashing', () => {
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 9; i++) lines.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      lines.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
     const result = parseYaml('bomb.yaml', lines.join('\n') + '\n');
     expect(result.doc).toBeNull();
     expect(result.diagnostics.map((d) => d.code)).toEqual(['MG_YAML_SYNTAX']);

@@ -3,8 +3,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGitHubApi, type GitHubApi } from '../support/github-api.ts';
-import { githubCommentRoutes, newCommentState, type CommentState } from '../support/github-comment-routes.ts';
+import { type GitHubApi, startGitHubApi } from '../support/github-api.ts';
+import { type CommentState, githubCommentRoutes, newCommentState } from '../support/github-comment-routes.ts';
 import { createPolicyRepo, type PolicyRepo } from '../support/policy-repo.ts';
 import { runCli } from '../support/run-cli.ts';
 
@@ -43,7 +43,10 @@ async function makeChange(r: PolicyRepo): Promise<void> {
   // disable: nobody may use gpt-4o-mini any more
   await r.edit('providers/openai-main.yaml', (t) => t.replace(/(- name: gpt-4o-mini\n)/, '$1    enabled: false\n'));
   // broad: the chat app gets every self-hosted model
-  await r.edit('authz/azure.yaml', (t) => `${t}  - description: every self-hosted model for the chat app\n    models: ["truefoundry-self-hosted/*"]\n    services: [llmapp1]\n`);
+  await r.edit(
+    'authz/azure.yaml',
+    (t) => `${t}  - description: every self-hosted model for the chat app\n    models: ["truefoundry-self-hosted/*"]\n    services: [llmapp1]\n`,
+  );
 }
 
 beforeAll(async () => {
@@ -74,8 +77,17 @@ describe('modelgate plan', () => {
     const plan = JSON.parse(result.stdout) as PlanJson;
     expect(plan.summary).toBe('Access: +3 grants, -4, 4 principals, 0 errors');
     const grants = (list: PlanJson['gained']) => list.map((g) => `${g.principal.name}=${g.principal.id} ${g.model}`).sort();
-    expect(grants(plan.gained)).toEqual(['carol=u-3001 azure-dev/gpt-4o', 'carol=u-3001 azure-dev/gpt-4o-mini', 'llmapp1=svc-llmapp1 truefoundry-self-hosted/llama-2-7b-chat-hf-10707'].sort());
-    expect(grants(plan.lost as PlanJson['gained'])).toEqual(['alice=u-2001 openai-main/gpt-4o-mini', 'bob=u-2002 openai-main/gpt-4o', 'bob=u-2002 openai-main/gpt-4o-mini', 'carol=u-3001 openai-main/gpt-4o-mini'].sort());
+    expect(grants(plan.gained)).toEqual(
+      ['carol=u-3001 azure-dev/gpt-4o', 'carol=u-3001 azure-dev/gpt-4o-mini', 'llmapp1=svc-llmapp1 truefoundry-self-hosted/llama-2-7b-chat-hf-10707'].sort(),
+    );
+    expect(grants(plan.lost as PlanJson['gained'])).toEqual(
+      [
+        'alice=u-2001 openai-main/gpt-4o-mini',
+        'bob=u-2002 openai-main/gpt-4o',
+        'bob=u-2002 openai-main/gpt-4o-mini',
+        'carol=u-3001 openai-main/gpt-4o-mini',
+      ].sort(),
+    );
     expect(plan.gained.find((g) => g.principal.name === 'carol')?.sources).toEqual(['authz/azure.yaml:2:5']);
     expect(plan.identities).toContainEqual({ kind: 'user', change: 'renamed', id: 'u-1002', name: 'dana', previous: 'username2' });
     expect(plan.identities.some((i) => i.name === 'dana' && i.change !== 'renamed')).toBe(false);
@@ -83,7 +95,10 @@ describe('modelgate plan', () => {
     expect(plan.catalog).toEqual([{ account: 'openai-main', model: 'gpt-4o-mini', change: 'disabled' }]);
     expect(plan.warnings).toEqual([
       { source: 'authz/azure.yaml:2:5', reason: 'the glob "azure-dev/*" grants every model of "azure-dev", including models added later' },
-      { source: 'authz/azure.yaml:8:5', reason: 'the glob "truefoundry-self-hosted/*" grants every model of "truefoundry-self-hosted", including models added later' },
+      {
+        source: 'authz/azure.yaml:8:5',
+        reason: 'the glob "truefoundry-self-hosted/*" grants every model of "truefoundry-self-hosted", including models added later',
+      },
     ]);
     expect(plan.errors).toEqual([]);
   });
@@ -198,13 +213,19 @@ describe('modelgate plan --comment', () => {
   it('finds the pull request from the GitHub Actions event payload', async () => {
     const eventPath = `${repo.root}/../event-${process.pid}.json`;
     await writeFile(eventPath, JSON.stringify({ pull_request: { number: 8 } }));
-    const result = await runCli(['plan', '--base', base, '--head', head, '--at', AT, '--comment'], { cwd: repo.root, env: { ...env(), GITHUB_EVENT_PATH: eventPath } });
+    const result = await runCli(['plan', '--base', base, '--head', head, '--at', AT, '--comment'], {
+      cwd: repo.root,
+      env: { ...env(), GITHUB_EVENT_PATH: eventPath },
+    });
     expect(result.code).toBe(0);
     expect(state.comments.get('acme/policies#8')).toHaveLength(1);
   });
 
   it('exits 2 with a clear message when the token is refused, without printing it', async () => {
-    const result = await runCli(['plan', '--base', base, '--head', head, '--comment', '--pr', '7'], { cwd: repo.root, env: { ...env(), GITHUB_TOKEN: 'ghs_wrongToken' } });
+    const result = await runCli(['plan', '--base', base, '--head', head, '--comment', '--pr', '7'], {
+      cwd: repo.root,
+      env: { ...env(), GITHUB_TOKEN: 'ghs_wrongToken' },
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('cannot post the plan comment: the token was refused (401)');
     expect(result.stdout + result.stderr).not.toContain('ghs_wrongToken');

@@ -1,9 +1,9 @@
 // Policy changes that would move trust silently: where root keys and tokens go, credentials in
 // comments, files that shadow each other, tags and OIDC settings the compiler used to accept.
 import { describe, expect, it } from 'vitest';
+import { buildPayload } from '../../compiler/bundle/build-payload.ts';
 import type { Diagnostic } from '../../compiler/diagnostics/diagnostic.ts';
 import { analyzeFiles } from '../../compiler/io/analyze-folder.ts';
-import { buildPayload } from '../../compiler/bundle/build-payload.ts';
 import { BASE_POLICY, policyFiles } from '../support/policy-files.ts';
 
 const NOW = new Date('2026-11-27T12:00:00Z');

@@ -1,20 +1,21 @@
 // `modelgate publish` end to end: the real CLI in child processes, real files, a GitHub stand-in
 // spoken to by the real Octokit, and a local object-store stand-in for presigned PUTs.
+
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readPublishable } from '../../compiler/publish/envelope.ts';
+import { PUBLISH_ERROR_CODES } from '../../compiler/publish/errors.ts';
 import { fileDestination } from '../../compiler/publish/file.ts';
 import { withFileLock } from '../../compiler/publish/file-lock.ts';
-import { PUBLISH_ERROR_CODES } from '../../compiler/publish/errors.ts';
 import { signingPair } from '../support/gateway.ts';
-import { startGitHubApi, type GitHubApi } from '../support/github-api.ts';
-import { addRelease, gitHubReleaseState, githubReleaseRoutes, latestAsset, type GitHubReleaseState } from '../support/github-release-routes.ts';
+import { type GitHubApi, startGitHubApi } from '../support/github-api.ts';
+import { addRelease, type GitHubReleaseState, gitHubReleaseState, githubReleaseRoutes, latestAsset } from '../support/github-release-routes.ts';
 import { buildBundle, mintTestKeys, writePolicyTree } from '../support/policies.ts';
-import { runCli, type CliResult } from '../support/run-cli.ts';
+import { type CliResult, runCli } from '../support/run-cli.ts';
 
 const signer = signingPair();
 const other = signingPair();
@@ -40,7 +41,8 @@ async function bundle(serial: number, variant = ''): Promise<string> {
   await writeFile(path, await buildBundle(policies, serial, signer.privateKey, variant === '' ? undefined : (p) => void (p.revision = `rev-${variant}`)));
   return path;
 }
-const serialOf = (bytes: Buffer): number => (JSON.parse(Buffer.from((JSON.parse(bytes.toString()) as { payload: string }).payload, 'base64').toString()) as { serial: number }).serial;
+const serialOf = (bytes: Buffer): number =>
+  (JSON.parse(Buffer.from((JSON.parse(bytes.toString()) as { payload: string }).payload, 'base64').toString()) as { serial: number }).serial;
 const publish = (file: string, to: string, ...rest: string[]): Promise<CliResult> => runCli(['publish', file, '--to', to, '--public-key', publicKey, ...rest]);
 const json = (result: CliResult): Record<string, unknown> => JSON.parse(result.stdout) as Record<string, unknown>;
 let dirs = 0;
@@ -201,7 +203,9 @@ describe('publish to file://DIR', () => {
     it('ends at the highest serial, refuses only stale ones, and bundle.json never goes backwards', async () => {
       const dir = freshDir();
       const serials = [5005, 5001, 5009, 5003, 5008, 5002, 5007, 5004, 5006, 5010, 5000, 5011];
-      const bundles = await Promise.all(serials.map(async (serial) => readPublishable(await buildBundle(policies, serial, signer.privateKey), null, Date.now())));
+      const bundles = await Promise.all(
+        serials.map(async (serial) => readPublishable(await buildBundle(policies, serial, signer.privateKey), null, Date.now())),
+      );
       const seen: number[] = [];
       let watching = true;
       const watcher = (async () => {
@@ -220,7 +224,13 @@ describe('publish to file://DIR', () => {
       expect(seen.every((serial, i) => i === 0 || serial >= seen[i - 1]!)).toBe(true);
       // The archive holds the three highest serials that were published (a 5009 that came after 5010 was refused).
       const published = serials.filter((_, i) => outcomes[i]!.status === 'fulfilled').sort((a, b) => b - a);
-      expect((await readdir(dir)).sort()).toEqual([...published.slice(0, 3).reverse().map((serial) => `bundle-${serial}.json`), 'bundle.json']);
+      expect((await readdir(dir)).sort()).toEqual([
+        ...published
+          .slice(0, 3)
+          .reverse()
+          .map((serial) => `bundle-${serial}.json`),
+        'bundle.json',
+      ]);
     });
   });
 });
@@ -230,7 +240,8 @@ describe('publish to github-release://OWNER/REPO', () => {
   let state: GitHubReleaseState;
   let api: GitHubApi;
   const env = (): NodeJS.ProcessEnv => ({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: api.url, GITHUB_SERVER_URL: api.url });
-  const toGitHub = (file: string, ...rest: string[]): Promise<CliResult> => runCli(['publish', file, '--to', 'github-release://acme/policy-bundles', '--public-key', publicKey, ...rest], { env: env() });
+  const toGitHub = (file: string, ...rest: string[]): Promise<CliResult> =>
+    runCli(['publish', file, '--to', 'github-release://acme/policy-bundles', '--public-key', publicKey, ...rest], { env: env() });
 
   beforeAll(async () => {
     state = gitHubReleaseState('acme', 'policy-bundles');
@@ -330,7 +341,9 @@ describe('publish to https://URL (a presigned PUT)', () => {
           puts.push(url.pathname);
           if (url.searchParams.get('X-Amz-Signature') !== SIGNATURE || url.pathname.startsWith('/denied/')) {
             res.writeHead(403, { 'content-type': 'application/xml' });
-            return res.end(`<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message><CanonicalRequest>PUT ${url.pathname} ${url.search}</CanonicalRequest></Error>`);
+            return res.end(
+              `<?xml version="1.0"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message><CanonicalRequest>PUT ${url.pathname} ${url.search}</CanonicalRequest></Error>`,
+            );
           }
           objects.set(url.pathname, { bytes: Buffer.concat(chunks), contentType: String(req.headers['content-type']) });
           res.writeHead(200, { etag: '"x"' });
@@ -352,7 +365,12 @@ describe('publish to https://URL (a presigned PUT)', () => {
     const file = await bundle(3000);
     const result = await publish(file, presigned('/b/bundle.json'), '--current', `${base}/b/bundle.json`, '--format', 'json');
     expect(result.code).toBe(0);
-    expect(json(result)).toMatchObject({ status: 'published', previous: null, destination: `${base}/b/bundle.json?[redacted]`, poll_url: `${base}/b/bundle.json` });
+    expect(json(result)).toMatchObject({
+      status: 'published',
+      previous: null,
+      destination: `${base}/b/bundle.json?[redacted]`,
+      poll_url: `${base}/b/bundle.json`,
+    });
     expect(objects.get('/b/bundle.json')).toEqual({ bytes: await readFile(file), contentType: 'application/json' });
     expect(result.stdout + result.stderr).not.toContain(SIGNATURE);
 

@@ -4,12 +4,12 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
-import { main } from '../../compiler/cli/main.ts';
 import { serializeEnvelope, serializePayload, signBundle } from '../../compiler/bundle/sign.ts';
-import { BUNDLE_PAYLOAD_TYPE, keyIdOf, pae, signEnvelope, type DsseEnvelope } from '../../schemas/bundle/dsse.ts';
+import { main } from '../../compiler/cli/main.ts';
 import type { BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
-import { trustKeys, verifyBundle, type VerifiedBundle } from '../../schemas/bundle/verify.ts';
+import { BUNDLE_PAYLOAD_TYPE, type DsseEnvelope, keyIdOf, pae, signEnvelope } from '../../schemas/bundle/dsse.ts';
+import { trustKeys, type VerifiedBundle, verifyBundle } from '../../schemas/bundle/verify.ts';
 import { mulberry32 } from '../support/prng.ts';
 
 const dir = fileURLToPath(new URL('../vectors/signing/', import.meta.url));
@@ -58,7 +58,9 @@ describe('when the committed test key signs the committed payload', () => {
   });
 
   it('names the key by the sha256 of its SPKI DER', () => {
-    const expected = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+    const expected = createHash('sha256')
+      .update(publicKey.export({ type: 'spki', format: 'der' }))
+      .digest('hex');
     expect(keyIdOf(publicKey)).toBe(expected);
     expect(envelope.signatures).toEqual([{ keyid: expected, sig: expect.any(String) }]);
   });
@@ -142,9 +144,7 @@ describe('when one byte of the envelope file changes', () => {
     }
     expect(acceptedOutsideTolerance).toEqual([]);
     expect(refused).toBeGreaterThanOrEqual(flips.length - 2 * tolerated.size);
-    expect([...codes.keys()].sort()).toEqual(
-      expect.arrayContaining(['MG_BUNDLE_BAD_SIGNATURE', 'MG_BUNDLE_MALFORMED', 'MG_BUNDLE_PAYLOAD_TYPE']),
-    );
+    expect([...codes.keys()].sort()).toEqual(expect.arrayContaining(['MG_BUNDLE_BAD_SIGNATURE', 'MG_BUNDLE_MALFORMED', 'MG_BUNDLE_PAYLOAD_TYPE']));
   });
 });
 
@@ -217,7 +217,15 @@ describe('when a signature comes from a key the runtime does not know', () => {
 
 describe('when the file is truncated', () => {
   it('refuses every strict prefix that cuts into the JSON with MG_BUNDLE_MALFORMED', () => {
-    const lengths = [0, 1, 2, 10, 100, ...Array.from({ length: 50 }, (_, i) => Math.floor(((i + 1) * (envelopeBytes.length - 1)) / 51)), envelopeBytes.length - 2];
+    const lengths = [
+      0,
+      1,
+      2,
+      10,
+      100,
+      ...Array.from({ length: 50 }, (_, i) => Math.floor(((i + 1) * (envelopeBytes.length - 1)) / 51)),
+      envelopeBytes.length - 2,
+    ];
     for (const length of lengths) expect(refusal(envelopeBytes.subarray(0, length)), `prefix of ${length} bytes`).toBe('MG_BUNDLE_MALFORMED');
   });
 });
@@ -251,7 +259,17 @@ describe('when the bundle is for another audience', () => {
     });
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const exit = await main(['verify', dir + 'envelope.json', '--public-key', dir + 'TEST-ONLY-ed25519.public.pem', '--audience', audience, '--allow-expired', '--format', 'json']);
+      const exit = await main([
+        'verify',
+        dir + 'envelope.json',
+        '--public-key',
+        dir + 'TEST-ONLY-ed25519.public.pem',
+        '--audience',
+        audience,
+        '--allow-expired',
+        '--format',
+        'json',
+      ]);
       return { exit, report: JSON.parse(out.join('')) };
     } finally {
       stdout.mockRestore();

@@ -5,13 +5,13 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { BundlePayload } from '../../schemas/types.generated.ts';
+import { type BundleMeta, buildPayload } from '../../compiler/bundle/build-payload.ts';
+import { serializePayload } from '../../compiler/bundle/sign.ts';
 import type { Diagnostic } from '../../compiler/diagnostics/diagnostic.ts';
-import { buildPayload, type BundleMeta } from '../../compiler/bundle/build-payload.ts';
 import { analyzeFiles } from '../../compiler/io/analyze-folder.ts';
 import { readPolicyFiles } from '../../compiler/io/read-policies.ts';
 import type { SourceFile } from '../../compiler/load/source-file.ts';
-import { serializePayload } from '../../compiler/bundle/sign.ts';
+import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { mulberry32 } from '../support/prng.ts';
 
 const VECTORS = fileURLToPath(new URL('../vectors/', import.meta.url));
@@ -53,7 +53,10 @@ describe('golden vectors', () => {
 
   it('keeps the example-policies case a copy of policies/', async () => {
     const strip = (files: SourceFile[]): SourceFile[] => files.filter((f) => f.path !== 'identities.lock.yaml');
-    expect(strip(await readPolicyFiles(`${VECTORS}example-policies/policies`)), 'policies/ changed: copy it to test/vectors/example-policies/policies and run UPDATE_GOLDEN=1').toEqual(strip(await readPolicyFiles(EXAMPLE_POLICIES)));
+    expect(
+      strip(await readPolicyFiles(`${VECTORS}example-policies/policies`)),
+      'policies/ changed: copy it to test/vectors/example-policies/policies and run UPDATE_GOLDEN=1',
+    ).toEqual(strip(await readPolicyFiles(EXAMPLE_POLICIES)));
   });
 
   describe.each(cases)('when the policy tree is %s', (name) => {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { diagnostic, formatDiagnostic } from '../../compiler/diagnostics/diagnostic.ts';
-import { parseGitHubWorkflow } from '../support/workflow-parser.ts';
 import type { ParsedWorkflow } from '../support/workflow-parser.ts';
+import { parseGitHubWorkflow } from '../support/workflow-parser.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const WORKFLOWS = join(ROOT, '.github', 'workflows');
@@ -57,7 +57,15 @@ function modelgate(wf: Workflow, command: string): { job: string; step: StepYaml
 /** `job: scope` for every write permission, workflow-level ones as `*: scope`. */
 function writePermissions(wf: Workflow): string[] {
   const writes = (perms: JobYaml['permissions'], who: string): string[] =>
-    perms === undefined ? [] : typeof perms === 'string' ? (perms === 'read-all' ? [] : [`${who}: ${perms}`]) : Object.entries(perms).filter(([, v]) => v === 'write').map(([k]) => `${who}: ${k}`);
+    perms === undefined
+      ? []
+      : typeof perms === 'string'
+        ? perms === 'read-all'
+          ? []
+          : [`${who}: ${perms}`]
+        : Object.entries(perms)
+            .filter(([, v]) => v === 'write')
+            .map(([k]) => `${who}: ${k}`);
   const jobs = Object.entries(wf.yaml.jobs);
   const unset = jobs.filter(([, j]) => j.permissions === undefined).map(([id]) => `${id}: default token permissions`);
   const top = wf.yaml.permissions === undefined && unset.length > 0 ? unset : writes(wf.yaml.permissions, '*');
@@ -70,7 +78,10 @@ function secretsOutsideEnv(wf: Workflow): string[] {
   const walk = (node: unknown, path: string[]): void => {
     if (typeof node === 'string') {
       if (/\$\{\{[^}]*\bsecrets\./.test(node) && path.at(-2) !== 'env') found.push(path.join('.'));
-    } else if (Array.isArray(node)) node.forEach((v, i) => { walk(v, [...path, String(i)]); });
+    } else if (Array.isArray(node))
+      node.forEach((v, i) => {
+        walk(v, [...path, String(i)]);
+      });
     else if (node !== null && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, [...path, k]);
   };
   walk(wf.yaml, []);
@@ -103,15 +114,21 @@ const PULL_REQUEST: Record<string, Rule> = {
     if (pr === undefined) return 'not triggered by pull_request';
     return pr.paths === undefined && pr['paths-ignore'] === undefined ? undefined : 'pull_request has a path filter';
   },
-  'looks for changes under policies/': (wf) => (stepsOf(wf).some(({ step }) => /git diff[^\n]* -- policies\//.test(step.run ?? '')) ? undefined : 'no step diffs policies/'),
-  'runs check with --frozen-lock': (wf) => (modelgate(wf, 'check').some(({ step }) => /--policies policies\b.*--frozen-lock/.test(step.run!)) ? undefined : 'no `modelgate check --policies policies --frozen-lock`'),
+  'looks for changes under policies/': (wf) =>
+    stepsOf(wf).some(({ step }) => /git diff[^\n]* -- policies\//.test(step.run ?? '')) ? undefined : 'no step diffs policies/',
+  'runs check with --frozen-lock': (wf) =>
+    modelgate(wf, 'check').some(({ step }) => /--policies policies\b.*--frozen-lock/.test(step.run!))
+      ? undefined
+      : 'no `modelgate check --policies policies --frozen-lock`',
   'runs plan --comment against the base branch, with the token': (wf) => {
     const step = modelgate(wf, 'plan').find(({ step: s }) => s.run!.includes('--comment'))?.step;
     if (step === undefined) return 'no `modelgate plan --comment`';
-    if (!/--base "origin\/(\$GITHUB_BASE_REF|\$\{\{ github\.base_ref \}\})" --head HEAD/.test(step.run!)) return 'plan --comment does not compare origin/<base> with HEAD';
+    if (!/--base "origin\/(\$GITHUB_BASE_REF|\$\{\{ github\.base_ref \}\})" --head HEAD/.test(step.run!))
+      return 'plan --comment does not compare origin/<base> with HEAD';
     return step.env?.GITHUB_TOKEN === undefined ? 'plan --comment has no GITHUB_TOKEN in its env' : undefined;
   },
-  'writes the markdown plan to the job summary': (wf) => (modelgate(wf, 'plan').some(({ step }) => /--format markdown >> "\$GITHUB_STEP_SUMMARY"/.test(step.run!)) ? undefined : 'no plan into $GITHUB_STEP_SUMMARY'),
+  'writes the markdown plan to the job summary': (wf) =>
+    modelgate(wf, 'plan').some(({ step }) => /--format markdown >> "\$GITHUB_STEP_SUMMARY"/.test(step.run!)) ? undefined : 'no plan into $GITHUB_STEP_SUMMARY',
   'checks out the full history for plan': (wf) => {
     const jobs = new Set(modelgate(wf, 'plan').map((p) => p.job));
     const shallow = [...jobs].filter((job) => !wf.yaml.jobs[job]!.steps!.some((s) => s.uses?.startsWith('actions/checkout@') && s.with?.['fetch-depth'] === 0));
@@ -120,7 +137,8 @@ const PULL_REQUEST: Record<string, Rule> = {
   'reports one summary status, policy-status, that needs every other job and always runs': (wf) => {
     const jobs = wf.template?.jobs ?? [];
     const always = jobs.filter((j) => /\balways\(\)/.test(j.if.expression));
-    if (always.length !== 1 || always[0]!.id.value !== 'policy-status') return `always-run jobs: [${always.map((j) => j.id.value).join(', ')}], want [policy-status]`;
+    if (always.length !== 1 || always[0]!.id.value !== 'policy-status')
+      return `always-run jobs: [${always.map((j) => j.id.value).join(', ')}], want [policy-status]`;
     const needs = new Set((always[0]!.needs ?? []).map((n) => n.value));
     const missing = jobs.map((j) => j.id.value).filter((id) => id !== 'policy-status' && !needs.has(id));
     return missing.length === 0 ? undefined : `policy-status does not need ${missing.join(', ')}`;
@@ -131,7 +149,9 @@ const PULL_REQUEST: Record<string, Rule> = {
   },
   'cancels the previous run of the same pull request': (wf) => {
     const c = wf.yaml.concurrency;
-    return typeof c === 'object' && c.group?.includes('github.event.pull_request.number') && c['cancel-in-progress'] === true ? undefined : `concurrency ${JSON.stringify(c)}`;
+    return typeof c === 'object' && c.group?.includes('github.event.pull_request.number') && c['cancel-in-progress'] === true
+      ? undefined
+      : `concurrency ${JSON.stringify(c)}`;
   },
 };
 
@@ -157,10 +177,18 @@ const PUBLISH: Record<string, Rule> = {
   },
   'holds the signing key in env and a temp file removed on exit, never printed': (wf) => {
     const [compile] = modelgate(wf, 'compile');
-    if (compile?.step.env?.MODELGATE_SIGNING_KEY !== '${{ secrets.MODELGATE_SIGNING_KEY }}') return 'compile does not take MODELGATE_SIGNING_KEY from the secret through env';
+    if (compile?.step.env?.MODELGATE_SIGNING_KEY !== '${{ secrets.MODELGATE_SIGNING_KEY }}')
+      return 'compile does not take MODELGATE_SIGNING_KEY from the secret through env';
     const run = compile.step.run!;
     if (!/mktemp "\$RUNNER_TEMP\//.test(run) || !/trap 'rm -f "\$key"' EXIT/.test(run)) return 'the key file is not a mktemp file removed on exit';
-    const printed = run.split('\n').filter((line) => /\$\{?MODELGATE_SIGNING_KEY/.test(line) && !/^\s*if \[ -z "\$MODELGATE_SIGNING_KEY" \]/.test(line) && !/^printf '%s\\n' "\$MODELGATE_SIGNING_KEY" > "\$key"$/.test(line));
+    const printed = run
+      .split('\n')
+      .filter(
+        (line) =>
+          /\$\{?MODELGATE_SIGNING_KEY/.test(line) &&
+          !/^\s*if \[ -z "\$MODELGATE_SIGNING_KEY" \]/.test(line) &&
+          !/^printf '%s\\n' "\$MODELGATE_SIGNING_KEY" > "\$key"$/.test(line),
+      );
     return printed.length === 0 ? undefined : `the key may be printed: ${printed.join(' | ')}`;
   },
   'grants write access only to release contents, and to the lock pull request': (wf) => {
@@ -172,20 +200,29 @@ const PUBLISH: Record<string, Rule> = {
     const [compile] = modelgate(wf, 'compile');
     const run = compile?.step.run ?? '';
     if (compile?.step.id !== 'compile') return 'the compile step has no id "compile"';
-    if (!/--frozen-lock --out bundle\.json --signing-key "\$key" --format json > compile\.json/.test(run)) return 'compile does not write its JSON result to compile.json';
+    if (!/--frozen-lock --out bundle\.json --signing-key "\$key" --format json > compile\.json/.test(run))
+      return 'compile does not write its JSON result to compile.json';
     if (!/all\(\. == "MG_LOCK_OUT_OF_DATE"\)/.test(run)) return 'the fallback is not limited to MG_LOCK_OUT_OF_DATE';
-    if (!/gh release download --repo "\$GITHUB_REPOSITORY" --pattern bundle\.json --dir last-good/.test(run)) return 'the last published bundle is not downloaded';
-    if (!/npx modelgate resign last-good\/bundle\.json --public-key "\$PUBLIC_KEY" --signing-key "\$key" --out bundle\.json/.test(run)) return 'no resign of the last published bundle into bundle.json';
+    if (!/gh release download --repo "\$GITHUB_REPOSITORY" --pattern bundle\.json --dir last-good/.test(run))
+      return 'the last published bundle is not downloaded';
+    if (!/npx modelgate resign last-good\/bundle\.json --public-key "\$PUBLIC_KEY" --signing-key "\$key" --out bundle\.json/.test(run))
+      return 'no resign of the last published bundle into bundle.json';
     if (!/echo "mode=resigned" >> "\$GITHUB_OUTPUT"/.test(run)) return 'the re-sign is not reported as an output';
     return wf.yaml.jobs.publish?.outputs?.mode === '${{ steps.compile.outputs.mode }}' ? undefined : 'the publish job does not output mode';
   },
   'opens or updates a pull request with the new lock after a re-sign': (wf) => {
     const job = wf.yaml.jobs['lock-update'];
     if (job === undefined) return 'no lock-update job';
-    if (job.needs !== 'publish' || job.if !== "needs.publish.outputs.mode == 'resigned'") return `lock-update needs ${JSON.stringify(job.needs)} if ${JSON.stringify(job.if)}`;
+    if (job.needs !== 'publish' || job.if !== "needs.publish.outputs.mode == 'resigned'")
+      return `lock-update needs ${JSON.stringify(job.needs)} if ${JSON.stringify(job.if)}`;
     const runs = (job.steps ?? []).map((s) => s.run ?? '').join('\n');
-    if (!/npx modelgate check --policies policies\n?/.test(runs) || /check --policies policies --frozen-lock/.test(runs)) return 'the lock is not rewritten by modelgate check (without --frozen-lock)';
-    return /git add policies\/identities\.lock\.yaml/.test(runs) && /gh pr create --head "\$branch"/.test(runs) && /gh pr list --head "\$branch" --state open/.test(runs) ? undefined : 'no pull request is opened or updated';
+    if (!/npx modelgate check --policies policies\n?/.test(runs) || /check --policies policies --frozen-lock/.test(runs))
+      return 'the lock is not rewritten by modelgate check (without --frozen-lock)';
+    return /git add policies\/identities\.lock\.yaml/.test(runs) &&
+      /gh pr create --head "\$branch"/.test(runs) &&
+      /gh pr list --head "\$branch" --state open/.test(runs)
+      ? undefined
+      : 'no pull request is opened or updated';
   },
 };
 
@@ -208,7 +245,9 @@ describe('the pull request workflow (policy-check.yml)', () => {
     expect(rule(await load('policy-check.yml'))).toBeUndefined();
   });
   it('turns modelgate diagnostics into annotations on the diff', () => {
-    const matcher = JSON.parse(readFileSync(join(ROOT, '.github', 'modelgate-problem-matcher.json'), 'utf8')) as { problemMatcher: { pattern: { regexp: string }[] }[] };
+    const matcher = JSON.parse(readFileSync(join(ROOT, '.github', 'modelgate-problem-matcher.json'), 'utf8')) as {
+      problemMatcher: { pattern: { regexp: string }[] }[];
+    };
     const line = formatDiagnostic(diagnostic('MG_UNKNOWN_USER', 'authz/prod.yaml', { line: 12, col: 9 }, 'user "alcie" is not in the directory'), 'policies');
     const m = new RegExp(matcher.problemMatcher[0]!.pattern[0]!.regexp).exec(line);
     expect(m?.slice(1)).toEqual(['policies/authz/prod.yaml', '12', '9', 'error', 'MG_UNKNOWN_USER', 'user "alcie" is not in the directory']);

@@ -1,15 +1,16 @@
 // A new bundle during traffic: the new grant is usable and the revoked key refused once the
 // gateway polls, and no request fails because of the swap. How long the swap takes is measured by
 // test/bench/gitops.bench.ts, not asserted here.
+
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBundleHost, type BundleHost } from '../support/bundle-host.ts';
-import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
+import { type BundleHost, startBundleHost } from '../support/bundle-host.ts';
+import { startTestGateway, type TestGateway, waitFor } from '../support/gateway.ts';
 import { leakedSecrets } from '../support/logs.ts';
 import { buildBundle, writePolicyTree } from '../support/policies.ts';
-import { createWorld, type World } from '../support/world.ts';
-import { join } from 'node:path';
-import { rm, readFile, writeFile } from 'node:fs/promises';
 import { scaled } from '../support/time-scale.ts';
+import { createWorld, type World } from '../support/world.ts';
 
 const POLL_MS = 200;
 let world: World;
@@ -44,7 +45,8 @@ describe('when a new bundle is published while traffic flows', () => {
 
     // Background traffic from a caller whose access does not change: every answer must be 200.
     const statuses: number[] = [];
-    const servedBy = (serial: number): number => gateway.logs.entries('request').filter((e) => e.principal === 'service:llmapp1' && e.bundle_serial === serial).length;
+    const servedBy = (serial: number): number =>
+      gateway.logs.entries('request').filter((e) => e.principal === 'service:llmapp1' && e.bundle_serial === serial).length;
     let running = true;
     const workers = Array.from({ length: 8 }, async (_, i) => {
       while (running) statuses.push(await chat(world.keys.llmapp1, i % 2 === 0 ? 'azure/gpt-4o' : 'azure/text-embedding-3-large').catch(() => -1));
@@ -53,12 +55,16 @@ describe('when a new bundle is published while traffic flows', () => {
     // Serial 2: bob gains local/gpt-4o-mini; alice's key is revoked.
     const policies = join(world.dir, 'swap-policies');
     await rm(policies, { recursive: true, force: true });
-    await writePolicyTree(policies, { ...world.keys }, {
-      upstreamUrl: world.upstream.url,
-      azureKeyFile: join(world.dir, 'azure.key'),
-      openaiKeyVar: Object.keys(process.env).find((k) => process.env[k] === world.rootKeys.openai)!,
-      bobGrantExpires: new Date(Date.now() + 3_600_000).toISOString(),
-    });
+    await writePolicyTree(
+      policies,
+      { ...world.keys },
+      {
+        upstreamUrl: world.upstream.url,
+        azureKeyFile: join(world.dir, 'azure.key'),
+        openaiKeyVar: Object.keys(process.env).find((k) => process.env[k] === world.rootKeys.openai)!,
+        bobGrantExpires: new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    );
     const aliceRecord = join(policies, 'keys', `${world.keys.alice.split('_')[1]}.yaml`);
     await writeFile(aliceRecord, (await readFile(aliceRecord, 'utf8')) + 'revoked: true\n');
     await waitFor(() => servedBy(1) >= 10); // the traffic is flowing on serial 1
@@ -73,7 +79,12 @@ describe('when a new bundle is published while traffic flows', () => {
     await Promise.all(workers);
     expect(statuses.length).toBeGreaterThan(20);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    const serials = new Set(gateway.logs.entries('request').filter((e) => e.principal === 'service:llmapp1').map((e) => e.bundle_serial));
+    const serials = new Set(
+      gateway.logs
+        .entries('request')
+        .filter((e) => e.principal === 'service:llmapp1')
+        .map((e) => e.bundle_serial),
+    );
     expect(serials).toEqual(new Set([1, 2]));
   });
 });

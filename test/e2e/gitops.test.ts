@@ -4,21 +4,21 @@
 // a GitHub API stand-in, `compile` + `publish` to file:// and to an object store, and two running
 // gateways polling those locations that enforce the new access once they poll. How soon after a
 // publish that happens is measured by `npm run bench:gitops` (test/bench/gitops.bench.ts).
-import { copyFile, readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/gateway.ts';
-import { startGitHubApi, type GitHubApi } from '../support/github-api.ts';
-import { githubCommentRoutes, newCommentState, type CommentState } from '../support/github-comment-routes.ts';
-import { gitHubDirectoryState, githubDirectoryRoutes, renameLogin, type GitHubDirectoryState } from '../support/github-directory-routes.ts';
+import { type GitHubApi, startGitHubApi } from '../support/github-api.ts';
+import { type CommentState, githubCommentRoutes, newCommentState } from '../support/github-comment-routes.ts';
+import { type GitHubDirectoryState, gitHubDirectoryState, githubDirectoryRoutes, renameLogin } from '../support/github-directory-routes.ts';
 import { leakedSecrets } from '../support/logs.ts';
-import { startObjectStore, type ObjectStore } from '../support/object-store.ts';
+import { type ObjectStore, startObjectStore } from '../support/object-store.ts';
 import { createPolicyRepo, type PolicyRepo } from '../support/policy-repo.ts';
-import { runCli, type CliResult } from '../support/run-cli.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { type CliResult, runCli } from '../support/run-cli.ts';
+import { type ServeProcess, startServeProcess } from '../support/serve-process.ts';
 import { scaled } from '../support/time-scale.ts';
 
 const GOLDEN = fileURLToPath(new URL('../vectors/gitops-plan/expected.md', import.meta.url));
@@ -65,10 +65,29 @@ async function createKey(principal: 'alice' | 'carol' | 'username1'): Promise<vo
 /** Compiles the current commit and publishes it to file:// and, unless fileOnly, to the store. */
 async function compileAndPublish(options: { fileOnly?: boolean } = {}): Promise<{ serial: number }> {
   const bundle = join(work, 'bundle.json');
-  const compiled = await mustSucceed(['compile', '--policies', 'policies', '--frozen-lock', '--out', bundle, '--signing-key', join(work, 'keys/signing-key.pem'), '--format', 'json']);
+  const compiled = await mustSucceed([
+    'compile',
+    '--policies',
+    'policies',
+    '--frozen-lock',
+    '--out',
+    bundle,
+    '--signing-key',
+    join(work, 'keys/signing-key.pem'),
+    '--format',
+    'json',
+  ]);
   const { serial } = JSON.parse(compiled.stdout) as { serial: number };
   await mustSucceed(['publish', bundle, '--to', `file://${join(work, 'published')}`, '--public-key', join(work, 'keys/signing-key.pub.pem')]);
-  if (options.fileOnly !== true) await mustSucceed(['publish', bundle, '--to', `${store.url}/bundles/bundle.json?X-Amz-Signature=${STORE_SIGNATURE}`, '--public-key', join(work, 'keys/signing-key.pub.pem')]);
+  if (options.fileOnly !== true)
+    await mustSucceed([
+      'publish',
+      bundle,
+      '--to',
+      `${store.url}/bundles/bundle.json?X-Amz-Signature=${STORE_SIGNATURE}`,
+      '--public-key',
+      join(work, 'keys/signing-key.pub.pem'),
+    ]);
   return { serial };
 }
 
@@ -186,37 +205,45 @@ describe('GitOps: a pull request that grants, revokes and renames', () => {
     expect(normalized).toBe(await readFile(GOLDEN, 'utf8'));
   });
 
-  it('enforces the merge on both gateways once they poll', async () => {
-    await repo.git('checkout', '-q', 'main');
-    await repo.git('merge', '-q', '--ff-only', 'grant-carol');
-    const before = await activeSerial(fileGateway);
-    const published = await compileAndPublish();
-    expect(published.serial).toBeGreaterThan(before ?? 0);
-    await waitFor(async () => (await status(fileGateway, keys.carol)) === 200, SHORT_POLL_GUARD_MS);
-    await waitFor(async () => (await status(httpGateway, keys.carol)) === 200, DEFAULT_POLL_GUARD_MS);
+  it(
+    'enforces the merge on both gateways once they poll',
+    async () => {
+      await repo.git('checkout', '-q', 'main');
+      await repo.git('merge', '-q', '--ff-only', 'grant-carol');
+      const before = await activeSerial(fileGateway);
+      const published = await compileAndPublish();
+      expect(published.serial).toBeGreaterThan(before ?? 0);
+      await waitFor(async () => (await status(fileGateway, keys.carol)) === 200, SHORT_POLL_GUARD_MS);
+      await waitFor(async () => (await status(httpGateway, keys.carol)) === 200, DEFAULT_POLL_GUARD_MS);
 
-    for (const gateway of [fileGateway, httpGateway]) {
-      expect(await activeSerial(gateway)).toBe(published.serial);
-      expect(await status(gateway, keys.carol)).toBe(200);
-      expect(await status(gateway, keys.alice)).toBe(401);
-      // erin's key was minted when she was username1: same id, same access
-      const client = new OpenAI({ apiKey: keys.username1, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
-      const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'still me' }] });
-      expect(answer.choices[0]?.message.content).toBeTruthy();
-    }
-    const audit = fileGateway.lines.filter((l) => l.includes('"model":"mock/gpt-4o-mini"') && l.includes('"principal_id":"github:1001"'));
-    expect(audit.at(-1)).toContain('"principal":"erin"');
-  }, MANY_PROCESSES_MS);
+      for (const gateway of [fileGateway, httpGateway]) {
+        expect(await activeSerial(gateway)).toBe(published.serial);
+        expect(await status(gateway, keys.carol)).toBe(200);
+        expect(await status(gateway, keys.alice)).toBe(401);
+        // erin's key was minted when she was username1: same id, same access
+        const client = new OpenAI({ apiKey: keys.username1, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+        const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'still me' }] });
+        expect(answer.choices[0]?.message.content).toBeTruthy();
+      }
+      const audit = fileGateway.lines.filter((l) => l.includes('"model":"mock/gpt-4o-mini"') && l.includes('"principal_id":"github:1001"'));
+      expect(audit.at(-1)).toContain('"principal":"erin"');
+    },
+    MANY_PROCESSES_MS,
+  );
 
-  it('activates each of five more publishes on the short-poll gateway, in order', async () => {
-    const activated: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const { serial } = await compileAndPublish({ fileOnly: true });
-      await waitFor(async () => (await activeSerial(fileGateway)) === serial, SHORT_POLL_GUARD_MS);
-      activated.push(serial);
-    }
-    expect(activated.every((serial, i) => i === 0 || serial > activated[i - 1]!)).toBe(true);
-  }, MANY_PROCESSES_MS);
+  it(
+    'activates each of five more publishes on the short-poll gateway, in order',
+    async () => {
+      const activated: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { serial } = await compileAndPublish({ fileOnly: true });
+        await waitFor(async () => (await activeSerial(fileGateway)) === serial, SHORT_POLL_GUARD_MS);
+        activated.push(serial);
+      }
+      expect(activated.every((serial, i) => i === 0 || serial > activated[i - 1]!)).toBe(true);
+    },
+    MANY_PROCESSES_MS,
+  );
 
   it('refuses to publish an older bundle over a newer one, and the gateways stay on the newer', async () => {
     const serial = await activeSerial(fileGateway);

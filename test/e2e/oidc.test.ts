@@ -1,14 +1,14 @@
 // OIDC end to end: a real OpenID Provider (oidc-provider), the real gateway, and the official
 // openai client with the client library's token sources, as services and people use them.
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { SignJWT, type JWTPayload } from 'jose';
+import { type JWTPayload, SignJWT } from 'jose';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenSource, gatewayFetch, type TokenSource } from '../../client/index.ts';
 import { leakedSecrets } from '../support/logs.ts';
-import { GATEWAY_RESOURCE, startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
-import { createWorld, type World } from '../support/world.ts';
+import { GATEWAY_RESOURCE, type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.ts';
 import { scaled } from '../support/time-scale.ts';
+import { createWorld, type World } from '../support/world.ts';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TTL_SECONDS = 4;
@@ -41,8 +41,10 @@ const recorded = (source: TokenSource): TokenSource => ({
   },
   invalidate: () => source.invalidate(),
 });
-const serviceSource = (clientId = 'llmapp1', secret = 'llmapp1-client-secret') => recorded(createTokenSource({ issuer: idp.issuer, clientId, clientSecret: secret, resource: GATEWAY_RESOURCE }));
-const openai = (source: TokenSource) => new OpenAI({ baseURL: `${world.gateway.url}/v1`, apiKey: 'oidc', fetch: gatewayFetch(source), maxRetries: 0, timeout: scaled(10_000) });
+const serviceSource = (clientId = 'llmapp1', secret = 'llmapp1-client-secret') =>
+  recorded(createTokenSource({ issuer: idp.issuer, clientId, clientSecret: secret, resource: GATEWAY_RESOURCE }));
+const openai = (source: TokenSource) =>
+  new OpenAI({ baseURL: `${world.gateway.url}/v1`, apiKey: 'oidc', fetch: gatewayFetch(source), maxRetries: 0, timeout: scaled(10_000) });
 const chat = (client: OpenAI, model: string) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
 const grants = (type: string) => idp.tokenRequests.get(type) ?? 0;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
@@ -52,7 +54,14 @@ describe('when a service authenticates with client_credentials', () => {
     const completion = await chat(openai(serviceSource()), 'azure/gpt-4o');
     expect(completion.choices[0]?.message.content).toBe('upstream gpt-4o-prod says hi');
     const line = world.gateway.logs.entries('request').at(-1)!;
-    expect(line).toMatchObject({ principal: 'service:llmapp1', principal_id: 'svc-1', credential_id: 'client:llmapp1', issuer: idp.issuer, status: 200, decision: 'allow' });
+    expect(line).toMatchObject({
+      principal: 'service:llmapp1',
+      principal_id: 'svc-1',
+      credential_id: 'client:llmapp1',
+      issuer: idp.issuer,
+      status: 200,
+      decision: 'allow',
+    });
   });
 
   it('is still refused models it has no grant for (403 MG_MODEL_NOT_ALLOWED)', async () => {
@@ -91,7 +100,15 @@ describe('when a service authenticates with client_credentials', () => {
   it('retries once with a fresh token when the gateway answers 401 to an expired cached one', async () => {
     // The client's clock runs slow, so it believes an expired token is still fresh; the gateway does not.
     let skew = 0;
-    const source = recorded(createTokenSource({ issuer: idp.issuer, clientId: 'llmapp1', clientSecret: 'llmapp1-client-secret', resource: GATEWAY_RESOURCE, now: () => Date.now() - skew }));
+    const source = recorded(
+      createTokenSource({
+        issuer: idp.issuer,
+        clientId: 'llmapp1',
+        clientSecret: 'llmapp1-client-secret',
+        resource: GATEWAY_RESOURCE,
+        now: () => Date.now() - skew,
+      }),
+    );
     const client = openai(source);
     await chat(client, 'azure/gpt-4o');
     skew = (TTL_SECONDS + 1) * 1000;
@@ -134,13 +151,25 @@ describe('when a person signs in with the device flow', () => {
 
   it('gets 403 MG_UNKNOWN_SUBJECT when the person is not in the directory', async () => {
     idp.signInAs('mallory');
-    const source = recorded(createTokenSource({ issuer: idp.issuer, clientId: 'modelgate-cli', flow: 'device', scope: 'openid llm', resource: GATEWAY_RESOURCE, onPrompt: (p) => idp.approveDevice(p.userCode) }));
+    const source = recorded(
+      createTokenSource({
+        issuer: idp.issuer,
+        clientId: 'modelgate-cli',
+        flow: 'device',
+        scope: 'openid llm',
+        resource: GATEWAY_RESOURCE,
+        onPrompt: (p) => idp.approveDevice(p.userCode),
+      }),
+    );
     await expect(chat(openai(source), 'mock/gpt-4o-mini')).rejects.toMatchObject({ status: 403, code: 'MG_UNKNOWN_SUBJECT' });
     expect(world.gateway.logs.entries('request').at(-1)).toMatchObject({ auth_failure: 'unknown_subject', credential_id: 'mallory', status: 403 });
   });
 
   it('gets 403 MG_UNKNOWN_SUBJECT for a client that is no service of the directory', async () => {
-    await expect(chat(openai(serviceSource('intruder-app', 'intruder-secret')), 'mock/gpt-4o-mini')).rejects.toMatchObject({ status: 403, code: 'MG_UNKNOWN_SUBJECT' });
+    await expect(chat(openai(serviceSource('intruder-app', 'intruder-secret')), 'mock/gpt-4o-mini')).rejects.toMatchObject({
+      status: 403,
+      code: 'MG_UNKNOWN_SUBJECT',
+    });
   });
 });
 
@@ -148,7 +177,9 @@ describe('when a token is forged, misdirected or stale', () => {
   const now = () => Math.floor(Date.now() / 1000);
   const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const signed = (claims: JWTPayload, key = idp.signingKey(), kid = idp.signingKid()) =>
-    new SignJWT({ iss: idp.issuer, aud: 'modelgate', sub: 'llmapp1', client_id: 'llmapp1', iat: now(), exp: now() + 60, ...claims }).setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' }).sign(key);
+    new SignJWT({ iss: idp.issuer, aud: 'modelgate', sub: 'llmapp1', client_id: 'llmapp1', iat: now(), exp: now() + 60, ...claims })
+      .setProtectedHeader({ alg: 'RS256', kid, typ: 'at+jwt' })
+      .sign(key);
   const call = async (token: string) => {
     tokensSeen.push(token);
     const response = await fetch(`${world.gateway.url}/v1/chat/completions`, {
@@ -166,13 +197,30 @@ describe('when a token is forged, misdirected or stale', () => {
     ['from an undeclared issuer', () => signed({ iss: 'https://login.evil.example' }), 'oidc_unknown_issuer'],
     ['expired', () => signed({ iat: now() - 120, exp: now() - 60 }), 'oidc_expired'],
     ['not yet valid', () => signed({ nbf: now() + 120 }), 'oidc_not_yet_valid'],
-    ['signed with alg none', async () => `${b64({ alg: 'none' })}.${b64({ iss: idp.issuer, aud: 'modelgate', sub: 'llmapp1', client_id: 'llmapp1', exp: now() + 60, iat: now() })}.`, 'oidc_alg_not_allowed'],
-    ['HS256 with the public key as secret', () => new SignJWT({ iss: idp.issuer, aud: 'modelgate', client_id: 'llmapp1' }).setProtectedHeader({ alg: 'HS256', kid: idp.signingKid() }).setIssuedAt().setExpirationTime('1m').sign(new TextEncoder().encode(createPublicKey(idp.signingKey()).export({ type: 'spki', format: 'pem' }).toString())), 'oidc_alg_not_allowed'],
+    [
+      'signed with alg none',
+      async () => `${b64({ alg: 'none' })}.${b64({ iss: idp.issuer, aud: 'modelgate', sub: 'llmapp1', client_id: 'llmapp1', exp: now() + 60, iat: now() })}.`,
+      'oidc_alg_not_allowed',
+    ],
+    [
+      'HS256 with the public key as secret',
+      () =>
+        new SignJWT({ iss: idp.issuer, aud: 'modelgate', client_id: 'llmapp1' })
+          .setProtectedHeader({ alg: 'HS256', kid: idp.signingKid() })
+          .setIssuedAt()
+          .setExpirationTime('1m')
+          .sign(new TextEncoder().encode(createPublicKey(idp.signingKey()).export({ type: 'spki', format: 'pem' }).toString())),
+      'oidc_alg_not_allowed',
+    ],
     ['signed by a key with an unknown kid', () => signed({}, rogueKey, 'rogue-kid'), 'oidc_unknown_kid'],
-    ['tampered after signing', async () => {
-      const [header, , signature] = (await signed({})).split('.');
-      return `${header}.${b64({ iss: idp.issuer, aud: 'modelgate', sub: 'admin', client_id: 'llmapp1', iat: now(), exp: now() + 60 })}.${signature}`;
-    }, 'oidc_bad_signature'],
+    [
+      'tampered after signing',
+      async () => {
+        const [header, , signature] = (await signed({})).split('.');
+        return `${header}.${b64({ iss: idp.issuer, aud: 'modelgate', sub: 'admin', client_id: 'llmapp1', iat: now(), exp: now() + 60 })}.${signature}`;
+      },
+      'oidc_bad_signature',
+    ],
   ] as const)('refuses a token %s with 401 MG_UNAUTHENTICATED and logs why', async (_name, make, reason) => {
     expect(await call(await make())).toEqual({ status: 401, code: 'MG_UNAUTHENTICATED', reason });
   });

@@ -3,8 +3,8 @@
 import OpenAI, { type APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leakedSecrets } from '../support/logs.ts';
-import { createWorld, type World } from '../support/world.ts';
 import { scaled } from '../support/time-scale.ts';
+import { createWorld, type World } from '../support/world.ts';
 
 let world: World;
 const client = (key: string): OpenAI => new OpenAI({ baseURL: `${world.gateway.url}/v1`, apiKey: key, maxRetries: 0, timeout: scaled(10_000) });
@@ -28,7 +28,12 @@ describe('when alice calls chat completions on an OpenAI account', () => {
   });
 
   it('streams the answer chunk by chunk and records usage from the final chunk', async () => {
-    const stream = await client(world.keys.alice).chat.completions.create({ model: 'local/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    const stream = await client(world.keys.alice).chat.completions.create({
+      model: 'local/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const parts: string[] = [];
     let usage: OpenAI.CompletionUsage | null | undefined;
     for await (const chunk of stream) {
@@ -38,7 +43,12 @@ describe('when alice calls chat completions on an OpenAI account', () => {
     expect(parts.join('')).toBe('upstream gpt-4o-mini-2024-07-18 says hi ');
     expect(usage?.total_tokens).toBe(15);
     const line = world.gateway.logs.entries('request').at(-1)!;
-    expect(line).toMatchObject({ status: 200, model: 'local/gpt-4o-mini', account: 'local', usage: { prompt_tokens: 11, completion_tokens: 4, total_tokens: 15 } });
+    expect(line).toMatchObject({
+      status: 200,
+      model: 'local/gpt-4o-mini',
+      account: 'local',
+      usage: { prompt_tokens: 11, completion_tokens: 4, total_tokens: 15 },
+    });
   });
 });
 
@@ -66,7 +76,11 @@ describe('when llmapp1 calls an Azure OpenAI account', () => {
   });
 
   it('streams from the Azure deployment', async () => {
-    const stream = await client(world.keys.llmapp1).chat.completions.create({ model: 'azure/gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const stream = await client(world.keys.llmapp1).chat.completions.create({
+      model: 'azure/gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('upstream gpt-4o-prod says hi ');
@@ -79,7 +93,9 @@ describe('when llmapp1 calls an Azure OpenAI account', () => {
   });
 
   it('refuses the OpenAI account to llmapp1 with 403 MG_MODEL_NOT_ALLOWED', async () => {
-    const error = await client(world.keys.llmapp1).chat.completions.create({ model: 'local/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    const error = await client(world.keys.llmapp1)
+      .chat.completions.create({ model: 'local/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
     expect((error as APIError).code).toBe('MG_MODEL_NOT_ALLOWED');
   });
@@ -90,7 +106,12 @@ describe('when a caller lists models', () => {
     const ids = (await client(world.keys.llmapp1).models.list()).data.map((m) => m.id);
     expect(ids).toEqual(['azure/gpt-4o', 'azure/text-embedding-3-large']);
     for (const id of ids) {
-      const ok = await client(world.keys.llmapp1).embeddings.create({ model: id, input: 'x' }).then(() => true, (e: APIError) => e.status !== 403 && e.status !== 404);
+      const ok = await client(world.keys.llmapp1)
+        .embeddings.create({ model: id, input: 'x' })
+        .then(
+          () => true,
+          (e: APIError) => e.status !== 403 && e.status !== 404,
+        );
       expect(ok).toBe(true);
     }
   });
@@ -107,7 +128,11 @@ describe('when a caller uses the mock account', () => {
     const b = await client(world.keys.bob).chat.completions.create({ model: 'mock/gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }] });
     expect(a.choices[0]?.message.content).toBe(b.choices[0]?.message.content);
     expect(a.choices[0]?.message.content).toContain('mock answer from gpt-4o-mini');
-    const stream = await client(world.keys.bob).chat.completions.create({ model: 'mock/gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], stream: true });
+    const stream = await client(world.keys.bob).chat.completions.create({
+      model: 'mock/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hello there' }],
+      stream: true,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe(a.choices[0]?.message.content);

@@ -5,9 +5,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signingPair, startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
-import { startGitHubApi, type GitHubApi } from '../support/github-api.ts';
-import { gitHubReleaseState, githubReleaseRoutes, type GitHubReleaseState } from '../support/github-release-routes.ts';
+import { signingPair, startTestGateway, type TestGateway, waitFor } from '../support/gateway.ts';
+import { type GitHubApi, startGitHubApi } from '../support/github-api.ts';
+import { type GitHubReleaseState, gitHubReleaseState, githubReleaseRoutes } from '../support/github-release-routes.ts';
 import { buildBundle, mintTestKeys, writePolicyTree } from '../support/policies.ts';
 import { runCli } from '../support/run-cli.ts';
 
@@ -21,7 +21,11 @@ let gateway: TestGateway | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mg-publish-e2e-'));
   process.env.MG_PUBLISH_E2E_KEY = 'sk-publish-e2e';
-  await writePolicyTree(join(dir, 'p'), mintTestKeys(), { upstreamUrl: 'http://127.0.0.1:9', azureKeyFile: join(dir, 'none'), openaiKeyVar: 'MG_PUBLISH_E2E_KEY' });
+  await writePolicyTree(join(dir, 'p'), mintTestKeys(), {
+    upstreamUrl: 'http://127.0.0.1:9',
+    azureKeyFile: join(dir, 'none'),
+    openaiKeyVar: 'MG_PUBLISH_E2E_KEY',
+  });
   await writeFile(join(dir, 'pub.pem'), signer.publicKey.export({ type: 'spki', format: 'pem' }));
   state = gitHubReleaseState('acme', 'policy-bundles');
   api = await startGitHubApi(githubReleaseRoutes(state), { token: TOKEN });
@@ -43,7 +47,8 @@ async function publish(serial: number): Promise<string> {
   return (JSON.parse(result.stdout) as { poll_url: string }).poll_url;
 }
 
-const activeSerial = async (): Promise<number | undefined> => ((await (await fetch(`${gateway!.url}/readyz`)).json()) as { bundle: { serial: number } | null }).bundle?.serial;
+const activeSerial = async (): Promise<number | undefined> =>
+  ((await (await fetch(`${gateway!.url}/readyz`)).json()) as { bundle: { serial: number } | null }).bundle?.serial;
 
 describe('when a runtime polls the stable github-release URL', () => {
   it('follows the redirect to the asset, activates the bundle, and takes the next published serial', async () => {
@@ -56,7 +61,10 @@ describe('when a runtime polls the stable github-release URL', () => {
     // Unchanged: the stable URL still redirects, and the asset answers 304 to the stored ETag.
     const seen = api.requests.length;
     expect(await gateway.lifecycle.refresh()).toBe('not-modified');
-    expect(api.requests.slice(seen)).toEqual(['GET /acme/policy-bundles/releases/latest/download/bundle.json', 'GET /acme/policy-bundles/releases/download/modelgate-bundle-10/bundle.json']);
+    expect(api.requests.slice(seen)).toEqual([
+      'GET /acme/policy-bundles/releases/latest/download/bundle.json',
+      'GET /acme/policy-bundles/releases/download/modelgate-bundle-10/bundle.json',
+    ]);
 
     await publish(11);
     await waitFor(async () => (await activeSerial()) === 11);

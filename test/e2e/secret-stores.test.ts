@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzureKvServer, type AzureKvServer } from '../support/azure-kv-server.ts';
-import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
-import { startGcpSmServer, type GcpSmServer } from '../support/gcp-sm-server.ts';
+import { type AzureKvServer, startAzureKvServer } from '../support/azure-kv-server.ts';
+import { startTestGateway, type TestGateway, waitFor } from '../support/gateway.ts';
+import { type GcpSmServer, startGcpSmServer } from '../support/gcp-sm-server.ts';
 import { leakedSecrets } from '../support/logs.ts';
-import { SSM_TEST_CREDENTIALS, startSsmServer, type SsmServer } from '../support/ssm-server.ts';
-import { createWorld, type World } from '../support/world.ts';
+import { SSM_TEST_CREDENTIALS, type SsmServer, startSsmServer } from '../support/ssm-server.ts';
 import { scaled } from '../support/time-scale.ts';
+import { createWorld, type World } from '../support/world.ts';
 
 const SA_EMAIL = 'gateway@acme-llm.iam.gserviceaccount.com';
 
@@ -40,9 +40,24 @@ const values: string[] = [];
 const exposed: string[] = [];
 
 const STORES: Store[] = [
-  { account: 'from-aws', ref: 'aws-ssm:///prod/llm/openai?region=eu-west-1', put: (v) => ssm.setParameter('/prod/llm/openai', v), reads: () => ssm.reads.filter((n) => n === '/prod/llm/openai').length },
-  { account: 'from-gcp', ref: 'gcp-sm://projects/acme-llm/secrets/gateway-key/versions/latest', put: (v) => void gcp.addVersion('acme-llm', 'gateway-key', v), reads: () => gcp.reads.filter((n) => n === 'projects/acme-llm/secrets/gateway-key/versions/latest').length },
-  { account: 'from-azure', ref: 'azure-kv://acme-prod-kv/azure-openai-key', put: (v) => void azure.setSecret('acme-prod-kv', 'azure-openai-key', v), reads: () => azure.requests.filter((r) => r.authorized && r.path === 'acme-prod-kv/azure-openai-key').length },
+  {
+    account: 'from-aws',
+    ref: 'aws-ssm:///prod/llm/openai?region=eu-west-1',
+    put: (v) => ssm.setParameter('/prod/llm/openai', v),
+    reads: () => ssm.reads.filter((n) => n === '/prod/llm/openai').length,
+  },
+  {
+    account: 'from-gcp',
+    ref: 'gcp-sm://projects/acme-llm/secrets/gateway-key/versions/latest',
+    put: (v) => void gcp.addVersion('acme-llm', 'gateway-key', v),
+    reads: () => gcp.reads.filter((n) => n === 'projects/acme-llm/secrets/gateway-key/versions/latest').length,
+  },
+  {
+    account: 'from-azure',
+    ref: 'azure-kv://acme-prod-kv/azure-openai-key',
+    put: (v) => void azure.setSecret('acme-prod-kv', 'azure-openai-key', v),
+    reads: () => azure.requests.filter((r) => r.authorized && r.path === 'acme-prod-kv/azure-openai-key').length,
+  },
 ];
 const NEVER_READ = { account: 'from-nowhere', ref: 'aws-ssm:///prod/llm/missing?region=eu-west-1' };
 
@@ -61,12 +76,16 @@ const client = (gateway: TestGateway): OpenAI => new OpenAI({ baseURL: `${gatewa
 const ask = (gateway: TestGateway, account: string, stream = false) => {
   const request = { model: `${account}/gpt-4o-mini`, messages: [{ role: 'user' as const, content: 'hi' }] };
   return stream
-    ? client(gateway).chat.completions.create({ ...request, stream: true }).then(async (chunks) => {
-        let text = '';
-        for await (const chunk of chunks) text += chunk.choices[0]?.delta.content ?? '';
-        return text.trim();
-      })
-    : client(gateway).chat.completions.create(request).then((c) => c.choices[0]?.message.content ?? '');
+    ? client(gateway)
+        .chat.completions.create({ ...request, stream: true })
+        .then(async (chunks) => {
+          let text = '';
+          for await (const chunk of chunks) text += chunk.choices[0]?.delta.content ?? '';
+          return text.trim();
+        })
+    : client(gateway)
+        .chat.completions.create(request)
+        .then((c) => c.choices[0]?.message.content ?? '');
 };
 
 interface ReferenceState {
@@ -106,7 +125,18 @@ beforeAll(async () => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   gcp.trustServiceAccount(SA_EMAIL, publicKey.export({ type: 'spki', format: 'pem' }).toString());
   const keyFile = join(hostDir, 'gcp-sa.json');
-  await writeFile(keyFile, JSON.stringify({ type: 'service_account', project_id: 'acme-llm', private_key_id: 'k1', private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), client_email: SA_EMAIL, client_id: '1', token_uri: `${gcp.url}/token` }));
+  await writeFile(
+    keyFile,
+    JSON.stringify({
+      type: 'service_account',
+      project_id: 'acme-llm',
+      private_key_id: 'k1',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      client_email: SA_EMAIL,
+      client_id: '1',
+      token_uri: `${gcp.url}/token`,
+    }),
+  );
   Object.assign(process.env, {
     AWS_ACCESS_KEY_ID: SSM_TEST_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: SSM_TEST_CREDENTIALS.secretAccessKey,
@@ -162,7 +192,7 @@ describe('when a bundle activates with accounts keyed in each cloud store', () =
   });
 });
 
-describe('when an account\'s key was never read (its reference does not exist)', () => {
+describe("when an account's key was never read (its reference does not exist)", () => {
   it('answers 503 MG_SECRET_UNAVAILABLE for that account while the others keep working', async () => {
     const error = await ask(world.gateway, NEVER_READ.account).catch((e: unknown) => e as APIError);
     expect(error).toBeInstanceOf(APIError);
@@ -174,7 +204,12 @@ describe('when an account\'s key was never read (its reference does not exist)',
   it('reports it unavailable with its reason in /readyz and metrics, and stays ready', async () => {
     const { status, ready, refs } = await readyz(world.gateway);
     expect([status, ready]).toEqual([200, true]);
-    expect(refs.get(NEVER_READ.ref)).toMatchObject({ accounts: [NEVER_READ.account], state: 'unavailable', age_seconds: null, last_error: { reason: 'not_found' } });
+    expect(refs.get(NEVER_READ.ref)).toMatchObject({
+      accounts: [NEVER_READ.account],
+      state: 'unavailable',
+      age_seconds: null,
+      last_error: { reason: 'not_found' },
+    });
     const metrics = await metricsText(world.gateway);
     expect(metrics).toContain(`modelgate_secret_unavailable{account="${NEVER_READ.account}"} 1`);
     expect(metrics).toContain('modelgate_secret_unavailable{account="from-aws"} 0');
@@ -231,7 +266,13 @@ describe('when every store goes down after the keys were read', () => {
   let gateway: TestGateway;
   beforeAll(async () => {
     // A gateway refreshing every 150 ms, so the outage is seen at once.
-    gateway = await startTestGateway({ bundle: world.bundlePath, publicKeys: [world.signer.publicKey], cloudSecrets: { azure: { ca: azure.ca } }, secretTtlMs: 150, secretTimeoutMs: scaled(1_000) });
+    gateway = await startTestGateway({
+      bundle: world.bundlePath,
+      publicKeys: [world.signer.publicKey],
+      cloudSecrets: { azure: { ca: azure.ca } },
+      secretTtlMs: 150,
+      secretTimeoutMs: scaled(1_000),
+    });
     await waitFor(() => allIn(gateway, 'ok'));
     ssm.setMode('internal_error');
     gcp.setMode('unavailable');

@@ -1,5 +1,5 @@
 // `modelgate serve` as a process: --help, usage errors (exit 2), and SIGHUP reloading the bundle.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signingPair, waitFor } from '../support/gateway.ts';
 import { leakedSecrets } from '../support/logs.ts';
-import { AUDIENCE, buildBundle, mintTestKeys, writePolicyTree, type TestKeys } from '../support/policies.ts';
+import { AUDIENCE, buildBundle, mintTestKeys, type TestKeys, writePolicyTree } from '../support/policies.ts';
 import { scaled } from '../support/time-scale.ts';
 
 const bin = fileURLToPath(new URL('../../bin/modelgate.js', import.meta.url));
@@ -28,7 +28,11 @@ afterAll(async () => {
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '' }, timeout: scaled(20_000), killSignal: 'SIGKILL' });
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '' },
+      timeout: scaled(20_000),
+      killSignal: 'SIGKILL',
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -66,7 +70,20 @@ describe('when serve is called wrongly', () => {
 
 describe('when serve runs and receives SIGHUP', () => {
   it('reloads the bundle on the signal, with the next poll an hour away', async () => {
-    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, 'serve', '--bundle', join(dir, 'bundle.json'), '--public-key', join(dir, 'public.pem'), '--audience', AUDIENCE, '--port', '0', '--poll', '1h']);
+    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [
+      bin,
+      'serve',
+      '--bundle',
+      join(dir, 'bundle.json'),
+      '--public-key',
+      join(dir, 'public.pem'),
+      '--audience',
+      AUDIENCE,
+      '--port',
+      '0',
+      '--poll',
+      '1h',
+    ]);
     const lines: string[] = [];
     child.stdout.on('data', (c: Buffer) => lines.push(...c.toString().split('\n').filter(Boolean)));
     try {
@@ -78,7 +95,11 @@ describe('when serve runs and receives SIGHUP', () => {
       await writeFile(join(dir, 'bundle.json'), await buildBundle(join(dir, 'p'), 2, signer.privateKey));
       child.kill('SIGHUP');
       await waitFor(async () => (await serial()) === 2);
-      const res = await fetch(`${address}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}` }, body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [] }) });
+      const res = await fetch(`${address}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.bob}` },
+        body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [] }),
+      });
       expect(res.status).toBe(200);
       await waitFor(() => lines.some((l) => l.includes('"msg":"request"')));
     } finally {

@@ -3,18 +3,18 @@
 // as the gateway, the client from plain JavaScript and from TypeScript, `modelgate init` with the
 // commands its workflows run. Sizes are printed for the release notes.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { waitFor } from '../support/gateway.ts';
-import { runCli } from '../support/run-cli.ts';
-import { GATEWAY_RESOURCE, startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
-import { EXAMPLE_POLICIES } from '../support/policy-repo.ts';
+import { GATEWAY_RESOURCE, type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.ts';
 import { AUDIENCE, mintTestKeys, writePolicyTree } from '../support/policies.ts';
-import { startServeProcess, type ServeProcess } from '../support/serve-process.ts';
+import { EXAMPLE_POLICIES } from '../support/policy-repo.ts';
+import { runCli } from '../support/run-cli.ts';
+import { type ServeProcess, startServeProcess } from '../support/serve-process.ts';
 import { startUpstream, type Upstream } from '../support/upstream.ts';
 import { parseGitHubWorkflow } from '../support/workflow-parser.ts';
 
@@ -28,9 +28,18 @@ interface Run {
 }
 function run(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
-    });
+    execFile(
+      file,
+      args,
+      {
+        cwd,
+        env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', ...env },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+      },
+    );
   });
 }
 async function ok(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
@@ -70,8 +79,14 @@ afterAll(async () => {
 describe('the tarballs', () => {
   it('modelgate holds the launcher, the bundle, the license texts and the docs, and no sources, tests or keys', () => {
     const paths = modelgateTgz.files.map((f) => f.path).sort();
-    expect(paths.filter((p) => !/^(bin\/modelgate\.js|dist\/(cli\.js|chunks\/[\w-]+\.js|THIRD-PARTY-LICENSES\.txt)|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(p))).toEqual([]);
-    expect(paths).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'bin/modelgate.js', 'dist/cli.js', 'dist/THIRD-PARTY-LICENSES.txt']));
+    expect(
+      paths.filter(
+        (p) => !/^(bin\/modelgate\.js|dist\/(cli\.js|chunks\/[\w-]+\.js|THIRD-PARTY-LICENSES\.txt)|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(p),
+      ),
+    ).toEqual([]);
+    expect(paths).toEqual(
+      expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'bin/modelgate.js', 'dist/cli.js', 'dist/THIRD-PARTY-LICENSES.txt']),
+    );
     expect(paths.filter((p) => /(^|\/)(test|\.github|\.ci)\/|\.pem$|\.ts$|key/i.test(p))).toEqual([]);
     sizes.push(`modelgate tarball ${mb(modelgateTgz.size)} (unpacked ${mb(modelgateTgz.unpackedSize)}, ${paths.length} files)`);
   });
@@ -108,13 +123,23 @@ describe('modelgate installed from its tarball into a fresh project', () => {
     await cp(EXAMPLE_POLICIES, join(cliProject, 'policies'), { recursive: true });
     expect(await ok('npx', ['modelgate', 'check', '--policies', 'policies'], cliProject)).toBe('');
     await ok('npx', ['modelgate', 'keygen', '--out', 'keys'], cliProject);
-    expect(await ok('npx', ['modelgate', 'compile', '--policies', 'policies', '--out', 'bundle.json', '--signing-key', 'keys/signing-key.pem'], cliProject)).toMatch(/^wrote bundle\.json: serial \d+/);
+    expect(
+      await ok('npx', ['modelgate', 'compile', '--policies', 'policies', '--out', 'bundle.json', '--signing-key', 'keys/signing-key.pem'], cliProject),
+    ).toMatch(/^wrote bundle\.json: serial \d+/);
     expect(await ok('npx', ['modelgate', 'verify', 'bundle.json', '--public-key', 'keys/signing-key.pub.pem'], cliProject)).toContain('audience dev-gateway');
   });
 
   it('names the package and version to install when a secret store SDK is missing', async () => {
     const tree = join(work, 'cloud-tree');
-    await writePolicyTree(tree, mintTestKeys(), { upstreamUrl: 'http://127.0.0.1:9', azureKeyFile: join(work, 'none.key'), openaiKeyVar: 'MG_NONE', extraProviders: { 'cloud.yaml': 'name: cloud\ntype: openai\nbase_url: http://127.0.0.1:9/v1\nsecret: aws-ssm:///mg/root-key?region=us-east-1\nmodels:\n  - name: gpt-4o\n' } });
+    await writePolicyTree(tree, mintTestKeys(), {
+      upstreamUrl: 'http://127.0.0.1:9',
+      azureKeyFile: join(work, 'none.key'),
+      openaiKeyVar: 'MG_NONE',
+      extraProviders: {
+        'cloud.yaml':
+          'name: cloud\ntype: openai\nbase_url: http://127.0.0.1:9/v1\nsecret: aws-ssm:///mg/root-key?region=us-east-1\nmodels:\n  - name: gpt-4o\n',
+      },
+    });
     const r = await run('npx', ['modelgate', 'secrets', 'check', '--policies', tree], cliProject);
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toContain(`npm install @aws-sdk/client-ssm@${own.peerDependencies['@aws-sdk/client-ssm']}`);
@@ -133,11 +158,15 @@ describe('@modelgate/client installed from its tarball, with the official openai
     await mkdir(project);
     await writeFile(join(project, 'package.json'), '{"name": "client-project", "private": true, "type": "module"}\n');
     await npm(['install', join(work, clientTgz.filename)], project);
-    sizes.push(`@modelgate/client install: ${mb(await du(join(project, 'node_modules')))} node_modules (${(await npm(['ls', '--all', '--parseable'], project)).trim().split('\n').length - 1} packages)`);
+    sizes.push(
+      `@modelgate/client install: ${mb(await du(join(project, 'node_modules')))} node_modules (${(await npm(['ls', '--all', '--parseable'], project)).trim().split('\n').length - 1} packages)`,
+    );
     await npm(['install', 'openai@6', 'typescript@5.9', '@types/node@20'], project);
 
     // The gateway: the installed modelgate package compiles a tree that trusts the issuer and serves it.
-    idp = await startOidcIssuer({ clients: [{ client_id: 'llmapp1', client_secret: 'llmapp1-secret', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] }] as never });
+    idp = await startOidcIssuer({
+      clients: [{ client_id: 'llmapp1', client_secret: 'llmapp1-secret', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] }] as never,
+    });
     const rootKey = `sk-test-${randomBytes(12).toString('hex')}`;
     const azureKeyFile = join(work, 'azure.key');
     const azureKey = randomBytes(16).toString('hex');
@@ -146,8 +175,16 @@ describe('@modelgate/client installed from its tarball, with the official openai
     const tree = join(work, 'gateway-tree');
     await writePolicyTree(tree, mintTestKeys(), { upstreamUrl: upstream.url, azureKeyFile, openaiKeyVar: rootKeyVar, oidcIssuer: idp.issuer });
     await ok(process.execPath, [bin, 'keygen', '--out', join(work, 'gateway-keys')], work);
-    await ok(process.execPath, [bin, 'compile', '--policies', tree, '--out', join(work, 'gateway-bundle.json'), '--signing-key', join(work, 'gateway-keys', 'signing-key.pem')], work);
-    gateway = await startServeProcess(['--bundle', join(work, 'gateway-bundle.json'), '--public-key', join(work, 'gateway-keys', 'signing-key.pub.pem'), '--audience', AUDIENCE], { [rootKeyVar]: rootKey }, bin);
+    await ok(
+      process.execPath,
+      [bin, 'compile', '--policies', tree, '--out', join(work, 'gateway-bundle.json'), '--signing-key', join(work, 'gateway-keys', 'signing-key.pem')],
+      work,
+    );
+    gateway = await startServeProcess(
+      ['--bundle', join(work, 'gateway-bundle.json'), '--public-key', join(work, 'gateway-keys', 'signing-key.pub.pem'), '--audience', AUDIENCE],
+      { [rootKeyVar]: rootKey },
+      bin,
+    );
   });
   afterAll(async () => {
     await gateway?.stop();
@@ -169,7 +206,10 @@ console.log(JSON.stringify({ content: completion.choices[0].message.content }));
     const out = await ok(process.execPath, ['call.mjs'], project, { ISSUER: idp.issuer, RESOURCE: GATEWAY_RESOURCE, GATEWAY: gateway.url });
     expect(JSON.parse(out)).toEqual({ content: 'upstream gpt-4o-prod says hi' });
     await waitFor(() => gateway.lines.some((l) => l.includes('"msg":"request"')), 5000); // audit lines are batched
-    const audit = gateway.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request').at(-1);
+    const audit = gateway.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'request')
+      .at(-1);
     expect(audit).toMatchObject({ principal: 'service:llmapp1', status: 200, decision: 'allow' });
     // Every line of the gateway's output is JSON, third-party warnings included.
     expect(gateway.lines.filter((l) => !l.startsWith('{'))).toEqual([]);
@@ -192,7 +232,10 @@ export const code = (e: unknown): TokenErrorCode | undefined => (e instanceof To
 createTokenSource({ issuer: 1, clientId: 'x' });
 `,
     );
-    const config = { compilerOptions: { ...resolution, target: 'ES2022', lib: ['ES2023', 'DOM'], types: ['node'], strict: true, noEmit: true, skipLibCheck: false }, files: ['consumer.ts'] };
+    const config = {
+      compilerOptions: { ...resolution, target: 'ES2022', lib: ['ES2023', 'DOM'], types: ['node'], strict: true, noEmit: true, skipLibCheck: false },
+      files: ['consumer.ts'],
+    };
     await writeFile(join(project, `tsconfig.${name}.json`), JSON.stringify(config));
     const r = await run(process.execPath, [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', `tsconfig.${name}.json`], project);
     expect(r.stdout + r.stderr).toBe('');
@@ -203,7 +246,10 @@ createTokenSource({ issuer: 1, clientId: 'x' });
 describe('modelgate init from the installed package, then the commands its workflows run', () => {
   let repo: string;
   let env: NodeJS.ProcessEnv;
-  const workflow = async (file: string) => parseYaml(await readFile(join(ROOT, '.github', 'workflows', file), 'utf8')) as { jobs: Record<string, { env?: Record<string, string>; steps: { name?: string; run?: string; env?: Record<string, string> }[] }> };
+  const workflow = async (file: string) =>
+    parseYaml(await readFile(join(ROOT, '.github', 'workflows', file), 'utf8')) as {
+      jobs: Record<string, { env?: Record<string, string>; steps: { name?: string; run?: string; env?: Record<string, string> }[] }>;
+    };
 
   /** Runs the run: steps of one job of one of modelgate's reusable workflows in the policy repository. */
   async function runJob(file: string, job: string, skip: (run: string) => boolean, rewrite: (run: string) => string = (r) => r): Promise<string[]> {
@@ -246,7 +292,7 @@ describe('modelgate init from the installed package, then the commands its workf
     };
   });
 
-  it('commits a scaffold whose workflows pass GitHub\'s parser and that .gitignore keeps private keys out of', async () => {
+  it("commits a scaffold whose workflows pass GitHub's parser and that .gitignore keeps private keys out of", async () => {
     for (const file of ['policy-check.yml', 'policy-publish.yml']) {
       expect((await parseGitHubWorkflow(file, await readFile(join(repo, '.github', 'workflows', file), 'utf8'))).errors).toEqual([]);
     }
@@ -256,12 +302,19 @@ describe('modelgate init from the installed package, then the commands its workf
 
   it('on a pull request: the changes, check and plan jobs pass and the plan shows the new grant', async () => {
     await git(['checkout', '-q', '-b', 'grant-bob'], repo);
-    await writeFile(join(repo, 'policies', 'directory.yaml'), 'users:\n  - username: alice\n    id: u-0001\n  - username: bob\n    id: u-0002\nteams:\n  - name: platform\n    members: [alice, bob]\nservices: []\n');
+    await writeFile(
+      join(repo, 'policies', 'directory.yaml'),
+      'users:\n  - username: alice\n    id: u-0001\n  - username: bob\n    id: u-0002\nteams:\n  - name: platform\n    members: [alice, bob]\nservices: []\n',
+    );
     await writeFile(join(repo, 'policies', 'identities.lock.yaml'), 'version: 1\nusers:\n  alice: u-0001\n  bob: u-0002\nservices: {}\n');
     await git(['commit', '-q', '-am', 'bob joins platform'], repo);
     expect(await runJob('policy-check.yml', 'changes', () => false)).toEqual([expect.stringContaining('git diff')]);
     expect(await readFile(env.GITHUB_OUTPUT!, 'utf8')).toContain('policies=true');
-    expect(await runJob('policy-check.yml', 'check', () => false)).toEqual(['npm ci', expect.stringContaining('::add-matcher::'), expect.stringMatching(/^npx modelgate check --policies policies --frozen-lock/)]);
+    expect(await runJob('policy-check.yml', 'check', () => false)).toEqual([
+      'npm ci',
+      expect.stringContaining('::add-matcher::'),
+      expect.stringMatching(/^npx modelgate check --policies policies --frozen-lock/),
+    ]);
     // plan --comment posts to GitHub's API: the only step left out.
     expect(await runJob('policy-check.yml', 'plan', (r) => r.includes('--comment'))).toEqual(['npm ci', expect.stringContaining('npx modelgate plan')]);
     expect(await readFile(env.GITHUB_STEP_SUMMARY!, 'utf8')).toContain('bob');
@@ -272,9 +325,23 @@ describe('modelgate init from the installed package, then the commands its workf
     await git(['merge', '-q', '--ff-only', 'grant-bob'], repo);
     const published = join(work, 'published');
     // github-release:// needs GitHub's API; the same publish goes to a folder.
-    const steps = await runJob('policy-publish.yml', 'publish', () => false, (r) => r.replace(/--to "github-release:\/\/\$GITHUB_REPOSITORY"/, `--to "file://${published}"`));
-    expect(steps).toEqual(['npm ci', expect.stringContaining('npx modelgate compile'), expect.stringContaining('npx modelgate verify'), expect.stringContaining(`npx modelgate publish bundle.json --to "file://${published}"`)]);
-    const verify = await ok(process.execPath, [bin, 'verify', join(published, 'bundle.json'), '--public-key', join(repo, 'policies-signing-key.pub.pem')], repo);
+    const steps = await runJob(
+      'policy-publish.yml',
+      'publish',
+      () => false,
+      (r) => r.replace(/--to "github-release:\/\/\$GITHUB_REPOSITORY"/, `--to "file://${published}"`),
+    );
+    expect(steps).toEqual([
+      'npm ci',
+      expect.stringContaining('npx modelgate compile'),
+      expect.stringContaining('npx modelgate verify'),
+      expect.stringContaining(`npx modelgate publish bundle.json --to "file://${published}"`),
+    ]);
+    const verify = await ok(
+      process.execPath,
+      [bin, 'verify', join(published, 'bundle.json'), '--public-key', join(repo, 'policies-signing-key.pub.pem')],
+      repo,
+    );
     expect(verify).toContain(`revision ${(await git(['rev-parse', 'HEAD'], repo)).trim()}`);
   });
 });

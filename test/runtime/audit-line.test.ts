@@ -14,10 +14,48 @@ describe('when a string needs escaping', () => {
 describe('when a record is complete', () => {
   it('parses to the documented fields, in order, with absent ones left out', () => {
     const record = newRecord('req-1', 'POST', '/v1/chat/completions');
-    Object.assign(record, { bundleSerial: 7, principal: 'alice "the admin"', principalId: 'u-1', credentialId: 'abc', model: 'local/gpt\n4o', account: 'local', decision: 'allow', rule: 'authz/a.yaml:2:5', status: 200, outcome: 'ok', upstreamMs: 1.23456, usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } });
+    Object.assign(record, {
+      bundleSerial: 7,
+      principal: 'alice "the admin"',
+      principalId: 'u-1',
+      credentialId: 'abc',
+      model: 'local/gpt\n4o',
+      account: 'local',
+      decision: 'allow',
+      rule: 'authz/a.yaml:2:5',
+      status: 200,
+      outcome: 'ok',
+      upstreamMs: 1.23456,
+      usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+    });
     const line = JSON.parse(`{${auditFields(record, 4.56789).slice(1)}}`) as Record<string, unknown>;
-    expect(Object.keys(line)).toEqual(['audit', 'request_id', 'method', 'route', 'principal', 'principal_id', 'credential_id', 'model', 'account', 'decision', 'rule', 'status', 'outcome', 'latency_ms', 'upstream_latency_ms', 'usage', 'bundle_serial']);
-    expect(line).toMatchObject({ principal: 'alice "the admin"', model: 'local/gpt\n4o', latency_ms: 4.568, upstream_latency_ms: 1.235, usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }, bundle_serial: 7 });
+    expect(Object.keys(line)).toEqual([
+      'audit',
+      'request_id',
+      'method',
+      'route',
+      'principal',
+      'principal_id',
+      'credential_id',
+      'model',
+      'account',
+      'decision',
+      'rule',
+      'status',
+      'outcome',
+      'latency_ms',
+      'upstream_latency_ms',
+      'usage',
+      'bundle_serial',
+    ]);
+    expect(line).toMatchObject({
+      principal: 'alice "the admin"',
+      model: 'local/gpt\n4o',
+      latency_ms: 4.568,
+      upstream_latency_ms: 1.235,
+      usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+      bundle_serial: 7,
+    });
   });
 
   it('writes null for a number JSON cannot hold', () => {

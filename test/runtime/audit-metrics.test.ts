@@ -13,7 +13,11 @@ afterAll(async () => {
 
 const PROMPT = 'the secret plans for the moon base';
 const chat = (key: string, model: string, extra: object = {}): Promise<Response> =>
-  fetch(`${world.gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: PROMPT }], ...extra }) });
+  fetch(`${world.gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: PROMPT }], ...extra }),
+  });
 
 describe('when a request is allowed and answered', () => {
   it('writes exactly one audit line with identities, decision, rule, timings, usage and serial', async () => {
@@ -69,7 +73,9 @@ describe('when requests have been served', () => {
 
   it('keeps histogram buckets cumulative', async () => {
     const text = await (await fetch(`${world.gateway.url}/metrics`)).text();
-    const counts = [...text.matchAll(/^modelgate_request_duration_seconds_bucket\{route="\/v1\/chat\/completions",le="[^"]+"\} (\d+)$/gm)].map((m) => Number(m[1]));
+    const counts = [...text.matchAll(/^modelgate_request_duration_seconds_bucket\{route="\/v1\/chat\/completions",le="[^"]+"\} (\d+)$/gm)].map((m) =>
+      Number(m[1]),
+    );
     expect(counts.length).toBe(16);
     for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThanOrEqual(counts[i - 1]!);
   });

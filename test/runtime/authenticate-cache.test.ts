@@ -1,9 +1,9 @@
 // The digest-keyed memory of verified keys (runtime/auth/authenticate.ts): a key seen before skips
 // format, CRC and comparison, never the revocation and expiry checks, and nothing else can hit it.
 import { describe, expect, it } from 'vitest';
-import { mintApiKey } from '../../schemas/formats/api-key.ts';
 import { authenticate } from '../../runtime/auth/authenticate.ts';
 import type { ActiveBundle, CompiledKey } from '../../runtime/bundle/activate.ts';
+import { mintApiKey } from '../../schemas/formats/api-key.ts';
 
 function bundleWith(keys: Record<string, CompiledKey>): ActiveBundle {
   return { keys: new Map(Object.entries(keys)) } as unknown as ActiveBundle;
@@ -37,6 +37,10 @@ describe('a key verified once', () => {
   });
 
   it('does not make a malformed key look known', () => {
-    expect(authenticate(bearer(minted.key.slice(0, -1) + (minted.key.endsWith('a') ? 'b' : 'a')), bundle, 1_000)).toEqual({ ok: false, reason: 'malformed', credentialId: null });
+    expect(authenticate(bearer(minted.key.slice(0, -1) + (minted.key.endsWith('a') ? 'b' : 'a')), bundle, 1_000)).toEqual({
+      ok: false,
+      reason: 'malformed',
+      credentialId: null,
+    });
   });
 });

@@ -1,12 +1,12 @@
 // The persisted last good bundle and serial floor: a restart with the bundle host down serves
 // from the cache; the cache is re-verified in full; the floor stops rollbacks across restarts.
-import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBundleHost } from '../support/bundle-host.ts';
 import { signingPair, startTestGateway } from '../support/gateway.ts';
-import { buildBundle, mintTestKeys, writePolicyTree, type TestKeys } from '../support/policies.ts';
+import { buildBundle, mintTestKeys, type TestKeys, writePolicyTree } from '../support/policies.ts';
 
 let dir: string;
 let keys: TestKeys;
@@ -23,7 +23,11 @@ afterAll(async () => {
 });
 
 const chat = (url: string): Promise<Response> =>
-  fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}` }, body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [] }) });
+  fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys.bob}` },
+    body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [] }),
+  });
 const ready = async (url: string): Promise<{ status: number; body: { bundle: { serial: number } | null; last_error: { code: string } | null } }> => {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, body: (await res.json()) as never };

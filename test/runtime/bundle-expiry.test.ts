@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExpiryPolicy } from '../../runtime/bundle/status.ts';
-import { signingPair, startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
-import { buildBundle, mintTestKeys, writePolicyTree, type TestKeys } from '../support/policies.ts';
+import { signingPair, startTestGateway, type TestGateway, waitFor } from '../support/gateway.ts';
+import { buildBundle, mintTestKeys, type TestKeys, writePolicyTree } from '../support/policies.ts';
 import { scaled } from '../support/time-scale.ts';
 
 let dir: string;
@@ -27,19 +27,27 @@ afterAll(async () => {
 async function gatewayWithShortBundle(policy: ExpiryPolicy): Promise<{ gateway: TestGateway; expiresAt: number }> {
   const expiresAt = Date.now() + scaled(600);
   const path = join(dir, `${policy}.json`);
-  await writeFile(path, await buildBundle(join(dir, 'p'), 1, signer.privateKey, (p) => {
-    p.expires_at = new Date(expiresAt).toISOString();
-  }));
+  await writeFile(
+    path,
+    await buildBundle(join(dir, 'p'), 1, signer.privateKey, (p) => {
+      p.expires_at = new Date(expiresAt).toISOString();
+    }),
+  );
   const gateway = await startTestGateway({ bundle: path, publicKeys: [signer.publicKey], expiryPolicy: policy, pollMs: 100 });
   return { gateway, expiresAt };
 }
 
 const chat = async (gateway: TestGateway): Promise<{ status: number; code: string | undefined }> => {
-  const res = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${keys.bob}` }, body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [] }) });
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${keys.bob}` },
+    body: JSON.stringify({ model: 'mock/gpt-4o-mini', messages: [] }),
+  });
   const body = (await res.json()) as { error?: { code: string } };
   return { status: res.status, code: body.error?.code };
 };
-const expiredGauge = async (gateway: TestGateway): Promise<string | undefined> => /modelgate_bundle_expired (\d)/.exec(await (await fetch(`${gateway.url}/metrics`)).text())?.[1];
+const expiredGauge = async (gateway: TestGateway): Promise<string | undefined> =>
+  /modelgate_bundle_expired (\d)/.exec(await (await fetch(`${gateway.url}/metrics`)).text())?.[1];
 
 describe('when the active bundle expires under fail-closed (the default)', () => {
   it('answers model routes with 503 MG_ACTIVE_BUNDLE_EXPIRED and /readyz with 503', async () => {

@@ -4,9 +4,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startBundleHost, type BundleHost } from '../support/bundle-host.ts';
+import { type BundleHost, startBundleHost } from '../support/bundle-host.ts';
 import { signingPair, startTestGateway, type TestGateway } from '../support/gateway.ts';
-import { buildBundle, compilePayload, mintTestKeys, signPayload, writePolicyTree, type TestKeys } from '../support/policies.ts';
+import { buildBundle, compilePayload, mintTestKeys, signPayload, type TestKeys, writePolicyTree } from '../support/policies.ts';
 
 let dir: string;
 let keys: TestKeys;

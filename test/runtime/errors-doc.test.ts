@@ -2,8 +2,8 @@
 // there exists (fastify's errors test, both ways).
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { RUNTIME_ERROR_CODES, RUNTIME_ERRORS } from '../../runtime/errors.ts';
 import { BUNDLE_ERROR_CODES } from '../../schemas/bundle/bundle-error.ts';
-import { RUNTIME_ERRORS, RUNTIME_ERROR_CODES } from '../../runtime/errors.ts';
 
 const doc = await readFile(new URL('../../docs/runtime-errors.md', import.meta.url), 'utf8');
 const rows = new Map([...doc.matchAll(/^\| `(MG_[A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1] as string, (m[2] as string).trim()]));

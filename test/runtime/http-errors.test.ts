@@ -4,8 +4,8 @@ import { request as rawRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/gateway.ts';
 import { leakedSecrets } from '../support/logs.ts';
-import { createWorld, type World } from '../support/world.ts';
 import { scaled, TEST_TIMEOUT_MS } from '../support/time-scale.ts';
+import { createWorld, type World } from '../support/world.ts';
 
 let world: World;
 beforeAll(async () => {
@@ -156,7 +156,11 @@ describe('when the provider cannot be reached or is slow', () => {
     world.upstream.delayMs = TEST_TIMEOUT_MS;
     const abortedBefore = world.upstream.aborted.length;
     expectError(await post('/v1/chat/completions', chat('local/slow-model')), 504, 'MG_UPSTREAM_TIMEOUT');
-    await waitFor(() => world.gateway.logs.entries('request').some((e) => e.model === 'local/slow-model' && e.status === 504 && e.outcome === 'upstream_failed' && e.code === 'MG_UPSTREAM_TIMEOUT'));
+    await waitFor(() =>
+      world.gateway.logs
+        .entries('request')
+        .some((e) => e.model === 'local/slow-model' && e.status === 504 && e.outcome === 'upstream_failed' && e.code === 'MG_UPSTREAM_TIMEOUT'),
+    );
     await waitFor(() => world.upstream.aborted.length > abortedBefore);
   });
 });

@@ -2,11 +2,18 @@
 // without a user claim that is marked as issued to the client itself (docs/oidc.md).
 import type { JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { principalOf, type OidcPrincipals } from '../../runtime/auth/oidc-principal.ts';
+import { type OidcPrincipals, principalOf } from '../../runtime/auth/oidc-principal.ts';
 import type { BundleOidcIssuer } from '../../schemas/types.generated.ts';
 
 const issuer: BundleOidcIssuer = { issuer: 'https://idp.example', audience: 'modelgate', user_claim: 'preferred_username', service_claim: 'client_id' };
-const index: OidcPrincipals = { users: new Map([['alice', 0], ['00u-alice', 0]]), subjects: new Map([['00u-alice', 0]]), services: new Map([['llmapp1', 1]]) };
+const index: OidcPrincipals = {
+  users: new Map([
+    ['alice', 0],
+    ['00u-alice', 0],
+  ]),
+  subjects: new Map([['00u-alice', 0]]),
+  services: new Map([['llmapp1', 1]]),
+};
 const of = (claims: JWTPayload) => principalOf(claims, issuer, index);
 
 describe('when the token is a client credentials token of the service', () => {

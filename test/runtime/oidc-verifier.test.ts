@@ -1,11 +1,11 @@
 // Token verification against a real OpenID Provider's discovery and JWKS on 127.0.0.1: every
 // forged, stale or misdirected token is refused with its own reason.
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { SignJWT, decodeJwt, type JWTPayload } from 'jose';
+import { decodeJwt, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenSource } from '../../client/index.ts';
 import { createOidcVerifier, type OidcVerifier } from '../../runtime/auth/oidc-verifier.ts';
-import { GATEWAY_RESOURCE, startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.ts';
+import { GATEWAY_RESOURCE, type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.ts';
 
 let idp: OidcIssuer;
 let verifier: OidcVerifier;

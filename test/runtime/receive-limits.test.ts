@@ -3,8 +3,8 @@
 // connections, and 503 while closing; every answer in our shape, with x-request-id and one audit
 // line, whichever front end took the request. Raw sockets: the wire is the point.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawExchange, parseResponses } from '../support/raw-http.ts';
-import { startTestGateway, waitFor, type TestGateway } from '../support/gateway.ts';
+import { startTestGateway, type TestGateway, waitFor } from '../support/gateway.ts';
+import { parseResponses, rawExchange } from '../support/raw-http.ts';
 import { createWorld, type World } from '../support/world.ts';
 
 let world: World;

@@ -24,7 +24,8 @@ describe('when the body is ordinary JSON', () => {
 
 describe('when the body is unusual JSON', () => {
   const cases: Record<string, string> = {
-    'model after nested objects with "model" keys': '{"messages":[{"model":"x","content":"{\\"model\\":1}"}],"tools":{"model":{"model":"y"}},"model":"local/a"}',
+    'model after nested objects with "model" keys':
+      '{"messages":[{"model":"x","content":"{\\"model\\":1}"}],"tools":{"model":{"model":"y"}},"model":"local/a"}',
     'a key spelled with escapes': '{"mod\\u0065l":"local/a","x":1}',
     'a key that contains "model"': '{"x\\"model":"local/a","model":"local/a"}',
     'backslashes before quotes': '{"a":"\\\\","model":"local/\\\\a\\"b","b":"\\\\\\""}',

@@ -39,7 +39,15 @@ function fakeStore(values: Record<string, string>) {
       store.reads.push(text);
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(resolve, store.delayMs);
-        if (!store.ignoreSignal) signal.addEventListener('abort', () => { clearTimeout(timer); reject(new SecretError('timeout', 'cancelled')); }, { once: true });
+        if (!store.ignoreSignal)
+          signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(timer);
+              reject(new SecretError('timeout', 'cancelled'));
+            },
+            { once: true },
+          );
       });
       if (store.gate !== null) await store.gate;
       if (store.failing !== null) throw store.failing;
@@ -64,7 +72,13 @@ describe('when a bundle activates', () => {
     store.gate = new Promise((resolve) => (open = resolve));
     const { resolver } = resolverFor(store);
     let settled = false;
-    const activation = resolver.activate([{ ref: REF, account: 'local' }, { ref: OTHER, account: 'azure' }, { ref: REF, account: 'dead' }]).then(() => (settled = true));
+    const activation = resolver
+      .activate([
+        { ref: REF, account: 'local' },
+        { ref: OTHER, account: 'azure' },
+        { ref: REF, account: 'dead' },
+      ])
+      .then(() => (settled = true));
     await until(() => store.reads.length === 2); // both reads under way at once, neither finished
     expect([settled, [...store.reads].sort()]).toEqual([false, [OTHER, REF].sort()]);
     open();
@@ -147,7 +161,10 @@ describe('when a reference was never read successfully', () => {
     const store = fakeStore({}); // the control: a missing value in a known store is retried
     const events: SecretReadEvent[] = [];
     const logged = createSecretResolver({ sources: [store.source], retryMs: 10, onRead: (e) => events.push(e) });
-    await logged.activate([{ ref: unsupported, account: 'g' }, { ref: REF, account: 'local' }]);
+    await logged.activate([
+      { ref: unsupported, account: 'g' },
+      { ref: REF, account: 'local' },
+    ]);
     await until(() => events.filter((e) => e.ref === REF).length >= 4);
     expect(events.filter((e) => e.ref === unsupported).map((e) => e.error?.reason)).toEqual(['unsupported_scheme']);
     logged.close();

@@ -2,8 +2,8 @@
 // two chunks of its body; a caller that reads slowly (backpressure) is not the provider's silence.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/gateway.ts';
-import { createWorld, type World } from '../support/world.ts';
 import { scaled } from '../support/time-scale.ts';
+import { createWorld, type World } from '../support/world.ts';
 
 // Short enough to keep the tests quick, long enough that a loaded machine does not time out a
 // provider that is answering.

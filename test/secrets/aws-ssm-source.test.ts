@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsSsmSecretSource } from '../../runtime/secrets/aws-ssm-source.ts';
 import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
-import { SSM_TEST_CREDENTIALS, startSsmServer, type SsmServer } from '../support/ssm-server.ts';
+import { SSM_TEST_CREDENTIALS, type SsmServer, startSsmServer } from '../support/ssm-server.ts';
 import { scaled } from '../support/time-scale.ts';
 import { expectSecretError } from './expect-secret-error.ts';
 
@@ -67,7 +67,10 @@ describe('when IAM denies ssm:GetParameter', () => {
 describe('when the secret access key is wrong', () => {
   it('is refused by the signature check and rejects with access_denied', async () => {
     const before = server.reads.length;
-    const wrong = createAwsSsmSecretSource({ endpoint: server.url, credentials: { accessKeyId: SSM_TEST_CREDENTIALS.accessKeyId, secretAccessKey: 'not-the-right-secret' } });
+    const wrong = createAwsSsmSecretSource({
+      endpoint: server.url,
+      credentials: { accessKeyId: SSM_TEST_CREDENTIALS.accessKeyId, secretAccessKey: 'not-the-right-secret' },
+    });
     const error = await expectSecretError(wrong.read(ref(), signal()), 'access_denied', { names: text(), never: [VALUE, 'not-the-right-secret'] });
     expect(error.message).toContain('InvalidSignatureException');
     expect(server.reads.length).toBe(before);
@@ -76,8 +79,14 @@ describe('when the secret access key is wrong', () => {
 
 describe('when the access key id is unknown', () => {
   it('rejects with access_denied', async () => {
-    const unknown = createAwsSsmSecretSource({ endpoint: server.url, credentials: { accessKeyId: 'MGUNKNOWNKEYID', secretAccessKey: SSM_TEST_CREDENTIALS.secretAccessKey } });
-    const error = await expectSecretError(unknown.read(ref(), signal()), 'access_denied', { names: text(), never: [VALUE, SSM_TEST_CREDENTIALS.secretAccessKey] });
+    const unknown = createAwsSsmSecretSource({
+      endpoint: server.url,
+      credentials: { accessKeyId: 'MGUNKNOWNKEYID', secretAccessKey: SSM_TEST_CREDENTIALS.secretAccessKey },
+    });
+    const error = await expectSecretError(unknown.read(ref(), signal()), 'access_denied', {
+      names: text(),
+      never: [VALUE, SSM_TEST_CREDENTIALS.secretAccessKey],
+    });
     expect(error.message).toContain('UnrecognizedClientException');
   });
 });
@@ -112,7 +121,10 @@ describe('when SSM does not answer', () => {
 describe('when the endpoint comes from the environment', () => {
   const saved = { ssm: process.env.AWS_ENDPOINT_URL_SSM, any: process.env.AWS_ENDPOINT_URL };
   afterEach(() => {
-    for (const [key, value] of [['AWS_ENDPOINT_URL_SSM', saved.ssm], ['AWS_ENDPOINT_URL', saved.any]] as const) {
+    for (const [key, value] of [
+      ['AWS_ENDPOINT_URL_SSM', saved.ssm],
+      ['AWS_ENDPOINT_URL', saved.any],
+    ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }

@@ -2,15 +2,20 @@
 // over HTTPS (self-signed certificate) with the bearer challenge flow.
 import type { GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAzureKvSecretSource, type AzureKvSourceOptions } from '../../runtime/secrets/azure-kv-source.ts';
+import { type AzureKvSourceOptions, createAzureKvSecretSource } from '../../runtime/secrets/azure-kv-source.ts';
 import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
-import { AZURE_TEST_TENANT, AZURE_TEST_TOKEN, startAzureKvServer, type AzureKvServer } from '../support/azure-kv-server.ts';
+import { AZURE_TEST_TENANT, AZURE_TEST_TOKEN, type AzureKvServer, startAzureKvServer } from '../support/azure-kv-server.ts';
 import { scaled } from '../support/time-scale.ts';
 import { expectSecretError } from './expect-secret-error.ts';
 
 const VALUE = 'azure-kv-test-value-0001';
 const ROTATED = 'azure-kv-test-value-0002';
-const ref = (secret = 'openai-key', version?: string): SecretRef => ({ scheme: 'azure-kv', vault: 'acme-prod-kv', secret, ...(version !== undefined ? { version } : {}) });
+const ref = (secret = 'openai-key', version?: string): SecretRef => ({
+  scheme: 'azure-kv',
+  vault: 'acme-prod-kv',
+  secret,
+  ...(version !== undefined ? { version } : {}),
+});
 const text = (secret = 'openai-key', version?: string) => `azure-kv://acme-prod-kv/${secret}${version !== undefined ? `?version=${version}` : ''}`;
 const signal = () => AbortSignal.timeout(scaled(5_000));
 
@@ -38,7 +43,8 @@ beforeEach(() => {
   server.acceptTokens([AZURE_TEST_TOKEN]);
 });
 
-const source = (options: AzureKvSourceOptions = {}) => createAzureKvSecretSource({ vaultUrlTemplate: server.urlTemplate, ca: server.ca, credential: fixedCredential(), ...options });
+const source = (options: AzureKvSourceOptions = {}) =>
+  createAzureKvSecretSource({ vaultUrlTemplate: server.urlTemplate, ca: server.ca, credential: fixedCredential(), ...options });
 
 describe('when the secret exists', () => {
   it('returns the current version after the challenge, asking for a vault token in the challenged tenant', async () => {

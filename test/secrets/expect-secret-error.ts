@@ -4,7 +4,11 @@ import { inspect } from 'node:util';
 import { expect } from 'vitest';
 import { SecretError } from '../../schemas/formats/secret-source.ts';
 
-export async function expectSecretError(read: Promise<unknown>, reason: SecretError['reason'], options: { names: string; never: readonly string[] }): Promise<SecretError> {
+export async function expectSecretError(
+  read: Promise<unknown>,
+  reason: SecretError['reason'],
+  options: { names: string; never: readonly string[] },
+): Promise<SecretError> {
   const error: unknown = await read.then(
     () => undefined,
     (e: unknown) => e,

@@ -4,7 +4,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createGcpSmSecretSource, type GcpSmSourceOptions } from '../../runtime/secrets/gcp-sm-source.ts';
 import type { SecretRef } from '../../schemas/formats/secret-ref.ts';
-import { GCP_TEST_TOKEN, startGcpSmServer, type GcpSmServer } from '../support/gcp-sm-server.ts';
+import { GCP_TEST_TOKEN, type GcpSmServer, startGcpSmServer } from '../support/gcp-sm-server.ts';
 import { scaled } from '../support/time-scale.ts';
 import { expectSecretError } from './expect-secret-error.ts';
 
@@ -78,7 +78,10 @@ describe('when the pinned version is disabled', () => {
   it('rejects with not_found and says it is disabled', async () => {
     const version = server.addVersion('acme-llm', 'disabled-one', VALUE);
     server.disableVersion('acme-llm', 'disabled-one', version);
-    const error = await expectSecretError(source().read(ref('disabled-one', String(version)), signal()), 'not_found', { names: text('disabled-one', String(version)), never: [VALUE] });
+    const error = await expectSecretError(source().read(ref('disabled-one', String(version)), signal()), 'not_found', {
+      names: text('disabled-one', String(version)),
+      never: [VALUE],
+    });
     expect(error.message).toContain('FAILED_PRECONDITION');
   });
 });

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKeyPair } from '../../schemas/formats/signing-keys.ts';
-import { startAzureKvServer, type AzureKvServer } from '../support/azure-kv-server.ts';
-import { startGcpSmServer, type GcpSmServer } from '../support/gcp-sm-server.ts';
+import { type AzureKvServer, startAzureKvServer } from '../support/azure-kv-server.ts';
+import { type GcpSmServer, startGcpSmServer } from '../support/gcp-sm-server.ts';
 import { runCli } from '../support/run-cli.ts';
+import { SSM_TEST_CREDENTIALS, type SsmServer, startSsmServer } from '../support/ssm-server.ts';
 import { scaled } from '../support/time-scale.ts';
-import { SSM_TEST_CREDENTIALS, startSsmServer, type SsmServer } from '../support/ssm-server.ts';
 
 const VALUES = {
   env: 'sk-cli-env-value-0001',
@@ -49,7 +49,15 @@ beforeAll(async () => {
 
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   gcp.trustServiceAccount(SA_EMAIL, publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  const serviceAccount = { type: 'service_account', project_id: 'acme-llm', private_key_id: 'test-key-1', private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), client_email: SA_EMAIL, client_id: '1', token_uri: `${gcp.url}/token` };
+  const serviceAccount = {
+    type: 'service_account',
+    project_id: 'acme-llm',
+    private_key_id: 'test-key-1',
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    client_email: SA_EMAIL,
+    client_id: '1',
+    token_uri: `${gcp.url}/token`,
+  };
   const signing = generateSigningKeyPair();
   await writeTree(dir, {
     'signing-key.pem': signing.privatePem,
@@ -117,7 +125,12 @@ describe('when every referenced secret is readable with the ambient credentials'
 describe('when some secrets cannot be read', () => {
   it('names each failing reference with its reason and exits 1', async () => {
     const r = await runCli(['secrets', 'check', '--policies', join(dir, 'policies'), '--format', 'json', ...READ_TIMEOUT], {
-      env: { ...env, CLI_TEST_ROOT_KEY: '', AWS_SECRET_ACCESS_KEY: 'a-wrong-secret-access-key', MODELGATE_AZURE_KV_URL_TEMPLATE: `${azure.url}/{vault}-missing` },
+      env: {
+        ...env,
+        CLI_TEST_ROOT_KEY: '',
+        AWS_SECRET_ACCESS_KEY: 'a-wrong-secret-access-key',
+        MODELGATE_AZURE_KV_URL_TEMPLATE: `${azure.url}/{vault}-missing`,
+      },
     });
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout) as { ok: boolean; secrets: { ref: string; ok: boolean; reason?: string; message?: string }[] };
@@ -161,7 +174,17 @@ describe('when a store does not answer', () => {
 describe('when checking a signed bundle', () => {
   it('reads the references the bundle carries', async () => {
     const bundle = join(dir, 'bundle.json');
-    const compiled = await runCli(['compile', '--policies', join(dir, 'policies'), '--out', bundle, '--signing-key', join(dir, 'signing-key.pem'), '--revision', 'test']);
+    const compiled = await runCli([
+      'compile',
+      '--policies',
+      join(dir, 'policies'),
+      '--out',
+      bundle,
+      '--signing-key',
+      join(dir, 'signing-key.pem'),
+      '--revision',
+      'test',
+    ]);
     expect(compiled.code, compiled.stderr).toBe(0);
     const r = await runCli(['secrets', 'check', '--bundle', bundle, '--public-key', join(dir, 'signing-key.pub.pem'), ...READ_TIMEOUT], { env });
     expect(r.code).toBe(0);

@@ -55,7 +55,8 @@ export async function startAzureKvServer(): Promise<AzureKvServer> {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-ms-keyvault-service-version': '1.9.0.0', ...headers });
     res.end(JSON.stringify(body));
   };
-  const error = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void => send(res, status, { error: { code, message } }, headers);
+  const error = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void =>
+    send(res, status, { error: { code, message } }, headers);
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
@@ -69,17 +70,43 @@ export async function startAzureKvServer(): Promise<AzureKvServer> {
     if (bearer === undefined || !tokens.has(bearer)) {
       // The challenge: where to get a token (the tenant's authority) and for which resource.
       const challenge = `Bearer authorization="https://login.microsoftonline.com/${AZURE_TEST_TENANT}", resource="https://vault.azure.net"`;
-      return error(res, 401, 'Unauthorized', bearer === undefined ? 'AKV10000: Request is missing a Bearer or PoP token.' : 'AKV10032: Invalid issuer.', { 'www-authenticate': challenge });
+      return error(res, 401, 'Unauthorized', bearer === undefined ? 'AKV10000: Request is missing a Bearer or PoP token.' : 'AKV10032: Invalid issuer.', {
+        'www-authenticate': challenge,
+      });
     }
     if (mode === 'hang') return; // never answers
-    if (mode === 'forbidden') return send(res, 403, { error: { code: 'Forbidden', message: 'Caller is not authorized to perform action on resource.\r\nAction: Microsoft.KeyVault/vaults/secrets/getSecret/action', innererror: { code: 'ForbiddenByRbac' } } });
-    if (mode === 'throttle') return error(res, 429, 'Throttled', 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached', { 'retry-after': '1' });
+    if (mode === 'forbidden')
+      return send(res, 403, {
+        error: {
+          code: 'Forbidden',
+          message: 'Caller is not authorized to perform action on resource.\r\nAction: Microsoft.KeyVault/vaults/secrets/getSecret/action',
+          innererror: { code: 'ForbiddenByRbac' },
+        },
+      });
+    if (mode === 'throttle')
+      return error(res, 429, 'Throttled', 'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached', {
+        'retry-after': '1',
+      });
     const [, vault, name, version] = m as unknown as [string, string, string, string | undefined];
     const versions = vaults.get(`${vault}/${name}`) ?? [];
     const entry = version === undefined ? versions.at(-1) : versions.find((v) => v.id === version);
-    if (entry === undefined) return error(res, 404, 'SecretNotFound', `A secret with (name/id) ${name}${version ? `/${version}` : ''} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`);
-    if (!entry.enabled) return send(res, 403, { error: { code: 'Forbidden', message: `Operation get is not allowed on a disabled secret.`, innererror: { code: 'SecretDisabled' } } });
-    send(res, 200, { value: entry.value, id: `https://${vault}.vault.azure.net/secrets/${name}/${entry.id}`, attributes: { enabled: true, created: 1_700_000_000, updated: 1_700_000_000, recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 90 }, tags: {} });
+    if (entry === undefined)
+      return error(
+        res,
+        404,
+        'SecretNotFound',
+        `A secret with (name/id) ${name}${version ? `/${version}` : ''} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+      );
+    if (!entry.enabled)
+      return send(res, 403, {
+        error: { code: 'Forbidden', message: `Operation get is not allowed on a disabled secret.`, innererror: { code: 'SecretDisabled' } },
+      });
+    send(res, 200, {
+      value: entry.value,
+      id: `https://${vault}.vault.azure.net/secrets/${name}/${entry.id}`,
+      attributes: { enabled: true, created: 1_700_000_000, updated: 1_700_000_000, recoveryLevel: 'Recoverable+Purgeable', recoverableDays: 90 },
+      tags: {},
+    });
   };
 
   const server = createServer({ key, cert }, handle);
@@ -92,7 +119,13 @@ export async function startAzureKvServer(): Promise<AzureKvServer> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== '/msi/token' || req.headers['x-identity-header'] !== identityHeader) return send(res, 400, { error: 'invalid_request' });
     if (url.searchParams.get('resource') !== 'https://vault.azure.net') return send(res, 400, { error: 'invalid_resource' });
-    send(res, 200, { access_token: AZURE_TEST_TOKEN, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: 'https://vault.azure.net', token_type: 'Bearer', client_id: '00000000-0000-0000-0000-000000000001' });
+    send(res, 200, {
+      access_token: AZURE_TEST_TOKEN,
+      expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+      resource: 'https://vault.azure.net',
+      token_type: 'Bearer',
+      client_id: '00000000-0000-0000-0000-000000000001',
+    });
   });
   await new Promise<void>((resolve) => identity.listen(0, '127.0.0.1', resolve));
   const identityPort = (identity.address() as AddressInfo).port;

@@ -3,9 +3,9 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { parseBundleSource } from '../../runtime/bundle/download.ts';
 import type { ExpiryPolicy } from '../../runtime/bundle/status.ts';
 import type { CloudSecretSourcesOptions } from '../../runtime/secrets/cloud-sources.ts';
-import { startRuntime, type RunningRuntime } from '../../runtime/start.ts';
-import { AUDIENCE } from './policies.ts';
+import { type RunningRuntime, startRuntime } from '../../runtime/start.ts';
 import { captureLogs, type LogCapture } from './logs.ts';
+import { AUDIENCE } from './policies.ts';
 import { HANG_GUARD_MS, scaled, TIME_SCALE } from './time-scale.ts';
 
 export interface TestGateway extends RunningRuntime {

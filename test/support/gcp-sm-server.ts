@@ -4,7 +4,7 @@
 // ({"error": {"code", "message", "status"}}), as https://cloud.google.com/secret-manager/docs/reference/rest
 // Bearer tokens: fixed access tokens, or self-signed service account JWTs (what google-auth-library
 // sends for a service account key file under ADC), checked against the registered public key.
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -61,7 +61,8 @@ export async function startGcpSmServer(): Promise<GcpSmServer> {
     const name = `projects/${project}/secrets/${secret}/versions/${version}`;
     reads.push(name);
     if (mode === 'hang') return; // never answers
-    if (mode === 'permission_denied') return fail('PERMISSION_DENIED', `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).`);
+    if (mode === 'permission_denied')
+      return fail('PERMISSION_DENIED', `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).`);
     if (mode === 'throttle') return fail('RESOURCE_EXHAUSTED', "Quota exceeded for quota metric 'Access requests' and limit 'Access requests per minute'.");
     if (mode === 'unavailable') return fail('UNAVAILABLE', 'The service is currently unavailable.');
     const versions = secrets.get(`${project}/${secret}`) ?? [];
@@ -71,7 +72,12 @@ export async function startGcpSmServer(): Promise<GcpSmServer> {
     if (entry === undefined) return fail('NOT_FOUND', `Secret Version [projects/${project}/secrets/${secret}/versions/${version}] not found.`);
     if (!entry.enabled) return fail('FAILED_PRECONDITION', `Secret Version [${name}] is in DISABLED state.`);
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-    res.end(JSON.stringify({ name: `projects/${project}/secrets/${secret}/versions/${number}`, payload: { data: Buffer.from(entry.value, 'utf8').toString('base64') } }));
+    res.end(
+      JSON.stringify({
+        name: `projects/${project}/secrets/${secret}/versions/${number}`,
+        payload: { data: Buffer.from(entry.value, 'utf8').toString('base64') },
+      }),
+    );
   });
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -117,7 +123,8 @@ function selfSignedJwtValid(token: string, accounts: ReadonlyMap<string, KeyObje
     const key = accounts.get(claims.iss ?? '');
     if (h.alg !== 'RS256' || key === undefined || claims.sub !== claims.iss) return false;
     if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) return false;
-    const forUs = claims.scope?.split(' ').includes('https://www.googleapis.com/auth/cloud-platform') === true || claims.aud === 'https://secretmanager.googleapis.com/';
+    const forUs =
+      claims.scope?.split(' ').includes('https://www.googleapis.com/auth/cloud-platform') === true || claims.aud === 'https://secretmanager.googleapis.com/';
     return forUs && verify('sha256', Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url'));
   } catch {
     return false;

@@ -71,7 +71,10 @@ export async function startGitHubApi(routes: readonly GitHubRoute[], options: Gi
     api.requests.push(`${method} ${rawUrl}`);
     if (!api.up) return { status: 503, body: { message: 'Service Unavailable' } };
     const url = new URL(rawUrl, api.url);
-    const path = url.pathname.split('/').map((segment) => decodeURIComponent(segment)).join('/');
+    const path = url.pathname
+      .split('/')
+      .map((segment) => decodeURIComponent(segment))
+      .join('/');
     const presented = /^(?:token|bearer) (.+)$/i.exec(headers.authorization ?? '')?.[1];
     const authorized = options.token === undefined || presented === options.token;
     for (const route of routes) {

@@ -1,5 +1,5 @@
 // Pull request comments for the GitHub stand-in: list (paginated), create, update.
-import { notFound, paginate, type GitHubRoute } from './github-api.ts';
+import { type GitHubRoute, notFound, paginate } from './github-api.ts';
 
 export interface StoredComment {
   id: number;
@@ -39,7 +39,11 @@ export function githubCommentRoutes(state: CommentState): GitHubRoute[] {
       handle: (req) => {
         const key = `${req.params[0]}/${req.params[1]}#${req.params[2]}`;
         const id = nextId++;
-        const comment = { id, body: parse(req.body), html_url: `https://github.test/${req.params[0]}/${req.params[1]}/pull/${req.params[2]}#issuecomment-${id}` };
+        const comment = {
+          id,
+          body: parse(req.body),
+          html_url: `https://github.test/${req.params[0]}/${req.params[1]}/pull/${req.params[2]}#issuecomment-${id}`,
+        };
         state.comments.set(key, [...(state.comments.get(key) ?? []), comment]);
         return { status: 201, body: comment };
       },

@@ -1,6 +1,6 @@
 // Stand-in routes for the GitHub directory: users with numeric ids, one org's members and teams.
 // Compose them with other route tables on one startGitHubApi server.
-import { notFound, paginate, type GitHubReply, type GitHubRequest, type GitHubRoute } from './github-api.ts';
+import { type GitHubReply, type GitHubRequest, type GitHubRoute, notFound, paginate } from './github-api.ts';
 
 export interface GitHubDirectoryState {
   org: string;
@@ -21,7 +21,10 @@ export interface GitHubDirectoryState {
   arrivals: { atMs: number; limited: boolean }[];
 }
 
-export function gitHubDirectoryState(org: string, init: { users?: Record<string, number>; members?: string[]; teams?: Record<string, string[]> } = {}): GitHubDirectoryState {
+export function gitHubDirectoryState(
+  org: string,
+  init: { users?: Record<string, number>; members?: string[]; teams?: Record<string, string[]> } = {},
+): GitHubDirectoryState {
   return {
     org,
     users: new Map(Object.entries(init.users ?? {})),
@@ -46,24 +49,36 @@ export function renameLogin(state: GitHubDirectoryState, from: string, to: strin
   state.users.delete(from);
   state.users.set(to, id);
   if (state.members.delete(from)) state.members.add(to);
-  for (const [slug, logins] of state.teams) state.teams.set(slug, logins.map((l) => (l === from ? to : l)));
+  for (const [slug, logins] of state.teams)
+    state.teams.set(
+      slug,
+      logins.map((l) => (l === from ? to : l)),
+    );
 }
 
 export function githubDirectoryRoutes(state: GitHubDirectoryState): GitHubRoute[] {
   const org = escapeText(state.org);
-  const guarded = (handle: (request: GitHubRequest) => GitHubReply) => (request: GitHubRequest): GitHubReply => {
-    state.hits += 1;
-    const limit = state.rateLimit;
-    const limited = limit !== null && limit.count > 0;
-    state.arrivals.push({ atMs: Date.now(), limited });
-    if (limited) {
-      limit.count -= 1;
-      const headers: Record<string, string> =
-        limit.retryAfter !== undefined ? { 'retry-after': String(limit.retryAfter) } : { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(limit.resetAt ?? Math.ceil(Date.now() / 1000) + 3600) };
-      return { status: 403, headers, body: { message: 'API rate limit exceeded', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' } };
-    }
-    return handle(request);
-  };
+  const guarded =
+    (handle: (request: GitHubRequest) => GitHubReply) =>
+    (request: GitHubRequest): GitHubReply => {
+      state.hits += 1;
+      const limit = state.rateLimit;
+      const limited = limit !== null && limit.count > 0;
+      state.arrivals.push({ atMs: Date.now(), limited });
+      if (limited) {
+        limit.count -= 1;
+        const headers: Record<string, string> =
+          limit.retryAfter !== undefined
+            ? { 'retry-after': String(limit.retryAfter) }
+            : { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(limit.resetAt ?? Math.ceil(Date.now() / 1000) + 3600) };
+        return {
+          status: 403,
+          headers,
+          body: { message: 'API rate limit exceeded', documentation_url: 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' },
+        };
+      }
+      return handle(request);
+    };
   const canonical = (login: string): string | undefined => [...state.users.keys()].find((l) => l.toLowerCase() === login.toLowerCase());
 
   return [
@@ -80,7 +95,8 @@ export function githubDirectoryRoutes(state: GitHubDirectoryState): GitHubRoute[
       method: 'GET',
       pattern: new RegExp(`^/orgs/${org}/members/([^/]+)$`, 'i'),
       handle: guarded((request) => {
-        if (state.requesterOutsideOrg) return { status: 302, headers: { location: `${request.baseUrl}/orgs/${state.org}/public_members/${request.params[0]}` } };
+        if (state.requesterOutsideOrg)
+          return { status: 302, headers: { location: `${request.baseUrl}/orgs/${state.org}/public_members/${request.params[0]}` } };
         const login = canonical(request.params[0]!);
         return login !== undefined && state.members.has(login) ? { status: 204 } : notFound();
       }),
@@ -91,7 +107,10 @@ export function githubDirectoryRoutes(state: GitHubDirectoryState): GitHubRoute[
       handle: guarded((request) => {
         const logins = state.teams.get(request.params[0]!);
         if (logins === undefined) return notFound();
-        return paginate(request, logins.map((login) => user(login, state.users.get(login) ?? 0)));
+        return paginate(
+          request,
+          logins.map((login) => user(login, state.users.get(login) ?? 0)),
+        );
       }),
     },
   ];

@@ -4,7 +4,7 @@
 // /OWNER/REPO/releases/latest/download/NAME (302 to the latest release's asset).
 // Compose them with other route tables on one startGitHubApi server.
 import { createHash } from 'node:crypto';
-import { notFound, paginate, type GitHubReply, type GitHubRequest, type GitHubRoute } from './github-api.ts';
+import { type GitHubReply, type GitHubRequest, type GitHubRoute, notFound, paginate } from './github-api.ts';
 
 export interface StandInAsset {
   id: number;
@@ -52,8 +52,19 @@ export function latestAsset(state: GitHubReleaseState, name = 'bundle.json'): Bu
 
 /** Adds a published release directly (a test's starting point), optionally marked latest. */
 export function addRelease(state: GitHubReleaseState, tagName: string, assets: Record<string, Buffer>, latest = true): StandInRelease {
-  const release: StandInRelease = { id: state.nextId++, tagName, name: tagName, body: null, draft: false, prerelease: false, targetCommitish: 'main', createdAt: new Date().toISOString(), assets: [] };
-  for (const [name, bytes] of Object.entries(assets)) release.assets.push({ id: state.nextId++, name, label: null, contentType: 'application/octet-stream', bytes, createdAt: release.createdAt });
+  const release: StandInRelease = {
+    id: state.nextId++,
+    tagName,
+    name: tagName,
+    body: null,
+    draft: false,
+    prerelease: false,
+    targetCommitish: 'main',
+    createdAt: new Date().toISOString(),
+    assets: [],
+  };
+  for (const [name, bytes] of Object.entries(assets))
+    release.assets.push({ id: state.nextId++, name, label: null, contentType: 'application/octet-stream', bytes, createdAt: release.createdAt });
   state.releases.push(release);
   if (latest) state.latestId = release.id;
   return release;
@@ -66,7 +77,15 @@ export function githubReleaseRoutes(state: GitHubReleaseState): GitHubRoute[] {
   const byId = (text: string | undefined): StandInRelease | undefined => state.releases.find((r) => r.id === Number(text));
 
   return [
-    { method: 'GET', pattern: api(''), handle: (req) => paginate(req, [...state.releases].reverse().map((r) => releaseJson(state, req, r))) },
+    {
+      method: 'GET',
+      pattern: api(''),
+      handle: (req) =>
+        paginate(
+          req,
+          [...state.releases].reverse().map((r) => releaseJson(state, req, r)),
+        ),
+    },
     {
       method: 'GET',
       pattern: api('\\/latest'),
@@ -87,11 +106,20 @@ export function githubReleaseRoutes(state: GitHubReleaseState): GitHubRoute[] {
       method: 'POST',
       pattern: api(''),
       handle: async (req): Promise<GitHubReply> => {
-        const input = JSON.parse(req.body.toString('utf8')) as { tag_name?: unknown; name?: string; body?: string; draft?: boolean; prerelease?: boolean; make_latest?: string; target_commitish?: string };
+        const input = JSON.parse(req.body.toString('utf8')) as {
+          tag_name?: unknown;
+          name?: string;
+          body?: string;
+          draft?: boolean;
+          prerelease?: boolean;
+          make_latest?: string;
+          target_commitish?: string;
+        };
         if (typeof input.tag_name !== 'string' || input.tag_name === '') return validationFailed('Release', 'missing_field', 'tag_name');
         await state.beforeCreate?.(input.tag_name);
         // The tag is the arbiter: a second release for an existing tag fails (GitHub: 422 already_exists).
-        if (state.bareTags.has(input.tag_name) || state.releases.some((r) => r.tagName === input.tag_name)) return validationFailed('Release', 'already_exists', 'tag_name');
+        if (state.bareTags.has(input.tag_name) || state.releases.some((r) => r.tagName === input.tag_name))
+          return validationFailed('Release', 'already_exists', 'tag_name');
         const release: StandInRelease = {
           id: state.nextId++,
           tagName: input.tag_name,
@@ -139,7 +167,14 @@ export function githubReleaseRoutes(state: GitHubReleaseState): GitHubRoute[] {
         const name = req.query.get('name');
         if (name === null || name === '') return validationFailed('ReleaseAsset', 'missing_field', 'name');
         if (release.assets.some((a) => a.name === name)) return validationFailed('ReleaseAsset', 'already_exists', 'name');
-        const asset: StandInAsset = { id: state.nextId++, name, label: req.query.get('label'), contentType: String(req.headers['content-type'] ?? 'application/octet-stream'), bytes: Buffer.from(req.body), createdAt: new Date().toISOString() };
+        const asset: StandInAsset = {
+          id: state.nextId++,
+          name,
+          label: req.query.get('label'),
+          contentType: String(req.headers['content-type'] ?? 'application/octet-stream'),
+          bytes: Buffer.from(req.body),
+          createdAt: new Date().toISOString(),
+        };
         release.assets.push(asset);
         return { status: 201, body: assetJson(state, req, release, asset) };
       },
@@ -152,7 +187,8 @@ export function githubReleaseRoutes(state: GitHubReleaseState): GitHubRoute[] {
         if (found === null) return notFound();
         const [release, asset] = found;
         // With accept: application/octet-stream GitHub redirects to the file; Octokit follows.
-        if (String(req.headers.accept ?? '').includes('application/octet-stream')) return { status: 302, headers: { location: downloadUrl(state, req, release, asset) } };
+        if (String(req.headers.accept ?? '').includes('application/octet-stream'))
+          return { status: 302, headers: { location: downloadUrl(state, req, release, asset) } };
         return ok(assetJson(state, req, release, asset));
       },
     },
@@ -189,7 +225,14 @@ function ok(body: unknown): GitHubReply {
 }
 
 function validationFailed(resource: string, code: string, field: string): GitHubReply {
-  return { status: 422, body: { message: 'Validation Failed', errors: [{ resource, code, field }], documentation_url: 'https://docs.github.com/rest/releases/releases#create-a-release' } };
+  return {
+    status: 422,
+    body: {
+      message: 'Validation Failed',
+      errors: [{ resource, code, field }],
+      documentation_url: 'https://docs.github.com/rest/releases/releases#create-a-release',
+    },
+  };
 }
 
 function findAsset(state: GitHubReleaseState, id: number): [StandInRelease, StandInAsset] | null {

@@ -44,7 +44,11 @@ export function naiveEvaluator(files: readonly SourceFile[]): NaiveEvaluator {
       const account = parseDocument(file.text).toJS() as { name: string; models: { name: string; enabled?: boolean }[] };
       for (const model of account.models) enabled.set(`${account.name}/${model.name}`, model.enabled !== false);
     } else if (/^directory\.ya?ml$/.test(file.path)) {
-      const directory = parseDocument(file.text).toJS() as { users?: { username: string }[]; teams?: { name: string; members: string[] }[]; services?: { name: string }[] };
+      const directory = parseDocument(file.text).toJS() as {
+        users?: { username: string }[];
+        teams?: { name: string; members: string[] }[];
+        services?: { name: string }[];
+      };
       for (const user of directory.users ?? []) users.push(user.username);
       for (const team of directory.teams ?? []) teams.set(team.name, team.members);
       for (const service of directory.services ?? []) services.push(service.name);

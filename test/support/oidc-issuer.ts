@@ -126,8 +126,10 @@ export async function startOidcIssuer(options: OidcIssuerOptions = {}): Promise<
 const page = (ctx: { body: unknown }, html: string): void => {
   ctx.body = `<!DOCTYPE html><html><body>${html}</body></html>`;
 };
-const userCodeInputSource = async (ctx: { body: unknown }, form: string): Promise<void> => page(ctx, `${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
-const userCodeConfirmSource = async (ctx: { body: unknown }, form: string): Promise<void> => page(ctx, `${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`);
+const userCodeInputSource = async (ctx: { body: unknown }, form: string): Promise<void> =>
+  page(ctx, `${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
+const userCodeConfirmSource = async (ctx: { body: unknown }, form: string): Promise<void> =>
+  page(ctx, `${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`);
 const successSource = async (ctx: { body: unknown }): Promise<void> => page(ctx, '<p>Sign-in Success</p>');
 
 function newSigningJwk(kid: string): { jwk: object; privateKey: KeyObject } {
@@ -152,7 +154,9 @@ async function finishInteraction(provider: Provider, req: IncomingMessage, res: 
     await provider.interactionFinished(req, res, { login: { accountId } }, { mergeWithLastSubmission: false });
     return;
   }
-  const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: details.session!.accountId, clientId: String(params.client_id) });
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: details.session!.accountId, clientId: String(params.client_id) });
   const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
   if (missing.missingOIDCScope) grant!.addOIDCScope(missing.missingOIDCScope.join(' '));
   if (missing.missingOIDCClaims) grant!.addOIDCClaims(missing.missingOIDCClaims);

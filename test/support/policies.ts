@@ -4,7 +4,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { compileBundle } from '../../compiler/bundle/compile-bundle.ts';
-import { signPayload as signWith, type SignedBundle } from '../../compiler/bundle/sign.ts';
+import { type SignedBundle, signPayload as signWith } from '../../compiler/bundle/sign.ts';
 import { mintApiKey, sha256Hex } from '../../schemas/formats/api-key.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 
@@ -59,7 +59,8 @@ export async function writePolicyTree(dir: string, keys: TestKeys, options: Tree
       (options.bobGrantExpires !== undefined ? `  - models: [local/gpt-4o-mini]\n    users: [bob]\n    expires: ${options.bobGrantExpires}\n` : '') +
       (options.extraRules ?? ''),
   };
-  const record = (key: string, principal: string, extra = ''): string => `id: ${keyId(key)}\nprincipal: ${principal}\nsha256: ${sha256Hex(key)}\ncreated: 2026-01-01T00:00:00Z\n${extra}`;
+  const record = (key: string, principal: string, extra = ''): string =>
+    `id: ${keyId(key)}\nprincipal: ${principal}\nsha256: ${sha256Hex(key)}\ncreated: 2026-01-01T00:00:00Z\n${extra}`;
   files[`keys/${keyId(keys.alice)}.yaml`] = record(keys.alice, 'alice');
   files[`keys/${keyId(keys.bob)}.yaml`] = record(keys.bob, 'bob');
   files[`keys/${keyId(keys.llmapp1)}.yaml`] = record(keys.llmapp1, 'service:llmapp1');

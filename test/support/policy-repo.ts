@@ -1,7 +1,7 @@
 // A throwaway git repository holding a copy of the example policies, for plan and GitOps tests.
 // Commits use fixed names and dates, so the same trees give the same commit ids on every run.
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,15 @@ export async function createPolicyRepo(): Promise<PolicyRepo> {
   let tick = 0;
   const git = async (...args: string[]): Promise<string> => {
     const date = `2026-11-01T00:00:${String(tick).padStart(2, '0')}Z`;
-    const env = { ...process.env, GIT_AUTHOR_NAME: 'Policy Author', GIT_AUTHOR_EMAIL: 'author@example.com', GIT_COMMITTER_NAME: 'Policy Author', GIT_COMMITTER_EMAIL: 'author@example.com', GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
+    const env = {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'Policy Author',
+      GIT_AUTHOR_EMAIL: 'author@example.com',
+      GIT_COMMITTER_NAME: 'Policy Author',
+      GIT_COMMITTER_EMAIL: 'author@example.com',
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_DATE: date,
+    };
     const { stdout } = await run('git', ['-C', root, '-c', 'commit.gpgsign=false', ...args], { env });
     return stdout;
   };

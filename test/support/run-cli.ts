@@ -16,9 +16,16 @@ export interface CliResult {
 
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const execOptions = { cwd: options.cwd, env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024, timeout: CLI_HANG_GUARD_MS, killSignal: 'SIGKILL' as const };
+    const execOptions = {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: CLI_HANG_GUARD_MS,
+      killSignal: 'SIGKILL' as const,
+    };
     execFile(process.execPath, [BIN, ...args], execOptions, (error, stdout, stderr) => {
-      if (error?.killed === true) stderr += `\n[run-cli] modelgate ${args.join(' ')} killed after the ${CLI_HANG_GUARD_MS} ms hang guard (MG_TEST_TIME_SCALE)\n`;
+      if (error?.killed === true)
+        stderr += `\n[run-cli] modelgate ${args.join(' ')} killed after the ${CLI_HANG_GUARD_MS} ms hang guard (MG_TEST_TIME_SCALE)\n`;
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });

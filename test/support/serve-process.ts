@@ -1,6 +1,6 @@
 // `modelgate serve` as a child process, as operators run it: its log lines are collected and the
 // address comes from its "listening" line.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './gateway.ts';
 import { scaled } from './time-scale.ts';
@@ -15,7 +15,9 @@ export interface ServeProcess {
 
 /** Starts `modelgate serve ARGS`; `bin` is another modelgate launcher (e.g. an installed package's). */
 export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}, bin: string = BIN): Promise<ServeProcess> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], { env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', ...env } });
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], {
+    env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', ...env },
+  });
   const lines: string[] = [];
   let partial = '';
   const collect = (chunk: Buffer): void => {

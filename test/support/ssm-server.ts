@@ -58,7 +58,12 @@ export async function startSsmServer(options: { credentials?: { accessKeyId: str
     const name = input.Name ?? '';
     reads.push(name);
     if (mode === 'hang') return; // never answers: the client's timeout or abort must end it
-    if (mode === 'access_denied') return fail(400, 'AccessDeniedException', `User: arn:aws:iam::123456789012:user/test is not authorized to perform: ssm:GetParameter on resource: arn:aws:ssm:us-east-1:123456789012:parameter${name}`);
+    if (mode === 'access_denied')
+      return fail(
+        400,
+        'AccessDeniedException',
+        `User: arn:aws:iam::123456789012:user/test is not authorized to perform: ssm:GetParameter on resource: arn:aws:ssm:us-east-1:123456789012:parameter${name}`,
+      );
     if (mode === 'throttle') return fail(400, 'ThrottlingException', 'Rate exceeded');
     if (mode === 'internal_error') return fail(500, 'InternalServerError', 'internal error');
     const parameter = parameters.get(name);
@@ -102,9 +107,15 @@ export async function startSsmServer(options: { credentials?: { accessKeyId: str
 }
 
 /** Verifies an AWS4-HMAC-SHA256 Authorization header over the exact request received. */
-function checkSignature(req: IncomingMessage, body: Buffer, credentials: { accessKeyId: string; secretAccessKey: string }): 'ok' | 'unknown_key' | 'bad_signature' {
+function checkSignature(
+  req: IncomingMessage,
+  body: Buffer,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): 'ok' | 'unknown_key' | 'bad_signature' {
   const header = req.headers.authorization ?? '';
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(header);
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+    header,
+  );
   if (m === null) return 'bad_signature';
   const [, keyId, date, region, service, signedHeaders, signature] = m as unknown as [string, string, string, string, string, string, string];
   if (keyId !== credentials.accessKeyId) return 'unknown_key';
@@ -114,7 +125,10 @@ function checkSignature(req: IncomingMessage, body: Buffer, credentials: { acces
   if (!names.includes('host') || !names.includes('x-amz-date')) return 'bad_signature';
   const canonicalHeaders = names.map((n) => `${n}:${headerValue(req, n)}\n`).join('');
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const canonicalQuery = [...url.searchParams].map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).sort().join('&');
+  const canonicalQuery = [...url.searchParams]
+    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
+    .sort()
+    .join('&');
   const canonicalRequest = [req.method, url.pathname, canonicalQuery, canonicalHeaders, signedHeaders, sha256(body)].join('\n');
   const scope = `${date}/${region}/${service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');

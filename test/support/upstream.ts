@@ -45,7 +45,14 @@ export interface UpstreamOptions {
 const CREATED = 1_700_000_000;
 
 export async function startUpstream(options: UpstreamOptions): Promise<Upstream> {
-  const state = { received: [] as ReceivedRequest[], aborted: [] as string[], open: new Set<string>(), delayMs: 2000, firehoseBytes: 0, openaiKeys: new Set([options.openaiKey, ...(options.extraOpenaiKeys ?? [])]) };
+  const state = {
+    received: [] as ReceivedRequest[],
+    aborted: [] as string[],
+    open: new Set<string>(),
+    delayMs: 2000,
+    firehoseBytes: 0,
+    openaiKeys: new Set([options.openaiKey, ...(options.extraOpenaiKeys ?? [])]),
+  };
   let counter = 0;
   const server: Server = createServer((req, res) => {
     const id = `u${++counter}`;
@@ -76,10 +83,13 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
       res.end(JSON.stringify(value));
     };
     if (azure) {
-      if (headers['api-key'] !== options.azureKey || headers.authorization !== undefined) return json(401, { error: { code: '401', message: 'Access denied due to invalid subscription key.' } });
-      if (options.azureApiVersion !== undefined && azure[3] !== options.azureApiVersion) return json(404, { error: { code: 'DeploymentNotFound', message: 'wrong api-version' } });
+      if (headers['api-key'] !== options.azureKey || headers.authorization !== undefined)
+        return json(401, { error: { code: '401', message: 'Access denied due to invalid subscription key.' } });
+      if (options.azureApiVersion !== undefined && azure[3] !== options.azureApiVersion)
+        return json(404, { error: { code: 'DeploymentNotFound', message: 'wrong api-version' } });
     } else if (openai) {
-      if (!state.openaiKeys.has(/^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] ?? '')) return json(401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      if (!state.openaiKeys.has(/^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] ?? ''))
+        return json(401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', code: 'invalid_api_key' } });
     } else {
       return json(404, { error: { message: `no route ${url}` } });
     }
@@ -88,17 +98,35 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     if (model.startsWith('slow')) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, state.delayMs);
-        res.on('close', () => { clearTimeout(timer); resolve(); });
+        res.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
     if (res.destroyed) return;
-    if (model === 'leaky-error') return json(500, { error: { message: `internal failure using key ${options.openaiKey} (also tried sk-proj-abcdefghijklmnopqrstuvwx)`, type: 'server_error', code: 'boom' } });
-    if (model === 'root-key-refused') return json(401, { error: { message: `Incorrect API key provided: ${options.openaiKey.slice(0, 7)}****`, type: 'invalid_request_error', code: 'invalid_api_key' } });
-    if (model === 'rate-limited') return json(429, { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } }, { 'retry-after': '7', 'x-ratelimit-remaining-requests': '0', 'set-cookie': 'upstream=secret' });
+    if (model === 'leaky-error')
+      return json(500, {
+        error: { message: `internal failure using key ${options.openaiKey} (also tried sk-proj-abcdefghijklmnopqrstuvwx)`, type: 'server_error', code: 'boom' },
+      });
+    if (model === 'root-key-refused')
+      return json(401, {
+        error: { message: `Incorrect API key provided: ${options.openaiKey.slice(0, 7)}****`, type: 'invalid_request_error', code: 'invalid_api_key' },
+      });
+    if (model === 'rate-limited')
+      return json(
+        429,
+        { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } },
+        { 'retry-after': '7', 'x-ratelimit-remaining-requests': '0', 'set-cookie': 'upstream=secret' },
+      );
     if (operation === 'embeddings') {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
       const vector = new Float32Array([0.25, -0.5, 0.75]);
-      const data = inputs.map((_, index) => ({ object: 'embedding', index, embedding: body.encoding_format === 'base64' ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector) }));
+      const data = inputs.map((_, index) => ({
+        object: 'embedding',
+        index,
+        embedding: body.encoding_format === 'base64' ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector),
+      }));
       return json(200, { object: 'list', data, model, usage: { prompt_tokens: 5, total_tokens: 5 } });
     }
     const chat = operation === 'chat/completions';
@@ -106,11 +134,21 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     const usage = { prompt_tokens: 11, completion_tokens: 4, total_tokens: 15, completion_tokens_details: { reasoning_tokens: 0 } };
     if (body.stream !== true) {
       const choice = chat ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' } : { index: 0, text, finish_reason: 'stop' };
-      return json(200, { id: 'cmpl-1', object: chat ? 'chat.completion' : 'text_completion', created: CREATED, model, choices: [choice], usage }, { 'set-cookie': 'upstream=secret', 'x-upstream-internal': 'yes' });
+      return json(
+        200,
+        { id: 'cmpl-1', object: chat ? 'chat.completion' : 'text_completion', created: CREATED, model, choices: [choice], usage },
+        { 'set-cookie': 'upstream=secret', 'x-upstream-internal': 'yes' },
+      );
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const event = (value: unknown): boolean => res.write(`data: ${JSON.stringify(value)}\n\n`);
-    const chunk = (content: string, finish: string | null = null): unknown => ({ id: 'chunk-1', object: chat ? 'chat.completion.chunk' : 'text_completion', created: CREATED, model, choices: [chat ? { index: 0, delta: { content }, finish_reason: finish } : { index: 0, text: content, finish_reason: finish }] });
+    const chunk = (content: string, finish: string | null = null): unknown => ({
+      id: 'chunk-1',
+      object: chat ? 'chat.completion.chunk' : 'text_completion',
+      created: CREATED,
+      model,
+      choices: [chat ? { index: 0, delta: { content }, finish_reason: finish } : { index: 0, text: content, finish_reason: finish }],
+    });
     if (model === 'hang-stream') {
       event(chunk('still '));
       return; // never ends; the test expects the gateway to close this when its caller leaves

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signingPair, startTestGateway, type TestGateway, type TestGatewayOptions } from './gateway.ts';
-import { buildBundle, mintTestKeys, writePolicyTree, type TestKeys, type TreeOptions } from './policies.ts';
+import { buildBundle, mintTestKeys, type TestKeys, type TreeOptions, writePolicyTree } from './policies.ts';
 import { startUpstream, type Upstream } from './upstream.ts';
 
 export interface World {

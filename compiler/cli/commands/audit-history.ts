@@ -1,7 +1,7 @@
-import { findPrincipal, principalHistory, type IdentityEvent, type ModelChange, type PrincipalHistory } from '../../audit/history.ts';
+import { findPrincipal, type IdentityEvent, type ModelChange, type PrincipalHistory, principalHistory } from '../../audit/history.ts';
 import { snapshotCache } from '../../audit/revision-snapshots.ts';
-import { parsePrincipal } from '../../resolve/principal.ts';
 import type { CommitInfo } from '../../git/history.ts';
+import { parsePrincipal } from '../../resolve/principal.ts';
 import { parse } from '../args.ts';
 import { AUDIT_OPTIONS, auditPoint, commitLine, noPolicyCommit } from '../audit-input.ts';
 import type { Command } from '../command.ts';
@@ -46,14 +46,28 @@ Exit codes: 0 answered, 1 a principal no policy commit knows, 2 usage or environ
 
     const history = principalHistory(steps, lookup.principal, point.at);
     const until = point.commits[point.commits.length - 1]!;
-    printResult(json, { ok: true, principal: history.principal, at: point.at.toISOString(), policyCommit: until, commits: point.commits.length, events: history.events, skipped: history.skipped }, renderText(history, point.commits.length, until, point.at));
+    printResult(
+      json,
+      {
+        ok: true,
+        principal: history.principal,
+        at: point.at.toISOString(),
+        policyCommit: until,
+        commits: point.commits.length,
+        events: history.events,
+        skipped: history.skipped,
+      },
+      renderText(history, point.commits.length, until, point.at),
+    );
     return 0;
   },
 };
 
 function renderText(history: PrincipalHistory, commits: number, until: CommitInfo, at: Date): string {
   const { kind, name, id } = history.principal;
-  const lines = [`${kind} ${name} (${id}): access over ${commits} policy commit${commits === 1 ? '' : 's'}, up to ${until.id.slice(0, 12)}, as of ${at.toISOString()}`];
+  const lines = [
+    `${kind} ${name} (${id}): access over ${commits} policy commit${commits === 1 ? '' : 's'}, up to ${until.id.slice(0, 12)}, as of ${at.toISOString()}`,
+  ];
   for (const event of history.events) {
     if (event.type === 'lapsed') {
       lines.push(`${event.at} lapsed  ${event.model}  ${event.sources.join(', ')}  (policies of ${event.commit.id.slice(0, 12)})`);
@@ -62,12 +76,18 @@ function renderText(history: PrincipalHistory, commits: number, until: CommitInf
     lines.push(commitLine(event.commit));
     for (const change of event.identity) lines.push(`  ${identityLine(change, kind)}`);
     for (const g of event.gained) lines.push(`  + ${g.model}  ${g.sources.join(', ')}${expiry(g, event.commit)}`);
-    for (const g of event.expiryChanged) lines.push(`  ! ${g.model}  ${g.sources.join(', ')}${expiry(g, event.commit)}, was ${g.previousExpires === undefined ? 'no expiry' : `until ${g.previousExpires}`}`);
+    for (const g of event.expiryChanged)
+      lines.push(
+        `  ! ${g.model}  ${g.sources.join(', ')}${expiry(g, event.commit)}, was ${g.previousExpires === undefined ? 'no expiry' : `until ${g.previousExpires}`}`,
+      );
     for (const g of event.lost) lines.push(`  - ${g.model}  ${g.sources.join(', ')}`);
     for (const k of event.keys) lines.push(`  key ${k.id} ${k.change}${k.expires === undefined ? '' : `, expires ${k.expires}`}`);
   }
   if (history.events.length === 0) lines.push('  no access in any policy commit');
-  if (history.skipped.length > 0) lines.push(`(left out ${history.skipped.length} commit${history.skipped.length === 1 ? '' : 's'} whose policies do not compile: ${history.skipped.map((c) => c.id.slice(0, 12)).join(', ')})`);
+  if (history.skipped.length > 0)
+    lines.push(
+      `(left out ${history.skipped.length} commit${history.skipped.length === 1 ? '' : 's'} whose policies do not compile: ${history.skipped.map((c) => c.id.slice(0, 12)).join(', ')})`,
+    );
   return lines.join('\n') + '\n';
 }
 

@@ -1,5 +1,5 @@
 import { snapshotCache } from '../../audit/revision-snapshots.ts';
-import { matchModels, whoCan, type WhoCanAnswer, type ModelMatch } from '../../audit/who-can.ts';
+import { type ModelMatch, matchModels, type WhoCanAnswer, whoCan } from '../../audit/who-can.ts';
 import type { CommitInfo } from '../../git/history.ts';
 import { parse } from '../args.ts';
 import { AUDIT_OPTIONS, auditPoint, commitLine, noPolicyCommit } from '../audit-input.ts';
@@ -41,12 +41,17 @@ environment error (not a git repository, unknown revision).`,
 
     const cache = snapshotCache(dir, { at: point.at });
     const target = await cache.get(policyCommit);
-    if (target.errors.length > 0) throw policyErrors(target.errors, dir, `the policies at ${policyCommit.id.slice(0, 12)} do not compile, so no gateway ran them`);
+    if (target.errors.length > 0)
+      throw policyErrors(target.errors, dir, `the policies at ${policyCommit.id.slice(0, 12)} do not compile, so no gateway ran them`);
     const lookup = matchModels(target, pattern);
     if (!lookup.ok) throw failure(lookup.code, `${lookup.message} at ${policyCommit.id.slice(0, 12)}`, { show: 'code-in-json' });
 
     const answer = await whoCan(point.commits, lookup.models, cache);
-    printResult(json, { ok: true, model: pattern, at: point.at.toISOString(), policyCommit, models: lookup.models, grants: answer.grants, skipped: answer.skipped }, renderText(pattern, point.at, policyCommit, lookup.models, answer));
+    printResult(
+      json,
+      { ok: true, model: pattern, at: point.at.toISOString(), policyCommit, models: lookup.models, grants: answer.grants, skipped: answer.skipped },
+      renderText(pattern, point.at, policyCommit, lookup.models, answer),
+    );
     return 0;
   },
 };
@@ -63,6 +68,9 @@ function renderText(pattern: string, at: Date, policyCommit: CommitInfo, models:
       lines.push(`    granted in ${commitLine(grant.introduced)}`);
     }
   }
-  if (answer.skipped.length > 0) lines.push(`(passed over ${answer.skipped.length} commit${answer.skipped.length === 1 ? '' : 's'} whose policies do not compile: ${answer.skipped.map((c) => c.id.slice(0, 12)).join(', ')})`);
+  if (answer.skipped.length > 0)
+    lines.push(
+      `(passed over ${answer.skipped.length} commit${answer.skipped.length === 1 ? '' : 's'} whose policies do not compile: ${answer.skipped.map((c) => c.id.slice(0, 12)).join(', ')})`,
+    );
   return lines.join('\n') + '\n';
 }

@@ -50,7 +50,9 @@ signed with the Ed25519 key. Nothing is written when there is any error.
     const now = new Date();
     const createdAt = values['created-at'] === undefined ? now : parseInstant(values['created-at'], now, '--created-at');
     if (createdInFuture({ created_at: createdAt.toISOString() }, now.getTime()) && values['allow-future-created-at'] !== true) {
-      throw new UsageError(`--created-at ${createdAt.toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future: its serial would become every gateway's serial floor and refuse every correctly dated bundle after it (pass --allow-future-created-at only for a bundle that is never published)`);
+      throw new UsageError(
+        `--created-at ${createdAt.toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future: its serial would become every gateway's serial floor and refuse every correctly dated bundle after it (pass --allow-future-created-at only for a bundle that is never published)`,
+      );
     }
     const signingKey = await readPrivateKey(keyPath);
     const serial = values.serial === undefined ? await nextSerial(out, createdAt) : parseSerial(values.serial);
@@ -79,10 +81,21 @@ signed with the Ed25519 key. Nothing is written when there is any error.
       expires_at: payload.expires_at,
       digest: bundle.digest,
       bytes: envelope.length,
-      counts: { providers: payload.providers.length, models: payload.models.length, rules: payload.rules.length, principals: payload.principals.length, access_classes: payload.access_classes.length, keys: payload.keys.length },
+      counts: {
+        providers: payload.providers.length,
+        models: payload.models.length,
+        rules: payload.rules.length,
+        principals: payload.principals.length,
+        access_classes: payload.access_classes.length,
+        keys: payload.keys.length,
+      },
       diagnostics: diagnosticsJson(analysis.diagnostics, dir),
     };
-    printResult(json, summary, `wrote ${out}: serial ${serial}, revision ${revision}, ${payload.principals.length} principals, ${payload.models.length} models, ${payload.rules.length} rules, ${payload.keys.length} keys; expires ${payload.expires_at}\n`);
+    printResult(
+      json,
+      summary,
+      `wrote ${out}: serial ${serial}, revision ${revision}, ${payload.principals.length} principals, ${payload.models.length} models, ${payload.rules.length} rules, ${payload.keys.length} keys; expires ${payload.expires_at}\n`,
+    );
     return 0;
   },
 };

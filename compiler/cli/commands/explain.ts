@@ -1,8 +1,8 @@
 import { buildDecisionIndex, type DenyReason } from '../../../schemas/bundle/decision-index.ts';
-import { parsePrincipal } from '../../resolve/principal.ts';
-import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
-import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { buildPayload } from '../../bundle/build-payload.ts';
+import { hasErrors } from '../../diagnostics/diagnostic.ts';
+import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
+import { parsePrincipal } from '../../resolve/principal.ts';
 import { parse, parseInstant } from '../args.ts';
 import type { Command } from '../command.ts';
 import { failure, policyErrors, UsageError } from '../errors.ts';

@@ -1,8 +1,8 @@
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scaffoldFiles } from '../../init/templates.ts';
 import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
+import { scaffoldFiles } from '../../init/templates.ts';
 import { parse } from '../args.ts';
 import type { Command } from '../command.ts';
 import { EnvironmentError } from '../errors.ts';
@@ -23,13 +23,18 @@ Then: npm install (creates package-lock.json), commit, and see docs/policy-repos
   async run(args) {
     const { values, positionals, json } = parse(args, { audience: { type: 'string' }, name: { type: 'string' } }, 1);
     const dir = resolve(positionals[0] ?? '.');
-    const slug = basename(dir).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'policies';
+    const slug =
+      basename(dir)
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '-')
+        .replace(/^-+|-+$/g, '') || 'policies';
     const own = await ownPackage();
     const files = scaffoldFiles({ version: own.version, modelgateRepo: own.repo, audience: values.audience ?? slug, name: values.name ?? slug });
     const existing: string[] = [];
     for (const path of Object.keys(files)) if (await exists(join(dir, path))) existing.push(path);
     if (existing.length > 0) throw new EnvironmentError(`${dir} already has ${existing.join(', ')}; refusing to overwrite`);
-    if (await exists(join(dir, 'policies')) && (await readdir(join(dir, 'policies'))).length > 0) throw new EnvironmentError(`${join(dir, 'policies')} is not empty; refusing to mix a scaffold into it`);
+    if ((await exists(join(dir, 'policies'))) && (await readdir(join(dir, 'policies'))).length > 0)
+      throw new EnvironmentError(`${join(dir, 'policies')} is not empty; refusing to mix a scaffold into it`);
     for (const [path, content] of Object.entries(files)) {
       await mkdir(dirname(join(dir, path)), { recursive: true });
       await writeFileAtomic(join(dir, path), content, 0o644, { exclusive: true });
@@ -37,7 +42,9 @@ Then: npm install (creates package-lock.json), commit, and see docs/policy-repos
     printResult(
       json,
       { directory: dir, modelgate: own.version, files: Object.keys(files) },
-      `${Object.keys(files).map((f) => `created ${f}`).join('\n')}\n\nNext, in ${dir}: npm install, then commit (docs/policy-repository.md walks to the first publish).\n`,
+      `${Object.keys(files)
+        .map((f) => `created ${f}`)
+        .join('\n')}\n\nNext, in ${dir}: npm install, then commit (docs/policy-repository.md walks to the first publish).\n`,
     );
     return 0;
   },

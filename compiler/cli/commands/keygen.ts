@@ -22,7 +22,13 @@ files mode 0600, whatever the umask. Refuses to overwrite.`,
     const privatePath = join(dir, 'signing-key.pem');
     const publicPath = join(dir, 'signing-key.pub.pem');
     for (const path of [privatePath, publicPath]) {
-      if (await access(path).then(() => true, () => false)) throw new EnvironmentError(`${path} already exists; refusing to overwrite a key`);
+      if (
+        await access(path).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw new EnvironmentError(`${path} already exists; refusing to overwrite a key`);
     }
     // 0700 / 0600 whatever the umask: a key folder made world-writable lets another local user swap
     // the public key (or read a private key written there later). mkdir's mode only narrows
@@ -32,7 +38,11 @@ files mode 0600, whatever the umask. Refuses to overwrite.`,
     await writeFileAtomic(privatePath, pair.privatePem, 0o600, { exclusive: true });
     await writeFileAtomic(publicPath, pair.publicPem, 0o600, { exclusive: true });
     const keyid = keyIdOf(pair.publicKey);
-    printResult(json, { private_key: privatePath, public_key: publicPath, keyid }, `private key: ${privatePath} (keep it secret)\npublic key:  ${publicPath}\nkeyid:       ${keyid}\n`);
+    printResult(
+      json,
+      { private_key: privatePath, public_key: publicPath, keyid },
+      `private key: ${privatePath} (keep it secret)\npublic key:  ${publicPath}\nkeyid:       ${keyid}\n`,
+    );
     return 0;
   },
 };

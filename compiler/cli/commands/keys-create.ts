@@ -1,12 +1,12 @@
 import { access, mkdir } from 'node:fs/promises';
-import { MAX_KEY_LIFETIME_MS, parseBoundedDuration } from '../../../schemas/formats/duration.ts';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { mintApiKey } from '../../../schemas/formats/api-key.ts';
-import type { KeyRecord } from '../../../schemas/types.generated.ts';
+import { MAX_KEY_LIFETIME_MS, parseBoundedDuration } from '../../../schemas/formats/duration.ts';
 import { writeFileAtomic } from '../../../schemas/io/write-atomic.ts';
-import { parsePrincipal } from '../../resolve/principal.ts';
+import type { KeyRecord } from '../../../schemas/types.generated.ts';
 import { didYouMean, withSuggestion } from '../../diagnostics/suggest.ts';
+import { parsePrincipal } from '../../resolve/principal.ts';
 import { parse, parseInstant, requireString } from '../args.ts';
 import type { Command } from '../command.ts';
 import { EnvironmentError, failure, UsageError } from '../errors.ts';
@@ -46,12 +46,20 @@ the key once on stdout. It is never stored; if it is lost, create another and re
     const keysDir = join(dir, 'keys');
     const path = join(keysDir, `${minted.id}.yaml`);
     await mkdir(keysDir, { recursive: true });
-    if (await access(path).then(() => true, () => false)) throw new EnvironmentError(`${path} already exists`);
+    if (
+      await access(path).then(
+        () => true,
+        () => false,
+      )
+    )
+      throw new EnvironmentError(`${path} already exists`);
     await writeFileAtomic(path, stringify(record), 0o644, { exclusive: true });
 
     if (json) printJson({ ok: true, id: minted.id, principal, key: minted.key, record: path, expires: record.expires });
     else {
-      process.stderr.write(`wrote ${path} (holds only the key's SHA-256); commit it and publish a new bundle.\nThe key is shown once, now. Store it in the caller's secret store:\n`);
+      process.stderr.write(
+        `wrote ${path} (holds only the key's SHA-256); commit it and publish a new bundle.\nThe key is shown once, now. Store it in the caller's secret store:\n`,
+      );
       process.stdout.write(`${minted.key}\n`);
     }
     return 0;
@@ -68,7 +76,8 @@ function keyExpiry(flag: string | undefined, policyDefault: string | undefined, 
   }
   const expires = parseInstant(flag, now, '--expires');
   if (expires.getTime() <= now.getTime()) throw new UsageError(`--expires ${flag} is not in the future: the key would never work`);
-  if (expires.getTime() > now.getTime() + MAX_KEY_LIFETIME_MS) throw new UsageError(`--expires ${flag} is more than ${MAX_KEY_LIFETIME_MS / 86_400_000} days ahead; issue a shorter-lived key and rotate it`);
+  if (expires.getTime() > now.getTime() + MAX_KEY_LIFETIME_MS)
+    throw new UsageError(`--expires ${flag} is more than ${MAX_KEY_LIFETIME_MS / 86_400_000} days ahead; issue a shorter-lived key and rotate it`);
   return expires;
 }
 

@@ -93,13 +93,19 @@ override with MODELGATE_CREDENTIALS). The access token is never stored.
         refreshToken = token;
       },
       onPrompt: (prompt: { verificationUri: string; verificationUriComplete?: string; userCode: string }) => {
-        process.stderr.write(`Open ${prompt.verificationUriComplete ?? prompt.verificationUri}\nand enter the code: ${prompt.userCode}\nWaiting for approval...\n`);
+        process.stderr.write(
+          `Open ${prompt.verificationUriComplete ?? prompt.verificationUri}\nand enter the code: ${prompt.userCode}\nWaiting for approval...\n`,
+        );
       },
       ...(values.resource === undefined ? {} : { resource: values.resource }),
     };
     await firstToken(createTokenSource(options), 'login failed');
     if (refreshToken === undefined) {
-      throw failure('MG_CLI_LOGIN_FAILED', 'login failed: the provider issued no refresh token (does the client allow refresh_token and the offline_access scope?)', { show: 'message-only' });
+      throw failure(
+        'MG_CLI_LOGIN_FAILED',
+        'login failed: the provider issued no refresh token (does the client allow refresh_token and the offline_access scope?)',
+        { show: 'message-only' },
+      );
     }
     const login: StoredLogin = { issuer, client_id: clientId, scope, refresh_token: refreshToken };
     if (values.resource !== undefined) login.resource = values.resource;

@@ -1,11 +1,11 @@
 import { readPolicyFilesAt } from '../../git/files-at-revision.ts';
 import { analyzeFiles } from '../../io/analyze-folder.ts';
-import { directoryFor } from '../../resolve/select-directory.ts';
 import { readPolicyFiles } from '../../io/read-policies.ts';
-import { accessSnapshot, type AccessSnapshot } from '../../plan/access-snapshot.ts';
+import { type AccessSnapshot, accessSnapshot } from '../../plan/access-snapshot.ts';
 import { diffAccess } from '../../plan/diff-access.ts';
 import { MAX_COMMENT_CHARS, pullRequestFromEnv, upsertPlanComment } from '../../plan/pr-comment.ts';
 import { renderHeadErrors, renderMarkdown, summaryLine } from '../../plan/render-markdown.ts';
+import { directoryFor } from '../../resolve/select-directory.ts';
 import { parse, parseInstant, requireString } from '../args.ts';
 import type { Command } from '../command.ts';
 import { UsageError } from '../errors.ts';
@@ -67,14 +67,18 @@ diff is shown: its errors are, and --comment posts them), 2 usage or environment
     const options = { now, largeTeam };
     const base = await snapshotAt(dir, baseRef, { ...options, pinnedOnly: true });
     const head = await snapshotAt(dir, values.head, { ...options, pinnedOnly: false });
-    if (head.errors.length > 0) return headDoesNotCompile(base.revision, head, format === 'json', values.comment === true, { repo: values.repo, pr: values.pr });
+    if (head.errors.length > 0)
+      return headDoesNotCompile(base.revision, head, format === 'json', values.comment === true, { repo: values.repo, pr: values.pr });
     const plan = diffAccess(base, head, { now, expiringWithinMs });
 
     const markdown = renderMarkdown(plan, { maxDiffLines: 2000 });
     printResult(format === 'json', { summary: summaryLine(plan), ...plan }, markdown);
 
     if (values.comment === true) {
-      const pr = await pullRequestFromEnv(process.env, { ...(values.repo === undefined ? {} : { repo: values.repo }), ...(values.pr === undefined ? {} : { pr: values.pr }) });
+      const pr = await pullRequestFromEnv(process.env, {
+        ...(values.repo === undefined ? {} : { repo: values.repo }),
+        ...(values.pr === undefined ? {} : { pr: values.pr }),
+      });
       const result = await upsertPlanComment(pr, fitComment(plan, markdown), process.env);
       process.stderr.write(`plan comment ${result.action}: ${result.url}\n`);
     }
@@ -84,13 +88,22 @@ diff is shown: its errors are, and --comment posts them), 2 usage or environment
 
 // A head that does not compile has no access to compare: a diff would show every grant as lost.
 // Say so, list the errors, show no diff, exit 1 (and replace the PR comment, so an old diff does not linger).
-async function headDoesNotCompile(base: string, head: AccessSnapshot, json: boolean, comment: boolean, target: { repo?: string | undefined; pr?: string | undefined }): Promise<number> {
+async function headDoesNotCompile(
+  base: string,
+  head: AccessSnapshot,
+  json: boolean,
+  comment: boolean,
+  target: { repo?: string | undefined; pr?: string | undefined },
+): Promise<number> {
   const markdown = renderHeadErrors(base, head.revision, head.errors);
   const message = `the head (${head.revision}) does not compile: ${head.errors.length} error${head.errors.length === 1 ? '' : 's'}; no access diff is shown`;
   if (json) printJson({ ok: false, code: 'MG_CLI_HEAD_DOES_NOT_COMPILE', message, base, head: head.revision, errors: head.errors });
   else process.stdout.write(markdown);
   if (comment) {
-    const pr = await pullRequestFromEnv(process.env, { ...(target.repo === undefined ? {} : { repo: target.repo }), ...(target.pr === undefined ? {} : { pr: target.pr }) });
+    const pr = await pullRequestFromEnv(process.env, {
+      ...(target.repo === undefined ? {} : { repo: target.repo }),
+      ...(target.pr === undefined ? {} : { pr: target.pr }),
+    });
     const result = await upsertPlanComment(pr, markdown, process.env);
     process.stderr.write(`plan comment ${result.action}: ${result.url}\n`);
   }
@@ -101,7 +114,11 @@ async function headDoesNotCompile(base: string, head: AccessSnapshot, json: bool
 // (a login renamed since then must not break the base). The head is resolved live, like `check`.
 async function snapshotAt(dir: string, ref: string | undefined, options: { now: Date; largeTeam: number; pinnedOnly: boolean }): Promise<AccessSnapshot> {
   const { revision, files } = ref === undefined ? { revision: 'working tree', files: await readPolicyFiles(dir) } : await readPolicyFilesAt(dir, ref);
-  const analysis = await analyzeFiles(files, { now: options.now, frozenLock: false, directory: (set) => directoryFor(set, { pinnedOnly: options.pinnedOnly }) });
+  const analysis = await analyzeFiles(files, {
+    now: options.now,
+    frozenLock: false,
+    directory: (set) => directoryFor(set, { pinnedOnly: options.pinnedOnly }),
+  });
   return accessSnapshot(revision, analysis.set, analysis.model, analysis.diagnostics, options);
 }
 

@@ -1,6 +1,6 @@
 import type { TrustedKey } from '../../../schemas/bundle/verify.ts';
-import { parseDestination, type Destination } from '../../publish/destination.ts';
-import { readPublishable, type Publishable } from '../../publish/envelope.ts';
+import { type Destination, parseDestination } from '../../publish/destination.ts';
+import { type Publishable, readPublishable } from '../../publish/envelope.ts';
 import { fileDestination } from '../../publish/file.ts';
 import { githubReleaseDestination } from '../../publish/github-release.ts';
 import { httpsPutDestination } from '../../publish/https-put.ts';
@@ -45,7 +45,11 @@ Destinations (--to):
 
 See docs/publishing.md.`,
   async run(args) {
-    const { values, positionals, json } = parse(args, { to: { type: 'string' }, 'public-key': { type: 'string', multiple: true }, keep: { type: 'string' }, current: { type: 'string' } }, 1);
+    const { values, positionals, json } = parse(
+      args,
+      { to: { type: 'string' }, 'public-key': { type: 'string', multiple: true }, keep: { type: 'string' }, current: { type: 'string' } },
+      1,
+    );
     const file = positionals[0];
     if (file === undefined) throw new UsageError('the bundle FILE is required');
     const spec = parseDestination(requireString(values.to, '--to'), process.cwd());
@@ -93,7 +97,10 @@ See docs/publishing.md.`,
   },
 };
 
-function makeDestination(spec: Exclude<ReturnType<typeof parseDestination>, { problem: string }>, values: { keep?: string | undefined; current?: string | undefined }): Destination {
+function makeDestination(
+  spec: Exclude<ReturnType<typeof parseDestination>, { problem: string }>,
+  values: { keep?: string | undefined; current?: string | undefined },
+): Destination {
   switch (spec.kind) {
     case 'file': {
       const keep = values.keep ?? '10';

@@ -34,9 +34,9 @@ interface Result {
  */
 export function secretsCheckCommand(secretSources: () => Promise<SecretSource[]>): Command {
   return {
-  name: 'secrets check',
-  summary: 'read every referenced provider root key with the ambient credentials',
-  usage: `modelgate secrets check [--policies DIR | --bundle FILE --public-key PEM] [--timeout 10s] [--format text|json]
+    name: 'secrets check',
+    summary: 'read every referenced provider root key with the ambient credentials',
+    usage: `modelgate secrets check [--policies DIR | --bundle FILE --public-key PEM] [--timeout 10s] [--format text|json]
 
 Reads each provider's secret reference (aws-ssm://, gcp-sm://, azure-kv://, env://, file://) the
 way the gateway would, with this machine's credentials (AWS default provider chain, Google
@@ -51,32 +51,41 @@ Values are never printed. Exit 0 when every reference is readable, 1 otherwise.
 
 Endpoint overrides (private endpoints, tests): AWS_ENDPOINT_URL_SSM or AWS_ENDPOINT_URL,
 MODELGATE_GCP_SM_ENDPOINT, MODELGATE_AZURE_KV_URL_TEMPLATE; see docs/secrets/.`,
-  async run(args) {
-    const { values, json } = parse(args, { policies: { type: 'string' }, bundle: { type: 'string' }, 'public-key': { type: 'string', multiple: true }, timeout: { type: 'string' } });
-    const timeoutMs = parseTimeout(values.timeout);
-    let references: Reference[];
-    if (typeof values.bundle === 'string') {
-      if (typeof values.policies === 'string') throw new UsageError('use either --policies or --bundle, not both');
-      references = await bundleReferences(values.bundle, (values['public-key'] as string[] | undefined) ?? []);
-    } else {
-      if (values['public-key'] !== undefined) throw new UsageError('--public-key goes with --bundle');
-      references = await policyReferences(typeof values.policies === 'string' ? values.policies : 'policies');
-    }
-
-    const results = await checkAll(references, await secretSources(), timeoutMs);
-    const ok = results.every((r) => r.ok);
-    if (json) printJson({ ok, secrets: results });
-    else {
-      const width = Math.max(2, ...results.map((r) => (r.reason ?? 'ok').length));
-      for (const r of results) {
-        const head = `${(r.reason ?? 'ok').padEnd(width)}  ${r.ref}  (${r.providers.join(', ')})`;
-        process.stdout.write(r.ok ? `${head}\n` : `${head}: ${r.message}\n`);
+    async run(args) {
+      const { values, json } = parse(args, {
+        policies: { type: 'string' },
+        bundle: { type: 'string' },
+        'public-key': { type: 'string', multiple: true },
+        timeout: { type: 'string' },
+      });
+      const timeoutMs = parseTimeout(values.timeout);
+      let references: Reference[];
+      if (typeof values.bundle === 'string') {
+        if (typeof values.policies === 'string') throw new UsageError('use either --policies or --bundle, not both');
+        references = await bundleReferences(values.bundle, (values['public-key'] as string[] | undefined) ?? []);
+      } else {
+        if (values['public-key'] !== undefined) throw new UsageError('--public-key goes with --bundle');
+        references = await policyReferences(typeof values.policies === 'string' ? values.policies : 'policies');
       }
-      const readable = results.filter((r) => r.ok).length;
-      process.stderr.write(results.length === 0 ? 'no provider references a secret\n' : `${readable} of ${results.length} secret reference${results.length === 1 ? '' : 's'} readable\n`);
-    }
-    return ok ? 0 : 1;
-  },
+
+      const results = await checkAll(references, await secretSources(), timeoutMs);
+      const ok = results.every((r) => r.ok);
+      if (json) printJson({ ok, secrets: results });
+      else {
+        const width = Math.max(2, ...results.map((r) => (r.reason ?? 'ok').length));
+        for (const r of results) {
+          const head = `${(r.reason ?? 'ok').padEnd(width)}  ${r.ref}  (${r.providers.join(', ')})`;
+          process.stdout.write(r.ok ? `${head}\n` : `${head}: ${r.message}\n`);
+        }
+        const readable = results.filter((r) => r.ok).length;
+        process.stderr.write(
+          results.length === 0
+            ? 'no provider references a secret\n'
+            : `${readable} of ${results.length} secret reference${results.length === 1 ? '' : 's'} readable\n`,
+        );
+      }
+      return ok ? 0 : 1;
+    },
   };
 }
 
@@ -85,7 +94,8 @@ async function policyReferences(dir: string): Promise<Reference[]> {
   await requirePolicyFolder(dir);
   // frozenLock: checking secrets never writes the identity lock.
   const analysis = await analyzeFolder(dir, { now: new Date(), frozenLock: true });
-  if (hasErrors(analysis.diagnostics)) process.stderr.write(`note: ${dir} has policy errors (run \`modelgate check\`); checking the secrets of the providers that loaded\n`);
+  if (hasErrors(analysis.diagnostics))
+    process.stderr.write(`note: ${dir} has policy errors (run \`modelgate check\`); checking the secrets of the providers that loaded\n`);
   return analysis.set.providers.flatMap((doc) => (doc.data.secret === undefined ? [] : [{ provider: doc.data.name, origin: doc.file, text: doc.data.secret }]));
 }
 
@@ -111,7 +121,8 @@ async function checkAll(references: readonly Reference[], sources: readonly Secr
         return { ref: `<unparsable reference in ${first.origin}>`, providers, ok: false, reason: 'malformed_ref', message: `${parsed.code} ${parsed.message}` };
       }
       const source = bySource.get(parsed.scheme);
-      if (source === undefined) return { ref: first.text, providers, ok: false, reason: 'unsupported_scheme', message: `no secret source for ${parsed.scheme}://` };
+      if (source === undefined)
+        return { ref: first.text, providers, ok: false, reason: 'unsupported_scheme', message: `no secret source for ${parsed.scheme}://` };
       try {
         // The value is read and dropped here; only whether it could be read is reported.
         await source.read(parsed, AbortSignal.timeout(timeoutMs));

@@ -19,7 +19,11 @@ Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
   --audience A       fail unless the bundle is for this gateway fleet
   --allow-expired    accept an expired bundle (audits of old bundles)`,
   async run(args) {
-    const { values, positionals, json } = parse(args, { 'public-key': { type: 'string', multiple: true }, audience: { type: 'string' }, 'allow-expired': { type: 'boolean' } }, 1);
+    const { values, positionals, json } = parse(
+      args,
+      { 'public-key': { type: 'string', multiple: true }, audience: { type: 'string' }, 'allow-expired': { type: 'boolean' } },
+      1,
+    );
     const file = positionals[0];
     if (file === undefined) throw new UsageError('the bundle FILE is required');
     const keyPaths = (values['public-key'] as string[] | undefined) ?? [];
@@ -31,7 +35,11 @@ Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
     }
     const nowMs = Date.now();
     if (createdInFuture(payload, nowMs)) {
-      throw failure('MG_BUNDLE_CREATED_IN_FUTURE', `the bundle was created at ${payload.created_at}, more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future; its serial would become every gateway's floor (see docs/publishing.md, "A poisoned serial floor")`, { subject: file });
+      throw failure(
+        'MG_BUNDLE_CREATED_IN_FUTURE',
+        `the bundle was created at ${payload.created_at}, more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future; its serial would become every gateway's floor (see docs/publishing.md, "A poisoned serial floor")`,
+        { subject: file },
+      );
     }
     const expired = isBundleExpired(payload, nowMs);
     if (expired && values['allow-expired'] !== true) {
@@ -47,7 +55,15 @@ Exit 0 when the bundle is valid, 1 with a code (MG_BUNDLE_*) when it is not.
       expired,
       digest,
       keyid,
-      counts: { providers: payload.providers.length, models: payload.models.length, rules: payload.rules.length, principals: payload.principals.length, access_classes: payload.access_classes.length, keys: payload.keys.length, oidc_issuers: payload.oidc.issuers.length },
+      counts: {
+        providers: payload.providers.length,
+        models: payload.models.length,
+        rules: payload.rules.length,
+        principals: payload.principals.length,
+        access_classes: payload.access_classes.length,
+        keys: payload.keys.length,
+        oidc_issuers: payload.oidc.issuers.length,
+      },
     };
     const c = summary.counts;
     printResult(
