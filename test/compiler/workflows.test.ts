@@ -307,7 +307,7 @@ describe('when a workflow is broken', () => {
   it('publishes that may cancel each other, or a job with write access it does not need, are reported', async () => {
     const racing = await mutated('policy-publish.yml', 'cancel-in-progress: false', 'cancel-in-progress: true');
     expect(PUBLISH['never runs two publishes at once, nor cancels one halfway']!(racing)).toBeDefined();
-    const broad = await mutated('policy-check.yml', 'permissions: {}            # each job', 'permissions: write-all            # each job');
+    const broad = await mutated('policy-check.yml', 'permissions: {} # each job', 'permissions: write-all # each job');
     expect(PULL_REQUEST['grants write access only for the plan comment']!(broad)).toContain('*: write-all');
   });
 });
