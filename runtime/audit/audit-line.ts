@@ -24,7 +24,7 @@ export const AUDIT_FIELD_MAX = 256;
 
 /**
  * s, or its first AUDIT_FIELD_MAX characters and a marker naming how many were cut. For the fields
- * a caller chooses (model, the token's subject and claimed issuer): a 3 MB model name must not
+ * a caller chooses (model, the token's subject and issuer): a 3 MB model name must not
  * make a 3 MB audit line.
  */
 export function bounded(s: string): string {
