@@ -33,7 +33,7 @@ describe('when the model string is 3 MB', () => {
 });
 
 describe('when a token names an unknown issuer with a long iss', () => {
-  it('never records the claimed issuer as the token\'s issuer, and the line stays under 2 KB', async () => {
+  it("never records the claimed issuer as the token's issuer, and the line stays under 2 KB", async () => {
     const before = auditLines().length;
     const token = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ iss: `https://${'i'.repeat(10_000)}.example`, sub: 'x' })}.c2ln`;
     const res = await fetch(`${world.gateway.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{}' });
