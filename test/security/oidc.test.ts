@@ -284,7 +284,7 @@ describe('when a verified token is mapped to a principal', () => {
     ],
   } as unknown as BundlePayload;
   // Built inside each test (not at collection) so that per-test coverage sees it.
-  let index = indexOidcPrincipals({ principals: [] } as unknown as BundlePayload);
+  let index: ReturnType<typeof indexOidcPrincipals>;
   beforeEach(() => {
     index = indexOidcPrincipals(payload);
   });
