@@ -269,6 +269,41 @@ describe('OIDC tokens', () => {
     });
   });
 
+  describe('when a token names a kid the JWKS does not hold', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('asks the JWKS again only once the cooldown it was given has passed', async () => {
+      const start = (now() + 1) * 1000;
+      vi.useFakeTimers({ toFake: ['Date'], now: start });
+      const verifier = createOidcVerifier([issuerConfig()], { jwksCooldownMs: 60_000 });
+      expect(await verifier.verify(await sign({}))).toMatchObject({ ok: true });
+      const before = jwksHits;
+      // Past jose's default cooldown (30 s), within the one given.
+      vi.setSystemTime(start + 45_000);
+      expect(await verifier.verify(await sign({}, { kid: 'nope' }))).toEqual({ ok: false, reason: 'unknown_kid', issuer: ISSUER });
+      expect(jwksHits).toBe(before);
+      vi.setSystemTime(start + 61_000);
+      expect(await verifier.verify(await sign({}, { kid: 'nope' }))).toEqual({ ok: false, reason: 'unknown_kid', issuer: ISSUER });
+      expect(jwksHits).toBe(before + 1);
+    });
+
+    it('asks again after 30 s when no cooldown is given', async () => {
+      const start = (now() + 1) * 1000;
+      vi.useFakeTimers({ toFake: ['Date'], now: start });
+      const verifier = createOidcVerifier([issuerConfig()]);
+      expect(await verifier.verify(await sign({}))).toMatchObject({ ok: true });
+      const before = jwksHits;
+      vi.setSystemTime(start + 29_000);
+      expect(await verifier.verify(await sign({}, { kid: 'nope' }))).toMatchObject({ reason: 'unknown_kid' });
+      expect(jwksHits).toBe(before);
+      vi.setSystemTime(start + 31_000);
+      expect(await verifier.verify(await sign({}, { kid: 'nope' }))).toMatchObject({ reason: 'unknown_kid' });
+      expect(jwksHits).toBe(before + 1);
+    });
+  });
+
   describe('when iat is exactly the clock skew ahead', () => {
     afterEach(() => {
       vi.useRealTimers();
