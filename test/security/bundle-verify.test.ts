@@ -182,6 +182,41 @@ describe('bundle envelopes', () => {
     });
   });
 
+  describe('when a refusal is reported', () => {
+    // What an operator reads in the log and in `modelgate verify`: the message says which check failed.
+    const messageOf = (value: unknown): { code: BundleErrorCode; message: string } =>
+      refusal(() => verifyBundle(bytesOf(value), trustKeys([signer.publicKey])));
+
+    it('names the check that failed', () => {
+      const env = envelope();
+      const { signatures: _, ...unsigned } = env;
+      for (const [value, code, message] of [
+        ['{"payloadType":', 'MG_BUNDLE_MALFORMED', 'the bundle is not a JSON DSSE envelope (truncated or corrupt?)'],
+        ['null', 'MG_BUNDLE_MALFORMED', 'the bundle is not a DSSE envelope'],
+        ['"envelope"', 'MG_BUNDLE_MALFORMED', 'the bundle is not a DSSE envelope'],
+        [{ payload: 'e30=', signatures: [] }, 'MG_BUNDLE_MALFORMED', 'the envelope needs string payloadType and payload'],
+        [{ ...env, signatures: [{ keyid: 'k' }] }, 'MG_BUNDLE_MALFORMED', 'signatures must be a list of {keyid, sig}'],
+        [unsigned, 'MG_BUNDLE_NO_SIGNATURE', 'the envelope has no signatures'],
+        [{ ...env, signatures: [] }, 'MG_BUNDLE_NO_SIGNATURE', 'the envelope has no signature'],
+        [
+          { ...env, signatures: [env.signatures[0], env.signatures[0]] },
+          'MG_BUNDLE_DUPLICATE_SIGNATURE',
+          'the envelope carries the same signature or keyid twice',
+        ],
+        [{ ...env, payloadType: 'text/x' }, 'MG_BUNDLE_PAYLOAD_TYPE', `payloadType must be ${BUNDLE_PAYLOAD_TYPE}`],
+      ] as const) {
+        expect(messageOf(value)).toEqual({ code, message });
+      }
+    });
+
+    it('names the payload when a tool decodes an envelope that is not base64', () => {
+      expect(refusal(() => decodeUnverified(bytesOf({ ...envelope(), payload: 'e30' })))).toEqual({
+        code: 'MG_BUNDLE_MALFORMED',
+        message: 'the payload is not valid base64',
+      });
+    });
+  });
+
   describe('when the signed payload is not a bundle', () => {
     it('refuses MG_BUNDLE_SCHEMA for signed bytes that are not JSON', () => {
       expect(refusal(() => verifyBundle(bytesOf(envelope(Buffer.from('not json'))), trustKeys([signer.publicKey])))).toEqual({
