@@ -174,6 +174,33 @@ describe('when API key records are checked', () => {
     expect(diagnostics[0]!.hint).toBe('delete the key record if its owner has left');
   });
 
+  it('warns MG_KEY_NO_EXPIRY for a key without expires, unless it is revoked', async () => {
+    const { diagnostics, model } = await analyze({
+      'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', ''),
+      'keys/BBBBBBBBBBBB.yaml': key('BBBBBBBBBBBB', 'bob', 'revoked: true\n'),
+    });
+    expect(brief(diagnostics)).toEqual(['MG_KEY_NO_EXPIRY keys/AAAAAAAAAAAA.yaml:1:5 key "AAAAAAAAAAAA" never expires']);
+    expect(diagnostics[0]!.hint).toBe(
+      'add `expires:` to the record (a leaked key should not work forever), or issue a new key with `modelgate keys create`, which sets one by default',
+    );
+    expect(model!.keys.map((k) => k.record.id)).toEqual(['AAAAAAAAAAAA', 'BBBBBBBBBBBB']);
+  });
+
+  it('does not warn MG_KEY_EXPIRED for a revoked key', async () => {
+    const { diagnostics } = await analyze({ 'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', 'expires: 2026-01-01T00:00:00Z\nrevoked: true\n') });
+    expect(diagnostics).toEqual([]);
+  });
+
+  it('reports no key owner as unknown when the directory failed to load (its own error says why)', async () => {
+    const { diagnostics } = await analyzeFiles(policyFiles({ 'directory.yaml': 'users: [\n', 'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice') }), {
+      now: NOW,
+    });
+    const codes = diagnostics.map((d) => d.code);
+    expect(codes.length).toBeGreaterThan(0);
+    expect(codes.every((code) => code !== 'MG_KEY_UNKNOWN_PRINCIPAL' && code !== 'MG_UNKNOWN_USER')).toBe(true);
+    expect(diagnostics.every((d) => d.file === 'directory.yaml')).toBe(true);
+  });
+
   it('warns MG_KEY_EXPIRED from the expires instant on, and refuses an instant a bundle cannot hold', async () => {
     const { diagnostics } = await analyze({
       'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', 'expires: 2026-11-27T12:00:00Z\n'),
