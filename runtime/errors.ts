@@ -59,6 +59,12 @@ export const RUNTIME_ERRORS = {
     type: 'service_unavailable',
     message: 'the provider credential for this model could not be read yet; other models are unaffected',
   },
+  // --audit-required: the audit log cannot be written, and a request must not be served unrecorded.
+  MG_AUDIT_UNAVAILABLE: {
+    status: 503,
+    type: 'service_unavailable',
+    message: 'the gateway cannot record requests right now (audit log unavailable); retry later',
+  },
   MG_SHUTTING_DOWN: { status: 503, type: 'service_unavailable', message: 'the gateway is shutting down; retry' },
   MG_NO_ACTIVE_BUNDLE: { status: 503, type: 'service_unavailable', message: 'no valid policy bundle is active' },
   MG_ACTIVE_BUNDLE_EXPIRED: { status: 503, type: 'service_unavailable', message: 'the active policy bundle has expired' },

@@ -60,6 +60,10 @@ export interface AuthzFile {
 }
 export interface AuthzRule {
   /**
+   * Stable id of the rule, written in audit lines as rule_id (default: a hash of the rule's content). Unique across authz files.
+   */
+  id?: string;
+  /**
    * Fully qualified model names account/model, or minimatch globs over the declared models.
    *
    * @minItems 1
@@ -202,6 +206,10 @@ export interface BundlePayload {
   access_classes: number[][];
   principals: BundlePrincipal[];
   keys: BundleKey[];
+  /**
+   * Names of the teams that authz rules name, referenced by index from rules and principals (for the audit line's via).
+   */
+  teams?: string[];
   oidc: {
     issuers: BundleOidcIssuer[];
   };
@@ -236,6 +244,18 @@ export interface BundleRule {
    * file:line:col of the rule in the policy repository.
    */
   source: string;
+  /**
+   * Stable id of the rule: its id in the policy, else a hash of its content (absent in bundles compiled before rule ids).
+   */
+  id?: string;
+  /**
+   * Indices into teams of the teams the rule names.
+   */
+  teams?: number[];
+  /**
+   * Indices into principals of the users the rule names directly; present when it names teams (anyone else it grants came through a team).
+   */
+  named?: number[];
   expires?: string;
   /**
    * Sorted indices into models of the enabled models this rule grants.
@@ -253,6 +273,10 @@ export interface BundlePrincipal {
    * Index into access_classes; null when no rule grants this principal anything.
    */
   access_class: number | null;
+  /**
+   * Indices into teams of the rule-named teams this principal is a member of.
+   */
+  teams?: number[];
   oidc_subject?: string;
   oidc_client_id?: string;
 }

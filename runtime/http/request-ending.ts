@@ -6,7 +6,7 @@
 // (a second ending writes nothing).
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestRecord } from '../audit/record.ts';
 import { writeAudit } from '../audit/write-audit.ts';
 import { errorBody, type RuntimeErrorCode, statusOf } from '../errors.ts';
@@ -21,7 +21,7 @@ const JSON_UTF8 = 'application/json; charset=utf-8';
 /** Ends requests: writes the gateway's own answers and the audit line. One per server. */
 export class RequestEnding {
   constructor(
-    private readonly logger: Logger,
+    private readonly audit: AuditLog,
     private readonly metrics: RuntimeMetrics,
   ) {}
 
@@ -52,7 +52,7 @@ export class RequestEnding {
     if (record.ended) return;
     record.status = status;
     record.code = code;
-    this.audit(record);
+    this.end(record);
     if (res.headersSent || res.destroyed) return;
     const headers = extra ?? {};
     headers['content-type'] = JSON_UTF8;
@@ -74,7 +74,7 @@ export class RequestEnding {
     const status = statusOf(code);
     record.status = status;
     record.code = code;
-    this.audit(record);
+    this.end(record);
     if (!socket.writable) return void socket.destroy();
     const body = errorBody(code);
     socket.end(
@@ -84,11 +84,11 @@ export class RequestEnding {
 
   /** Ends a request whose answer the relay wrote (status, outcome, code and usage already in record). */
   relayed(record: RequestRecord): void {
-    if (!record.ended) this.audit(record);
+    if (!record.ended) this.end(record);
   }
 
-  private audit(record: RequestRecord): void {
+  private end(record: RequestRecord): void {
     record.ended = true;
-    writeAudit(this.logger, this.metrics, record);
+    writeAudit(this.audit, this.metrics, record);
   }
 }

@@ -4,6 +4,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { BundleModel, BundleProvider } from '../../schemas/types.generated.ts';
+import type { TraceContext } from '../http/caller-info.ts';
 
 export type Operation = 'chat' | 'completions' | 'embeddings';
 
@@ -31,6 +32,8 @@ export interface UpstreamCall {
   /** The provider's root key, resolved through the secret resolver; undefined for mock. Replaced after a 401 by the re-read key. */
   secret: string | undefined;
   requestId: string;
+  /** The caller's W3C trace context (validated), sent upstream as traceparent / tracestate. */
+  trace?: TraceContext | undefined;
   timeoutMs: number;
 }
 

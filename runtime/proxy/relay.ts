@@ -224,6 +224,8 @@ export class Relay implements UpstreamHandler, RetryableCall {
     if (this.phase === 'collecting') return this.collect(controller, chunk);
     if (this.phase !== 'relaying' || this.gone) return;
     if (this.sse) {
+      // Time to first token, as the caller sees it: from its request to the stream's first bytes.
+      if (this.record.ttftMs === null) this.record.ttftMs = performance.now() - this.record.startedMs;
       if (this.burst.length === 0) process.nextTick(flushBurst, this);
       this.burst.push(chunk);
       return;

@@ -64,7 +64,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
       ...(options.oidcJwksCooldownMs === undefined ? {} : { oidcJwksCooldownMs: options.oidcJwksCooldownMs }),
     },
-    { logger: logs.logger, ...(options.cloudSecrets === undefined ? {} : { cloudSecrets: options.cloudSecrets }) },
+    { logger: logs.logger, audit: logs.audit, ...(options.cloudSecrets === undefined ? {} : { cloudSecrets: options.cloudSecrets }) },
   );
   return Object.assign(runtime, { logs });
 }
