@@ -297,3 +297,79 @@ export interface BundleOidcIssuer {
   service_claim: string;
   jwks_uri?: string;
 }
+
+/**
+ * A string the caller chose: up to 256 characters, a longer one cut and marked with …[truncated N].
+ */
+export type Bounded = string;
+export type Milliseconds = number;
+export type Count = number | null;
+
+/**
+ * One line of the gateway's audit log (`modelgate serve --audit-log`): one JSON object per request, on a line of its own. Absent values are left out, never null (but a usage count a provider sent as a non-number). docs/audit.md describes each field.
+ */
+export interface AuditLine {
+  level: 'info';
+  /**
+   * When the request ended (UTC).
+   */
+  time: string;
+  service: 'modelgate';
+  audit: true;
+  /**
+   * The caller's x-request-id when well-formed, else a generated UUID; also the x-request-id of the answer and of the upstream call.
+   */
+  request_id: string;
+  method: string;
+  /**
+   * The matched route pattern (never the URL), or not_found, bad_url, client_error, closing.
+   */
+  route: string;
+  /**
+   * The socket's address, or X-Forwarded-For's client when the socket is a trusted proxy.
+   */
+  client_ip?: string;
+  user_agent?: Bounded;
+  /**
+   * alice, service:llmapp1.
+   */
+  principal?: string;
+  principal_id?: string;
+  credential_id?: Bounded;
+  issuer?: Bounded;
+  auth_failure?: string;
+  model?: Bounded;
+  account?: string;
+  stream?: boolean;
+  decision?: 'allow' | 'deny';
+  /**
+   * file:line:col of the granting rule.
+   */
+  rule?: string;
+  /**
+   * The granting rule's id, else a hash of its content (r-...).
+   */
+  rule_id?: string;
+  /**
+   * The team through which the grant came.
+   */
+  via?: string;
+  deny_reason?: 'no_grant' | 'grant_expired' | 'model_disabled' | 'unknown_model';
+  status: number;
+  code?: string;
+  outcome?: 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_failed' | 'client_aborted';
+  latency_ms: Milliseconds;
+  ttft_ms?: Milliseconds;
+  upstream_latency_ms?: Milliseconds;
+  usage?: {
+    prompt_tokens: Count;
+    completion_tokens: Count;
+    total_tokens: Count;
+  };
+  bundle_serial?: number;
+  /**
+   * The policy commit the bundle was compiled from, or unknown.
+   */
+  revision?: string;
+  msg: 'request';
+}

@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import { type AuditLog, lineAuditLog } from '../../runtime/audit/audit-log.ts';
 import { createLogger, type Logger } from '../../runtime/logging/logger.ts';
+import { checkAuditLine } from './audit-schema.ts';
 
 export interface LogCapture {
   logger: Logger;
@@ -31,6 +32,7 @@ export function captureLogs(): LogCapture {
   const auditLines: string[] = [];
   const audit = lineAuditLog((line) => {
     const text = line.slice(0, -1); // without its newline
+    checkAuditLine(text);
     lines.push(text);
     auditLines.push(text);
   });

@@ -2,6 +2,7 @@
 // address comes from its "listening" line.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { checkAuditLine } from './audit-schema.ts';
 import { waitFor } from './gateway.ts';
 import { scaled } from './time-scale.ts';
 
@@ -23,7 +24,11 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
   const collect = (chunk: Buffer): void => {
     const parts = (partial + chunk.toString('utf8')).split('\n');
     partial = parts.pop() ?? '';
-    lines.push(...parts.filter((l) => l !== ''));
+    for (const line of parts) {
+      if (line === '') continue;
+      lines.push(line);
+      if (line.includes('"audit":true')) checkAuditLine(line);
+    }
   };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
