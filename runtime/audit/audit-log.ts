@@ -158,6 +158,9 @@ export function openAuditLog(target: string, events: AuditLogEvents, options: Au
     else if (lost > 0) events.writeFailed(Object.assign(new Error('audit lines over the retry bound'), { code: 'EOVERFLOW' }), lost);
   };
 
+  // A file is opened now: a destination that cannot be written is reported (and, with
+  // --audit-required, refuses requests) before the first request rather than after it.
+  if (path !== null) open();
   process.once('exit', flushSync);
   return {
     write(fields) {

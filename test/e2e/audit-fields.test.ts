@@ -158,9 +158,7 @@ describe('when a request carries X-Forwarded-For', () => {
   });
 
   it('keeps the socket address when the header is not an address', async () => {
-    const { response } = await client(proxied, proxied.keys.alice, { 'x-forwarded-for': '<script>' })
-      .chat.completions.create(ask)
-      .withResponse();
+    const { response } = await client(proxied, proxied.keys.alice, { 'x-forwarded-for': '<script>' }).chat.completions.create(ask).withResponse();
     expect(lineFor(proxied, response.headers.get('x-request-id')).client_ip).toBe('127.0.0.1');
   });
 });

@@ -1,9 +1,9 @@
 // The audit line is built as text: it must parse to exactly what pino wrote for the same record.
 import { describe, expect, it } from 'vitest';
-import { auditLineFormatter } from '../../runtime/audit/audit-log.ts';
 import { auditFields, jsonString } from '../../runtime/audit/audit-line.ts';
-import { auditLineErrors } from '../support/audit-schema.ts';
+import { auditLineFormatter } from '../../runtime/audit/audit-log.ts';
 import { newRecord } from '../../runtime/audit/record.ts';
+import { auditLineErrors } from '../support/audit-schema.ts';
 
 describe('when a string needs escaping', () => {
   it('writes what JSON.stringify writes, for quotes, backslashes, controls and lone surrogates', () => {
