@@ -43,7 +43,7 @@ export function trustedProxies(cidrs: readonly Cidr[]): BlockList | null {
 }
 
 // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d: written (and matched) as a.b.c.d.
-const plain = (address: string): string => (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
+export const plainAddress = (address: string): string => (address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address);
 
 const isTrusted = (trusted: BlockList, address: string): boolean => trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 
@@ -57,14 +57,14 @@ const MAX_HOPS = 16;
  */
 export function clientAddress(remote: string | undefined, headers: IncomingHttpHeaders, trusted: BlockList | null): string | null {
   if (remote === undefined) return null;
-  const socket = plain(remote);
+  const socket = plainAddress(remote);
   if (trusted === null || !isTrusted(trusted, socket)) return socket;
   const header = headers['x-forwarded-for'];
   if (typeof header !== 'string') return socket;
   const hops = header.split(',', 1024);
   let client = socket;
   for (let i = hops.length - 1; i >= 0 && i >= hops.length - MAX_HOPS; i--) {
-    const hop = plain((hops[i] as string).trim());
+    const hop = plainAddress((hops[i] as string).trim());
     if (isIP(hop) === 0) break; // garbage: stop at the last address we could read
     client = hop;
     if (!isTrusted(trusted, hop)) break;
