@@ -43,6 +43,13 @@ async function rawStream(url: string, authorization: string, body: Record<string
   return response.text();
 }
 
+/** The sum of modelgate_tokens_total over every series of model (whatever other labels it has). */
+async function tokensOf(model: string): Promise<number> {
+  const text = await (await fetch(`${world.gateway.url}/metrics`)).text();
+  const lines = text.split('\n').filter((line) => line.startsWith('modelgate_tokens_total{') && line.includes(`model="${model}"`));
+  return lines.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
 const lastAudit = (): Record<string, unknown> => world.gateway.logs.entries('request').at(-1) as Record<string, unknown>;
 
 describe('when a caller streams a chat completion without include_usage', () => {
@@ -74,6 +81,8 @@ describe('when a caller streams a chat completion without include_usage', () => 
     expect(viaGateway).toBe(direct);
     expect(viaGateway.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(lastAudit()).toMatchObject({ model: 'local/split-usage', usage: { prompt_tokens: 11, completion_tokens: 4, total_tokens: 15 } });
+    // Prompt and completion tokens (11 + 4) reach the metric too.
+    expect(await tokensOf('local/split-usage')).toBe(15);
   });
 
   it('keeps an include_usage: false caller free of usage chunks, and still audits the usage', async () => {
