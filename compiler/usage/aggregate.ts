@@ -57,7 +57,9 @@ export class UsageAggregator {
 
   /** Adds one line (without its newline). */
   addLine(line: string): void {
-    if (line.trim() === '') return;
+    // Blank lines are not counted (no trim() per line: only a line starting with a space is checked).
+    const first = line.charCodeAt(0);
+    if (line.length === 0 || ((first === 0x20 || first === 0x09 || first === 0x0d) && line.trim() === '')) return;
     this.totals.lines++;
     const event = readAuditLine(line, this.by);
     if (event === 'malformed') this.totals.malformed++;

@@ -42,37 +42,44 @@ async function* decoded(source: Readable): AsyncGenerator<Buffer> {
 
 /**
  * Sends every line of input (a path, or "-" for stdin) to sink. Lines are cut at "\n" (a "\r"
- * before it is dropped by the reader of the line: JSON.parse ignores it); a last line without a
- * newline is a line. onBytes gets the count of decoded bytes after each chunk (for progress).
+ * before it stays: JSON.parse ignores it); a last line without a newline is a line. Each read is
+ * decoded once, up to its last newline, and its lines are slices of that text (no copy per
+ * line); the bytes after the last newline wait for the next read. onBytes gets the count of
+ * decoded bytes after each read (for progress).
  */
 export async function readLines(input: string, sink: LineSink, onBytes?: (bytes: number) => void): Promise<void> {
   const source = input === '-' ? process.stdin : createReadStream(input, { highWaterMark: 1024 * 1024 });
   let carry: Buffer | null = null;
+  /** The current line is over LINE_MAX: reported once, skipped up to its newline. */
   let skipping = false;
   for await (const chunk of decoded(source)) {
     onBytes?.(chunk.length);
-    let from = 0;
-    for (let nl = chunk.indexOf(NEWLINE, from); nl >= 0; nl = chunk.indexOf(NEWLINE, from)) {
-      if (skipping) skipping = false;
-      else if (carry !== null) sink.line(Buffer.concat([carry, chunk.subarray(from, nl)]).toString('utf8'));
-      else emitRange(chunk, from, nl, sink);
-      carry = null;
-      from = nl + 1;
-    }
-    if (from < chunk.length && !skipping) {
-      const rest = chunk.subarray(from);
-      carry = carry === null ? Buffer.from(rest) : Buffer.concat([carry, rest]);
+    const lastNewline = chunk.lastIndexOf(NEWLINE);
+    if (lastNewline < 0) {
+      if (skipping) continue;
+      carry = carry === null ? Buffer.from(chunk) : Buffer.concat([carry, chunk]);
       if (carry.length > LINE_MAX) {
         sink.overlong();
         carry = null;
         skipping = true;
       }
+      continue;
+    }
+    const text = carry === null ? chunk.toString('utf8', 0, lastNewline) : Buffer.concat([carry, chunk.subarray(0, lastNewline)]).toString('utf8');
+    carry = lastNewline + 1 < chunk.length ? Buffer.from(chunk.subarray(lastNewline + 1)) : null;
+    let from = 0;
+    if (skipping) {
+      from = text.indexOf('\n') + 1; // the rest of the overlong line; 0 when it ends this read
+      skipping = false;
+      if (from === 0) from = text.length + 1;
+    }
+    while (from <= text.length) {
+      let end = text.indexOf('\n', from);
+      if (end < 0) end = text.length;
+      if (end - from > LINE_MAX) sink.overlong();
+      else sink.line(text.slice(from, end));
+      from = end + 1;
     }
   }
   if (carry !== null && !skipping) sink.line(carry.toString('utf8'));
-}
-
-function emitRange(chunk: Buffer, from: number, to: number, sink: LineSink): void {
-  if (to - from > LINE_MAX) return sink.overlong();
-  sink.line(chunk.toString('utf8', from, to));
 }
