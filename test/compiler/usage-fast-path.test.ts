@@ -13,8 +13,8 @@ const tricky = [
   // Escapes in the group's value, and text that looks like members inside a string.
   String.raw`{"level":"info","time":1764500000000,"audit":true,"principal":"al\"ice,\"status\":999","model":"a{\"b\"}","status":200,"latency_ms":1.5,"msg":"request"}`,
   String.raw`{"level":"info","time":"2026-11-30T10:00:00.000Z","audit":true,"principal":"\u0061lice \\","status":403,"decision":"deny","latency_ms":0.2,"msg":"request"}`,
-  String.raw`{"audit":true,"time":1,"status":500,"principal":"x","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"latency_ms":1e3}`,
-  String.raw`{"level":"info","time":5,"audit":true,"status":401,"auth_failure":"revoked","credential_id":"Q9x2LmPzT0aa","latency_ms":0.1,"msg":"request"}`,
+  `{"audit":true,"time":1,"status":500,"principal":"x","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3},"latency_ms":1e3}`,
+  `{"level":"info","time":5,"audit":true,"status":401,"auth_failure":"revoked","credential_id":"Q9x2LmPzT0aa","latency_ms":0.1,"msg":"request"}`,
 ];
 
 describe('when a line is of the gateway’s shape', () => {
