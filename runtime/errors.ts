@@ -75,15 +75,16 @@ export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
 
 export const RUNTIME_ERROR_CODES = Object.keys(RUNTIME_ERRORS) as RuntimeErrorCode[];
 
+/** OpenAI's error shape; param is always null in the errors the gateway makes (no single parameter is at fault). */
 export interface ErrorBody {
-  error: { message: string; type: string; code: string };
+  error: { message: string; type: string; param: null; code: string };
 }
 
 // Bodies are built once: the hot path answers a denial with a ready-made string.
 const BODIES = new Map<RuntimeErrorCode, string>(
   RUNTIME_ERROR_CODES.map((code) => {
     const spec = RUNTIME_ERRORS[code];
-    return [code, JSON.stringify({ error: { message: spec.message, type: spec.type, code } } satisfies ErrorBody)];
+    return [code, JSON.stringify({ error: { message: spec.message, type: spec.type, param: null, code } } satisfies ErrorBody)];
   }),
 );
 
@@ -100,5 +101,5 @@ export function errorBody(code: RuntimeErrorCode): string {
 /** An OpenAI-shaped body object with a custom message (already free of secrets). */
 export function errorObject(code: RuntimeErrorCode, message?: string): ErrorBody {
   const spec = RUNTIME_ERRORS[code];
-  return { error: { message: message ?? spec.message, type: spec.type, code } };
+  return { error: { message: message ?? spec.message, type: spec.type, param: null, code } };
 }

@@ -26,6 +26,7 @@ import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
 import type { RelayContext } from './proxy/relay.ts';
 import { bodyWithModel } from './proxy/rewrite-model.ts';
+import { needsUsageRequest, withUsageRequested } from './proxy/stream-usage.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
 
 export interface PipelineOptions {
@@ -156,7 +157,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Step 5: the relay fills in status, outcome, code, upstreamMs and usage, and ends the
     // request (answer and audit line) through the ending.
     parsed.json.model = route.target.upstream;
-    const upstreamBody = rewrittenBody(parsed, route.target.upstream);
+    // Usage on every stream: asked for on the caller's behalf, taken out again by the relay.
+    const stripUsage = needsUsageRequest(operation, parsed.json, route.provider.streamUsage);
+    const upstreamBody = rewrittenBody(parsed, route.target.upstream, stripUsage);
     if (upstreamBody === null) return 'MG_BODY_TOO_DEEP';
     await forward(
       relayContext,
@@ -167,6 +170,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         body: upstreamBody,
         json: parsed.json,
         stream,
+        stripUsage,
         secret,
         requestId,
         trace,
@@ -208,9 +212,10 @@ function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authenticatio
  * rewrite-model.ts) and is nested deeper than JSON.stringify's stack allows (JSON.parse has no
  * such limit): a caller's mistake, not ours.
  */
-function rewrittenBody(parsed: ParsedBody, upstream: string): Buffer | null {
+function rewrittenBody(parsed: ParsedBody, upstream: string, askUsage: boolean): Buffer | null {
   try {
-    return bodyWithModel(parsed.bytes, parsed.json, upstream);
+    const body = bodyWithModel(parsed.bytes, parsed.json, upstream);
+    return askUsage ? withUsageRequested(body, parsed.json) : body;
   } catch (error) {
     if (error instanceof RangeError) return null;
     throw error;

@@ -26,6 +26,10 @@ export type ProviderAccount = {
    * Reference to the root key (aws-ssm://, gcp-sm://, azure-kv://, env://, file://); never the key itself. Required for every type but mock.
    */
   secret?: string;
+  /**
+   * Ask the provider for token usage on every streamed chat or completion (stream_options.include_usage) and remove the extra usage chunk from what a caller that did not ask receives. Set false for an OpenAI-compatible server that rejects stream_options.
+   */
+  stream_usage?: boolean;
   description?: string;
   /**
    * @minItems 1
@@ -223,6 +227,10 @@ export interface BundleProvider {
    * Reference to the root key, never the key.
    */
   secret?: string;
+  /**
+   * Present (false) only when the account turned off asking for usage on streams (absent: on).
+   */
+  stream_usage?: boolean;
 }
 export interface BundleModel {
   /**

@@ -27,6 +27,8 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     const provider: BundleProvider = { name, type: account.type, base_url: account.base_url ?? DEFAULT_BASE_URL[account.type] ?? '' };
     if (account.api_version !== undefined) provider.api_version = account.api_version;
     if (account.secret !== undefined) provider.secret = account.secret;
+    // Only the exception is written: bundles of accounts that keep the default stay as they were.
+    if (account.stream_usage === false) provider.stream_usage = false;
     return provider;
   });
 

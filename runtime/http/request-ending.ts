@@ -17,6 +17,12 @@ export type ExtraHeaders = Record<string, string | number>;
 
 // What Fastify's reply.send() writes for a JSON string, so that both front ends answer alike.
 const JSON_UTF8 = 'application/json; charset=utf-8';
+/**
+ * The gateway's classification of an error answer (its MG_ code), beside a body that may be the
+ * provider's own: clients branch on the body's code as they would without the gateway, operators
+ * on this header.
+ */
+export const ERROR_HEADER = 'x-modelgate-error';
 
 /** Ends requests: writes the gateway's own answers and the audit line. One per server. */
 export class RequestEnding {
@@ -58,6 +64,7 @@ export class RequestEnding {
     headers['content-type'] = JSON_UTF8;
     headers['x-request-id'] = record.requestId;
     headers['content-length'] = Buffer.byteLength(body);
+    if (code !== null) headers[ERROR_HEADER] = code;
     if (closeConnection) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(body);
@@ -78,7 +85,7 @@ export class RequestEnding {
     if (!socket.writable) return void socket.destroy();
     const body = errorBody(code);
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\n${ERROR_HEADER}: ${code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   }
 

@@ -29,6 +29,11 @@ export interface UpstreamCall {
   /** The parsed body, for providers that answer in-process (mock). */
   json: Record<string, unknown>;
   stream: boolean;
+  /**
+   * The gateway added stream_options.include_usage for its own accounting: the provider's usage-only
+   * chunk (and the "usage":null it adds to the others) must not reach the caller.
+   */
+  stripUsage?: boolean;
   /** The provider's root key, resolved through the secret resolver; undefined for mock. Replaced after a 401 by the re-read key. */
   secret: string | undefined;
   requestId: string;
@@ -51,6 +56,11 @@ export interface Provider {
   readonly type: BundleProvider['type'];
   /** Reference to the root key (env://, file://, ...), undefined when none is needed. */
   readonly secretRef: string | undefined;
+  /**
+   * True when the provider speaks OpenAI's streaming wire and honours stream_options.include_usage:
+   * the gateway then asks for usage on every stream (proxy/stream-usage.ts). Absent: never asked.
+   */
+  readonly streamUsage?: boolean;
   prepare(model: BundleModel): ModelTarget;
   /**
    * Sends the call; the answer goes to handler: onRequestStart, then onResponseStart (status and
