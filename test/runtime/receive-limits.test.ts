@@ -5,11 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway, waitFor } from '../support/gateway.ts';
 import { parseResponses, rawExchange } from '../support/raw-http.ts';
+import { scaled } from '../support/time-scale.ts';
 import { createWorld, type World } from '../support/world.ts';
 
 let world: World;
 beforeAll(async () => {
-  world = await createWorld({ gateway: { headerTimeoutMs: 300, requestTimeoutMs: 600, bodyLimit: 4 * 1024 * 1024 } });
+  // Scaled: on a busy machine a legitimate request (the deep-JSON one) must not hit the deadline.
+  world = await createWorld({ gateway: { headerTimeoutMs: scaled(300), requestTimeoutMs: scaled(600), bodyLimit: 4 * 1024 * 1024 } });
 });
 afterAll(async () => {
   await world?.close();
