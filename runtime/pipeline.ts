@@ -88,6 +88,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const parsed = parseBody(body);
     if (typeof parsed === 'string') return parsed;
     record.model = parsed.model;
+    if (operation === 'responses' && refersToStoredResponse(parsed.json)) return 'MG_STORED_RESPONSE_UNSUPPORTED';
 
     // Step 2: authorize against the index, at this instant.
     const decision = authorize(bundle, principal, parsed.model, now());
@@ -100,6 +101,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     record.decision = 'allow';
     record.rule = decision.rule;
     record.account = route.account;
+    if (route.target.urls[operation] === undefined) return 'MG_API_NOT_SUPPORTED';
 
     // Step 3: the provider's root key, from memory (read at bundle activation, refreshed in the
     // background, served stale while its store is down). A reference still being read is waited
@@ -182,6 +184,11 @@ function rewrittenBody(parsed: ParsedBody, upstream: string): Buffer | null {
     if (error instanceof RangeError) return null;
     throw error;
   }
+}
+
+/** A Responses API body that continues a response stored at the provider (docs/providers.md). */
+function refersToStoredResponse(json: Record<string, unknown>): boolean {
+  return (json.previous_response_id !== undefined && json.previous_response_id !== null) || (json.conversation !== undefined && json.conversation !== null);
 }
 
 /** The body parsed once, and its bytes, in which the model is rewritten. */

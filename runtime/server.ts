@@ -155,6 +155,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     ending.answer(reply.raw, record, 200, null, JSON.stringify(entry));
   });
 
+  // Stored responses (retrieve, delete, cancel, input items) are reached by id, and an id names no
+  // model to authorize: refused, after authentication, whatever the method (docs/providers.md).
+  app.route({
+    method: ['GET', 'POST', 'DELETE'],
+    url: '/v1/responses/*',
+    onRequest: admit('/v1/responses/{id}'),
+    handler: (request, reply) => reject(reply, (request.mg as Admitted).record, 'MG_STORED_RESPONSE_UNSUPPORTED'),
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const { ready, body } = readyz(bundles.current, bundles.status, options.secrets.status(), now(), options.expiryPolicy);
