@@ -17,6 +17,7 @@ import { authorize } from './authorize/authorize.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import { type BundleStatus, type ExpiryPolicy, isServable } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
+import { anthropicRequestParts, type ForwardedRequestParts } from './http/anthropic-request.ts';
 import type { RequestEnding } from './http/request-ending.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import type { Operation } from './providers/provider.ts';
@@ -44,6 +45,8 @@ export interface Admitted {
   record: RequestRecord;
   bundle: ActiveBundle;
   principal: number;
+  /** On the Anthropic routes: the caller's API headers and query string, checked, for the provider. */
+  forwarded?: ForwardedRequestParts;
 }
 
 export type AdmitResult = Admitted | RuntimeErrorCode;
@@ -77,14 +80,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const who = authenticate(headers, bundle, nowMs, options.oidc);
     if (who instanceof Promise) {
       return who.then(
-        (result) => admitAs(record, bundle, result, metrics),
+        (result) => withForwarded(admitAs(record, bundle, result, metrics), url, headers),
         () => admitAs(record, bundle, { ok: false, reason: 'oidc_discovery_failed', credentialId: null }, metrics),
       );
     }
-    return admitAs(record, bundle, who, metrics);
+    return withForwarded(admitAs(record, bundle, who, metrics), url, headers);
   };
 
-  const infer: Pipeline['infer'] = async ({ record, bundle, principal }, operation, body, requestId, res) => {
+  const infer: Pipeline['infer'] = async (admitted, operation, body, requestId, res) => {
+    const { record, bundle, principal } = admitted;
     const parsed = parseBody(body);
     if (typeof parsed === 'string') return parsed;
     record.model = parsed.model;
@@ -146,6 +150,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         secret,
         requestId,
         timeoutMs: options.upstreamTimeoutMs,
+        ...forwardedParts(admitted),
       },
       res,
       record,
@@ -155,6 +160,23 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   };
 
   return { admit, infer };
+}
+
+/** An admitted request to an Anthropic route, with the parts of it that go on to the provider (after authentication: a stranger learns nothing). */
+function withForwarded(result: AdmitResult, url: string, headers: IncomingHttpHeaders): AdmitResult {
+  if (typeof result === 'string' || result.record.dialect !== 'anthropic') return result;
+  const parts = anthropicRequestParts(url, headers);
+  if (typeof parts === 'string') return parts;
+  result.forwarded = parts;
+  return result;
+}
+
+const NOTHING_FORWARDED: { headers?: Record<string, string>; query?: string } = Object.freeze({});
+
+function forwardedParts(admitted: Admitted): { headers?: Record<string, string>; query?: string } {
+  const parts = admitted.forwarded;
+  if (parts === undefined) return NOTHING_FORWARDED;
+  return parts.query === undefined ? { headers: parts.headers } : { headers: parts.headers, query: parts.query };
 }
 
 /** The outcome of authentication, in the audit record and as the admit step's answer. */

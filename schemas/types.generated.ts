@@ -11,11 +11,11 @@ export type ProviderAccount = {
    */
   name: string;
   /**
-   * Wire protocol of the provider.
+   * Wire protocol of the provider (docs/providers.md): OpenAI's API (openai, azure-openai, openai-compatible), Anthropic's Messages API (anthropic), or the in-process mock.
    */
-  type: 'openai' | 'azure-openai' | 'openai-compatible' | 'mock';
+  type: 'openai' | 'azure-openai' | 'openai-compatible' | 'anthropic' | 'mock';
   /**
-   * Upstream base URL. Defaults to https://api.openai.com/v1 for openai; required for azure-openai and openai-compatible.
+   * Upstream base URL. Defaults to https://api.openai.com/v1 for openai and https://api.anthropic.com/v1 for anthropic; required for azure-openai and openai-compatible.
    */
   base_url?: string;
   /**
@@ -208,7 +208,7 @@ export interface BundlePayload {
 }
 export interface BundleProvider {
   name: string;
-  type: 'openai' | 'azure-openai' | 'openai-compatible' | 'mock';
+  type: 'openai' | 'azure-openai' | 'openai-compatible' | 'anthropic' | 'mock';
   base_url: string;
   api_version?: string;
   /**

@@ -14,7 +14,7 @@ export interface BundleMeta {
   createdAt: Date;
 }
 
-const DEFAULT_BASE_URL: Record<string, string> = { openai: 'https://api.openai.com/v1', mock: 'mock://local' };
+const DEFAULT_BASE_URL: Record<string, string> = { openai: 'https://api.openai.com/v1', anthropic: 'https://api.anthropic.com/v1', mock: 'mock://local' };
 
 /** Builds the payload. Deterministic: the same model and meta give the same object, key order included. */
 export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayload {

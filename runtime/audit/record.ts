@@ -27,6 +27,8 @@ export interface RequestRecord {
   outcome: string | null;
   upstreamMs: number | null;
   usage: Usage | null;
+  /** Whose error shape the gateway answers in: Anthropic's on its Messages routes, OpenAI's elsewhere. Not audited. */
+  dialect: 'openai' | 'anthropic';
   /** Set once the request has ended (answer and audit line out, see http/ending.ts): it ends once. */
   ended: boolean;
 }
@@ -54,6 +56,7 @@ export function newRecord(requestId: string, method: string, route: string): Req
     outcome: null,
     upstreamMs: null,
     usage: null,
+    dialect: route.startsWith('/v1/messages') ? 'anthropic' : 'openai',
     ended: false,
   };
 }

@@ -11,6 +11,9 @@ import type { RequestRecord } from '../audit/record.ts';
 import { writeAudit } from '../audit/write-audit.ts';
 import { errorBody, type RuntimeErrorCode, statusOf } from '../errors.ts';
 import type { RuntimeMetrics } from '../metrics/runtime-metrics.ts';
+import { anthropicErrorBody } from './anthropic-errors.ts';
+
+const bodyOf = (record: RequestRecord, code: RuntimeErrorCode): string => (record.dialect === 'anthropic' ? anthropicErrorBody(code) : errorBody(code));
 
 /** Headers an answer adds to the gateway's own (a provider's rate-limit hints). */
 export type ExtraHeaders = Record<string, string | number>;
@@ -26,11 +29,11 @@ export class RequestEnding {
   ) {}
 
   /**
-   * Answers a runtime error in OpenAI's shape with its table status, and audits the request.
-   * closeConnection: see answer().
+   * Answers a runtime error in the route's shape (OpenAI's, or Anthropic's on its Messages routes)
+   * with its table status, and audits the request. closeConnection: see answer().
    */
   error(res: ServerResponse, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false): void {
-    this.answer(res, record, statusOf(code), code, errorBody(code), undefined, closeConnection);
+    this.answer(res, record, statusOf(code), code, bodyOf(record, code), undefined, closeConnection);
   }
 
   /**
@@ -76,7 +79,7 @@ export class RequestEnding {
     record.code = code;
     this.audit(record);
     if (!socket.writable) return void socket.destroy();
-    const body = errorBody(code);
+    const body = bodyOf(record, code);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );

@@ -8,9 +8,11 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors } from 'undici';
 import type { RequestRecord } from '../audit/record.ts';
 import { errorObject, type RuntimeErrorCode } from '../errors.ts';
+import { anthropicPassThroughBody, anthropicStreamError } from '../http/anthropic-errors.ts';
 import type { RequestEnding } from '../http/request-ending.ts';
 import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from '../providers/provider.ts';
 import type { SecretResolver } from '../secrets/resolve.ts';
+import { messagesStreamUsage } from './anthropic-usage.ts';
 import { headerText, withRateLimitHints } from './caller-headers.ts';
 import { type RetryableCall, retriesWithRereadKey, retryWithRereadKey } from './key-rotation.ts';
 import { failureCode, keyRefused, ProviderErrorBody, passThroughBody, passThroughCode } from './upstream-error.ts';
@@ -76,6 +78,8 @@ export class Relay implements UpstreamHandler, RetryableCall {
   /** SSE: the chunks received in the current tick, written together at its end. */
   private burst: Buffer[] = [];
   private readonly tail = new ChunkTail();
+  /** The first bytes relayed: an Anthropic stream's input tokens are in its first event (message_start). */
+  private firstBytes: Buffer | undefined;
   private timer: NodeJS.Timeout | undefined;
   private errorBody: ProviderErrorBody | undefined;
   /** JSON: the caller's status line and headers, not yet written (see writeHead). */
@@ -157,6 +161,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
     const chunks = this.burst;
     this.burst = [];
     const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    this.firstBytes ??= data;
     this.tail.push(data);
     return data;
   }
@@ -242,7 +247,8 @@ export class Relay implements UpstreamHandler, RetryableCall {
     this.writeHead();
     if (last === undefined) this.res.end();
     else this.res.end(last);
-    this.record.usage = usageFromTail(this.tail.text());
+    this.record.usage =
+      this.call.operation === 'messages' && this.sse ? messagesStreamUsage(this.firstBytes, this.tail.text()) : usageFromTail(this.tail.text());
     this.finish(this.statusCode, 'ok', null);
   }
 
@@ -260,7 +266,11 @@ export class Relay implements UpstreamHandler, RetryableCall {
         // raise it) and a clean end; JSON is cut off.
         if (this.sse) {
           if (this.burst.length > 0) this.res.write(this.takeBurst());
-          this.res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
+          this.res.end(
+            this.record.dialect === 'anthropic'
+              ? anthropicStreamError('MG_UPSTREAM_STREAM_FAILED')
+              : `data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`,
+          );
         } else if (this.head !== undefined) {
           // Nothing reached the caller yet: a proper 502 (and one in the audit line).
           this.head = undefined;
@@ -293,7 +303,9 @@ export class Relay implements UpstreamHandler, RetryableCall {
     if (keyRefused(statusCode)) return this.keyRefused();
     // The provider's status and rate-limit hints pass through, with its error in our body.
     const code = passThroughCode(statusCode);
-    const body = passThroughBody(code, (this.errorBody as ProviderErrorBody).text(), this.call.secret);
+    const text = (this.errorBody as ProviderErrorBody).text();
+    const body =
+      this.record.dialect === 'anthropic' ? anthropicPassThroughBody(code, statusCode, text, this.call.secret) : passThroughBody(code, text, this.call.secret);
     this.settle('upstream_error');
     this.context.ending.answer(this.res, this.record, statusCode, code, body, withRateLimitHints(this.headers, {}));
     this.resolve();
