@@ -14,6 +14,7 @@ import { type Authentication, authenticate } from './auth/authenticate.ts';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { queryHasCredential } from './auth/query-credential.ts';
 import { authorize } from './authorize/authorize.ts';
+import { unknownNameMessage } from './authorize/model-names.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import { type BundleStatus, type ExpiryPolicy, isServable } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
@@ -51,6 +52,12 @@ export interface Admitted {
 
 export type AdmitResult = Admitted | RuntimeErrorCode;
 
+/** An error to answer with its own message instead of the table's (already bounded and free of secrets). */
+export interface Refusal {
+  code: RuntimeErrorCode;
+  message: string;
+}
+
 export interface Pipeline {
   /**
    * Step 1, before the body is read: a servable bundle and an authenticated caller. The admitted
@@ -63,7 +70,13 @@ export interface Pipeline {
    * (the caller answers it, record filled in); otherwise forwards and resolves undefined once the
    * response is over and the request has ended (answer and audit line out).
    */
-  infer(admitted: Admitted, operation: Operation, body: Buffer | undefined, requestId: string, res: ServerResponse): Promise<RuntimeErrorCode | undefined>;
+  infer(
+    admitted: Admitted,
+    operation: Operation,
+    body: Buffer | undefined,
+    requestId: string,
+    res: ServerResponse,
+  ): Promise<RuntimeErrorCode | Refusal | undefined>;
 }
 
 /** Connects the steps of the model routes for a server's bundles, secrets and settings. */
@@ -91,15 +104,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const { record, bundle, principal } = admitted;
     const parsed = parseBody(body);
     if (typeof parsed === 'string') return parsed;
-    record.model = parsed.model;
+    // An alias stands for one model: authorized, forwarded and audited as that model.
+    const aliased = bundle.names.aliases.get(parsed.model);
+    record.model = aliased ?? parsed.model;
+    if (aliased !== undefined) record.modelAlias = parsed.model;
     if (operation === 'responses' && refersToStoredResponse(parsed.json)) return 'MG_STORED_RESPONSE_UNSUPPORTED';
 
     // Step 2: authorize against the index, at this instant.
-    const decision = authorize(bundle, principal, parsed.model, now());
+    const decision = authorize(bundle, principal, record.model, now());
     if (!decision.ok) {
       record.decision = 'deny';
       record.denyReason = decision.reason;
-      return decision.code;
+      const message = decision.reason === 'unknown_model' ? unknownNameMessage(bundle.names, parsed.model) : null;
+      return message === null ? decision.code : { code: decision.code, message };
     }
     const { route } = decision;
     record.decision = 'allow';

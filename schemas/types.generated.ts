@@ -138,6 +138,12 @@ export interface GatewayFile {
      */
     default_expiry?: string;
   };
+  /**
+   * Model names that tools send (gpt-4o-mini, claude-sonnet-4-5), each mapped to one model's fully qualified name (account/model). Authorization is decided on that model; the audit line records both. An alias may not be the name of a model (account/model), nor point to an unknown or disabled one.
+   */
+  aliases?: {
+    [k: string]: string;
+  };
   directory?: {
     source?: 'static' | 'github';
     org?: string;
@@ -202,6 +208,16 @@ export interface BundlePayload {
   access_classes: number[][];
   principals: BundlePrincipal[];
   keys: BundleKey[];
+  /**
+   * Model aliases from gateway.yaml, sorted by name: a name callers send and the index of the model it stands for. Absent when there are none.
+   */
+  aliases?: {
+    name: string;
+    /**
+     * Index into models.
+     */
+    model: number;
+  }[];
   oidc: {
     issuers: BundleOidcIssuer[];
   };

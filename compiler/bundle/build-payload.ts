@@ -97,7 +97,12 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     return out;
   });
 
-  return {
+  // Sorted by name: the same policy gives the same bytes.
+  const aliases = Object.entries(gateway.aliases ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, fqn]) => ({ name, model: modelIndex.get(fqn)! }));
+
+  const payload: BundlePayload = {
     format: 1,
     audience: gateway.audience,
     serial: meta.serial,
@@ -112,6 +117,8 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     keys: bundleKeys,
     oidc: { issuers },
   };
+  if (aliases.length > 0) payload.aliases = aliases;
+  return payload;
 }
 
 /** "7d" / "36h" / "90m" in milliseconds (the schema has already checked the shape and the bound). */

@@ -17,7 +17,10 @@ export interface RequestRecord {
   /** The OIDC issuer of the token, for token-authenticated requests. */
   issuer: string | null;
   authReason: string | null;
+  /** The model's FQN (the alias resolved), as the caller sent it otherwise. */
   model: string | null;
+  /** The alias the caller sent, when the model was named by one. */
+  modelAlias: string | null;
   account: string | null;
   decision: 'allow' | 'deny' | null;
   rule: string | null;
@@ -47,6 +50,7 @@ export function newRecord(requestId: string, method: string, route: string): Req
     issuer: null,
     authReason: null,
     model: null,
+    modelAlias: null,
     account: null,
     decision: null,
     rule: null,

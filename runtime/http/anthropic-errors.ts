@@ -34,9 +34,9 @@ const BODIES = new Map<RuntimeErrorCode, string>(
   RUNTIME_ERROR_CODES.map((code) => [code, shaped(code, RUNTIME_ERRORS[code].status, RUNTIME_ERRORS[code].message)]),
 );
 
-/** The gateway's own error for code, in Anthropic's shape. */
-export function anthropicErrorBody(code: RuntimeErrorCode): string {
-  return BODIES.get(code) as string;
+/** The gateway's own error for code, in Anthropic's shape (with message instead of the table's, when given). */
+export function anthropicErrorBody(code: RuntimeErrorCode, message?: string): string {
+  return message === undefined ? (BODIES.get(code) as string) : shaped(code, RUNTIME_ERRORS[code].status, message);
 }
 
 /**

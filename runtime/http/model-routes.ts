@@ -40,8 +40,9 @@ export async function serveModelRoute(
 ): Promise<void> {
   const { ending } = options;
   try {
-    const code = await options.pipeline.infer(admitted, operation, body, requestId, res);
-    if (code !== undefined) ending.error(res, admitted.record, code);
+    const refusal = await options.pipeline.infer(admitted, operation, body, requestId, res);
+    if (typeof refusal === 'string') ending.error(res, admitted.record, refusal);
+    else if (refusal !== undefined) ending.error(res, admitted.record, refusal.code, false, refusal.message);
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     options.logger.error({ request_id: requestId, error_code: typeof code === 'string' ? code : null }, 'internal error');

@@ -9,11 +9,14 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RequestRecord } from '../audit/record.ts';
 import { writeAudit } from '../audit/write-audit.ts';
-import { errorBody, type RuntimeErrorCode, statusOf } from '../errors.ts';
+import { errorBody, errorObject, type RuntimeErrorCode, statusOf } from '../errors.ts';
 import type { RuntimeMetrics } from '../metrics/runtime-metrics.ts';
 import { anthropicErrorBody } from './anthropic-errors.ts';
 
-const bodyOf = (record: RequestRecord, code: RuntimeErrorCode): string => (record.dialect === 'anthropic' ? anthropicErrorBody(code) : errorBody(code));
+function bodyOf(record: RequestRecord, code: RuntimeErrorCode, message?: string): string {
+  if (record.dialect === 'anthropic') return anthropicErrorBody(code, message);
+  return message === undefined ? errorBody(code) : JSON.stringify(errorObject(code, message));
+}
 
 /** Headers an answer adds to the gateway's own (a provider's rate-limit hints). */
 export type ExtraHeaders = Record<string, string | number>;
@@ -30,10 +33,11 @@ export class RequestEnding {
 
   /**
    * Answers a runtime error in the route's shape (OpenAI's, or Anthropic's on its Messages routes)
-   * with its table status, and audits the request. closeConnection: see answer().
+   * with its table status, and audits the request. closeConnection: see answer(). message, when
+   * given, replaces the table's (bounded and free of secrets by the caller).
    */
-  error(res: ServerResponse, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false): void {
-    this.answer(res, record, statusOf(code), code, bodyOf(record, code), undefined, closeConnection);
+  error(res: ServerResponse, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false, message?: string): void {
+    this.answer(res, record, statusOf(code), code, bodyOf(record, code, message), undefined, closeConnection);
   }
 
   /**

@@ -37,6 +37,8 @@ beforeAll(async () => {
         'claude.yaml': `name: claude\ntype: anthropic\nbase_url: ${upstream.url}/v1\nsecret: env://${keyVar}\nmodels:\n  - name: claude-sonnet-4-5\n    upstream_name: claude-sonnet-4-5-20250929\n  - name: overloaded\n  - name: broken-stream\n  - name: firehose\n`,
       },
       extraRules: `  - models: ["claude/*"]\n    users: [alice]\n`,
+      // Claude Code sends Anthropic's bare model names.
+      gatewayExtra: 'aliases:\n  claude-sonnet-4-5: claude/claude-sonnet-4-5\n',
     },
   });
 });
@@ -109,8 +111,9 @@ describe('when alice sends a message with her gateway key in x-api-key', () => {
 describe('when Claude Code is pointed at the gateway (ANTHROPIC_BASE_URL and the gateway key as ANTHROPIC_AUTH_TOKEN)', () => {
   it('gets an answer; the bearer stays at the gateway and the provider sees only the root key', async () => {
     const claudeCode = new Anthropic({ baseURL: world.gateway.url, authToken: world.keys.alice, apiKey: null, maxRetries: 0, timeout: scaled(10_000) });
-    const stream = claudeCode.messages.stream({ model: 'claude/claude-sonnet-4-5', ...hello });
+    const stream = claudeCode.messages.stream({ model: 'claude-sonnet-4-5', ...hello });
     expect(await stream.finalText()).toBe('upstream claude-sonnet-4-5-20250929 says hi');
+    expect(lastAudit()).toMatchObject({ status: 200, model: 'claude/claude-sonnet-4-5', model_alias: 'claude-sonnet-4-5' });
     const sent = upstream.received.at(-1)!;
     expect(sent.headers.authorization).toBeUndefined();
     expect(sent.headers['x-api-key']).toBe(rootKey);
@@ -136,10 +139,14 @@ describe('when the gateway refuses a Messages request', () => {
     }
   });
 
-  it('raises NotFoundError for an unknown model (404 not_found_error)', async () => {
+  it('raises NotFoundError for an unknown model (404 not_found_error), with the account/model hint for a bare name', async () => {
     const error = await failure<InstanceType<typeof Anthropic.APIError>>(sdk(world.keys.alice).messages.create({ model: 'claude/claude-9', ...hello }));
     expect(error).toBeInstanceOf(Anthropic.NotFoundError);
     expect(error.error).toMatchObject({ type: 'error', error: { type: 'not_found_error', code: 'MG_MODEL_NOT_FOUND' } });
+    const bare = await failure<InstanceType<typeof Anthropic.APIError>>(sdk(world.keys.alice).messages.create({ model: 'overloaded', ...hello }));
+    expect(bare).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(bare.error).toMatchObject({ type: 'error', error: { type: 'not_found_error', code: 'MG_MODEL_NOT_FOUND' } });
+    expect((bare.error as { error: { message: string } }).error.message).toContain('Did you mean "claude/overloaded"?');
   });
 
   it('raises BadRequestError for an OpenAI model on /v1/messages, and the openai client gets 400 for a Claude model on chat', async () => {
