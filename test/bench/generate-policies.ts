@@ -149,7 +149,11 @@ export function generatePolicies(options: GenerateOptions): GeneratedPolicies {
     const principal = services.length > 0 && random.chance(0.1) ? `service:${random.pick(services)}` : random.pick(users);
     const sha256 = Array.from({ length: 64 }, () => '0123456789abcdef'[random.int(16)]).join('');
     const lines = [`id: "${id}"`, `principal: "${principal}"`, `sha256: "${sha256}"`, 'created: 2026-01-01T00:00:00Z'];
+    // `keys create` sets an expiry by default (90 days), so most keys have one; a few legacy keys
+    // without it keep the MG_KEY_NO_EXPIRY warning path in the measurement. The random draws are
+    // the same as before, so the rest of the tree is unchanged.
     if (random.chance(0.3)) lines.push(`expires: ${new Date(NOW.getTime() + (30 + random.int(300)) * DAY).toISOString()}`);
+    else if (k % 50 !== 0) lines.push(`expires: ${new Date(NOW.getTime() + 90 * DAY).toISOString()}`);
     if (random.chance(0.05)) lines.push('revoked: true');
     files.push({ path: `keys/${id}.yaml`, text: lines.join('\n') + '\n' });
   }
