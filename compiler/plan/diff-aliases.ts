@@ -24,10 +24,10 @@ export function diffAliases(base: ReadonlyMap<string, string>, head: ReadonlyMap
 }
 
 /** The markdown lines of a plan's alias section (none when nothing changed). */
-export function aliasLines(changes: readonly AliasChange[], escape: (text: string) => string): string[] {
+export function aliasLines(changes: readonly AliasChange[], escapeText: (text: string) => string): string[] {
   if (changes.length === 0) return [];
   const line = (c: AliasChange): string => {
-    const name = `\`${escape(c.alias)}\``;
+    const name = `\`${escapeText(c.alias)}\``;
     if (c.change === 'retargeted') return `- alias ${name} now stands for \`${c.model}\` (was \`${c.previous}\`)`;
     return `- alias ${name} ${c.change === 'added' ? 'added, for' : 'removed (was'} \`${c.model}\`${c.change === 'removed' ? ')' : ''}`;
   };
