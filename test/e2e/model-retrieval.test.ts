@@ -31,10 +31,16 @@ describe('when a caller retrieves a model it may use', () => {
     }
   });
 
-  it('answers the unencoded path too, and audits the model asked for', async () => {
-    const response = await fetch(`${world.gateway.url}/v1/models/mock/gpt-4o-mini`, { headers: { authorization: `Bearer ${world.keys.bob}` } });
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ id: 'mock/gpt-4o-mini', object: 'model', owned_by: 'mock' });
+  it('answers the plain and the percent-encoded path alike, and audits the model asked for', async () => {
+    const bodies: unknown[] = [];
+    for (const path of ['mock/gpt-4o-mini', 'mock%2Fgpt-4o-mini', 'mock%2fgpt-4o-mini']) {
+      const response = await fetch(`${world.gateway.url}/v1/models/${path}`, { headers: { authorization: `Bearer ${world.keys.bob}` } });
+      expect(response.status).toBe(200);
+      bodies.push(await response.json());
+    }
+    expect(bodies[0]).toMatchObject({ id: 'mock/gpt-4o-mini', object: 'model', owned_by: 'mock' });
+    expect(bodies[1]).toEqual(bodies[0]);
+    expect(bodies[2]).toEqual(bodies[0]);
     const line = world.gateway.logs.entries('request').at(-1)!;
     expect(line).toMatchObject({ route: '/v1/models/{model}', model: 'mock/gpt-4o-mini', status: 200 });
   });
