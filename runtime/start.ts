@@ -5,10 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
 import { trustKeys } from '../schemas/bundle/verify.ts';
 import type { SecretSource } from '../schemas/formats/secret-source.ts';
+import { auditEvents } from './audit/audit-events.ts';
+import { type AuditLog, openAuditLog } from './audit/audit-log.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
+import { trustedProxies } from './http/caller-info.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { createMetrics, type RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { registerSecretMetrics } from './metrics/secret-metrics.ts';
@@ -26,7 +29,11 @@ type OptionalSettings =
   | 'requestTimeoutMs'
   | 'maxConnections'
   | 'allowSecretRefs'
-  | 'allowUpstreamHosts';
+  | 'allowUpstreamHosts'
+  | 'auditLog'
+  | 'auditRequired'
+  | 'trustedProxies'
+  | 'metricsPrincipalLabel';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -38,6 +45,8 @@ export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'lo
 
 export interface RuntimeDeps {
   logger?: Logger;
+  /** Where audit lines go (default: opened from options.auditLog, stdout when unset). */
+  audit?: AuditLog;
   /**
    * Where root keys are read from (default: env://, file:// and the three cloud stores). The
    * resolver's caching, refresh, logging and metrics are wired here around them.
@@ -56,6 +65,7 @@ export interface RunningRuntime {
   lifecycle: BundleLifecycle;
   metrics: RuntimeMetrics;
   logger: Logger;
+  audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -65,7 +75,13 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   // One connection pool set for every provider, kept across bundle activations.
   const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
   let lifecycle: BundleLifecycle | null = null;
-  const metrics = createMetrics(() => lifecycle?.current ?? null);
+  let audit: AuditLog | null = deps.audit ?? null;
+  const metrics = createMetrics(() => lifecycle?.current ?? null, {
+    principalLabel: options.metricsPrincipalLabel ?? 'none',
+    auditHealthy: () => audit?.healthy ?? true,
+  });
+  audit ??= openAuditLog(options.auditLog ?? 'stdout', auditEvents(logger, metrics, options.auditRequired ?? false));
+  const auditLog = audit;
   let secretMetrics: ReturnType<typeof registerSecretMetrics> | null = null;
 
   // Reads are logged by reference and reason, never by value; a failed refresh is a warning
@@ -167,6 +183,9 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     bundles: lifecycle,
     logger,
     metrics,
+    audit: auditLog,
+    auditRequired: options.auditRequired ?? false,
+    trustedProxies: trustedProxies(options.trustedProxies ?? []),
     secrets,
     bodyLimit: options.bodyLimit,
     ...(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs }),
@@ -191,11 +210,14 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     lifecycle,
     metrics,
     logger,
+    audit: auditLog,
     async close() {
       lifecycle?.stop();
       await app.close();
       await dispatcher.close();
       secrets.close();
+      // Every request has ended (app.close waited for them): their lines go out now.
+      auditLog.flushSync();
     },
   };
 }

@@ -23,6 +23,12 @@ export function httpSend(url: Endpoint | undefined, auth: Record<string, string>
     ...auth,
   };
   const path = call.query === undefined ? url.path : `${url.path}${url.path.includes('?') ? '&' : '?'}${call.query}`;
+  // The caller's trace context, so that the provider's spans join the caller's trace.
+  const trace = call.trace;
+  if (trace !== undefined) {
+    headers.traceparent = trace.traceparent;
+    if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
+  }
   ctx.dispatcher.dispatch(
     {
       origin: url.origin,

@@ -179,6 +179,7 @@ describe('when the key record is revoked or expired', () => {
       ok: false,
       reason: 'revoked',
       credentialId: idOf(key),
+      principal: 0, // the owner of a key presented whole: named in the audit line
     });
   });
 
@@ -187,6 +188,7 @@ describe('when the key record is revoked or expired', () => {
       ok: false,
       reason: 'expired',
       credentialId: idOf(key),
+      principal: 0,
     });
     expect(authenticate(bearer(key), bundleOf({ [idOf(key)]: { key, expiresMs: NOW + 1 } }), NOW)).toMatchObject({ ok: true });
   });
@@ -197,9 +199,9 @@ describe('when the same key is presented again (the verified-key cache)', () => 
     const key = mintApiKey().key;
     const bundle = bundleOf({ [idOf(key)]: { key, expiresMs: NOW + 10 } });
     expect(authenticate(bearer(key), bundle, NOW)).toMatchObject({ ok: true });
-    expect(authenticate(bearer(key), bundle, NOW + 10)).toEqual({ ok: false, reason: 'expired', credentialId: idOf(key) });
+    expect(authenticate(bearer(key), bundle, NOW + 10)).toEqual({ ok: false, reason: 'expired', credentialId: idOf(key), principal: 0 });
     (bundle.keys.get(idOf(key)) as CompiledKey).revoked = true;
-    expect(authenticate(bearer(key), bundle, NOW)).toEqual({ ok: false, reason: 'revoked', credentialId: idOf(key) });
+    expect(authenticate(bearer(key), bundle, NOW)).toEqual({ ok: false, reason: 'revoked', credentialId: idOf(key), principal: 0 });
   });
 
   it('answers a different key with the same id from the table, not the cache', () => {

@@ -31,6 +31,9 @@ describe('when a rule is resolved', () => {
     expect(model!.rules).toEqual([
       {
         source: 'authz.yaml:2:5',
+        id: expect.stringMatching(/^r-[0-9a-f]{12}$/),
+        teams: ['ml'],
+        namedUsers: ['bob'],
         file: 'authz.yaml',
         at: { line: 2, col: 5 },
         models: ['openai-main/gpt-4o', 'openai-main/gpt-4o-mini', 'other/claude'],
