@@ -1,6 +1,7 @@
 // The pure compiler core: policy documents + a directory snapshot in, a policy model (or
 // diagnostics) out. No file system, git, network or clock: the caller passes `now`.
 import type { GatewayFile, IdentityLock } from '../schemas/types.generated.ts';
+import { checkAliases } from './check/aliases.ts';
 import { checkConfusables, type NamedThing } from './check/confusables.ts';
 import { checkGateway } from './check/gateway.ts';
 import { checkKeys, type ResolvedKey } from './check/keys.ts';
@@ -45,6 +46,7 @@ export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagno
   const lock = checkLock(directory, set.lock, options.frozenLock === true);
   const confusables = checkConfusables(namedThings(set, directory));
   const gateway = checkGateway(set.gateway);
+  const aliases = checkAliases(set.gateway, providers.catalog);
   const diagnostics = sortDiagnostics([
     ...loadDiagnostics,
     ...providers.diagnostics,
@@ -53,6 +55,7 @@ export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagno
     ...lock.diagnostics,
     ...confusables,
     ...gateway,
+    ...aliases,
   ]);
   const model: PolicyModel | null =
     hasErrors(diagnostics) || set.gateway === null

@@ -23,6 +23,24 @@ export const RUNTIME_ERRORS = {
   // Node's HTTP parser refused the request (malformed request line or headers).
   MG_BAD_HTTP: { status: 400, type: 'invalid_request_error', message: 'the request is not valid HTTP/1.1' },
   MG_BAD_URL: { status: 400, type: 'invalid_request_error', message: 'the request URL is malformed (a bad percent-encoding)' },
+  // The model's provider has no such API (an Anthropic model on /v1/chat/completions, an OpenAI one on /v1/messages).
+  MG_API_NOT_SUPPORTED: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: "this model's provider does not serve this API; see docs/providers.md for the routes of each provider type",
+  },
+  // A stored response is reached by id, not by model: no grant can be checked for it (docs/providers.md).
+  MG_STORED_RESPONSE_UNSUPPORTED: {
+    status: 400,
+    type: 'invalid_request_error',
+    message:
+      'stored responses cannot be authorized by model: previous_response_id, conversation and /v1/responses/{id} are refused; send the earlier items in input instead',
+  },
+  MG_BAD_HEADER: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'an anthropic-version or anthropic-beta header, or the query string, is malformed or too long',
+  },
   MG_BODY_TOO_DEEP: { status: 400, type: 'invalid_request_error', message: 'the request body is nested too deeply' },
   MG_CREDENTIAL_IN_QUERY: {
     status: 400,

@@ -16,9 +16,11 @@ import { type Authentication, authenticate } from './auth/authenticate.ts';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { queryHasCredential } from './auth/query-credential.ts';
 import { authorize } from './authorize/authorize.ts';
+import { unknownNameMessage } from './authorize/model-names.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import { type BundleStatus, type ExpiryPolicy, isServable } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
+import { anthropicRequestParts, type ForwardedRequestParts } from './http/anthropic-request.ts';
 import { clientAddress, type TraceContext, traceContextFrom } from './http/caller-info.ts';
 import type { RequestEnding } from './http/request-ending.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
@@ -54,11 +56,19 @@ export interface Admitted {
   record: RequestRecord;
   bundle: ActiveBundle;
   principal: number;
+  /** On the Anthropic routes: the caller's API headers and query string, checked, for the provider. */
+  forwarded?: ForwardedRequestParts;
   /** The caller's valid W3C trace context, passed upstream. */
   trace: TraceContext | undefined;
 }
 
 export type AdmitResult = Admitted | RuntimeErrorCode;
+
+/** An error to answer with its own message instead of the table's (already bounded and free of secrets). */
+export interface Refusal {
+  code: RuntimeErrorCode;
+  message: string;
+}
 
 export interface Pipeline {
   /**
@@ -72,7 +82,13 @@ export interface Pipeline {
    * (the caller answers it, record filled in); otherwise forwards and resolves undefined once the
    * response is over and the request has ended (answer and audit line out).
    */
-  infer(admitted: Admitted, operation: Operation, body: Buffer | undefined, requestId: string, res: ServerResponse): Promise<RuntimeErrorCode | undefined>;
+  infer(
+    admitted: Admitted,
+    operation: Operation,
+    body: Buffer | undefined,
+    requestId: string,
+    res: ServerResponse,
+  ): Promise<RuntimeErrorCode | Refusal | undefined>;
 }
 
 /** Connects the steps of the model routes for a server's bundles, secrets and settings. */
@@ -99,27 +115,33 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const who = authenticate(headers, bundle, nowMs, options.oidc);
     if (who instanceof Promise) {
       return who.then(
-        (result) => admitAs(record, bundle, result, metrics, trace),
+        (result) => withForwarded(admitAs(record, bundle, result, metrics, trace), url, headers),
         () => admitAs(record, bundle, { ok: false, reason: 'oidc_discovery_failed', credentialId: null }, metrics, trace),
       );
     }
-    return admitAs(record, bundle, who, metrics, trace);
+    return withForwarded(admitAs(record, bundle, who, metrics, trace), url, headers);
   };
 
-  const infer: Pipeline['infer'] = async ({ record, bundle, principal, trace }, operation, body, requestId, res) => {
+  const infer: Pipeline['infer'] = async (admitted, operation, body, requestId, res) => {
+    const { record, bundle, principal, trace } = admitted;
     const parsed = parseBody(body);
     if (typeof parsed === 'string') return parsed;
-    record.model = parsed.model;
-    record.knownModel = bundle.index.modelByFqn.has(parsed.model);
+    // An alias stands for one model: authorized, forwarded and audited as that model.
+    const aliased = bundle.names.aliases.get(parsed.model);
+    record.model = aliased ?? parsed.model;
+    if (aliased !== undefined) record.modelAlias = parsed.model;
+    record.knownModel = bundle.index.modelByFqn.has(record.model);
     const stream = parsed.json.stream === true;
     record.stream = stream;
+    if (operation === 'responses' && refersToStoredResponse(parsed.json)) return 'MG_STORED_RESPONSE_UNSUPPORTED';
 
     // Step 2: authorize against the index, at this instant.
-    const decision = authorize(bundle, principal, parsed.model, now());
+    const decision = authorize(bundle, principal, record.model, now());
     if (!decision.ok) {
       record.decision = 'deny';
       record.denyReason = decision.reason;
-      return decision.code;
+      const message = decision.reason === 'unknown_model' ? unknownNameMessage(bundle.names, parsed.model) : null;
+      return message === null ? decision.code : { code: decision.code, message };
     }
     const { route } = decision;
     record.decision = 'allow';
@@ -127,6 +149,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     record.ruleId = decision.ruleId;
     record.via = decision.via;
     record.account = route.account;
+    if (route.target.urls[operation] === undefined) return 'MG_API_NOT_SUPPORTED';
 
     // Step 3: the provider's root key, from memory (read at bundle activation, refreshed in the
     // background, served stale while its store is down). A reference still being read is waited
@@ -175,6 +198,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         requestId,
         trace,
         timeoutMs: options.upstreamTimeoutMs,
+        ...forwardedParts(admitted),
       },
       res,
       record,
@@ -184,6 +208,23 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   };
 
   return { admit, infer };
+}
+
+/** An admitted request to an Anthropic route, with the parts of it that go on to the provider (after authentication: a stranger learns nothing). */
+function withForwarded(result: AdmitResult, url: string, headers: IncomingHttpHeaders): AdmitResult {
+  if (typeof result === 'string' || result.record.dialect !== 'anthropic') return result;
+  const parts = anthropicRequestParts(url, headers);
+  if (typeof parts === 'string') return parts;
+  result.forwarded = parts;
+  return result;
+}
+
+const NOTHING_FORWARDED: { headers?: Record<string, string>; query?: string } = Object.freeze({});
+
+function forwardedParts(admitted: Admitted): { headers?: Record<string, string>; query?: string } {
+  const parts = admitted.forwarded;
+  if (parts === undefined) return NOTHING_FORWARDED;
+  return parts.query === undefined ? { headers: parts.headers } : { headers: parts.headers, query: parts.query };
 }
 
 /** The outcome of authentication, in the audit record and as the admit step's answer. */
@@ -220,6 +261,11 @@ function rewrittenBody(parsed: ParsedBody, upstream: string, askUsage: boolean):
     if (error instanceof RangeError) return null;
     throw error;
   }
+}
+
+/** A Responses API body that continues a response stored at the provider (docs/providers.md). */
+function refersToStoredResponse(json: Record<string, unknown>): boolean {
+  return (json.previous_response_id !== undefined && json.previous_response_id !== null) || (json.conversation !== undefined && json.conversation !== null);
 }
 
 /** The body parsed once, and its bytes, in which the model is rewritten. */

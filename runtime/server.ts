@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from './audit/audit-log.ts';
 import { newRecord, type RequestRecord } from './audit/record.ts';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
-import { listModels } from './authorize/authorize.ts';
+import { listModels, retrieveModel } from './authorize/authorize.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import type { BundleStatus, ExpiryPolicy } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
@@ -166,6 +166,27 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     const { record, bundle, principal } = request.mg as Admitted;
     reply.hijack();
     ending.answer(reply.raw, record, 200, null, JSON.stringify(listModels(bundle, principal, now())));
+  });
+  // The id holds a '/': both /v1/models/account/model and its percent-encoded form (what the
+  // openai SDK sends) arrive here decoded. A model the caller may not use and one that does not
+  // exist get the same 404, so the answer says nothing about the catalog beyond the caller's list.
+  app.get('/v1/models/*', { onRequest: admit('/v1/models/{model}') }, (request, reply) => {
+    const { record, bundle, principal } = request.mg as Admitted;
+    const fqn = (request.params as { '*': string })['*'];
+    record.model = fqn;
+    const entry = retrieveModel(bundle, principal, fqn, now());
+    if (entry === null) return reject(reply, record, 'MG_MODEL_NOT_FOUND');
+    reply.hijack();
+    ending.answer(reply.raw, record, 200, null, JSON.stringify(entry));
+  });
+
+  // Stored responses (retrieve, delete, cancel, input items) are reached by id, and an id names no
+  // model to authorize: refused, after authentication, whatever the method (docs/providers.md).
+  app.route({
+    method: ['GET', 'POST', 'DELETE'],
+    url: '/v1/responses/*',
+    onRequest: admit('/v1/responses/{id}'),
+    handler: (request, reply) => reject(reply, (request.mg as Admitted).record, 'MG_STORED_RESPONSE_UNSUPPORTED'),
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -11,11 +11,11 @@ export type ProviderAccount = {
    */
   name: string;
   /**
-   * Wire protocol of the provider.
+   * Wire protocol of the provider (docs/providers.md): OpenAI's API (openai, azure-openai, openai-compatible), Anthropic's Messages API (anthropic), or the in-process mock.
    */
-  type: 'openai' | 'azure-openai' | 'openai-compatible' | 'mock';
+  type: 'openai' | 'azure-openai' | 'openai-compatible' | 'anthropic' | 'mock';
   /**
-   * Upstream base URL. Defaults to https://api.openai.com/v1 for openai; required for azure-openai and openai-compatible.
+   * Upstream base URL. Defaults to https://api.openai.com/v1 for openai and https://api.anthropic.com/v1 for anthropic; required for azure-openai and openai-compatible.
    */
   base_url?: string;
   /**
@@ -146,6 +146,12 @@ export interface GatewayFile {
      */
     default_expiry?: string;
   };
+  /**
+   * Model names that tools send (gpt-4o-mini, claude-sonnet-4-5), each mapped to one model's fully qualified name (account/model). Authorization is decided on that model; the audit line records both. An alias may not be the name of a model (account/model), nor point to an unknown or disabled one.
+   */
+  aliases?: {
+    [k: string]: string;
+  };
   directory?: {
     source?: 'static' | 'github';
     org?: string;
@@ -214,13 +220,23 @@ export interface BundlePayload {
    * Names of the teams that authz rules name, referenced by index from rules and principals (for the audit line's via).
    */
   teams?: string[];
+  /**
+   * Model aliases from gateway.yaml, sorted by name: a name callers send and the index of the model it stands for. Absent when there are none.
+   */
+  aliases?: {
+    name: string;
+    /**
+     * Index into models.
+     */
+    model: number;
+  }[];
   oidc: {
     issuers: BundleOidcIssuer[];
   };
 }
 export interface BundleProvider {
   name: string;
-  type: 'openai' | 'azure-openai' | 'openai-compatible' | 'mock';
+  type: 'openai' | 'azure-openai' | 'openai-compatible' | 'anthropic' | 'mock';
   base_url: string;
   api_version?: string;
   /**
@@ -347,6 +363,10 @@ export interface AuditLine {
   issuer?: Bounded;
   auth_failure?: string;
   model?: Bounded;
+  /**
+   * The gateway.yaml alias the caller sent; model is then its FQN.
+   */
+  model_alias?: string;
   account?: string;
   stream?: boolean;
   decision?: 'allow' | 'deny';

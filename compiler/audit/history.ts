@@ -54,6 +54,7 @@ const EMPTY: AccessSnapshot = {
   warnings: [],
   principals: new Map(),
   grants: new Map(),
+  aliases: new Map(),
   keys: new Map(),
   accounts: new Map(),
   pins: new Map(),

@@ -14,7 +14,7 @@ export interface BundleMeta {
   createdAt: Date;
 }
 
-const DEFAULT_BASE_URL: Record<string, string> = { openai: 'https://api.openai.com/v1', mock: 'mock://local' };
+const DEFAULT_BASE_URL: Record<string, string> = { openai: 'https://api.openai.com/v1', anthropic: 'https://api.anthropic.com/v1', mock: 'mock://local' };
 
 /** Builds the payload. Deterministic: the same model and meta give the same object, key order included. */
 export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayload {
@@ -111,7 +111,12 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     return out;
   });
 
-  return {
+  // Sorted by name: the same policy gives the same bytes.
+  const aliases = Object.entries(gateway.aliases ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, fqn]) => ({ name, model: modelIndex.get(fqn)! }));
+
+  const payload: BundlePayload = {
     format: 1,
     audience: gateway.audience,
     serial: meta.serial,
@@ -127,6 +132,8 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     ...(teamNames.length > 0 ? { teams: teamNames } : {}),
     oidc: { issuers },
   };
+  if (aliases.length > 0) payload.aliases = aliases;
+  return payload;
 }
 
 /** "7d" / "36h" / "90m" in milliseconds (the schema has already checked the shape and the bound). */

@@ -49,6 +49,8 @@ export interface AccessSnapshot {
   keys: Map<string, KeyState>;
   /** account -> model name -> enabled */
   accounts: Map<string, Map<string, boolean>>;
+  /** Model alias -> FQN, from gateway.yaml. */
+  aliases: Map<string, string>;
   /** Pinned name -> id resolutions from the identity lock (`user:alice`, `service:llmapp1`). */
   pins: Map<string, string>;
   /** Rules that are broad enough to deserve a second look. */
@@ -82,6 +84,7 @@ export function accessSnapshot(
     grants: new Map(),
     keys: new Map(),
     accounts: new Map(),
+    aliases: new Map(),
     pins: new Map(),
     broadRules: [],
   };
@@ -97,6 +100,8 @@ export function accessSnapshot(
   for (const [name, account] of model.catalog.accounts) {
     snapshot.accounts.set(name, new Map([...account.models.values()].map((m) => [m.name, m.enabled])));
   }
+
+  for (const [alias, fqn] of Object.entries(model.gateway.aliases ?? {})) snapshot.aliases.set(alias, fqn);
 
   const now = options.now.getTime();
   for (const rule of model.rules) {

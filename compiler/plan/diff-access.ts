@@ -3,6 +3,7 @@
 
 import { parsePrincipalKey } from '../resolve/principal.ts';
 import type { AccessSnapshot, BroadRule, Grant, KeyState, PrincipalRef } from './access-snapshot.ts';
+import { type AliasChange, diffAliases } from './diff-aliases.ts';
 
 export interface GrantChange {
   principal: PrincipalRef;
@@ -46,6 +47,7 @@ export interface PlanDiff {
   principals: number;
   keys: KeyChange[];
   catalog: CatalogChange[];
+  aliases: AliasChange[];
   identities: IdentityChange[];
   warnings: BroadRule[];
   /** Diagnostics of the head a reviewer should see (MG_KEY_NO_EXPIRY). */
@@ -92,6 +94,7 @@ export function diffAccess(base: AccessSnapshot, head: AccessSnapshot, options: 
     principals: touched.size,
     keys: diffKeys(base.keys, head.keys, options),
     catalog: diffCatalog(base.accounts, head.accounts),
+    aliases: diffAliases(base.aliases, head.aliases),
     identities: diffIdentities(base, head),
     warnings,
     diagnostics: head.warnings,

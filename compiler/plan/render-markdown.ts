@@ -2,6 +2,7 @@
 // can read in the list of checks, then the details, grants grouped by model in a diff block.
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { GrantChange, PlanDiff } from './diff-access.ts';
+import { aliasLines } from './diff-aliases.ts';
 
 export interface MarkdownOptions {
   /** Lines of the grants diff block before it is cut (a PR comment holds at most 65,536 characters). */
@@ -76,6 +77,7 @@ export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string
         `- ${c.model === undefined ? `account \`${c.account}\`` : `model \`${c.account}/${c.model}\``} ${c.change}${c.disabled === true ? ' (disabled)' : ''}`,
       );
   }
+  out.push(...aliasLines(plan.aliases, escapeMarkdown));
   if (plan.identities.length > 0) {
     out.push('', '#### Identities', '');
     for (const i of plan.identities) out.push(`- ${identityLine(i)}`);

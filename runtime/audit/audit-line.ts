@@ -42,6 +42,7 @@ export function auditFields(record: RequestRecord, latencyMs: number): string {
   if (record.issuer !== null) out += `,"issuer":${jsonString(bounded(record.issuer))}`;
   if (record.authReason !== null) out += `,"auth_failure":${jsonString(record.authReason)}`;
   if (record.model !== null) out += `,"model":${jsonString(bounded(record.model))}`;
+  if (record.modelAlias !== null) out += `,"model_alias":${jsonString(record.modelAlias)}`;
   if (record.account !== null) out += `,"account":${jsonString(record.account)}`;
   if (record.stream !== null) out += record.stream ? ',"stream":true' : ',"stream":false';
   if (record.decision !== null) out += `,"decision":${jsonString(record.decision)}`;

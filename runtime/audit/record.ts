@@ -23,7 +23,10 @@ export interface RequestRecord {
   /** The OIDC issuer of the token, for token-authenticated requests. */
   issuer: string | null;
   authReason: string | null;
+  /** The model's FQN (the alias resolved), as the caller sent it otherwise. */
   model: string | null;
+  /** The alias the caller sent, when the model was named by one. */
+  modelAlias: string | null;
   /** model is an FQN of the active bundle (the only model values metrics take as labels). */
   knownModel: boolean;
   account: string | null;
@@ -43,6 +46,8 @@ export interface RequestRecord {
   /** Streams: from the request to the first body byte of the provider's answer. */
   ttftMs: number | null;
   usage: Usage | null;
+  /** Whose error shape the gateway answers in: Anthropic's on its Messages routes, OpenAI's elsewhere. Not audited. */
+  dialect: 'openai' | 'anthropic';
   /** Counted in the in-flight gauge (admitted to the pipeline), uncounted at the end. */
   inFlight: boolean;
   /** Set once the request has ended (answer and audit line out, see http/ending.ts): it ends once. */
@@ -66,6 +71,7 @@ export function newRecord(requestId: string, method: string, route: string): Req
     issuer: null,
     authReason: null,
     model: null,
+    modelAlias: null,
     knownModel: false,
     account: null,
     stream: null,
@@ -80,6 +86,7 @@ export function newRecord(requestId: string, method: string, route: string): Req
     upstreamMs: null,
     ttftMs: null,
     usage: null,
+    dialect: route.startsWith('/v1/messages') ? 'anthropic' : 'openai',
     inFlight: false,
     ended: false,
   };

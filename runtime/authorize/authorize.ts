@@ -19,18 +19,28 @@ export function authorize(bundle: ActiveBundle, principal: number, fqn: string, 
   return { ok: false, code: decision.reason === 'unknown_model' ? 'MG_MODEL_NOT_FOUND' : 'MG_MODEL_NOT_ALLOWED', reason: decision.reason };
 }
 
+/** One entry of GET /v1/models, in OpenAI's model shape. */
+export interface ModelEntry {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+}
+
 /** GET /v1/models: exactly what authorize() allows for this principal at nowMs, in OpenAI's list shape. */
-export function listModels(
-  bundle: ActiveBundle,
-  principal: number,
-  nowMs: number,
-): { object: 'list'; data: { id: string; object: 'model'; created: number; owned_by: string }[] } {
-  const created = Math.floor(bundle.createdAtMs / 1000);
-  return {
-    object: 'list',
-    data: bundle.index.allowedModels(principal, nowMs).map((fqn) => {
-      const model = bundle.index.modelByFqn.get(fqn) as number;
-      return { id: fqn, object: 'model', created, owned_by: (bundle.routes[model] as ModelRoute).account };
-    }),
-  };
+export function listModels(bundle: ActiveBundle, principal: number, nowMs: number): { object: 'list'; data: ModelEntry[] } {
+  return { object: 'list', data: bundle.index.allowedModels(principal, nowMs).map((fqn) => modelEntry(bundle, fqn)) };
+}
+
+/**
+ * GET /v1/models/{account}/{model}: the entry listModels() holds for fqn, or null for a model the
+ * principal may not use now or that does not exist (the caller is not told which).
+ */
+export function retrieveModel(bundle: ActiveBundle, principal: number, fqn: string, nowMs: number): ModelEntry | null {
+  return bundle.index.decide(principal, fqn, nowMs).allowed ? modelEntry(bundle, fqn) : null;
+}
+
+function modelEntry(bundle: ActiveBundle, fqn: string): ModelEntry {
+  const model = bundle.index.modelByFqn.get(fqn) as number;
+  return { id: fqn, object: 'model', created: Math.floor(bundle.createdAtMs / 1000), owned_by: (bundle.routes[model] as ModelRoute).account };
 }

@@ -7,6 +7,7 @@ import { createdInFuture, isBundleExpired, MAX_CLOCK_SKEW_MS } from '../../schem
 import type { VerifiedBundle } from '../../schemas/bundle/verify.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
+import { indexModelNames, type ModelNames } from '../authorize/model-names.ts';
 import { createProvider } from '../providers/index.ts';
 import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
 import { ALLOW_ALL, checkAllowList, type OperatorAllowList } from './allow-list.ts';
@@ -108,6 +109,8 @@ export interface ActiveBundle {
   /** By model index, as DecisionIndex.decide returns it. */
   routes: readonly ModelRoute[];
   providers: readonly Provider[];
+  /** Aliases and bare model names (authorize/model-names.ts). */
+  names: ModelNames;
   /** The OIDC issuers this bundle trusts, and principals by OIDC user claim / client id. */
   oidc: { issuers: BundlePayload['oidc']['issuers']; principals: OidcPrincipals };
 }
@@ -145,6 +148,7 @@ export function compileActiveBundle(bundle: VerifiedBundle, ctx: ProviderContext
     principals,
     routes,
     providers,
+    names: indexModelNames(payload),
     oidc: { issuers: payload.oidc.issuers, principals: indexOidcPrincipals(payload) },
   };
 }

@@ -1,4 +1,5 @@
-// The model routes (POST /v1/chat/completions, /v1/completions, /v1/embeddings) and how a request
+// The model routes (POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses;
+// Anthropic's /v1/messages and /v1/messages/count_tokens) and how a request
 // to one of them is served once admitted and its body read. Both front ends use this module: the
 // plain node:http handler (plain-front-end.ts) and Fastify (server.ts), so they answer alike.
 import type { ServerResponse } from 'node:http';
@@ -12,6 +13,9 @@ export const MODEL_ROUTES: ReadonlyArray<readonly [path: string, operation: Oper
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'completions'],
   ['/v1/embeddings', 'embeddings'],
+  ['/v1/responses', 'responses'],
+  ['/v1/messages', 'messages'],
+  ['/v1/messages/count_tokens', 'count_tokens'],
 ];
 
 export interface ModelRouteOptions {
@@ -36,8 +40,9 @@ export async function serveModelRoute(
 ): Promise<void> {
   const { ending } = options;
   try {
-    const code = await options.pipeline.infer(admitted, operation, body, requestId, res);
-    if (code !== undefined) ending.error(res, admitted.record, code);
+    const refusal = await options.pipeline.infer(admitted, operation, body, requestId, res);
+    if (typeof refusal === 'string') ending.error(res, admitted.record, refusal);
+    else if (refusal !== undefined) ending.error(res, admitted.record, refusal.code, false, refusal.message);
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     options.logger.error({ request_id: requestId, error_code: typeof code === 'string' ? code : null }, 'internal error');

@@ -9,8 +9,14 @@ import type { Duplex } from 'node:stream';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestRecord } from '../audit/record.ts';
 import { writeAudit } from '../audit/write-audit.ts';
-import { errorBody, type RuntimeErrorCode, statusOf } from '../errors.ts';
+import { errorBody, errorObject, type RuntimeErrorCode, statusOf } from '../errors.ts';
 import type { RuntimeMetrics } from '../metrics/runtime-metrics.ts';
+import { anthropicErrorBody } from './anthropic-errors.ts';
+
+function bodyOf(record: RequestRecord, code: RuntimeErrorCode, message?: string): string {
+  if (record.dialect === 'anthropic') return anthropicErrorBody(code, message);
+  return message === undefined ? errorBody(code) : JSON.stringify(errorObject(code, message));
+}
 
 /** Headers an answer adds to the gateway's own (a provider's rate-limit hints). */
 export type ExtraHeaders = Record<string, string | number>;
@@ -32,11 +38,12 @@ export class RequestEnding {
   ) {}
 
   /**
-   * Answers a runtime error in OpenAI's shape with its table status, and audits the request.
-   * closeConnection: see answer().
+   * Answers a runtime error in the route's shape (OpenAI's, or Anthropic's on its Messages routes)
+   * with its table status, and audits the request. closeConnection: see answer(). message, when
+   * given, replaces the table's (bounded and free of secrets by the caller).
    */
-  error(res: ServerResponse, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false): void {
-    this.answer(res, record, statusOf(code), code, errorBody(code), undefined, closeConnection);
+  error(res: ServerResponse, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false, message?: string): void {
+    this.answer(res, record, statusOf(code), code, bodyOf(record, code, message), undefined, closeConnection);
   }
 
   /**
@@ -83,7 +90,7 @@ export class RequestEnding {
     record.code = code;
     this.end(record);
     if (!socket.writable) return void socket.destroy();
-    const body = errorBody(code);
+    const body = bodyOf(record, code);
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\n${ERROR_HEADER}: ${code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );

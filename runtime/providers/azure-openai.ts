@@ -26,6 +26,9 @@ export function createAzureOpenAiProvider(spec: BundleProvider, ctx: ProviderCon
           chat: endpoint(`${path}/chat/completions${query}`),
           completions: endpoint(`${path}/completions${query}`),
           embeddings: endpoint(`${path}/embeddings${query}`),
+          // The Responses API is not per deployment: Azure's v1 API names the deployment in the
+          // body's model (the rewritten name) and takes no api-version.
+          responses: endpoint(`${base}/openai/v1/responses`),
         },
       };
     },

@@ -7,7 +7,9 @@ import type { Endpoint, ProviderContext, UpstreamCall, UpstreamHandler } from '.
  * The dispatcher is called directly: undici's request() would add a Readable, a promise and an
  * async resource per response on top of the same dispatch.
  */
-export function httpSend(url: Endpoint, auth: Record<string, string>, call: UpstreamCall, ctx: ProviderContext, handler: UpstreamHandler): void {
+export function httpSend(url: Endpoint | undefined, auth: Record<string, string>, call: UpstreamCall, ctx: ProviderContext, handler: UpstreamHandler): void {
+  // The pipeline forwards only operations the model's target has a URL for.
+  if (url === undefined) throw new Error(`no URL for operation ${call.operation}`);
   // A fresh header set: nothing of the caller's request (credential, hop-by-hop headers, cookies)
   // can reach the provider, because nothing of it is copied.
   const headers: Record<string, string> = {
@@ -17,8 +19,10 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
     // The body is relayed as it comes, under its own content type: it must not be compressed
     // (a compressed answer anyway is refused, see proxy/relay.ts).
     'accept-encoding': 'identity',
+    ...call.headers,
     ...auth,
   };
+  const path = call.query === undefined ? url.path : `${url.path}${url.path.includes('?') ? '&' : '?'}${call.query}`;
   // The caller's trace context, so that the provider's spans join the caller's trace.
   const trace = call.trace;
   if (trace !== undefined) {
@@ -28,7 +32,7 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
   ctx.dispatcher.dispatch(
     {
       origin: url.origin,
-      path: url.path,
+      path,
       method: 'POST',
       headers,
       body: call.body,

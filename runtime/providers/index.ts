@@ -1,5 +1,6 @@
 // One switch from the bundle's provider type to its module (envoy ai-gateway's backendauth style).
 import type { BundleProvider } from '../../schemas/types.generated.ts';
+import { createAnthropicProvider } from './anthropic.ts';
 import { createAzureOpenAiProvider } from './azure-openai.ts';
 import { createMockProvider } from './mock.ts';
 import { createOpenAiProvider } from './openai.ts';
@@ -15,6 +16,8 @@ export function createProvider(spec: BundleProvider, ctx: ProviderContext): Prov
       return createAzureOpenAiProvider(spec, ctx);
     case 'openai-compatible':
       return createOpenAiCompatibleProvider(spec, ctx);
+    case 'anthropic':
+      return createAnthropicProvider(spec, ctx);
     case 'mock':
       return createMockProvider(spec);
   }

@@ -2,6 +2,7 @@
 // For offline trials (npm start) and tests; it never touches the network.
 import { createHash } from 'node:crypto';
 import type { BundleProvider } from '../../schemas/types.generated.ts';
+import { responsesReply } from './mock-responses.ts';
 import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from './provider.ts';
 
 const CREATED = 1_700_000_000;
@@ -15,13 +16,13 @@ export function createMockProvider(spec: BundleProvider): Provider {
     secretRef: undefined,
     // The mock answers stream_options.include_usage as OpenAI does.
     streamUsage: spec.stream_usage !== false,
-    prepare: (model) => ({ upstream: model.upstream, urls: { chat: MOCK_URL, completions: MOCK_URL, embeddings: MOCK_URL } }),
+    prepare: (model) => ({ upstream: model.upstream, urls: { chat: MOCK_URL, completions: MOCK_URL, embeddings: MOCK_URL, responses: MOCK_URL } }),
     dispatch: (call, handler) => replay(answer(call), handler),
   };
 }
 
 /** A computed answer: status, headers and the chunks of its body. */
-interface MockReply {
+export interface MockReply {
   statusCode: number;
   headers: Record<string, string>;
   chunks: Buffer[];
@@ -79,6 +80,7 @@ function answer(call: UpstreamCall): MockReply {
   const model = call.target.upstream;
   const id = createHash('sha256').update(call.body).digest('hex').slice(0, 16);
   if (call.operation === 'embeddings') return jsonReply(embeddings(json, model));
+  if (call.operation === 'responses') return responsesReply(json, model, id, call.stream);
   const prompt = call.operation === 'chat' ? chatPromptText(json.messages) : String(json.prompt ?? '');
   const turns = Array.isArray(json.messages) ? json.messages.length : 1;
   const text = `This is a mock answer from ${model}: ${turns} message(s), ${prompt.length} characters received.`;

@@ -15,7 +15,12 @@ export function createOpenAiProvider(spec: BundleProvider, ctx: ProviderContext)
     streamUsage: spec.stream_usage !== false,
     prepare: (model) => ({
       upstream: model.upstream,
-      urls: { chat: joinUrl(base, '/chat/completions'), completions: joinUrl(base, '/completions'), embeddings: joinUrl(base, '/embeddings') },
+      urls: {
+        chat: joinUrl(base, '/chat/completions'),
+        completions: joinUrl(base, '/completions'),
+        embeddings: joinUrl(base, '/embeddings'),
+        responses: joinUrl(base, '/responses'),
+      },
     }),
     dispatch: (call, handler) => httpSend(call.target.urls[call.operation], auth(call.secret), call, ctx, handler),
   };

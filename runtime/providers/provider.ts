@@ -6,12 +6,16 @@ import type { Dispatcher } from 'undici';
 import type { BundleModel, BundleProvider } from '../../schemas/types.generated.ts';
 import type { TraceContext } from '../http/caller-info.ts';
 
-export type Operation = 'chat' | 'completions' | 'embeddings';
+/** The API a model route speaks: OpenAI's (chat, completions, embeddings, responses) or Anthropic's (messages, count_tokens). */
+export type Operation = 'chat' | 'completions' | 'embeddings' | 'responses' | 'messages' | 'count_tokens';
 
-/** Per model, everything computable at activation: the upstream model name and one URL per operation. */
+/**
+ * Per model, everything computable at activation: the upstream model name and one URL per
+ * operation the provider serves (an operation without one is refused before forwarding).
+ */
 export interface ModelTarget {
   upstream: string;
-  urls: Readonly<Record<Operation, Endpoint>>;
+  urls: Readonly<Partial<Record<Operation, Endpoint>>>;
 }
 
 /** A URL split as undici's dispatcher takes it, so that no URL is parsed per request. */
@@ -40,6 +44,10 @@ export interface UpstreamCall {
   /** The caller's W3C trace context (validated), sent upstream as traceparent / tracestate. */
   trace?: TraceContext | undefined;
   timeoutMs: number;
+  /** Caller headers the provider's API defines and the gateway passes on (anthropic-version, anthropic-beta). */
+  headers?: Readonly<Record<string, string>>;
+  /** The caller's query string, without '?', for APIs that define one (Anthropic's ?beta=true). */
+  query?: string;
 }
 
 /**

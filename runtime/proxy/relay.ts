@@ -8,9 +8,11 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { errors } from 'undici';
 import type { RequestRecord } from '../audit/record.ts';
 import { errorObject, type RuntimeErrorCode } from '../errors.ts';
+import { anthropicPassThroughBody, anthropicStreamError } from '../http/anthropic-errors.ts';
 import type { RequestEnding } from '../http/request-ending.ts';
 import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from '../providers/provider.ts';
 import type { SecretResolver } from '../secrets/resolve.ts';
+import { messagesStreamUsage } from './anthropic-usage.ts';
 import { headerText, withRateLimitHints } from './caller-headers.ts';
 import { type RetryableCall, retriesWithRereadKey, retryWithRereadKey } from './key-rotation.ts';
 import { failureCode, keyRefused, ProviderErrorBody, passThroughBody, passThroughCode } from './upstream-error.ts';
@@ -77,6 +79,8 @@ export class Relay implements UpstreamHandler, RetryableCall {
   /** SSE: the chunks received in the current tick, written together at its end. */
   private burst: Buffer[] = [];
   private readonly tail = new ChunkTail();
+  /** The first bytes relayed: an Anthropic stream's input tokens are in its first event (message_start). */
+  private firstBytes: Buffer | undefined;
   /** SSE when the gateway asked for usage itself: takes out what the provider added for it. */
   private filter: UsageFilter | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -162,6 +166,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
     this.burst = [];
     const joined = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
     const data = this.filter === undefined ? joined : this.filter.pass(joined);
+    this.firstBytes ??= data;
     this.tail.push(data);
     return data;
   }
@@ -257,7 +262,9 @@ export class Relay implements UpstreamHandler, RetryableCall {
     this.writeHead();
     if (last === undefined) this.res.end();
     else this.res.end(last);
-    this.record.usage = this.filter?.usage ?? usageFromTail(this.tail.text());
+    this.record.usage =
+      this.filter?.usage ??
+      (this.call.operation === 'messages' && this.sse ? messagesStreamUsage(this.firstBytes, this.tail.text()) : usageFromTail(this.tail.text()));
     this.finish(this.statusCode, 'ok', null);
   }
 
@@ -276,7 +283,11 @@ export class Relay implements UpstreamHandler, RetryableCall {
         if (this.sse) {
           const rest = this.withHeldBack(this.burst.length > 0 ? this.takeBurst() : undefined);
           if (rest !== undefined) this.res.write(rest);
-          this.res.end(`data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
+          this.res.end(
+            this.record.dialect === 'anthropic'
+              ? anthropicStreamError('MG_UPSTREAM_STREAM_FAILED')
+              : `data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`,
+          );
         } else if (this.head !== undefined) {
           // Nothing reached the caller yet: a proper 502 (and one in the audit line).
           this.head = undefined;
@@ -309,7 +320,9 @@ export class Relay implements UpstreamHandler, RetryableCall {
     if (keyRefused(statusCode)) return this.keyRefused();
     // The provider's status and rate-limit hints pass through, with its error in our body.
     const code = passThroughCode(statusCode);
-    const body = passThroughBody(code, (this.errorBody as ProviderErrorBody).text(), this.call.secret);
+    const text = (this.errorBody as ProviderErrorBody).text();
+    const body =
+      this.record.dialect === 'anthropic' ? anthropicPassThroughBody(code, statusCode, text, this.call.secret) : passThroughBody(code, text, this.call.secret);
     this.settle('upstream_error');
     this.context.ending.answer(this.res, this.record, statusCode, code, body, withRateLimitHints(this.headers, {}));
     this.resolve();

@@ -9,7 +9,15 @@ export interface Usage {
 }
 
 const USAGE_KEY = Buffer.from('"usage"');
-const FIELD = /"(prompt_tokens|completion_tokens|total_tokens)"\s*:\s*(\d+)/g;
+// OpenAI's chat names, and the Responses API's and Anthropic's input/output names (mapped onto them).
+const FIELD = /"(prompt_tokens|completion_tokens|total_tokens|input_tokens|output_tokens)"\s*:\s*(\d+)/g;
+const CANONICAL: Record<string, keyof Usage> = {
+  prompt_tokens: 'prompt_tokens',
+  input_tokens: 'prompt_tokens',
+  completion_tokens: 'completion_tokens',
+  output_tokens: 'completion_tokens',
+  total_tokens: 'total_tokens',
+};
 
 /** The usage object reported at the end of `tail`, or null when there is none. */
 export function usageFromTail(tail: string): Usage | null {
@@ -19,13 +27,17 @@ export function usageFromTail(tail: string): Usage | null {
   if (/^"usage"\s*:\s*null/.test(window)) return null;
   const usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
   let found = false;
+  let total = false;
   FIELD.lastIndex = 0;
   for (let match = FIELD.exec(window); match !== null; match = FIELD.exec(window)) {
-    const name = match[1] as keyof Usage;
+    const name = CANONICAL[match[1] as string] as keyof Usage;
     // The first occurrence of each name is the top-level one; nested *_details come later.
     if (usage[name] === 0) usage[name] = Number(match[2]);
+    if (name === 'total_tokens') total = true;
     found = true;
   }
+  // Anthropic reports no total.
+  if (found && !total) usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
   return found ? usage : null;
 }
 

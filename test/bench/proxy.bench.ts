@@ -1,10 +1,11 @@
 // `npm run bench:proxy`: the gateway against direct-to-upstream and against a bare pass-through
-// proxy (Fastify + undici, written here), for JSON and SSE at 32 and 128 connections, on 127.0.0.1.
+// proxy (Fastify + undici, written here), for JSON and SSE Chat Completions and an Anthropic
+// Messages stream (mode `messages`), at 32 and 128 connections, on 127.0.0.1.
 // The gateway runs as `modelgate serve` with auth, authorization and the audit log on (audit lines
 // go to a file). Each server is its own process; CPU per request is read from /proc/<pid>/stat.
 //
 //   BENCH_DURATION=10 npm run bench:proxy     # seconds per run (default 3)
-//   BENCH_CONNECTIONS=32,128 BENCH_MODES=json,sse BENCH_GATEWAY=dist (the esbuild bundle)
+//   BENCH_CONNECTIONS=32,128 BENCH_MODES=json,sse,messages BENCH_GATEWAY=dist (the esbuild bundle)
 //   BENCH_NODE_ARGS / BENCH_BARE_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' to profile either proxy
 //   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
@@ -43,6 +44,19 @@ async function runUpstream(port: number): Promise<void> {
   const usage = Buffer.from(
     `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'bench-model', choices: [], usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 } })}\n\ndata: [DONE]\n\n`,
   );
+  // An Anthropic Messages stream of the same length: message_start, ten text deltas, message_delta, message_stop.
+  const message = { id: 'msg_bench', type: 'message', role: 'assistant', model: 'bench-model', content: [], stop_reason: null, stop_sequence: null };
+  const anthropicEvent = (value: { type: string } & Record<string, unknown>): string => `event: ${value.type}\ndata: ${JSON.stringify(value)}\n\n`;
+  const messagesStream = [
+    anthropicEvent({ type: 'message_start', message: { ...message, usage: { input_tokens: 12, output_tokens: 1 } } }),
+    anthropicEvent({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+    ...['Hello', '!', ' This', ' is', ' a', ' streamed', ' benchmark', ' answer', '.', ''].map((word) =>
+      anthropicEvent({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: word } }),
+    ),
+    anthropicEvent({ type: 'content_block_stop', index: 0 }),
+    anthropicEvent({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 9 } }),
+    anthropicEvent({ type: 'message_stop' }),
+  ].map((text) => Buffer.from(text));
   const server = createServer((req, res) => {
     let size = 0;
     let stream = false;
@@ -51,6 +65,15 @@ async function runUpstream(port: number): Promise<void> {
       if (!stream && c.includes('"stream":true')) stream = true;
     });
     req.on('end', () => {
+      if (req.url === '/v1/messages') {
+        if (req.headers['x-api-key'] !== ROOT_KEY) {
+          res.writeHead(401, { 'content-type': 'application/json' });
+          return res.end('{"type":"error","error":{"type":"authentication_error","message":"bad key"}}');
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        for (let i = 0; i < messagesStream.length - 1; i++) res.write(messagesStream[i]);
+        return res.end(messagesStream[messagesStream.length - 1]);
+      }
       if (req.headers.authorization !== `Bearer ${ROOT_KEY}`) {
         res.writeHead(401, { 'content-type': 'application/json' });
         return res.end('{"error":{"message":"bad key"}}');
@@ -77,18 +100,21 @@ async function runBare(port: number, upstream: string): Promise<void> {
   const app = Fastify({ logger: false });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  app.post('/v1/chat/completions', async (req, reply) => {
-    const res = await request(`${upstream}/v1/chat/completions`, {
-      method: 'POST',
-      body: req.body as Buffer,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${ROOT_KEY}` },
-      dispatcher,
+  const pass = (path: string, auth: Record<string, string>) =>
+    app.post(path, async (req, reply) => {
+      const res = await request(`${upstream}${path}`, {
+        method: 'POST',
+        body: req.body as Buffer,
+        headers: { 'content-type': 'application/json', ...auth },
+        dispatcher,
+      });
+      reply.hijack();
+      reply.raw.writeHead(res.statusCode, { 'content-type': String(res.headers['content-type'] ?? 'application/json') });
+      for await (const chunk of res.body) if (!reply.raw.write(chunk)) await new Promise((r) => reply.raw.once('drain', r));
+      reply.raw.end();
     });
-    reply.hijack();
-    reply.raw.writeHead(res.statusCode, { 'content-type': String(res.headers['content-type'] ?? 'application/json') });
-    for await (const chunk of res.body) if (!reply.raw.write(chunk)) await new Promise((r) => reply.raw.once('drain', r));
-    reply.raw.end();
-  });
+  pass('/v1/chat/completions', { authorization: `Bearer ${ROOT_KEY}` });
+  pass('/v1/messages', { 'x-api-key': ROOT_KEY, 'anthropic-version': '2023-06-01' });
   await app.listen({ port, host: '127.0.0.1' });
   process.send?.('ready');
 }
@@ -144,7 +170,7 @@ async function main(): Promise<void> {
   const { generateKeyPairSync } = await import('node:crypto');
   const duration = Number(process.env.BENCH_DURATION ?? 3);
   const connectionsList = (process.env.BENCH_CONNECTIONS ?? '32,128').split(',').map(Number);
-  const modes = (process.env.BENCH_MODES ?? 'json,sse').split(',');
+  const modes = (process.env.BENCH_MODES ?? 'json,sse,messages').split(',');
   const rate = process.env.BENCH_RATE === undefined ? undefined : Number(process.env.BENCH_RATE);
 
   const dir = await mkdtemp(join(tmpdir(), 'mg-bench-'));
@@ -160,7 +186,15 @@ async function main(): Promise<void> {
     // A policy tree whose "local" account points at the bench upstream; alice holds the key.
     const keys = mintTestKeys();
     process.env.MG_BENCH_ROOT = ROOT_KEY;
-    await writePolicyTree(join(dir, 'p'), keys, { upstreamUrl, azureKeyFile: join(dir, 'none'), openaiKeyVar: 'MG_BENCH_ROOT' });
+    await writePolicyTree(join(dir, 'p'), keys, {
+      upstreamUrl,
+      azureKeyFile: join(dir, 'none'),
+      openaiKeyVar: 'MG_BENCH_ROOT',
+      extraProviders: {
+        'claude.yaml': `name: claude\ntype: anthropic\nbase_url: ${upstreamUrl}/v1\nsecret: env://MG_BENCH_ROOT\nmodels:\n  - name: claude-sonnet-4-5\n`,
+      },
+      extraRules: '  - models: ["claude/*"]\n    users: [alice]\n',
+    });
     const signer = generateKeyPairSync('ed25519');
     await writeFile(join(dir, 'bundle.json'), await buildBundle(join(dir, 'p'), 1, signer.privateKey));
     await writeFile(join(dir, 'public.pem'), createPublicKey(signer.privateKey).export({ type: 'spki', format: 'pem' }));
@@ -190,38 +224,41 @@ async function main(): Promise<void> {
     children.push(gateway);
     await waitReady(`http://127.0.0.1:${gatewayPort}`);
 
+    // The Messages mode sends Anthropic's credential header and model names (the gateway's caller
+    // key in x-api-key, as the Anthropic SDK does with ANTHROPIC_API_KEY).
     const targets = [
-      { name: 'direct', url: upstreamUrl, pid: children[0]!.pid!, headers: { authorization: `Bearer ${ROOT_KEY}` }, model: 'gpt-4o-mini' },
-      {
-        name: 'bare proxy',
-        url: `http://127.0.0.1:${barePort}`,
-        pid: children[1]!.pid!,
-        headers: { authorization: `Bearer ${ROOT_KEY}` },
-        model: 'gpt-4o-mini',
-      },
-      {
-        name: 'gateway',
-        url: `http://127.0.0.1:${gatewayPort}`,
-        pid: gateway.pid!,
-        headers: { authorization: `Bearer ${keys.alice}` },
-        model: 'local/gpt-4o-mini',
-      },
+      { name: 'direct', url: upstreamUrl, pid: children[0]!.pid!, key: ROOT_KEY, prefix: '' },
+      { name: 'bare proxy', url: `http://127.0.0.1:${barePort}`, pid: children[1]!.pid!, key: ROOT_KEY, prefix: '' },
+      { name: 'gateway', url: `http://127.0.0.1:${gatewayPort}`, pid: gateway.pid!, key: keys.alice, prefix: 'local/' },
     ];
     const rows: Row[] = [];
     const run = async (target: (typeof targets)[number], mode: string, connections: number, seconds: number): Promise<Row> => {
-      const body = JSON.stringify({
-        model: target.model,
-        messages: [
-          { role: 'system', content: 'You are a helpful assistant.' },
-          { role: 'user', content: 'Write one short sentence about benchmarks.' },
-        ],
-        ...(mode === 'sse' ? { stream: true, stream_options: { include_usage: true } } : {}),
-      });
+      const messages = mode === 'messages';
+      const prompt = [
+        { role: 'system', content: 'You are a helpful assistant.' },
+        { role: 'user', content: 'Write one short sentence about benchmarks.' },
+      ];
+      const body = messages
+        ? JSON.stringify({
+            model: target.prefix === '' ? 'claude-sonnet-4-5' : 'claude/claude-sonnet-4-5',
+            max_tokens: 64,
+            system: prompt[0]!.content,
+            messages: [prompt[1]],
+            stream: true,
+          })
+        : JSON.stringify({
+            model: `${target.prefix}gpt-4o-mini`,
+            messages: prompt,
+            ...(mode === 'sse' ? { stream: true, stream_options: { include_usage: true } } : {}),
+          });
+      const headers: Record<string, string> = messages
+        ? { 'x-api-key': target.key, 'anthropic-version': '2023-06-01' }
+        : { authorization: `Bearer ${target.key}` };
       const before = await cpuTicks(target.pid);
       const result = await autocannon({
-        url: `${target.url}/v1/chat/completions`,
+        url: `${target.url}${messages ? '/v1/messages' : '/v1/chat/completions'}`,
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...target.headers },
+        headers: { 'content-type': 'application/json', ...headers },
         body,
         connections,
         duration: seconds,
@@ -285,6 +322,16 @@ function printTable(rows: Row[], duration: number, auditLines: number): void {
         `| ${mode} | ${c} | ${ratio(g?.rps, b?.rps)} | ${ratio(g?.p50, b?.p50)} | ${ratio(g?.p99, b?.p99)} | ${ratio(g?.cpuUsPerReq, b?.cpuUsPerReq)} |`,
       );
     }
+  }
+  // The Messages stream against the Chat Completions stream, through the gateway and through the bare proxy.
+  lines.push('', '| conns | gateway: messages/sse RPS | gateway: messages/sse CPU per request | bare: messages/sse RPS |', '|---|---|---|---|');
+  for (const c of new Set(rows.map((r) => r.connections))) {
+    const gm = find('gateway', 'messages', c);
+    const gs = find('gateway', 'sse', c);
+    const bm = find('bare proxy', 'messages', c);
+    const bs = find('bare proxy', 'sse', c);
+    if (gm !== undefined && gs !== undefined)
+      lines.push(`| ${c} | ${ratio(gm.rps, gs.rps)} | ${ratio(gm.cpuUsPerReq, gs.cpuUsPerReq)} | ${ratio(bm?.rps, bs?.rps)} |`);
   }
   console.log(lines.join('\n'));
 }

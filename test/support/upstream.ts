@@ -11,6 +11,7 @@
 // OpenAI-shaped paths accept any bearer key in `openaiKeys` (tests rotate keys by editing the set).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerResponses } from './responses-wire.ts';
 
 export interface ReceivedRequest {
   method: string;
@@ -78,15 +79,17 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
 
   const answer = async (url: string, headers: IncomingHttpHeaders, body: Record<string, unknown>, res: import('node:http').ServerResponse): Promise<void> => {
     const azure = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)\?api-version=([^&]+)$/.exec(url);
-    const openai = /^\/v1\/(chat\/completions|completions|embeddings)$/.exec(url);
+    const openai = /^\/v1\/(chat\/completions|completions|embeddings|responses)$/.exec(url);
     const json = (status: number, value: unknown, extra: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': 'application/json', ...extra });
       res.end(JSON.stringify(value));
     };
-    if (azure) {
+    // Azure's v1 Responses API: one path, the deployment in the body's model, no api-version.
+    const azureV1 = url === '/openai/v1/responses';
+    if (azure || azureV1) {
       if (headers['api-key'] !== options.azureKey || headers.authorization !== undefined)
         return json(401, { error: { code: '401', message: 'Access denied due to invalid subscription key.' } });
-      if (options.azureApiVersion !== undefined && azure[3] !== options.azureApiVersion)
+      if (azure && options.azureApiVersion !== undefined && azure[3] !== options.azureApiVersion)
         return json(404, { error: { code: 'DeploymentNotFound', message: 'wrong api-version' } });
     } else if (openai) {
       if (!state.openaiKeys.has(/^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] ?? ''))
@@ -94,7 +97,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     } else {
       return json(404, { error: { message: `no route ${url}` } });
     }
-    const operation = (azure?.[2] ?? openai?.[1]) as string;
+    const operation = azureV1 ? 'responses' : ((azure?.[2] ?? openai?.[1]) as string);
     const model = azure ? (azure[1] as string) : String(body.model);
     if (model.startsWith('slow')) {
       await new Promise<void>((resolve) => {
@@ -120,6 +123,7 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
         { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } },
         { 'retry-after': '7', 'x-ratelimit-remaining-requests': '0', 'set-cookie': 'upstream=secret' },
       );
+    if (operation === 'responses') return answerResponses(body, model, res);
     if (operation === 'embeddings') {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
       const vector = new Float32Array([0.25, -0.5, 0.75]);
