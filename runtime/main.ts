@@ -39,12 +39,16 @@ export async function main(args: string[]): Promise<number> {
     void running.lifecycle.refresh();
   });
   return new Promise<number>((resolve) => {
+    // Graceful (lifecycle/shutdown.ts): readiness 503 for --shutdown-delay, then the drain of
+    // requests in flight for up to --drain-timeout; the logs and audit lines are flushed at its end.
+    // SIGINT (Ctrl-C at a terminal) skips the readiness delay: no load balancer waits on it. A
+    // second signal of the same kind ends the process at once (the handlers are installed once).
+    let stopping = false;
     const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ event: 'shutdown', signal }, 'shutting down');
-      void running.close().then(() => {
-        logger.flush();
-        resolve(0);
-      });
+      void running.shutdown(signal === 'SIGINT' ? { delayMs: 0 } : {}).then(() => resolve(0));
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

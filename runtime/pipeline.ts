@@ -18,6 +18,7 @@ import type { ActiveBundle } from './bundle/activate.ts';
 import { type BundleStatus, type ExpiryPolicy, isServable } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
 import type { RequestEnding } from './http/request-ending.ts';
+import type { InFlightCalls } from './lifecycle/in-flight.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
@@ -36,6 +37,8 @@ export interface PipelineOptions {
   expiryPolicy: ExpiryPolicy;
   /** Verifies OIDC access tokens; without it JWTs are refused (401, oidc_not_enabled). */
   oidc?: OidcAuthenticator;
+  /** The upstream calls a shutdown ends at its drain timeout. */
+  inFlight?: InFlightCalls;
   now: () => number;
 }
 
@@ -66,7 +69,7 @@ export interface Pipeline {
 /** Connects the steps of the model routes for a server's bundles, secrets and settings. */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { bundles, logger, metrics, secrets, now } = options;
-  const relayContext: RelayContext = { secrets, ending: options.ending };
+  const relayContext: RelayContext = { secrets, ending: options.ending, inFlight: options.inFlight };
 
   const admit: Pipeline['admit'] = (record, url, headers) => {
     if (queryHasCredential(url)) return 'MG_CREDENTIAL_IN_QUERY';

@@ -21,6 +21,7 @@ import { MODEL_ROUTES, type ModelRouteOptions, serveModelRoute } from './http/mo
 import { createPlainFrontEnd, declaresBody } from './http/plain-front-end.ts';
 import { readyz } from './http/readyz.ts';
 import { RequestEnding } from './http/request-ending.ts';
+import type { InFlightCalls } from './lifecycle/in-flight.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { type AdmitResult, type Admitted, createPipeline } from './pipeline.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
@@ -42,6 +43,10 @@ export interface ServerOptions {
   expiryPolicy: ExpiryPolicy;
   /** Verifies OIDC access tokens; without it JWTs are refused (401, oidc_not_enabled). */
   oidc?: OidcAuthenticator;
+  /** The upstream calls a shutdown ends at its drain timeout. */
+  inFlight?: InFlightCalls;
+  /** True once a shutdown began: /readyz answers 503 while requests are still served. */
+  draining?: () => boolean;
   now?: () => number;
 }
 
@@ -73,6 +78,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // Once closing, every new request is answered 503 here, in our shape (Fastify's own 503 on
   // closing is turned off); requests in flight finish.
   let closing = false;
+  const { draining } = options;
   const app = Fastify({
     logger: false,
     genReqId: () => randomUUID(),
@@ -90,8 +96,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       const server = createServer(
         { ...(settings.http as object | undefined), requestTimeout: requestTimeoutMs, headersTimeout: headerTimeoutMs, connectionsCheckingInterval: sweepMs },
         (req: IncomingMessage, res: ServerResponse) => {
-          if (closing) ending.error(res, newRecord(randomUUID(), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
-          else if (!plainFrontEnd(req, res)) fastifyHandler(req, res);
+          if (closing) return ending.error(res, newRecord(randomUUID(), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
+          // Draining: still served, with `connection: close`, so the caller reconnects elsewhere.
+          if (draining?.() === true) res.shouldKeepAlive = false;
+          if (!plainFrontEnd(req, res)) fastifyHandler(req, res);
         },
       );
       server.keepAliveTimeout = settings.keepAliveTimeout as number;
@@ -146,6 +154,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const { ready, body } = readyz(bundles.current, bundles.status, options.secrets.status(), now(), options.expiryPolicy);
+    // Draining: not ready, whatever the bundle, so that the load balancer stops sending first.
+    if (options.draining?.() === true) return reply.code(503).send({ ...body, ready: false, draining: true });
     return reply.code(ready ? 200 : 503).send(body);
   });
   app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));

@@ -9,6 +9,8 @@ import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
+import { InFlightCalls } from './lifecycle/in-flight.ts';
+import { gracefulShutdown, type ShutdownPlan } from './lifecycle/shutdown.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { createMetrics, type RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { registerSecretMetrics } from './metrics/secret-metrics.ts';
@@ -26,7 +28,9 @@ type OptionalSettings =
   | 'requestTimeoutMs'
   | 'maxConnections'
   | 'allowSecretRefs'
-  | 'allowUpstreamHosts';
+  | 'allowUpstreamHosts'
+  | 'shutdownDelayMs'
+  | 'drainTimeoutMs';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -56,7 +60,10 @@ export interface RunningRuntime {
   lifecycle: BundleLifecycle;
   metrics: RuntimeMetrics;
   logger: Logger;
+  /** Closes at once: requests in flight finish, with no drain delay or bound (tests). */
   close(): Promise<void>;
+  /** The graceful shutdown of SIGTERM (lifecycle/shutdown.ts), with the settings' delay and drain timeout by default. */
+  shutdown(plan?: Partial<ShutdownPlan>): Promise<void>;
 }
 
 /** Boots from the cache, listens, fetches the bundle once, then polls. */
@@ -163,7 +170,11 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   });
 
   await lifecycle.boot();
+  const inFlight = new InFlightCalls();
+  let draining = false;
   const app = buildServer({
+    inFlight,
+    draining: () => draining,
     bundles: lifecycle,
     logger,
     metrics,
@@ -185,7 +196,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   await lifecycle.refresh();
   lifecycle.start();
 
-  return {
+  const running: RunningRuntime = {
     url: address,
     app,
     lifecycle,
@@ -197,5 +208,41 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
       await dispatcher.close();
       secrets.close();
     },
+    shutdown(plan = {}) {
+      return gracefulShutdown(
+        { delayMs: plan.delayMs ?? options.shutdownDelayMs ?? 5_000, drainMs: plan.drainMs ?? options.drainTimeoutMs ?? 30_000 },
+        {
+          markDraining: () => {
+            draining = true;
+          },
+          stopBackground: () => {
+            lifecycle?.stop();
+            secrets.close();
+          },
+          // A keep-alive connection whose last request ends during the drain would otherwise stay
+          // open until its keep-alive timeout (Node closes idle connections once, at close).
+          closeListener: async () => {
+            const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+            try {
+              await app.close();
+            } finally {
+              clearInterval(sweep);
+            }
+          },
+          cutInFlight: () => {
+            const cut = inFlight.cutAll();
+            // The cut calls end on this turn; whatever is still open (a request being read or
+            // admitted) is closed after their endings were written.
+            setImmediate(() => app.server.closeAllConnections());
+            return cut;
+          },
+          closeClients: () => dispatcher.close(),
+          // The one flush of the shutdown: the operations log and the audit lines share this logger.
+          flush: () => logger.flush(),
+          onStep: (step, detail) => logger.info({ event: `shutdown_${step}`, ...detail }, `shutdown: ${step.replace('_', ' ')}`),
+        },
+      );
+    },
   };
+  return running;
 }

@@ -39,6 +39,10 @@ export interface RuntimeSettings {
   oidcClockSkewMs: number;
   /** Require RFC 9068 `typ: at+jwt` on OIDC access tokens. */
   oidcRequireAccessTokenType: boolean;
+  /** On SIGTERM: how long /readyz answers 503 while requests are still served. */
+  shutdownDelayMs: number;
+  /** On SIGTERM, after the delay: how long requests in flight may run before they are cut. */
+  drainTimeoutMs: number;
 }
 
 export type ParsedArgs = { help: true } | { help: false; settings: RuntimeSettings } | { help: false; problem: string };
@@ -69,10 +73,12 @@ Options (environment variable in brackets):
   --log-level LEVEL        pino level (default info)  [MODELGATE_LOG_LEVEL]
   --oidc-clock-skew DUR    tolerated clock difference on token exp/nbf/iat (default 30s)  [MODELGATE_OIDC_CLOCK_SKEW]
   --oidc-require-typ       refuse OIDC access tokens without typ at+jwt (RFC 9068)  [MODELGATE_OIDC_REQUIRE_TYP=1]
+  --shutdown-delay DUR     on SIGTERM, /readyz answers 503 while requests are still served for this long (default 5s; 0 for none)  [MODELGATE_SHUTDOWN_DELAY]
+  --drain-timeout DUR      then requests in flight may run this long; streams still open end with an error event (default 30s)  [MODELGATE_DRAIN_TIMEOUT]
   -h, --help               show this help
 
 Durations: 500ms, 10s, 5m, 1h (a bare number is seconds). Sizes: 512kb, 4mb, 1gb (a bare number is bytes).
-SIGHUP reloads the bundle at once.`;
+SIGHUP reloads the bundle at once. SIGTERM and SIGINT shut down gracefully (docs/operations.md).`;
 
 const OPTIONS = {
   bundle: { type: 'string' },
@@ -96,6 +102,8 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'oidc-clock-skew': { type: 'string' },
   'oidc-require-typ': { type: 'boolean' },
+  'shutdown-delay': { type: 'string' },
+  'drain-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -140,7 +148,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     'upstream-timeout': parseDuration(text('upstream-timeout', 'MODELGATE_UPSTREAM_TIMEOUT') ?? '120s'),
     'secret-ttl': parseDuration(text('secret-ttl', 'MODELGATE_SECRET_TTL') ?? '5m'),
     'secret-timeout': parseDuration(text('secret-timeout', 'MODELGATE_SECRET_TIMEOUT') ?? '10s'),
+    'drain-timeout': parseDuration(text('drain-timeout', 'MODELGATE_DRAIN_TIMEOUT') ?? '30s'),
   };
+  // Zero is a valid delay: readiness and the listener then close together.
+  const shutdownDelay = parseDuration(text('shutdown-delay', 'MODELGATE_SHUTDOWN_DELAY') ?? '5s');
+  if (shutdownDelay === null) return { help: false, problem: '--shutdown-delay must be a duration like 5s (0 for none)' };
   const clockSkew = parseDuration(text('oidc-clock-skew', 'MODELGATE_OIDC_CLOCK_SKEW') ?? '30s');
   if (clockSkew === null || clockSkew > 300_000) return { help: false, problem: '--oidc-clock-skew must be a duration of at most 5m, like 30s' };
   const sizes: Record<string, number | null> = {
@@ -181,6 +193,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       logLevel: text('log-level', 'MODELGATE_LOG_LEVEL') ?? 'info',
       oidcClockSkewMs: clockSkew,
       oidcRequireAccessTokenType: values['oidc-require-typ'] === true || env.MODELGATE_OIDC_REQUIRE_TYP === '1',
+      shutdownDelayMs: shutdownDelay,
+      drainTimeoutMs: durations['drain-timeout'] as number,
     },
   };
 }

@@ -10,6 +10,10 @@ const BIN = fileURLToPath(new URL('../../bin/modelgate.js', import.meta.url));
 export interface ServeProcess {
   url: string;
   lines: string[];
+  /** Sends a signal (SIGTERM starts the graceful shutdown, SIGHUP reloads). */
+  signal(name: NodeJS.Signals): void;
+  /** The exit code once the process has exited (null when a signal ended it). */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -27,7 +31,7 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
   };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   try {
     await waitFor(() => lines.some((l) => l.includes('"event":"listening"')) || child.exitCode !== null, scaled(20_000));
   } catch (error) {
@@ -40,8 +44,11 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
   return {
     url,
     lines,
+    signal: (name) => void child.kill(name),
+    exited,
+    // SIGINT: the drain without the readiness delay (no load balancer to wait for here).
     async stop() {
-      child.kill('SIGTERM');
+      child.kill('SIGINT');
       await exited;
     },
   };
