@@ -19,7 +19,7 @@ import type { RuntimeErrorCode } from './errors.ts';
 import { attachRecord, createClientErrorHandler } from './http/client-error.ts';
 import { MODEL_ROUTES, type ModelRouteOptions, serveModelRoute } from './http/model-routes.ts';
 import { createPlainFrontEnd, declaresBody } from './http/plain-front-end.ts';
-import { readyz } from './http/readyz.ts';
+import { readinessAnswer } from './http/readyz.ts';
 import { RequestEnding } from './http/request-ending.ts';
 import type { InFlightCalls } from './lifecycle/in-flight.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
@@ -45,6 +45,8 @@ export interface ServerOptions {
   oidc?: OidcAuthenticator;
   /** The upstream calls a shutdown ends at its drain timeout. */
   inFlight?: InFlightCalls;
+  /** Serve /readyz and /metrics here (default true); false when an admin listener serves them. */
+  operationsRoutes?: boolean;
   /** True once a shutdown began: /readyz answers 503 while requests are still served. */
   draining?: () => boolean;
   now?: () => number;
@@ -152,13 +154,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const { ready, body } = readyz(bundles.current, bundles.status, options.secrets.status(), now(), options.expiryPolicy);
-    // Draining: not ready, whatever the bundle, so that the load balancer stops sending first.
-    if (options.draining?.() === true) return reply.code(503).send({ ...body, ready: false, draining: true });
-    return reply.code(ready ? 200 : 503).send(body);
-  });
-  app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
+  // With an admin listener (http/admin-server.ts) these are served there only: the detailed
+  // readiness names secret references and errors, which callers of the API have no need to see.
+  if (options.operationsRoutes !== false) {
+    app.get('/readyz', async (_request, reply) => {
+      const { status, body } = readinessAnswer(bundles, options.secrets, now(), options.expiryPolicy, options.draining?.() === true);
+      return reply.code(status).send(body);
+    });
+    app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
+  }
 
   // An unknown route is answered before its body is read: nobody authenticated sends it.
   app.addHook('onRequest', (request, reply, done) => {

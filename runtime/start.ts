@@ -9,6 +9,8 @@ import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
+import { startAdminServer } from './http/admin-server.ts';
+import { readinessAnswer } from './http/readyz.ts';
 import { InFlightCalls } from './lifecycle/in-flight.ts';
 import { gracefulShutdown, type ShutdownPlan } from './lifecycle/shutdown.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
@@ -30,7 +32,9 @@ type OptionalSettings =
   | 'allowSecretRefs'
   | 'allowUpstreamHosts'
   | 'shutdownDelayMs'
-  | 'drainTimeoutMs';
+  | 'drainTimeoutMs'
+  | 'adminHost'
+  | 'adminPort';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -56,6 +60,8 @@ export interface RuntimeDeps {
 export interface RunningRuntime {
   /** http://host:port of the listening gateway. */
   url: string;
+  /** http://host:port of the admin listener, when --admin-port is set. */
+  adminUrl: string | null;
   app: FastifyInstance;
   lifecycle: BundleLifecycle;
   metrics: RuntimeMetrics;
@@ -175,6 +181,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   const app = buildServer({
     inFlight,
     draining: () => draining,
+    operationsRoutes: options.adminPort == null,
     bundles: lifecycle,
     logger,
     metrics,
@@ -193,23 +200,42 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   });
   const address = await app.listen({ host: options.host, port: options.port });
   logger.info({ event: 'listening', address }, `modelgate listening on ${address}`);
+  const admin =
+    options.adminPort == null
+      ? null
+      : await startAdminServer(
+          {
+            readiness: () => readinessAnswer(lifecycle as BundleLifecycle, secrets, Date.now(), options.expiryPolicy, draining),
+            metrics,
+          },
+          options.adminHost ?? options.host,
+          options.adminPort,
+        );
+  if (admin !== null) logger.info({ event: 'admin_listening', address: admin.url }, `admin (/readyz, /metrics, /healthz) on ${admin.url}`);
   await lifecycle.refresh();
   lifecycle.start();
 
+  let closing: Promise<void> | null = null;
   const running: RunningRuntime = {
     url: address,
+    adminUrl: admin?.url ?? null,
     app,
     lifecycle,
     metrics,
     logger,
-    async close() {
-      lifecycle?.stop();
-      await app.close();
-      await dispatcher.close();
-      secrets.close();
+    // Either ends the runtime, once: a close() after a shutdown (or the other way) waits for it.
+    close() {
+      closing ??= (async () => {
+        lifecycle?.stop();
+        await app.close();
+        await admin?.close();
+        await dispatcher.close();
+        secrets.close();
+      })();
+      return closing;
     },
     shutdown(plan = {}) {
-      return gracefulShutdown(
+      closing ??= gracefulShutdown(
         { delayMs: plan.delayMs ?? options.shutdownDelayMs ?? 5_000, drainMs: plan.drainMs ?? options.drainTimeoutMs ?? 30_000 },
         {
           markDraining: () => {
@@ -236,12 +262,17 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
             setImmediate(() => app.server.closeAllConnections());
             return cut;
           },
-          closeClients: () => dispatcher.close(),
+          // The admin listener closes last: probes see the 503 until the end.
+          closeClients: async () => {
+            await admin?.close();
+            await dispatcher.close();
+          },
           // The one flush of the shutdown: the operations log and the audit lines share this logger.
           flush: () => logger.flush(),
           onStep: (step, detail) => logger.info({ event: `shutdown_${step}`, ...detail }, `shutdown: ${step.replace('_', ' ')}`),
         },
       );
+      return closing;
     },
   };
   return running;

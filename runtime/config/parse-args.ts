@@ -13,6 +13,10 @@ export interface RuntimeSettings {
   audience: string;
   host: string;
   port: number;
+  /** Listen address of the admin listener (default: --host). */
+  adminHost: string;
+  /** Port of the admin listener (/healthz, /readyz, /metrics); null: those are on the API port. */
+  adminPort: number | null;
   cacheDir: string | null;
   pollMs: number;
   expiryPolicy: ExpiryPolicy;
@@ -57,6 +61,8 @@ Options (environment variable in brackets):
   --audience NAME          the fleet this gateway belongs to; other bundles are refused  [MODELGATE_AUDIENCE]
   --host HOST              listen address (default 127.0.0.1)  [MODELGATE_HOST]
   --port PORT              listen port (default 8080; 0 picks a free one)  [MODELGATE_PORT]
+  --admin-port PORT        serve /readyz, /metrics and /healthz on this port only; the API port keeps a bare /healthz  [MODELGATE_ADMIN_PORT]
+  --admin-host HOST        admin listen address (default: --host)  [MODELGATE_ADMIN_HOST]
   --cache-dir DIR          keep the last good bundle and the serial floor here  [MODELGATE_CACHE_DIR]
   --poll DURATION          bundle poll interval, jittered -10% (default 10s)  [MODELGATE_POLL]
   --on-expiry POLICY       fail-closed (default) | serve-stale  [MODELGATE_ON_EXPIRY]
@@ -86,6 +92,8 @@ const OPTIONS = {
   audience: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  'admin-host': { type: 'string' },
+  'admin-port': { type: 'string' },
   'cache-dir': { type: 'string' },
   poll: { type: 'string' },
   'on-expiry': { type: 'string' },
@@ -138,6 +146,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 
   const port = Number(text('port', 'MODELGATE_PORT') ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) return { help: false, problem: '--port must be an integer from 0 to 65535' };
+  const adminPortText = text('admin-port', 'MODELGATE_ADMIN_PORT');
+  const adminPort = adminPortText === undefined ? null : Number(adminPortText);
+  if (adminPort !== null && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535))
+    return { help: false, problem: '--admin-port must be an integer from 0 to 65535' };
+  if (adminPort !== null && adminPort !== 0 && adminPort === port) return { help: false, problem: '--admin-port must differ from --port' };
   const expiry = text('on-expiry', 'MODELGATE_ON_EXPIRY') ?? 'fail-closed';
   if (expiry !== 'fail-closed' && expiry !== 'serve-stale') return { help: false, problem: '--on-expiry must be fail-closed or serve-stale' };
 
@@ -176,6 +189,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       audience,
       host: text('host', 'MODELGATE_HOST') ?? '127.0.0.1',
       port,
+      adminHost: text('admin-host', 'MODELGATE_ADMIN_HOST') ?? text('host', 'MODELGATE_HOST') ?? '127.0.0.1',
+      adminPort,
       cacheDir: text('cache-dir', 'MODELGATE_CACHE_DIR') ?? null,
       pollMs: durations.poll as number,
       expiryPolicy: expiry,

@@ -24,7 +24,10 @@ const client = (url: string, key: string): OpenAI => new OpenAI({ baseURL: `${ur
 describe('when SIGTERM arrives during a stream that finishes within the drain timeout', () => {
   it('answers /readyz 503 and serves new requests during the delay, completes the stream, and exits 0', async () => {
     // The delay is a lower bound the test acts within (a busy machine only lengthens it).
-    const gateway = await startServeProcess([...world.serveArgs, '--shutdown-delay', `${scaled(2_000)}ms`, '--drain-timeout', `${scaled(30_000)}ms`], world.env);
+    const gateway = await startServeProcess(
+      [...world.serveArgs, '--shutdown-delay', `${scaled(2_000)}ms`, '--drain-timeout', `${scaled(30_000)}ms`],
+      world.env,
+    );
     const caller = client(gateway.url, world.keys.alice);
     const held = world.upstream.held;
     const stream = await caller.chat.completions.create({ model: 'local/slow-model', messages: [{ role: 'user', content: 'hi' }], stream: true });
@@ -38,7 +41,10 @@ describe('when SIGTERM arrives during a stream that finishes within the drain ti
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { draining: boolean }).draining).toBe(true);
     // Still served: the load balancer may not have seen the 503 yet.
-    const answer = await client(gateway.url, world.keys.alice).chat.completions.create({ model: 'local/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const answer = await client(gateway.url, world.keys.alice).chat.completions.create({
+      model: 'local/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(answer.choices[0]?.message.content).toContain('says hi');
     expect(logEvents(gateway.lines, 'shutdown_stopped_accepting')).toEqual([]);
 

@@ -34,7 +34,9 @@ export async function startHeldUpstream(rootKey: string): Promise<HeldUpstream> 
     if (body.stream !== true) {
       res.writeHead(200, { 'content-type': 'application/json' });
       const message = { role: 'assistant', content: `${model} says hi` };
-      return void res.end(JSON.stringify({ id: 'cmpl-1', object: 'chat.completion', created: 1_700_000_000, model, choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+      return void res.end(
+        JSON.stringify({ id: 'cmpl-1', object: 'chat.completion', created: 1_700_000_000, model, choices: [{ index: 0, message, finish_reason: 'stop' }] }),
+      );
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(chunk(model, 'first '));

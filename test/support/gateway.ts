@@ -32,6 +32,8 @@ export interface TestGatewayOptions {
   cloudSecrets?: CloudSecretSourcesOptions;
   oidcClockSkewMs?: number;
   oidcJwksCooldownMs?: number;
+  /** Serve /readyz and /metrics on an admin listener on this port (0: a free one). */
+  adminPort?: number;
   logs?: LogCapture;
 }
 
@@ -63,6 +65,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       ...(options.secretTimeoutMs === undefined ? {} : { secretTimeoutMs: options.secretTimeoutMs }),
       ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
       ...(options.oidcJwksCooldownMs === undefined ? {} : { oidcJwksCooldownMs: options.oidcJwksCooldownMs }),
+      ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort, adminHost: '127.0.0.1' }),
     },
     { logger: logs.logger, ...(options.cloudSecrets === undefined ? {} : { cloudSecrets: options.cloudSecrets }) },
   );
