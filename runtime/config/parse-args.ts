@@ -1,6 +1,7 @@
 // `modelgate serve` settings: flags first, then MODELGATE_* environment variables, then defaults.
 // Documented in docs/runtime.md. Pure: argv and env in, settings or a usage problem out.
 
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '../../schemas/formats/duration.ts';
 import { type BundleSource, parseBundleSource } from '../bundle/download.ts';
@@ -63,7 +64,7 @@ Options (environment variable in brackets):
   --port PORT              listen port (default 8080; 0 picks a free one)  [MODELGATE_PORT]
   --admin-port PORT        serve /readyz, /metrics and /healthz on this port only; the API port keeps a bare /healthz  [MODELGATE_ADMIN_PORT]
   --admin-host HOST        admin listen address (default: --host)  [MODELGATE_ADMIN_HOST]
-  --cache-dir DIR          keep the last good bundle and the serial floor here  [MODELGATE_CACHE_DIR]
+  --cache-dir DIR|none     keep the last good bundle and the serial floor here (default $XDG_CACHE_HOME/modelgate/AUDIENCE, else ~/.cache/modelgate/AUDIENCE)  [MODELGATE_CACHE_DIR]
   --poll DURATION          bundle poll interval, jittered -10% (default 10s)  [MODELGATE_POLL]
   --on-expiry POLICY       fail-closed (default) | serve-stale  [MODELGATE_ON_EXPIRY]
   --body-limit SIZE        largest request body (default 4mb)  [MODELGATE_BODY_LIMIT]
@@ -191,7 +192,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       port,
       adminHost: text('admin-host', 'MODELGATE_ADMIN_HOST') ?? text('host', 'MODELGATE_HOST') ?? '127.0.0.1',
       adminPort,
-      cacheDir: text('cache-dir', 'MODELGATE_CACHE_DIR') ?? null,
+      cacheDir: cacheDirOf(text('cache-dir', 'MODELGATE_CACHE_DIR'), audience, env),
       pollMs: durations.poll as number,
       expiryPolicy: expiry,
       bodyLimit: sizes['body-limit'] as number,
@@ -212,4 +213,22 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       drainTimeoutMs: durations['drain-timeout'] as number,
     },
   };
+}
+
+/**
+ * The cache folder: as given ("none": no cache), else one per audience under the user's cache
+ * folder (XDG), so that two fleets run from one account never share a serial floor. Null when
+ * there is no home to put it in.
+ */
+export function cacheDirOf(given: string | undefined, audience: string, env: NodeJS.ProcessEnv): string | null {
+  if (given === 'none') return null;
+  if (given !== undefined) return given;
+  const base = env.XDG_CACHE_HOME?.startsWith('/') === true ? env.XDG_CACHE_HOME : env.HOME?.startsWith('/') === true ? join(env.HOME, '.cache') : null;
+  if (base === null) return null;
+  // The audience as one safe path segment.
+  const segment = audience
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 100)
+    .replace(/^\.+/, '_');
+  return join(base, 'modelgate', segment);
 }

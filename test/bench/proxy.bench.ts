@@ -184,6 +184,8 @@ async function main(): Promise<void> {
         String(gatewayPort),
         '--poll',
         '1h',
+        '--cache-dir',
+        'none',
       ],
       { stdio: ['ignore', auditFile.fd, 'inherit'], cwd: root, env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY } },
     );

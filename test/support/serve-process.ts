@@ -1,6 +1,9 @@
 // `modelgate serve` as a child process, as operators run it: its log lines are collected and the
 // address comes from its "listening" line.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './gateway.ts';
 import { scaled } from './time-scale.ts';
@@ -19,8 +22,10 @@ export interface ServeProcess {
 
 /** Starts `modelgate serve ARGS`; `bin` is another modelgate launcher (e.g. an installed package's). */
 export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}, bin: string = BIN): Promise<ServeProcess> {
+  // A cache folder of its own (the default one is per user): no test sees another's serial floor.
+  const cacheHome = await mkdtemp(join(tmpdir(), 'mg-serve-cache-'));
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, 'serve', '--port', '0', ...args], {
-    env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', ...env },
+    env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', MODELGATE_CACHE_DIR: '', XDG_CACHE_HOME: cacheHome, ...env },
   });
   const lines: string[] = [];
   let partial = '';
@@ -31,7 +36,10 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
   };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code))).then(async (code) => {
+    await rm(cacheHome, { recursive: true, force: true });
+    return code;
+  });
   try {
     await waitFor(() => lines.some((l) => l.includes('"event":"listening"')) || child.exitCode !== null, scaled(20_000));
   } catch (error) {
