@@ -1,8 +1,12 @@
 // `modelgate serve`: argv -> settings -> a running gateway; SIGHUP reloads the bundle,
 // SIGINT/SIGTERM close gracefully. Exit codes: 0 after a clean shutdown, 2 usage or environment error.
 
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { readPublicKey } from '../schemas/formats/signing-keys.ts';
 import { parseServeArgs, USAGE } from './config/parse-args.ts';
+import { runPrimary, WORKER_ENV } from './fleet/primary.ts';
+import { batchedDestination } from './logging/destination.ts';
 import { createLogger } from './logging/logger.ts';
 import { startRuntime } from './start.ts';
 
@@ -25,10 +29,14 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`modelgate serve: ${(error as Error).message}\n`);
     return 2;
   }
-  const logger = createLogger({ level: settings.logLevel });
+  const workers = settings.workers === 'auto' ? availableParallelism() : settings.workers;
+  const fleetWorker = cluster.isWorker && process.env[WORKER_ENV] === '1';
+  // Several processes on one stdout: every write holds whole lines, at most PIPE_BUF bytes.
+  const logger = createLogger({ level: settings.logLevel, ...(workers > 1 ? { destination: batchedDestination(1, { atomicWriteBytes: 4096 }) } : {}) });
+  if (workers > 1 && !fleetWorker) return runPrimary({ workers, adminHost: settings.adminHost, adminPort: settings.adminPort as number }, logger);
   let runtime;
   try {
-    runtime = await startRuntime({ ...settings, trustedKeys }, { logger });
+    runtime = await startRuntime({ ...settings, trustedKeys, fleetWorker }, { logger });
   } catch (error) {
     process.stderr.write(`modelgate serve: cannot start: ${(error as Error).message}\n`);
     return 2;
@@ -48,7 +56,11 @@ export async function main(args: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info({ event: 'shutdown', signal }, 'shutting down');
-      void running.shutdown(signal === 'SIGINT' ? { delayMs: 0 } : {}).then(() => resolve(0));
+      void running.shutdown(signal === 'SIGINT' ? { delayMs: 0 } : {}).then(() => {
+        // A worker's IPC channel to its primary would keep it alive.
+        if (fleetWorker) process.disconnect?.();
+        resolve(0);
+      });
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

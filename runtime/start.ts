@@ -9,6 +9,7 @@ import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
+import { answerPrimary } from './fleet/worker.ts';
 import { startAdminServer } from './http/admin-server.ts';
 import { readinessAnswer } from './http/readyz.ts';
 import { InFlightCalls } from './lifecycle/in-flight.ts';
@@ -34,7 +35,8 @@ type OptionalSettings =
   | 'shutdownDelayMs'
   | 'drainTimeoutMs'
   | 'adminHost'
-  | 'adminPort';
+  | 'adminPort'
+  | 'workers';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -42,6 +44,8 @@ export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'lo
   jitter?: number;
   /** Minimum time between two JWKS refetches caused by unknown kids (default 30 s). */
   oidcJwksCooldownMs?: number;
+  /** A worker of a fleet (--workers): no admin listener and no /readyz or /metrics; the primary asks (fleet/worker.ts). */
+  fleetWorker?: boolean;
 }
 
 export interface RuntimeDeps {
@@ -181,7 +185,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   const app = buildServer({
     inFlight,
     draining: () => draining,
-    operationsRoutes: options.adminPort == null,
+    operationsRoutes: options.adminPort == null && options.fleetWorker !== true,
     bundles: lifecycle,
     logger,
     metrics,
@@ -199,13 +203,15 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     }),
   });
   const address = await app.listen({ host: options.host, port: options.port });
-  logger.info({ event: 'listening', address }, `modelgate listening on ${address}`);
+  logger.info({ event: 'listening', address, ...(options.fleetWorker === true ? { worker_pid: process.pid } : {}) }, `modelgate listening on ${address}`);
+  const readiness = () => readinessAnswer(lifecycle as BundleLifecycle, secrets, Date.now(), options.expiryPolicy, draining);
+  if (options.fleetWorker === true) answerPrimary({ readiness, metrics: () => metrics.render() });
   const admin =
-    options.adminPort == null
+    options.adminPort == null || options.fleetWorker === true
       ? null
       : await startAdminServer(
           {
-            readiness: () => readinessAnswer(lifecycle as BundleLifecycle, secrets, Date.now(), options.expiryPolicy, draining),
+            readiness,
             metrics,
           },
           options.adminHost ?? options.host,

@@ -44,6 +44,8 @@ export interface RuntimeSettings {
   oidcClockSkewMs: number;
   /** Require RFC 9068 `typ: at+jwt` on OIDC access tokens. */
   oidcRequireAccessTokenType: boolean;
+  /** Processes serving the API port (node:cluster); 'auto': one per available core. */
+  workers: number | 'auto';
   /** On SIGTERM: how long /readyz answers 503 while requests are still served. */
   shutdownDelayMs: number;
   /** On SIGTERM, after the delay: how long requests in flight may run before they are cut. */
@@ -80,6 +82,7 @@ Options (environment variable in brackets):
   --log-level LEVEL        pino level (default info)  [MODELGATE_LOG_LEVEL]
   --oidc-clock-skew DUR    tolerated clock difference on token exp/nbf/iat (default 30s)  [MODELGATE_OIDC_CLOCK_SKEW]
   --oidc-require-typ       refuse OIDC access tokens without typ at+jwt (RFC 9068)  [MODELGATE_OIDC_REQUIRE_TYP=1]
+  --workers N|auto         processes sharing the API port, 'auto' one per core (default 1; more needs --admin-port)  [MODELGATE_WORKERS]
   --shutdown-delay DUR     on SIGTERM, /readyz answers 503 while requests are still served for this long (default 5s; 0 for none)  [MODELGATE_SHUTDOWN_DELAY]
   --drain-timeout DUR      then requests in flight may run this long; streams still open end with an error event (default 30s)  [MODELGATE_DRAIN_TIMEOUT]
   -h, --help               show this help
@@ -112,6 +115,7 @@ const OPTIONS = {
   'oidc-clock-skew': { type: 'string' },
   'oidc-require-typ': { type: 'boolean' },
   'shutdown-delay': { type: 'string' },
+  workers: { type: 'string' },
   'drain-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -152,6 +156,12 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (adminPort !== null && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535))
     return { help: false, problem: '--admin-port must be an integer from 0 to 65535' };
   if (adminPort !== null && adminPort !== 0 && adminPort === port) return { help: false, problem: '--admin-port must differ from --port' };
+  const workersText = text('workers', 'MODELGATE_WORKERS') ?? '1';
+  const workers = workersText === 'auto' ? 'auto' : Number(workersText);
+  if (workers !== 'auto' && (!Number.isInteger(workers) || workers < 1 || workers > 256))
+    return { help: false, problem: '--workers must be auto or an integer from 1 to 256' };
+  // The fleet's /readyz and /metrics are served by the primary, which has no API port of its own.
+  if (workers !== 1 && adminPort === null) return { help: false, problem: '--workers needs --admin-port (the fleet is probed and scraped there)' };
   const expiry = text('on-expiry', 'MODELGATE_ON_EXPIRY') ?? 'fail-closed';
   if (expiry !== 'fail-closed' && expiry !== 'serve-stale') return { help: false, problem: '--on-expiry must be fail-closed or serve-stale' };
 
@@ -209,6 +219,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       logLevel: text('log-level', 'MODELGATE_LOG_LEVEL') ?? 'info',
       oidcClockSkewMs: clockSkew,
       oidcRequireAccessTokenType: values['oidc-require-typ'] === true || env.MODELGATE_OIDC_REQUIRE_TYP === '1',
+      workers,
       shutdownDelayMs: shutdownDelay,
       drainTimeoutMs: durations['drain-timeout'] as number,
     },

@@ -8,10 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { errorObject } from '../errors.ts';
 
 export interface AdminRoutes {
-  /** /readyz's status and body (http/readyz.ts readinessAnswer). */
-  readiness(): { status: number; body: Record<string, unknown> };
+  /** /readyz's status and body (http/readyz.ts readinessAnswer; a fleet's primary asks its workers). */
+  readiness(): Readiness | Promise<Readiness>;
   metrics: { contentType: string; render(): Promise<string> };
 }
+
+type Readiness = { status: number; body: Record<string, unknown> };
 
 export interface AdminServer {
   /** http://host:port it listens on. */
@@ -32,8 +34,11 @@ export function adminHandler(routes: AdminRoutes): (req: IncomingMessage, res: S
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 404, errorObject('MG_ROUTE_NOT_FOUND'));
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
-      const { status, body } = routes.readiness();
-      return json(res, status, body);
+      void Promise.resolve(routes.readiness()).then(
+        ({ status, body }) => json(res, status, body),
+        () => json(res, 500, errorObject('MG_INTERNAL')),
+      );
+      return;
     }
     if (path === '/metrics') {
       routes.metrics.render().then(
