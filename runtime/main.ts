@@ -34,6 +34,16 @@ export async function main(args: string[]): Promise<number> {
   // Several processes on one stdout: every write holds whole lines, at most PIPE_BUF bytes.
   const logger = createLogger({ level: settings.logLevel, ...(workers > 1 ? { destination: batchedDestination(1, { atomicWriteBytes: 4096 }) } : {}) });
   if (workers > 1 && !fleetWorker) return runPrimary({ workers, adminHost: settings.adminHost, adminPort: settings.adminPort as number }, logger);
+  // The signals are taken from here on: one that arrives while the gateway starts (a pod deleted
+  // during its start, a cache write slow to fsync) shuts it down once it has started, rather than
+  // killing it mid-start with no drain. A second signal of the same kind ends the process at once
+  // (the handlers are installed once).
+  let requested: NodeJS.Signals | null = null;
+  let onSignal = (signal: NodeJS.Signals): void => {
+    requested ??= signal;
+  };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
   let runtime;
   try {
     runtime = await startRuntime({ ...settings, trustedKeys, fleetWorker }, { logger });
@@ -49,10 +59,9 @@ export async function main(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     // Graceful (lifecycle/shutdown.ts): readiness 503 for --shutdown-delay, then the drain of
     // requests in flight for up to --drain-timeout; the logs and audit lines are flushed at its end.
-    // SIGINT (Ctrl-C at a terminal) skips the readiness delay: no load balancer waits on it. A
-    // second signal of the same kind ends the process at once (the handlers are installed once).
+    // SIGINT (Ctrl-C at a terminal) skips the readiness delay: no load balancer waits on it.
     let stopping = false;
-    const stop = (signal: string): void => {
+    onSignal = (signal) => {
       if (stopping) return;
       stopping = true;
       logger.info({ event: 'shutdown', signal }, 'shutting down');
@@ -62,7 +71,6 @@ export async function main(args: string[]): Promise<number> {
         resolve(0);
       });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    if (requested !== null) onSignal(requested);
   });
 }

@@ -261,13 +261,8 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
               clearInterval(sweep);
             }
           },
-          cutInFlight: () => {
-            const cut = inFlight.cutAll();
-            // The cut calls end on this turn; whatever is still open (a request being read or
-            // admitted) is closed after their endings were written.
-            setImmediate(() => app.server.closeAllConnections());
-            return cut;
-          },
+          cutInFlight: () => inFlight.cutAll(),
+          closeConnections: () => app.server.closeAllConnections(),
           // The admin listener closes last: probes see the 503 until the end.
           closeClients: async () => {
             await admin?.close();

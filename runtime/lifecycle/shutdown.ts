@@ -4,7 +4,8 @@
 //   2. background work stops (bundle poll, secret refresh) and the listener stops accepting;
 //      requests in flight run to their end for up to drainMs;
 //   3. at drainMs the calls still open are cut (streams end with an SSE error event and their
-//      audit line, see lifecycle/in-flight.ts) and every connection is closed;
+//      audit line, see lifecycle/in-flight.ts); their connections close once those endings are
+//      written, and whatever is still open a moment later (a request still being read) is closed;
 //   4. the upstream pool closes and the logs (audit lines included) are flushed.
 // Each step is a function handed in by start.ts, so this order is testable on its own.
 
@@ -13,6 +14,12 @@ export interface ShutdownPlan {
   delayMs: number;
   /** How long requests in flight may run once the listener stopped accepting. */
   drainMs: number;
+  /**
+   * After the cut, how long the cut endings have to reach their callers before every connection
+   * is closed (default 1 s). Closing at once could reset a connection whose last bytes the caller
+   * has not read yet, and the caller would see a broken connection instead of the error event.
+   */
+  cutGraceMs?: number;
 }
 
 export interface ShutdownSteps {
@@ -22,8 +29,10 @@ export interface ShutdownSteps {
   stopBackground(): void;
   /** Step 2: stops accepting; resolves once every request in flight has ended. */
   closeListener(): Promise<void>;
-  /** Step 3: ends the calls still open (returns how many) and closes every connection. */
+  /** Step 3: ends the calls still open; returns how many. */
   cutInFlight(): number;
+  /** Step 3, a moment after the cut: closes every connection still open. */
+  closeConnections(): void;
   /** Step 4: closes the upstream pool and secret sources. */
   closeClients(): Promise<void>;
   /** Step 4: the one place where the logs and the audit stream are flushed. */
@@ -42,19 +51,26 @@ export async function gracefulShutdown(plan: ShutdownPlan, steps: ShutdownSteps)
   steps.stopBackground();
   const closed = steps.closeListener();
   report('stopped_accepting');
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), plan.drainMs);
-  });
-  const first = await Promise.race([closed.then(() => 'drained' as const), deadline]);
-  clearTimeout(timer);
-  if (first === 'timeout') {
+  if ((await closedWithin(closed, plan.drainMs)) === 'drained') report('drained');
+  else {
     const cut = steps.cutInFlight();
     report('drain_timeout', { cut });
+    if ((await closedWithin(closed, plan.cutGraceMs ?? 1_000)) === 'timeout') steps.closeConnections();
     await closed;
-  } else report('drained');
+  }
 
   await steps.closeClients();
   report('closed');
   steps.flush();
+}
+
+/** 'drained' when closed settles within ms, else 'timeout'. */
+async function closedWithin(closed: Promise<void>, ms: number): Promise<'drained' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  const first = await Promise.race([closed.then(() => 'drained' as const), deadline]);
+  clearTimeout(timer);
+  return first;
 }

@@ -20,6 +20,8 @@ afterAll(async () => {
 });
 
 const client = (url: string, key: string): OpenAI => new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 });
+/** The process listens before its first bundle is active: wait for it to be ready. */
+const ready = (url: string): Promise<void> => waitFor(async () => (await fetch(`${url}/readyz`)).status === 200);
 
 describe('when SIGTERM arrives during a stream that finishes within the drain timeout', () => {
   it('answers /readyz 503 and serves new requests during the delay, completes the stream, and exits 0', async () => {
@@ -28,6 +30,7 @@ describe('when SIGTERM arrives during a stream that finishes within the drain ti
       [...world.serveArgs, '--shutdown-delay', `${scaled(2_000)}ms`, '--drain-timeout', `${scaled(30_000)}ms`],
       world.env,
     );
+    await ready(gateway.url);
     const caller = client(gateway.url, world.keys.alice);
     const held = world.upstream.held;
     const stream = await caller.chat.completions.create({ model: 'local/slow-model', messages: [{ role: 'user', content: 'hi' }], stream: true });
@@ -37,9 +40,9 @@ describe('when SIGTERM arrives during a stream that finishes within the drain ti
 
     gateway.signal('SIGTERM');
     await waitFor(() => logEvents(gateway.lines, 'shutdown_draining').length === 1);
-    const ready = await fetch(`${gateway.url}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { draining: boolean }).draining).toBe(true);
+    const readiness = await fetch(`${gateway.url}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(((await readiness.json()) as { draining: boolean }).draining).toBe(true);
     // Still served: the load balancer may not have seen the 503 yet.
     const answer = await client(gateway.url, world.keys.alice).chat.completions.create({
       model: 'local/gpt-4o-mini',
@@ -74,6 +77,7 @@ describe('when a stream is still open at the drain timeout', () => {
   it('ends it with an MG_SHUTTING_DOWN error event the SDK raises, writes its audit line, and exits 0', async () => {
     // A drain timeout the stream never meets: hang-stream sends one chunk and nothing more.
     const gateway = await startServeProcess([...world.serveArgs, '--shutdown-delay', '0', '--drain-timeout', '1s'], world.env);
+    await ready(gateway.url);
     const stream = await client(gateway.url, world.keys.alice).chat.completions.create({
       model: 'local/hang-stream',
       messages: [{ role: 'user', content: 'hi' }],
@@ -98,5 +102,15 @@ describe('when a stream is still open at the drain timeout', () => {
     await waitFor(() => world.upstream.aborted > 0);
     expect(gateway.lines.at(-1)).toContain('"event":"shutdown_closed"');
     expect(leakedSecrets(gateway.lines, world.secrets())).toEqual([]);
+  });
+});
+
+describe('when SIGTERM arrives while the gateway is still starting', () => {
+  it('shuts down through the drain once started, and exits 0 (not killed by the signal)', async () => {
+    // Sent at the listening line, before the first bundle fetch (and the cache write) is over.
+    const gateway = await startServeProcess([...world.serveArgs, '--shutdown-delay', '0'], world.env);
+    gateway.signal('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+    expect(gateway.lines.at(-1)).toContain('"event":"shutdown_closed"');
   });
 });
