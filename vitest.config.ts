@@ -12,5 +12,7 @@ export default defineConfig({
     hookTimeout: TEST_TIMEOUT_MS,
     // Real servers on 127.0.0.1 in several files: keep files in separate processes.
     pool: 'forks',
+    // Every audit line written by a test gateway must validate against its JSON Schema.
+    setupFiles: ['test/support/audit-lines-setup.ts'],
   },
 });

@@ -59,6 +59,12 @@ export const RUNTIME_ERRORS = {
     type: 'service_unavailable',
     message: 'the provider credential for this model could not be read yet; other models are unaffected',
   },
+  // --audit-required: the audit log cannot be written, and a request must not be served unrecorded.
+  MG_AUDIT_UNAVAILABLE: {
+    status: 503,
+    type: 'service_unavailable',
+    message: 'the gateway cannot record requests right now (audit log unavailable); retry later',
+  },
   MG_SHUTTING_DOWN: { status: 503, type: 'service_unavailable', message: 'the gateway is shutting down; retry' },
   MG_NO_ACTIVE_BUNDLE: { status: 503, type: 'service_unavailable', message: 'no valid policy bundle is active' },
   MG_ACTIVE_BUNDLE_EXPIRED: { status: 503, type: 'service_unavailable', message: 'the active policy bundle has expired' },
@@ -69,15 +75,16 @@ export type RuntimeErrorCode = keyof typeof RUNTIME_ERRORS;
 
 export const RUNTIME_ERROR_CODES = Object.keys(RUNTIME_ERRORS) as RuntimeErrorCode[];
 
+/** OpenAI's error shape; param is always null in the errors the gateway makes (no single parameter is at fault). */
 export interface ErrorBody {
-  error: { message: string; type: string; code: string };
+  error: { message: string; type: string; param: null; code: string };
 }
 
 // Bodies are built once: the hot path answers a denial with a ready-made string.
 const BODIES = new Map<RuntimeErrorCode, string>(
   RUNTIME_ERROR_CODES.map((code) => {
     const spec = RUNTIME_ERRORS[code];
-    return [code, JSON.stringify({ error: { message: spec.message, type: spec.type, code } } satisfies ErrorBody)];
+    return [code, JSON.stringify({ error: { message: spec.message, type: spec.type, param: null, code } } satisfies ErrorBody)];
   }),
 );
 
@@ -94,5 +101,5 @@ export function errorBody(code: RuntimeErrorCode): string {
 /** An OpenAI-shaped body object with a custom message (already free of secrets). */
 export function errorObject(code: RuntimeErrorCode, message?: string): ErrorBody {
   const spec = RUNTIME_ERRORS[code];
-  return { error: { message: message ?? spec.message, type: spec.type, code } };
+  return { error: { message: message ?? spec.message, type: spec.type, param: null, code } };
 }

@@ -1,5 +1,6 @@
-// `modelgate serve`: argv -> settings -> a running gateway; SIGHUP reloads the bundle,
-// SIGINT/SIGTERM close gracefully. Exit codes: 0 after a clean shutdown, 2 usage or environment error.
+// `modelgate serve`: argv -> settings -> a running gateway; SIGHUP reloads the bundle and reopens
+// the audit file, SIGINT/SIGTERM close gracefully (requests in flight finish, their audit lines
+// are written before the exit). Exit codes: 0 after a clean shutdown, 2 usage or environment error.
 
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
@@ -52,8 +53,10 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const running = runtime;
+  // logrotate's default: it renamed the audit file and sends SIGHUP; new lines go to a new file.
   process.on('SIGHUP', () => {
-    logger.info({ event: 'reload', signal: 'SIGHUP' }, 'reloading the bundle');
+    logger.info({ event: 'reload', signal: 'SIGHUP' }, 'reloading the bundle and reopening the audit log');
+    running.audit.reopen();
     void running.lifecycle.refresh();
   });
   return new Promise<number>((resolve) => {

@@ -7,8 +7,10 @@
 // Every request ends through http/request-ending.ts: the front ends answer the error codes the
 // steps return, the relay ends the requests it forwarded.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { BlockList } from 'node:net';
 import type { Logger } from 'pino';
 import { SecretError } from '../schemas/formats/secret-source.ts';
+import type { AuditLog } from './audit/audit-log.ts';
 import type { RequestRecord } from './audit/record.ts';
 import { type Authentication, authenticate } from './auth/authenticate.ts';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
@@ -17,6 +19,7 @@ import { authorize } from './authorize/authorize.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import { type BundleStatus, type ExpiryPolicy, isServable } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
+import { clientAddress, type TraceContext, traceContextFrom } from './http/caller-info.ts';
 import type { RequestEnding } from './http/request-ending.ts';
 import type { InFlightCalls } from './lifecycle/in-flight.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
@@ -24,6 +27,7 @@ import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
 import type { RelayContext } from './proxy/relay.ts';
 import { bodyWithModel } from './proxy/rewrite-model.ts';
+import { needsUsageRequest, withUsageRequested } from './proxy/stream-usage.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
 
 export interface PipelineOptions {
@@ -40,6 +44,12 @@ export interface PipelineOptions {
   /** The upstream calls a shutdown ends at its drain timeout. */
   inFlight?: InFlightCalls;
   now: () => number;
+  /** The audit log, checked before admitting when auditRequired. */
+  audit: AuditLog;
+  /** Refuse model requests (503 MG_AUDIT_UNAVAILABLE) while the audit log cannot be written. */
+  auditRequired: boolean;
+  /** Proxies whose X-Forwarded-For is believed; null: none (the socket address is the client). */
+  trustedProxies: BlockList | null;
 }
 
 /** What the admit step learned, carried to the rest of the pipeline. */
@@ -47,6 +57,8 @@ export interface Admitted {
   record: RequestRecord;
   bundle: ActiveBundle;
   principal: number;
+  /** The caller's valid W3C trace context, passed upstream. */
+  trace: TraceContext | undefined;
 }
 
 export type AdmitResult = Admitted | RuntimeErrorCode;
@@ -57,7 +69,7 @@ export interface Pipeline {
    * request, or the error to answer (record already filled in). Only a JWT is verified
    * asynchronously (JWKS): an API key is decided on the spot, without a promise.
    */
-  admit(record: RequestRecord, url: string, headers: IncomingHttpHeaders): AdmitResult | Promise<AdmitResult>;
+  admit(record: RequestRecord, url: string, headers: IncomingHttpHeaders, remoteAddress: string | undefined): AdmitResult | Promise<AdmitResult>;
   /**
    * Steps 2 to 5 on the request body. Answers an error code before anything is written to res
    * (the caller answers it, record filled in); otherwise forwards and resolves undefined once the
@@ -71,26 +83,39 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const { bundles, logger, metrics, secrets, now } = options;
   const relayContext: RelayContext = { secrets, ending: options.ending, inFlight: options.inFlight };
 
-  const admit: Pipeline['admit'] = (record, url, headers) => {
+  const admit: Pipeline['admit'] = (record, url, headers, remoteAddress) => {
+    record.clientIp = clientAddress(remoteAddress, headers, options.trustedProxies);
+    const userAgent = headers['user-agent'];
+    if (userAgent !== undefined) record.userAgent = userAgent;
+    record.inFlight = true;
+    metrics.inFlight(1);
     if (queryHasCredential(url)) return 'MG_CREDENTIAL_IN_QUERY';
+    // Rather refused than served unrecorded (--audit-required). The refusal's own audit line
+    // retries the write: the first that succeeds ends the refusals.
+    if (options.auditRequired && !options.audit.healthy) return 'MG_AUDIT_UNAVAILABLE';
     const bundle = bundles.current;
     const nowMs = now();
     if (!isServable(bundle, nowMs, options.expiryPolicy)) return bundle === null ? 'MG_NO_ACTIVE_BUNDLE' : 'MG_ACTIVE_BUNDLE_EXPIRED';
     record.bundleSerial = bundle.serial;
+    record.revision = bundle.revision;
+    const trace = headers.traceparent === undefined ? undefined : traceContextFrom(headers);
     const who = authenticate(headers, bundle, nowMs, options.oidc);
     if (who instanceof Promise) {
       return who.then(
-        (result) => admitAs(record, bundle, result, metrics),
-        () => admitAs(record, bundle, { ok: false, reason: 'oidc_discovery_failed', credentialId: null }, metrics),
+        (result) => admitAs(record, bundle, result, metrics, trace),
+        () => admitAs(record, bundle, { ok: false, reason: 'oidc_discovery_failed', credentialId: null }, metrics, trace),
       );
     }
-    return admitAs(record, bundle, who, metrics);
+    return admitAs(record, bundle, who, metrics, trace);
   };
 
-  const infer: Pipeline['infer'] = async ({ record, bundle, principal }, operation, body, requestId, res) => {
+  const infer: Pipeline['infer'] = async ({ record, bundle, principal, trace }, operation, body, requestId, res) => {
     const parsed = parseBody(body);
     if (typeof parsed === 'string') return parsed;
     record.model = parsed.model;
+    record.knownModel = bundle.index.modelByFqn.has(parsed.model);
+    const stream = parsed.json.stream === true;
+    record.stream = stream;
 
     // Step 2: authorize against the index, at this instant.
     const decision = authorize(bundle, principal, parsed.model, now());
@@ -102,6 +127,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const { route } = decision;
     record.decision = 'allow';
     record.rule = decision.rule;
+    record.ruleId = decision.ruleId;
+    record.via = decision.via;
     record.account = route.account;
 
     // Step 3: the provider's root key, from memory (read at bundle activation, refreshed in the
@@ -133,7 +160,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Step 5: the relay fills in status, outcome, code, upstreamMs and usage, and ends the
     // request (answer and audit line) through the ending.
     parsed.json.model = route.target.upstream;
-    const upstreamBody = rewrittenBody(parsed, route.target.upstream);
+    // Usage on every stream: asked for on the caller's behalf, taken out again by the relay.
+    const stripUsage = needsUsageRequest(operation, parsed.json, route.provider.streamUsage);
+    const upstreamBody = rewrittenBody(parsed, route.target.upstream, stripUsage);
     if (upstreamBody === null) return 'MG_BODY_TOO_DEEP';
     await forward(
       relayContext,
@@ -143,9 +172,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         target: route.target,
         body: upstreamBody,
         json: parsed.json,
-        stream: parsed.json.stream === true,
+        stream,
+        stripUsage,
         secret,
         requestId,
+        trace,
         timeoutMs: options.upstreamTimeoutMs,
       },
       res,
@@ -159,18 +190,24 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 }
 
 /** The outcome of authentication, in the audit record and as the admit step's answer. */
-function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authentication, metrics: RuntimeMetrics): AdmitResult {
+function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authentication, metrics: RuntimeMetrics, trace: TraceContext | undefined): AdmitResult {
   record.credentialId = who.credentialId;
   record.issuer = who.issuer ?? null;
   if (!who.ok) {
     record.authReason = who.reason;
+    // A revoked or expired key was presented whole (its secret matched): whose it is, is known.
+    if (who.principal !== undefined) {
+      const owner = bundle.principals[who.principal];
+      record.principal = owner?.label ?? null;
+      record.principalId = owner?.id ?? null;
+    }
     if (who.reason.startsWith('oidc_')) metrics.oidcFailure(who.reason.slice(5));
     return who.reason === 'unknown_subject' ? 'MG_UNKNOWN_SUBJECT' : 'MG_UNAUTHENTICATED';
   }
   const principal = bundle.principals[who.principal];
   record.principal = principal?.label ?? null;
   record.principalId = principal?.id ?? null;
-  return { record, bundle, principal: who.principal };
+  return { record, bundle, principal: who.principal, trace };
 }
 
 /**
@@ -178,9 +215,10 @@ function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authenticatio
  * rewrite-model.ts) and is nested deeper than JSON.stringify's stack allows (JSON.parse has no
  * such limit): a caller's mistake, not ours.
  */
-function rewrittenBody(parsed: ParsedBody, upstream: string): Buffer | null {
+function rewrittenBody(parsed: ParsedBody, upstream: string, askUsage: boolean): Buffer | null {
   try {
-    return bodyWithModel(parsed.bytes, parsed.json, upstream);
+    const body = bodyWithModel(parsed.bytes, parsed.json, upstream);
+    return askUsage ? withUsageRequested(body, parsed.json) : body;
   } catch (error) {
     if (error instanceof RangeError) return null;
     throw error;

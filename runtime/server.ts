@@ -6,16 +6,18 @@
 // end took it: Fastify's replies to them are hijacked and the ending writes the raw response.
 // Health, readiness and metrics are not audited and answer through Fastify.
 // buildServer returns the app without listening (start.ts listens).
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { BlockList } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { AuditLog } from './audit/audit-log.ts';
 import { newRecord, type RequestRecord } from './audit/record.ts';
 import type { OidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { listModels } from './authorize/authorize.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
 import type { BundleStatus, ExpiryPolicy } from './bundle/status.ts';
 import type { RuntimeErrorCode } from './errors.ts';
+import { requestIdFrom } from './http/caller-info.ts';
 import { attachRecord, createClientErrorHandler } from './http/client-error.ts';
 import { MODEL_ROUTES, type ModelRouteOptions, serveModelRoute } from './http/model-routes.ts';
 import { createPlainFrontEnd, declaresBody } from './http/plain-front-end.ts';
@@ -30,6 +32,12 @@ export interface ServerOptions {
   bundles: { readonly current: ActiveBundle | null; readonly status: BundleStatus };
   logger: Logger;
   metrics: RuntimeMetrics;
+  /** Where audit lines go (runtime/audit/audit-log.ts). */
+  audit: AuditLog;
+  /** Refuse model requests while the audit log cannot be written (default false). */
+  auditRequired?: boolean;
+  /** Proxies whose X-Forwarded-For is believed (default none). */
+  trustedProxies?: BlockList | null;
   secrets: SecretResolver;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
@@ -62,8 +70,14 @@ declare module 'fastify' {
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { bundles, logger, metrics } = options;
   const now = options.now ?? Date.now;
-  const ending = new RequestEnding(logger, metrics);
-  const pipeline = createPipeline({ ...options, ending, now });
+  const ending = new RequestEnding(options.audit, metrics);
+  const pipeline = createPipeline({
+    ...options,
+    ending,
+    now,
+    auditRequired: options.auditRequired ?? false,
+    trustedProxies: options.trustedProxies ?? null,
+  });
   const reject = (reply: FastifyReply, record: RequestRecord, code: RuntimeErrorCode, closeConnection = false): void => {
     reply.hijack();
     ending.error(reply.raw, record, code, closeConnection);
@@ -83,7 +97,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const { draining } = options;
   const app = Fastify({
     logger: false,
-    genReqId: () => randomUUID(),
+    genReqId: (req) => requestIdFrom(req.headers),
     bodyLimit: options.bodyLimit,
     exposeHeadRoutes: false,
     return503OnClosing: false,
@@ -98,7 +112,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       const server = createServer(
         { ...(settings.http as object | undefined), requestTimeout: requestTimeoutMs, headersTimeout: headerTimeoutMs, connectionsCheckingInterval: sweepMs },
         (req: IncomingMessage, res: ServerResponse) => {
-          if (closing) return ending.error(res, newRecord(randomUUID(), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
+          if (closing) return ending.error(res, newRecord(requestIdFrom(req.headers), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
           // Draining: still served, with `connection: close`, so the caller reconnects elsewhere.
           if (draining?.() === true) res.shouldKeepAlive = false;
           if (!plainFrontEnd(req, res)) fastifyHandler(req, res);
@@ -111,8 +125,19 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       return server;
     },
   });
+  // Closing waits for every connection to end. Fastify closes the idle ones once, at the start;
+  // a connection whose request was still in flight then would stay open for the whole keep-alive
+  // timeout (72 s) after its answer, and a SIGTERM would take that long (or end in a SIGKILL).
+  // So idle connections are closed again as requests finish, until the server has closed.
+  let sweeper: NodeJS.Timeout | undefined;
   app.addHook('preClose', (done) => {
     closing = true;
+    const server = app.server;
+    sweeper = setInterval(() => server.closeIdleConnections(), 50).unref();
+    done();
+  });
+  app.addHook('onClose', (_instance, done) => {
+    clearInterval(sweeper);
     done();
   });
   app.decorateRequest('mg', null);
@@ -135,7 +160,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         request.mg = admitted;
         done();
       };
-      const admitted = pipeline.admit(record, request.url, request.headers);
+      const admitted = pipeline.admit(record, request.url, request.headers, request.raw.socket.remoteAddress);
       if (admitted instanceof Promise) void admitted.then(proceed);
       else proceed(admitted);
     };

@@ -5,12 +5,15 @@ import type { FastifyInstance } from 'fastify';
 import { Agent } from 'undici';
 import { trustKeys } from '../schemas/bundle/verify.ts';
 import type { SecretSource } from '../schemas/formats/secret-source.ts';
+import { auditEvents } from './audit/audit-events.ts';
+import { type AuditLog, openAuditLog } from './audit/audit-log.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
 import { answerPrimary } from './fleet/worker.ts';
 import { startAdminServer } from './http/admin-server.ts';
+import { trustedProxies } from './http/caller-info.ts';
 import { readinessAnswer } from './http/readyz.ts';
 import { InFlightCalls } from './lifecycle/in-flight.ts';
 import { gracefulShutdown, type ShutdownPlan } from './lifecycle/shutdown.ts';
@@ -36,7 +39,11 @@ type OptionalSettings =
   | 'drainTimeoutMs'
   | 'adminHost'
   | 'adminPort'
-  | 'workers';
+  | 'workers'
+  | 'auditLog'
+  | 'auditRequired'
+  | 'trustedProxies'
+  | 'metricsPrincipalLabel';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -50,6 +57,8 @@ export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'lo
 
 export interface RuntimeDeps {
   logger?: Logger;
+  /** Where audit lines go (default: opened from options.auditLog, stdout when unset). */
+  audit?: AuditLog;
   /**
    * Where root keys are read from (default: env://, file:// and the three cloud stores). The
    * resolver's caching, refresh, logging and metrics are wired here around them.
@@ -70,6 +79,7 @@ export interface RunningRuntime {
   lifecycle: BundleLifecycle;
   metrics: RuntimeMetrics;
   logger: Logger;
+  audit: AuditLog;
   /** Closes at once: requests in flight finish, with no drain delay or bound (tests). */
   close(): Promise<void>;
   /** The graceful shutdown of SIGTERM (lifecycle/shutdown.ts), with the settings' delay and drain timeout by default. */
@@ -82,7 +92,13 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   // One connection pool set for every provider, kept across bundle activations.
   const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 512 });
   let lifecycle: BundleLifecycle | null = null;
-  const metrics = createMetrics(() => lifecycle?.current ?? null);
+  let audit: AuditLog | null = deps.audit ?? null;
+  const metrics = createMetrics(() => lifecycle?.current ?? null, {
+    principalLabel: options.metricsPrincipalLabel ?? 'none',
+    auditHealthy: () => audit?.healthy ?? true,
+  });
+  audit ??= openAuditLog(options.auditLog ?? 'stdout', auditEvents(logger, metrics, options.auditRequired ?? false));
+  const auditLog = audit;
   let secretMetrics: ReturnType<typeof registerSecretMetrics> | null = null;
 
   // Reads are logged by reference and reason, never by value; a failed refresh is a warning
@@ -189,6 +205,9 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     bundles: lifecycle,
     logger,
     metrics,
+    audit: auditLog,
+    auditRequired: options.auditRequired ?? false,
+    trustedProxies: trustedProxies(options.trustedProxies ?? []),
     secrets,
     bodyLimit: options.bodyLimit,
     ...(options.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: options.headerTimeoutMs }),
@@ -229,6 +248,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     lifecycle,
     metrics,
     logger,
+    audit: auditLog,
     // Either ends the runtime, once: a close() after a shutdown (or the other way) waits for it.
     close() {
       closing ??= (async () => {
@@ -237,6 +257,8 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
         await admin?.close();
         await dispatcher.close();
         secrets.close();
+        // Every request has ended (app.close waited for them): their lines go out now.
+        auditLog.flushSync();
       })();
       return closing;
     },
@@ -268,8 +290,11 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
             await admin?.close();
             await dispatcher.close();
           },
-          // The one flush of the shutdown: the operations log and the audit lines share this logger.
-          flush: () => logger.flush(),
+          // The one flush of the shutdown: the audit stream, then the operations log.
+          flush: () => {
+            auditLog.flushSync();
+            logger.flush();
+          },
           onStep: (step, detail) => logger.info({ event: `shutdown_${step}`, ...detail }, `shutdown: ${step.replace('_', ' ')}`),
         },
       );

@@ -26,6 +26,10 @@ export type ProviderAccount = {
    * Reference to the root key (aws-ssm://, gcp-sm://, azure-kv://, env://, file://); never the key itself. Required for every type but mock.
    */
   secret?: string;
+  /**
+   * Ask the provider for token usage on every streamed chat or completion (stream_options.include_usage) and remove the extra usage chunk from what a caller that did not ask receives. Set false for an OpenAI-compatible server that rejects stream_options.
+   */
+  stream_usage?: boolean;
   description?: string;
   /**
    * @minItems 1
@@ -59,6 +63,10 @@ export interface AuthzFile {
   authz_rules: AuthzRule[];
 }
 export interface AuthzRule {
+  /**
+   * Stable id of the rule, written in audit lines as rule_id (default: a hash of the rule's content). Unique across authz files.
+   */
+  id?: string;
   /**
    * Fully qualified model names account/model, or minimatch globs over the declared models.
    *
@@ -202,6 +210,10 @@ export interface BundlePayload {
   access_classes: number[][];
   principals: BundlePrincipal[];
   keys: BundleKey[];
+  /**
+   * Names of the teams that authz rules name, referenced by index from rules and principals (for the audit line's via).
+   */
+  teams?: string[];
   oidc: {
     issuers: BundleOidcIssuer[];
   };
@@ -215,6 +227,10 @@ export interface BundleProvider {
    * Reference to the root key, never the key.
    */
   secret?: string;
+  /**
+   * Present (false) only when the account turned off asking for usage on streams (absent: on).
+   */
+  stream_usage?: boolean;
 }
 export interface BundleModel {
   /**
@@ -236,6 +252,18 @@ export interface BundleRule {
    * file:line:col of the rule in the policy repository.
    */
   source: string;
+  /**
+   * Stable id of the rule: its id in the policy, else a hash of its content (absent in bundles compiled before rule ids).
+   */
+  id?: string;
+  /**
+   * Indices into teams of the teams the rule names.
+   */
+  teams?: number[];
+  /**
+   * Indices into principals of the users the rule names directly; present when it names teams (anyone else it grants came through a team).
+   */
+  named?: number[];
   expires?: string;
   /**
    * Sorted indices into models of the enabled models this rule grants.
@@ -253,6 +281,10 @@ export interface BundlePrincipal {
    * Index into access_classes; null when no rule grants this principal anything.
    */
   access_class: number | null;
+  /**
+   * Indices into teams of the rule-named teams this principal is a member of.
+   */
+  teams?: number[];
   oidc_subject?: string;
   oidc_client_id?: string;
 }
@@ -272,4 +304,80 @@ export interface BundleOidcIssuer {
   user_claim: string;
   service_claim: string;
   jwks_uri?: string;
+}
+
+/**
+ * A string the caller chose: up to 256 characters, a longer one cut and marked with …[truncated N].
+ */
+export type Bounded = string;
+export type Milliseconds = number;
+export type Count = number | null;
+
+/**
+ * One line of the gateway's audit log (`modelgate serve --audit-log`): one JSON object per request, on a line of its own. Absent values are left out, never null (but a usage count a provider sent as a non-number). docs/audit.md describes each field.
+ */
+export interface AuditLine {
+  level: 'info';
+  /**
+   * When the request ended (UTC).
+   */
+  time: string;
+  service: 'modelgate';
+  audit: true;
+  /**
+   * The caller's x-request-id when well-formed, else a generated UUID; also the x-request-id of the answer and of the upstream call.
+   */
+  request_id: string;
+  method: string;
+  /**
+   * The matched route pattern (never the URL), or not_found, bad_url, client_error, closing.
+   */
+  route: string;
+  /**
+   * The socket's address, or X-Forwarded-For's client when the socket is a trusted proxy.
+   */
+  client_ip?: string;
+  user_agent?: Bounded;
+  /**
+   * alice, service:llmapp1.
+   */
+  principal?: string;
+  principal_id?: string;
+  credential_id?: Bounded;
+  issuer?: Bounded;
+  auth_failure?: string;
+  model?: Bounded;
+  account?: string;
+  stream?: boolean;
+  decision?: 'allow' | 'deny';
+  /**
+   * file:line:col of the granting rule.
+   */
+  rule?: string;
+  /**
+   * The granting rule's id, else a hash of its content (r-...).
+   */
+  rule_id?: string;
+  /**
+   * The team through which the grant came.
+   */
+  via?: string;
+  deny_reason?: 'no_grant' | 'grant_expired' | 'model_disabled' | 'unknown_model';
+  status: number;
+  code?: string;
+  outcome?: 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_failed' | 'client_aborted';
+  latency_ms: Milliseconds;
+  ttft_ms?: Milliseconds;
+  upstream_latency_ms?: Milliseconds;
+  usage?: {
+    prompt_tokens: Count;
+    completion_tokens: Count;
+    total_tokens: Count;
+  };
+  bundle_serial?: number;
+  /**
+   * The policy commit the bundle was compiled from, or unknown.
+   */
+  revision?: string;
+  msg: 'request';
 }

@@ -27,6 +27,8 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     const provider: BundleProvider = { name, type: account.type, base_url: account.base_url ?? DEFAULT_BASE_URL[account.type] ?? '' };
     if (account.api_version !== undefined) provider.api_version = account.api_version;
     if (account.secret !== undefined) provider.secret = account.secret;
+    // Only the exception is written: bundles of accounts that keep the default stay as they were.
+    if (account.stream_usage === false) provider.stream_usage = false;
     return provider;
   });
 
@@ -38,11 +40,16 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
 
   const rulesByUser = new Map<string, number[]>();
   const rulesByService = new Map<string, number[]>();
+  // Teams named by rules, for the audit line's via: each rule lists its teams and the users it
+  // names directly, each user the named teams they belong to (indices filled in below).
+  const teamNames = [...new Set(rules.flatMap((rule) => rule.teams))].sort();
+  const teamIndex = new Map(teamNames.map((name, i) => [name, i]));
   const bundleRules = rules.map((rule, i) => {
     for (const user of rule.users) push(rulesByUser, user, i);
     for (const service of rule.services) push(rulesByService, service, i);
-    const out: BundlePayload['rules'][number] = { source: rule.source, models: rule.models.map((fqn) => modelIndex.get(fqn)!) };
+    const out: BundlePayload['rules'][number] = { source: rule.source, id: rule.id, models: rule.models.map((fqn) => modelIndex.get(fqn)!) };
     if (rule.expires !== undefined) out.expires = rule.expires;
+    if (rule.teams.length > 0) out.teams = rule.teams.map((t) => teamIndex.get(t)!).sort((a, b) => a - b);
     return out;
   });
 
@@ -63,13 +70,20 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
 
   const principals: BundlePrincipal[] = [];
   const principalIndex = new Map<string, number>();
+  const teamsOfUser = new Map<string, number[]>();
+  for (const [i, team] of teamNames.entries()) for (const member of directory.teams.get(team) ?? []) push(teamsOfUser, member, i);
   for (const name of [...directory.users.keys()].sort()) {
     const user = directory.users.get(name)!;
     const p: BundlePrincipal = { id: user.id, name, kind: 'user', access_class: classOf(rulesByUser.get(name)) };
+    const teams = teamsOfUser.get(name);
+    if (teams !== undefined && p.access_class !== null) p.teams = teams;
     if (user.oidc_subject !== undefined) p.oidc_subject = user.oidc_subject;
     principalIndex.set(principalKey('user', name), principals.length);
     principals.push(p);
   }
+  rules.forEach((rule, i) => {
+    if (rule.teams.length > 0) bundleRules[i]!.named = rule.namedUsers.map((u) => principalIndex.get(principalKey('user', u))!).sort((a, b) => a - b);
+  });
   for (const name of [...directory.services.keys()].sort()) {
     const service = directory.services.get(name)!;
     const p: BundlePrincipal = { id: service.id, name, kind: 'service', access_class: classOf(rulesByService.get(name)) };
@@ -110,6 +124,7 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     access_classes: accessClasses,
     principals,
     keys: bundleKeys,
+    ...(teamNames.length > 0 ? { teams: teamNames } : {}),
     oidc: { issuers },
   };
 }

@@ -10,11 +10,18 @@ import type { DirectorySnapshot } from '../resolve/directory.ts';
 import { bundleInstant, UNREPRESENTABLE_HINT } from './instant.ts';
 import { isGlob } from './model-glob.ts';
 import type { Catalog } from './providers.ts';
+import { contentRuleId } from './rule-id.ts';
 
 /** A rule after resolution: what it grants, to whom, until when, and where it is written. */
 export interface ResolvedRule {
   /** file:line:col of the rule, kept in the bundle for audit. */
   source: string;
+  /** Stable id: the rule's id, else a hash of its content (rule-id.ts). */
+  id: string;
+  /** Teams the rule names (their members are in users). */
+  teams: string[];
+  /** Usernames the rule names directly. */
+  namedUsers: string[];
   file: string;
   at: Position;
   expires?: string;
@@ -47,6 +54,7 @@ export function checkRules(
   const rules: ResolvedRule[] = [];
   const expand = globExpander(catalog);
   const position = new Map([...catalog.models.keys()].map((fqn, i) => [fqn, i]));
+  const explicitIds = new Map<string, string>();
   for (const doc of docs) {
     doc.data.authz_rules.forEach((rule, i) => {
       const base: JsonPath = ['authz_rules', i];
@@ -86,8 +94,17 @@ export function checkRules(
           'delete it, or extend expires if the access is still needed',
         );
       }
+      const source = `${doc.file}:${at.line}:${at.col}`;
+      if (rule.id !== undefined) {
+        const first = explicitIds.get(rule.id);
+        if (first === undefined) explicitIds.set(rule.id, source);
+        else report('MG_DUPLICATE_RULE_ID', ['id'], `rule id "${rule.id}" is already used by the rule at ${first}`, 'give each rule its own id');
+      }
       const resolved: ResolvedRule = {
-        source: `${doc.file}:${at.line}:${at.col}`,
+        source,
+        id: rule.id ?? contentRuleId(rule),
+        teams: [...new Set(rule.teams ?? [])].filter((t) => directory.teams.has(t)),
+        namedUsers: [...new Set(rule.users ?? [])].filter((u) => directory.users.has(u)),
         file: doc.file,
         at,
         models: models.enabled,
@@ -198,6 +215,7 @@ function globExpander(catalog: Catalog): (pattern: string) => string[] {
   const cache = new Map<string, string[]>();
   return (pattern) => {
     const cached = cache.get(pattern);
+    // Stryker disable next-line all: equivalent, the cache is an optimisation (a pattern expands to the same hits each time)
     if (cached !== undefined) return cached;
     const matcher = new Minimatch(pattern, { nonegate: true, nocomment: true });
     const slash = pattern.indexOf('/');

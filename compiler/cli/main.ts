@@ -18,6 +18,7 @@ import { planCommand } from './commands/plan.ts';
 import { publishCommand } from './commands/publish.ts';
 import { resignCommand } from './commands/resign.ts';
 import { secretsCheckCommand } from './commands/secrets-check.ts';
+import { usageCommand } from './commands/usage.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { EnvironmentError, toCliError } from './errors.ts';
 import { printFailure } from './output.ts';
@@ -43,6 +44,7 @@ function commandsWith(services: CliServices): Command[] {
     planCommand,
     auditWhoCanCommand,
     auditHistoryCommand,
+    usageCommand,
     keysCreateCommand,
     keysListCommand,
     keysRevokeCommand,

@@ -23,6 +23,7 @@ export const DIAGNOSTIC_CODES = {
   MG_RULE_ONLY_DISABLED_MODELS: { severity: 'warning', summary: 'a rule grants only disabled models, so it grants nothing' },
   MG_RULE_NO_PRINCIPALS: { severity: 'error', summary: 'a rule names no user, team or service' },
   MG_EMPTY_MODELS: { severity: 'error', summary: 'a rule has an empty models list (empty never means all)' },
+  MG_DUPLICATE_RULE_ID: { severity: 'error', summary: 'two authz rules have the same id' },
   MG_RULE_EXPIRED: { severity: 'warning', summary: 'a rule has expired and grants nothing' },
   MG_ACCOUNT_NAME_MISMATCH: { severity: 'error', summary: 'an account name differs from its file name' },
   MG_DUPLICATE_ACCOUNT: { severity: 'error', summary: 'two provider files declare the same account' },

@@ -24,7 +24,7 @@ export const AUDIT_FIELD_MAX = 256;
 
 /**
  * s, or its first AUDIT_FIELD_MAX characters and a marker naming how many were cut. For the fields
- * a caller chooses (model, the token's subject and issuer): a 3 MB model name must not
+ * a caller chooses (model, user agent, the token's subject and issuer): a 3 MB model name must not
  * make a 3 MB audit line.
  */
 export function bounded(s: string): string {
@@ -34,6 +34,8 @@ export function bounded(s: string): string {
 /** The audit fields of record, each preceded by a comma, in the documented order. */
 export function auditFields(record: RequestRecord, latencyMs: number): string {
   let out = `,"audit":true,"request_id":${jsonString(record.requestId)},"method":${jsonString(record.method)},"route":${jsonString(record.route)}`;
+  if (record.clientIp !== null) out += `,"client_ip":${jsonString(record.clientIp)}`;
+  if (record.userAgent !== null) out += `,"user_agent":${jsonString(bounded(record.userAgent))}`;
   if (record.principal !== null) out += `,"principal":${jsonString(record.principal)}`;
   if (record.principalId !== null) out += `,"principal_id":${jsonString(record.principalId)}`;
   if (record.credentialId !== null) out += `,"credential_id":${jsonString(bounded(record.credentialId))}`;
@@ -41,18 +43,23 @@ export function auditFields(record: RequestRecord, latencyMs: number): string {
   if (record.authReason !== null) out += `,"auth_failure":${jsonString(record.authReason)}`;
   if (record.model !== null) out += `,"model":${jsonString(bounded(record.model))}`;
   if (record.account !== null) out += `,"account":${jsonString(record.account)}`;
+  if (record.stream !== null) out += record.stream ? ',"stream":true' : ',"stream":false';
   if (record.decision !== null) out += `,"decision":${jsonString(record.decision)}`;
   if (record.rule !== null) out += `,"rule":${jsonString(record.rule)}`;
+  if (record.ruleId !== null) out += `,"rule_id":${jsonString(record.ruleId)}`;
+  if (record.via !== null) out += `,"via":${jsonString(record.via)}`;
   if (record.denyReason !== null) out += `,"deny_reason":${jsonString(record.denyReason)}`;
   out += `,"status":${jsonNumber(record.status)}`;
   if (record.code !== null) out += `,"code":${jsonString(record.code)}`;
   if (record.outcome !== null) out += `,"outcome":${jsonString(record.outcome)}`;
   out += `,"latency_ms":${jsonNumber(round(latencyMs))}`;
+  if (record.ttftMs !== null) out += `,"ttft_ms":${jsonNumber(round(record.ttftMs))}`;
   if (record.upstreamMs !== null) out += `,"upstream_latency_ms":${jsonNumber(round(record.upstreamMs))}`;
   const usage = record.usage;
   if (usage !== null) {
     out += `,"usage":{"prompt_tokens":${jsonNumber(usage.prompt_tokens)},"completion_tokens":${jsonNumber(usage.completion_tokens)},"total_tokens":${jsonNumber(usage.total_tokens)}}`;
   }
   if (record.bundleSerial !== null) out += `,"bundle_serial":${jsonNumber(record.bundleSerial)}`;
+  if (record.revision !== null) out += `,"revision":${jsonString(record.revision)}`;
   return out;
 }

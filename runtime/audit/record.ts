@@ -9,7 +9,13 @@ export interface RequestRecord {
   /** The matched route pattern, never the raw URL (a query string may hold a pasted key). */
   route: string;
   startedMs: number;
+  /** The caller's address: the socket's, or X-Forwarded-For's when the socket is a trusted proxy. */
+  clientIp: string | null;
+  /** The User-Agent header, bounded when written. */
+  userAgent: string | null;
   bundleSerial: number | null;
+  /** The policy commit the active bundle was compiled from. */
+  revision: string | null;
   principal: string | null;
   principalId: string | null;
   /** API key id, or the OIDC token's subject (never the credential). */
@@ -18,15 +24,27 @@ export interface RequestRecord {
   issuer: string | null;
   authReason: string | null;
   model: string | null;
+  /** model is an FQN of the active bundle (the only model values metrics take as labels). */
+  knownModel: boolean;
   account: string | null;
+  /** The caller asked for a stream ("stream": true); null before the body was read. */
+  stream: boolean | null;
   decision: 'allow' | 'deny' | null;
   rule: string | null;
+  /** The granting rule's stable id (its `id:`, else a hash of its content). */
+  ruleId: string | null;
+  /** The team through which the grant came, when it did not name the principal directly. */
+  via: string | null;
   denyReason: string | null;
   status: number;
   code: string | null;
   outcome: string | null;
   upstreamMs: number | null;
+  /** Streams: from the request to the first body byte of the provider's answer. */
+  ttftMs: number | null;
   usage: Usage | null;
+  /** Counted in the in-flight gauge (admitted to the pipeline), uncounted at the end. */
+  inFlight: boolean;
   /** Set once the request has ended (answer and audit line out, see http/ending.ts): it ends once. */
   ended: boolean;
 }
@@ -38,22 +56,31 @@ export function newRecord(requestId: string, method: string, route: string): Req
     method,
     route,
     startedMs: performance.now(),
+    clientIp: null,
+    userAgent: null,
     bundleSerial: null,
+    revision: null,
     principal: null,
     principalId: null,
     credentialId: null,
     issuer: null,
     authReason: null,
     model: null,
+    knownModel: false,
     account: null,
+    stream: null,
     decision: null,
     rule: null,
+    ruleId: null,
+    via: null,
     denyReason: null,
     status: 0,
     code: null,
     outcome: null,
     upstreamMs: null,
+    ttftMs: null,
     usage: null,
+    inFlight: false,
     ended: false,
   };
 }

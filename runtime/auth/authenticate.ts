@@ -20,7 +20,13 @@ export type AuthFailureReason =
 
 export type Authentication =
   | { ok: true; principal: number; credentialId: string; method: 'api_key' | 'oidc'; issuer?: string }
-  | { ok: false; reason: AuthFailureReason; credentialId: string | null; issuer?: string };
+  | {
+      ok: false;
+      reason: AuthFailureReason;
+      credentialId: string | null;
+      issuer?: string /** The key's owner, for a revoked or expired key. */;
+      principal?: number;
+    };
 
 // Compared against when the key id is unknown, so that the unknown and known-id paths do the same work.
 const DUMMY_DIGEST = createHash('sha256').update('modelgate: no such key').digest();
@@ -80,8 +86,8 @@ function authenticateApiKey(key: string, bundle: ActiveBundle, nowMs: number): A
 
 /** Revocation and expiry, at every request (a key's record is the bundle's own). */
 function decide(keyId: string, record: CompiledKey, nowMs: number): Authentication {
-  if (record.revoked) return { ok: false, reason: 'revoked', credentialId: keyId };
-  if (record.expiresMs <= nowMs) return { ok: false, reason: 'expired', credentialId: keyId };
+  if (record.revoked) return { ok: false, reason: 'revoked', credentialId: keyId, principal: record.principal };
+  if (record.expiresMs <= nowMs) return { ok: false, reason: 'expired', credentialId: keyId, principal: record.principal };
   return { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key' };
 }
 

@@ -5,12 +5,17 @@ import type { DenyReason } from '../../schemas/bundle/decision-index.ts';
 import type { ActiveBundle, ModelRoute } from '../bundle/activate.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
 
-export type Authorization = { ok: true; route: ModelRoute; rule: string } | { ok: false; code: RuntimeErrorCode; reason: DenyReason };
+export type Authorization =
+  | { ok: true; route: ModelRoute; rule: string; ruleId: string; via: string | null }
+  | { ok: false; code: RuntimeErrorCode; reason: DenyReason };
 
 /** The decision for (principal, fqn) at nowMs, with the granting rule's source for the audit line. */
 export function authorize(bundle: ActiveBundle, principal: number, fqn: string, nowMs: number): Authorization {
   const decision = bundle.index.decide(principal, fqn, nowMs);
-  if (decision.allowed) return { ok: true, route: bundle.routes[decision.model] as ModelRoute, rule: decision.source };
+  if (decision.allowed) {
+    const via = bundle.index.via(principal, decision.rule);
+    return { ok: true, route: bundle.routes[decision.model] as ModelRoute, rule: decision.source, ruleId: decision.ruleId, via };
+  }
   return { ok: false, code: decision.reason === 'unknown_model' ? 'MG_MODEL_NOT_FOUND' : 'MG_MODEL_NOT_ALLOWED', reason: decision.reason };
 }
 

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '../../schemas/formats/duration.ts';
 import { type BundleSource, parseBundleSource } from '../bundle/download.ts';
 import type { ExpiryPolicy } from '../bundle/status.ts';
+import { type Cidr, parseCidr } from '../http/caller-info.ts';
+import type { PrincipalLabel } from '../metrics/runtime-metrics.ts';
 
 export interface RuntimeSettings {
   bundle: BundleSource;
@@ -40,6 +42,14 @@ export interface RuntimeSettings {
   /** Deadline of one secret store read. */
   secretTimeoutMs: number;
   logLevel: string;
+  /** Where audit lines go: stdout, stderr or a file path. */
+  auditLog: string;
+  /** Refuse model requests (503) while the audit log cannot be written. */
+  auditRequired: boolean;
+  /** Proxies whose X-Forwarded-For names the client. */
+  trustedProxies: Cidr[];
+  /** Whether request metrics carry the principal's id as a label. */
+  metricsPrincipalLabel: PrincipalLabel;
   /** Clock difference tolerated on OIDC token exp/nbf/iat. */
   oidcClockSkewMs: number;
   /** Require RFC 9068 `typ: at+jwt` on OIDC access tokens. */
@@ -79,7 +89,11 @@ Options (environment variable in brackets):
   --max-bundle-size SIZE   largest accepted bundle (default 64mb)  [MODELGATE_MAX_BUNDLE_SIZE]
   --secret-ttl DURATION    re-read provider root keys this often, jittered -10% (default 5m)  [MODELGATE_SECRET_TTL]
   --secret-timeout DUR     deadline of one secret store read (default 10s)  [MODELGATE_SECRET_TIMEOUT]
-  --log-level LEVEL        pino level (default info)  [MODELGATE_LOG_LEVEL]
+  --log-level LEVEL        operations log level (default info); audit lines do not depend on it  [MODELGATE_LOG_LEVEL]
+  --audit-log DEST         audit lines to stdout (default), stderr or a file (reopened on SIGHUP)  [MODELGATE_AUDIT_LOG]
+  --audit-required         refuse model requests (503) while the audit log cannot be written  [MODELGATE_AUDIT_REQUIRED=1]
+  --trusted-proxies CIDRS  proxies whose X-Forwarded-For names the client, comma-separated (default none)  [MODELGATE_TRUSTED_PROXIES]
+  --metrics-principal-label none|id  label request metrics with the principal's id (default none)  [MODELGATE_METRICS_PRINCIPAL_LABEL]
   --oidc-clock-skew DUR    tolerated clock difference on token exp/nbf/iat (default 30s)  [MODELGATE_OIDC_CLOCK_SKEW]
   --oidc-require-typ       refuse OIDC access tokens without typ at+jwt (RFC 9068)  [MODELGATE_OIDC_REQUIRE_TYP=1]
   --workers N|auto         processes sharing the API port, 'auto' one per core (default 1; more needs --admin-port)  [MODELGATE_WORKERS]
@@ -88,7 +102,8 @@ Options (environment variable in brackets):
   -h, --help               show this help
 
 Durations: 500ms, 10s, 5m, 1h (a bare number is seconds). Sizes: 512kb, 4mb, 1gb (a bare number is bytes).
-SIGHUP reloads the bundle at once. SIGTERM and SIGINT shut down gracefully (docs/operations.md).`;
+SIGHUP reloads the bundle at once and reopens an audit log file (after logrotate moved it).
+SIGTERM and SIGINT shut down gracefully (docs/operations.md).`;
 
 const OPTIONS = {
   bundle: { type: 'string' },
@@ -112,6 +127,10 @@ const OPTIONS = {
   'secret-ttl': { type: 'string' },
   'secret-timeout': { type: 'string' },
   'log-level': { type: 'string' },
+  'audit-log': { type: 'string' },
+  'audit-required': { type: 'boolean' },
+  'trusted-proxies': { type: 'string', multiple: true },
+  'metrics-principal-label': { type: 'string' },
   'oidc-clock-skew': { type: 'string' },
   'oidc-require-typ': { type: 'boolean' },
   'shutdown-delay': { type: 'string' },
@@ -189,6 +208,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
   if ((durations['header-timeout'] as number) > (durations['request-timeout'] as number))
     return { help: false, problem: '--header-timeout must not be longer than --request-timeout (which includes the headers)' };
+  const audit = auditSettings(text, list, values['audit-required'] === true || env.MODELGATE_AUDIT_REQUIRED === '1');
+  if ('problem' in audit) return { help: false, problem: audit.problem };
   const maxConnections = Number(text('max-connections', 'MODELGATE_MAX_CONNECTIONS') ?? '4096');
   if (!Number.isInteger(maxConnections) || maxConnections < 1) return { help: false, problem: '--max-connections must be a positive integer' };
 
@@ -217,6 +238,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       secretTtlMs: durations['secret-ttl'] as number,
       secretTimeoutMs: durations['secret-timeout'] as number,
       logLevel: text('log-level', 'MODELGATE_LOG_LEVEL') ?? 'info',
+      ...audit,
       oidcClockSkewMs: clockSkew,
       oidcRequireAccessTokenType: values['oidc-require-typ'] === true || env.MODELGATE_OIDC_REQUIRE_TYP === '1',
       workers,
@@ -242,4 +264,25 @@ export function cacheDirOf(given: string | undefined, audience: string, env: Nod
     .slice(0, 100)
     .replace(/^\.+/, '_');
   return join(base, 'modelgate', segment);
+}
+
+type AuditSettings = Pick<RuntimeSettings, 'auditLog' | 'auditRequired' | 'trustedProxies' | 'metricsPrincipalLabel'>;
+
+/** The audit and metrics flags (text and list read flags, then variables). */
+function auditSettings(
+  text: (flag: string, variable: string) => string | undefined,
+  list: (flag: string, variable: string) => string[],
+  auditRequired: boolean,
+): AuditSettings | { problem: string } {
+  const auditLog = text('audit-log', 'MODELGATE_AUDIT_LOG') ?? 'stdout';
+  const trustedProxies: Cidr[] = [];
+  for (const entry of list('trusted-proxies', 'MODELGATE_TRUSTED_PROXIES').flatMap((e) => e.split(','))) {
+    if (entry.trim() === '') continue;
+    const cidr = parseCidr(entry);
+    if (cidr === null) return { problem: `--trusted-proxies: "${entry.slice(0, 64)}" is not an address or CIDR range (10.0.0.0/8, fd00::/8)` };
+    trustedProxies.push(cidr);
+  }
+  const label = text('metrics-principal-label', 'MODELGATE_METRICS_PRINCIPAL_LABEL') ?? 'none';
+  if (label !== 'none' && label !== 'id') return { problem: '--metrics-principal-label must be none or id' };
+  return { auditLog, auditRequired, trustedProxies, metricsPrincipalLabel: label };
 }

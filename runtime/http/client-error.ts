@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { newRecord, type RequestRecord } from '../audit/record.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
+import { plainAddress } from './caller-info.ts';
 import type { RequestEnding } from './request-ending.ts';
 
 // The record of the request a response answers, set by the front end that took the request: a
@@ -39,7 +40,13 @@ export function createClientErrorHandler(ending: RequestEnding): (error: Error &
     const code = clientErrorCode(error.code);
     // The response in flight on this connection, as Node's own handler finds it.
     const res = (socket as Duplex & { _httpMessage?: Carrier | null })._httpMessage ?? undefined;
-    if (res === undefined) return ending.errorOnSocket(socket, newRecord(randomUUID(), '-', CLIENT_ERROR_ROUTE), code);
+    if (res === undefined) {
+      // No request could be read: the socket's address is all there is to say who it was.
+      const record = newRecord(randomUUID(), '-', CLIENT_ERROR_ROUTE);
+      const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+      record.clientIp = remote === undefined ? null : plainAddress(remote);
+      return ending.errorOnSocket(socket, record, code);
+    }
     const record = res[kRecord];
     // A request that was read whole is being served (the error is about a pipelined next one, or
     // the answer is under way): its own path ends it, seeing the connection close.

@@ -5,12 +5,12 @@
 // spelling of these routes; anything else (another method or path, a percent-encoded path, an
 // unusual content type, a server that is closing) goes to Fastify, which serves the same routes
 // through the same pipeline and ends requests through the same RequestEnding.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { newRecord, type RequestRecord } from '../audit/record.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
 import type { AdmitResult, Admitted } from '../pipeline.ts';
 import type { Operation } from '../providers/provider.ts';
+import { requestIdFrom } from './caller-info.ts';
 import { attachRecord } from './client-error.ts';
 import { MODEL_ROUTES, type ModelRouteOptions, serveModelRoute } from './model-routes.ts';
 
@@ -36,7 +36,7 @@ export function createPlainFrontEnd(options: ModelRouteOptions): (req: IncomingM
     const exchange = new ModelExchange(options, req, res, route[0], route[1]);
     attachRecord(res, exchange.record); // a receive deadline answers as this request
     // Authenticate before reading the body: a caller without a valid credential sends it for nothing.
-    const admitted = options.pipeline.admit(exchange.record, url, req.headers);
+    const admitted = options.pipeline.admit(exchange.record, url, req.headers, req.socket.remoteAddress);
     if (admitted instanceof Promise) void admitted.then((result) => exchange.admitted(result));
     else exchange.admitted(admitted);
     return true;
@@ -60,7 +60,7 @@ type Carrier = IncomingMessage & { [kExchange]?: ModelExchange };
  * listeners defined once that find it on the request, rather than closures made per request.
  */
 class ModelExchange {
-  readonly requestId = randomUUID();
+  readonly requestId: string;
   readonly record: RequestRecord;
   private admission: Admitted | undefined;
   private expected = Number.NaN;
@@ -75,6 +75,7 @@ class ModelExchange {
     path: string,
     private readonly operation: Operation,
   ) {
+    this.requestId = requestIdFrom(req.headers);
     this.record = newRecord(this.requestId, 'POST', path);
   }
 

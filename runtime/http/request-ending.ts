@@ -6,7 +6,7 @@
 // (a second ending writes nothing).
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.ts';
 import type { RequestRecord } from '../audit/record.ts';
 import { writeAudit } from '../audit/write-audit.ts';
 import { errorBody, type RuntimeErrorCode, statusOf } from '../errors.ts';
@@ -17,11 +17,17 @@ export type ExtraHeaders = Record<string, string | number>;
 
 // What Fastify's reply.send() writes for a JSON string, so that both front ends answer alike.
 const JSON_UTF8 = 'application/json; charset=utf-8';
+/**
+ * The gateway's classification of an error answer (its MG_ code), beside a body that may be the
+ * provider's own: clients branch on the body's code as they would without the gateway, operators
+ * on this header.
+ */
+export const ERROR_HEADER = 'x-modelgate-error';
 
 /** Ends requests: writes the gateway's own answers and the audit line. One per server. */
 export class RequestEnding {
   constructor(
-    private readonly logger: Logger,
+    private readonly audit: AuditLog,
     private readonly metrics: RuntimeMetrics,
   ) {}
 
@@ -52,12 +58,13 @@ export class RequestEnding {
     if (record.ended) return;
     record.status = status;
     record.code = code;
-    this.audit(record);
+    this.end(record);
     if (res.headersSent || res.destroyed) return;
     const headers = extra ?? {};
     headers['content-type'] = JSON_UTF8;
     headers['x-request-id'] = record.requestId;
     headers['content-length'] = Buffer.byteLength(body);
+    if (code !== null) headers[ERROR_HEADER] = code;
     if (closeConnection) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(body);
@@ -74,21 +81,21 @@ export class RequestEnding {
     const status = statusOf(code);
     record.status = status;
     record.code = code;
-    this.audit(record);
+    this.end(record);
     if (!socket.writable) return void socket.destroy();
     const body = errorBody(code);
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: ${JSON_UTF8}\r\nx-request-id: ${record.requestId}\r\n${ERROR_HEADER}: ${code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   }
 
   /** Ends a request whose answer the relay wrote (status, outcome, code and usage already in record). */
   relayed(record: RequestRecord): void {
-    if (!record.ended) this.audit(record);
+    if (!record.ended) this.end(record);
   }
 
-  private audit(record: RequestRecord): void {
+  private end(record: RequestRecord): void {
     record.ended = true;
-    writeAudit(this.logger, this.metrics, record);
+    writeAudit(this.audit, this.metrics, record);
   }
 }

@@ -17,6 +17,7 @@ export function createAzureOpenAiProvider(spec: BundleProvider, ctx: ProviderCon
     name: spec.name,
     type: spec.type,
     secretRef: spec.secret,
+    streamUsage: spec.stream_usage !== false,
     prepare: (model) => {
       const path = `${base}/openai/deployments/${encodeURIComponent(model.upstream)}`;
       return {

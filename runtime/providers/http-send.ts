@@ -19,6 +19,12 @@ export function httpSend(url: Endpoint, auth: Record<string, string>, call: Upst
     'accept-encoding': 'identity',
     ...auth,
   };
+  // The caller's trace context, so that the provider's spans join the caller's trace.
+  const trace = call.trace;
+  if (trace !== undefined) {
+    headers.traceparent = trace.traceparent;
+    if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate;
+  }
   ctx.dispatcher.dispatch(
     {
       origin: url.origin,

@@ -13,6 +13,8 @@ export function createMockProvider(spec: BundleProvider): Provider {
     name: spec.name,
     type: spec.type,
     secretRef: undefined,
+    // The mock answers stream_options.include_usage as OpenAI does.
+    streamUsage: spec.stream_usage !== false,
     prepare: (model) => ({ upstream: model.upstream, urls: { chat: MOCK_URL, completions: MOCK_URL, embeddings: MOCK_URL } }),
     dispatch: (call, handler) => replay(answer(call), handler),
   };

@@ -12,6 +12,7 @@ export function createOpenAiProvider(spec: BundleProvider, ctx: ProviderContext)
     name: spec.name,
     type: spec.type,
     secretRef: spec.secret,
+    streamUsage: spec.stream_usage !== false,
     prepare: (model) => ({
       upstream: model.upstream,
       urls: { chat: joinUrl(base, '/chat/completions'), completions: joinUrl(base, '/completions'), embeddings: joinUrl(base, '/embeddings') },

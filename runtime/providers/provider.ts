@@ -4,6 +4,7 @@
 
 import type { Dispatcher } from 'undici';
 import type { BundleModel, BundleProvider } from '../../schemas/types.generated.ts';
+import type { TraceContext } from '../http/caller-info.ts';
 
 export type Operation = 'chat' | 'completions' | 'embeddings';
 
@@ -28,9 +29,16 @@ export interface UpstreamCall {
   /** The parsed body, for providers that answer in-process (mock). */
   json: Record<string, unknown>;
   stream: boolean;
+  /**
+   * The gateway added stream_options.include_usage for its own accounting: the provider's usage-only
+   * chunk (and the "usage":null it adds to the others) must not reach the caller.
+   */
+  stripUsage?: boolean;
   /** The provider's root key, resolved through the secret resolver; undefined for mock. Replaced after a 401 by the re-read key. */
   secret: string | undefined;
   requestId: string;
+  /** The caller's W3C trace context (validated), sent upstream as traceparent / tracestate. */
+  trace?: TraceContext | undefined;
   timeoutMs: number;
 }
 
@@ -48,6 +56,11 @@ export interface Provider {
   readonly type: BundleProvider['type'];
   /** Reference to the root key (env://, file://, ...), undefined when none is needed. */
   readonly secretRef: string | undefined;
+  /**
+   * True when the provider speaks OpenAI's streaming wire and honours stream_options.include_usage:
+   * the gateway then asks for usage on every stream (proxy/stream-usage.ts). Absent: never asked.
+   */
+  readonly streamUsage?: boolean;
   prepare(model: BundleModel): ModelTarget;
   /**
    * Sends the call; the answer goes to handler: onRequestStart, then onResponseStart (status and

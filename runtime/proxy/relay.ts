@@ -16,6 +16,7 @@ import { headerText, withRateLimitHints } from './caller-headers.ts';
 import { type RetryableCall, retriesWithRereadKey, retryWithRereadKey } from './key-rotation.ts';
 import { failureCode, keyRefused, ProviderErrorBody, passThroughBody, passThroughCode } from './upstream-error.ts';
 import { ChunkTail, usageFromTail } from './usage.ts';
+import { UsageFilter } from './usage-filter.ts';
 
 type ForwardOutcome = 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_failed' | 'client_aborted';
 
@@ -82,6 +83,8 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
   /** SSE: the chunks received in the current tick, written together at its end. */
   private burst: Buffer[] = [];
   private readonly tail = new ChunkTail();
+  /** SSE when the gateway asked for usage itself: takes out what the provider added for it. */
+  private filter: UsageFilter | undefined;
   private timer: NodeJS.Timeout | undefined;
   private errorBody: ProviderErrorBody | undefined;
   /** JSON: the caller's status line and headers, not yet written (see writeHead). */
@@ -164,13 +167,15 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
 
   flushBurst(): void {
     if (this.burst.length === 0 || this.phase !== 'relaying' || this.gone) return; // ended: end() took it
-    this.write(this.controller, this.takeBurst());
+    const data = this.takeBurst();
+    if (data.length > 0) this.write(this.controller, data); // a filtered burst may hold nothing yet
   }
 
   private takeBurst(): Buffer {
     const chunks = this.burst;
     this.burst = [];
-    const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    const joined = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    const data = this.filter === undefined ? joined : this.filter.pass(joined);
     this.tail.push(data);
     return data;
   }
@@ -214,6 +219,7 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
     }
     const contentType = headerText(headers, 'content-type') ?? 'application/json';
     this.sse = contentType.startsWith('text/event-stream');
+    this.filter = this.sse && this.call.stripUsage === true ? new UsageFilter() : undefined;
     const out: Record<string, string> = withRateLimitHints(headers, { 'content-type': contentType, 'x-request-id': this.call.requestId });
     this.phase = 'relaying';
     if (this.sse) {
@@ -225,6 +231,13 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
       // byte was relayed is still answered as our 502 rather than an empty 200.
       this.head = out;
     }
+  }
+
+  /** last, followed by what the usage filter still holds back (an unfinished last event). */
+  private withHeldBack(last: Buffer | undefined): Buffer | undefined {
+    const rest = this.filter?.flush();
+    if (rest === undefined || rest.length === 0) return last;
+    return last === undefined ? rest : Buffer.concat([last, rest]);
   }
 
   /** Writes the held JSON status and headers, once, just before the first body bytes. */
@@ -239,6 +252,8 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
     if (this.phase === 'collecting') return this.collect(controller, chunk);
     if (this.phase !== 'relaying' || this.gone) return;
     if (this.sse) {
+      // Time to first token, as the caller sees it: from its request to the stream's first bytes.
+      if (this.record.ttftMs === null) this.record.ttftMs = performance.now() - this.record.startedMs;
       if (this.burst.length === 0) process.nextTick(flushBurst, this);
       this.burst.push(chunk);
       return;
@@ -253,11 +268,11 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
     if (this.phase === 'collecting') return this.collectedAll();
     if (this.phase !== 'relaying') return;
     if (this.gone || this.res.destroyed) return this.finish(this.statusCode, 'client_aborted', null);
-    const last = this.burst.length > 0 ? this.takeBurst() : this.held;
+    const last = this.withHeldBack(this.burst.length > 0 ? this.takeBurst() : this.held);
     this.writeHead();
     if (last === undefined) this.res.end();
     else this.res.end(last);
-    this.record.usage = usageFromTail(this.tail.text());
+    this.record.usage = this.filter?.usage ?? usageFromTail(this.tail.text());
     this.finish(this.statusCode, 'ok', null);
   }
 
@@ -274,7 +289,8 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
         // so it cannot change. An SSE stream ends with an error event in OpenAI's shape (the SDKs
         // raise it) and a clean end; JSON is cut off. A shutdown's cut reads as MG_SHUTTING_DOWN.
         if (this.sse) {
-          if (this.burst.length > 0) this.res.write(this.takeBurst());
+          const rest = this.withHeldBack(this.burst.length > 0 ? this.takeBurst() : undefined);
+          if (rest !== undefined) this.res.write(rest);
           this.res.end(`data: ${JSON.stringify(errorObject(this.cutting ? 'MG_SHUTTING_DOWN' : 'MG_UPSTREAM_STREAM_FAILED'))}\n\n`);
         } else if (this.head !== undefined) {
           // Nothing reached the caller yet: a proper 502 (and one in the audit line).

@@ -1,8 +1,9 @@
 // What a provider's failure means to the caller. A call with no answer (unreachable, too slow) is
-// one of our codes. An error status passes through with the provider's message and code in our
-// OpenAI-shaped body, minus anything that looks like a credential. A refused root key (401, 407)
-// is our 502: a 401 from the gateway must only ever mean "your credential" (clients refresh tokens
-// on 401).
+// one of our codes. An error status passes through as the provider sent it (status and body, so
+// that applications branching on context_length_exceeded or insufficient_quota work behind the
+// gateway), minus anything that looks like a credential; our classification of it goes in the
+// x-modelgate-error header and the audit line. A refused root key (401, 407) is our 502: a 401
+// from the gateway must only ever mean "your credential" (clients refresh tokens on 401).
 import { errorObject, type RuntimeErrorCode } from '../errors.ts';
 import { redactSecrets } from './redact.ts';
 
@@ -46,32 +47,52 @@ export function passThroughCode(status: number): RuntimeErrorCode {
   return status === 429 ? 'MG_UPSTREAM_RATE_LIMITED' : 'MG_UPSTREAM_ERROR';
 }
 
-/** Our body for a provider's error body text: its message, param and code kept, each redacted (the root key and key shapes). */
+// A provider's error body is nested a few levels (error.innererror.content_filter_result...);
+// anything deeper is cut, so that a hostile body cannot make the redaction recurse without end.
+const MAX_DEPTH = 16;
+
+/**
+ * The body the caller receives for a provider's error body text. An OpenAI-shaped body (an object
+ * with an `error` object) passes as the provider sent it (message, type, param, code and anything
+ * else, Azure's content-filter details too), every string in it redacted (the root key and key
+ * shapes); it is at most the error body cap (64 KiB). Anything else (plain text from a proxy, a
+ * body of another shape) is wrapped in our shape: its message, redacted and cut to 2000
+ * characters, code our classification, param null.
+ */
 export function passThroughBody(code: RuntimeErrorCode, text: string, secret: string | undefined): string {
-  const upstream = parseUpstreamError(text);
+  const parsed = parseJson(text);
+  if (isObject(parsed) && isObject(parsed.error)) return JSON.stringify(redactValue(parsed, [secret], 0));
   const base = errorObject(code);
-  return JSON.stringify({
-    error: {
-      message: upstream.message === null ? base.error.message : redactSecrets(upstream.message, [secret]).slice(0, 2000),
-      type: base.error.type,
-      code,
-      param: upstream.param === null ? null : redactSecrets(upstream.param, [secret]).slice(0, 200),
-      upstream_code: upstream.code === null ? null : redactSecrets(upstream.code, [secret]).slice(0, 200),
-    },
-  });
+  const found = messageOf(parsed, text);
+  const message = found === null ? base.error.message : redactSecrets(found, [secret]).slice(0, 2000);
+  return JSON.stringify({ error: { message, type: base.error.type, param: null, code } });
 }
 
-function parseUpstreamError(text: string): { message: string | null; code: string | null; param: string | null } {
+/** The message of a body not in OpenAI's shape: `error` as a string, a top-level message, or the text itself. */
+function messageOf(parsed: unknown, text: string): string | null {
+  if (parsed === undefined) return text.trim() === '' ? null : text.trim();
+  if (!isObject(parsed)) return null;
+  if (typeof parsed.error === 'string') return parsed.error;
+  return typeof parsed.message === 'string' ? parsed.message : null;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function parseJson(text: string): unknown {
   try {
-    const value = JSON.parse(text) as { error?: { message?: unknown; code?: unknown; param?: unknown } | string; message?: unknown };
-    const error = typeof value.error === 'object' && value.error !== null ? value.error : null;
-    const message = error?.message ?? (typeof value.error === 'string' ? value.error : value.message);
-    return {
-      message: typeof message === 'string' ? message : null,
-      code: typeof error?.code === 'string' || typeof error?.code === 'number' ? String(error.code) : null,
-      param: typeof error?.param === 'string' ? error.param : null,
-    };
+    return JSON.parse(text);
   } catch {
-    return { message: text.trim() === '' ? null : text.trim(), code: null, param: null };
+    return undefined;
   }
+}
+
+/** value with every string (member names too) redacted; past MAX_DEPTH, null. */
+function redactValue(value: unknown, secrets: readonly (string | undefined)[], depth: number): unknown {
+  if (typeof value === 'string') return redactSecrets(value, secrets);
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= MAX_DEPTH) return null;
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, secrets, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[redactSecrets(key, secrets)] = redactValue(item, secrets, depth + 1);
+  return out;
 }

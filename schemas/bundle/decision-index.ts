@@ -4,12 +4,18 @@ import type { BundlePayload } from '../types.generated.ts';
 
 export type DenyReason = 'unknown_model' | 'model_disabled' | 'no_grant' | 'grant_expired';
 
-export type Decision = { allowed: true; model: number; rule: number; source: string } | { allowed: false; reason: DenyReason };
+export type Decision = { allowed: true; model: number; rule: number; source: string; ruleId: string } | { allowed: false; reason: DenyReason };
 
 interface CompiledRule {
   expiresMs: number;
   source: string;
+  /** The rule's stable id; its source for a bundle compiled before rule ids. */
+  id: string;
   bits: Uint32Array;
+  /** Teams the rule names (indices into payload.teams), or null. */
+  teams: readonly number[] | null;
+  /** Principals it names directly, when it names teams. */
+  named: ReadonlySet<number> | null;
 }
 
 interface CompiledClass {
@@ -25,6 +31,8 @@ export interface DecisionIndex {
   decide(principal: number, fqn: string, nowMs: number): Decision;
   /** The FQNs that decide() would allow now, in bundle order. */
   allowedModels(principal: number, nowMs: number): string[];
+  /** The team through which rule grants principal anything, or null when it names them directly. */
+  via(principal: number, rule: number): string | null;
 }
 
 const hasBit = (bits: Uint32Array, i: number): boolean => ((bits[i >>> 5] as number) & (1 << (i & 31))) !== 0;
@@ -40,8 +48,17 @@ export function buildDecisionIndex(payload: BundlePayload): DecisionIndex {
   const rules: CompiledRule[] = payload.rules.map((rule) => {
     const bits = new Uint32Array(words);
     for (const m of rule.models) bits[m >>> 5] = (bits[m >>> 5] as number) | (1 << (m & 31));
-    return { expiresMs: rule.expires === undefined ? Infinity : Date.parse(rule.expires), source: rule.source, bits };
+    const teams = rule.teams !== undefined && rule.teams.length > 0 ? rule.teams : null;
+    return {
+      expiresMs: rule.expires === undefined ? Infinity : Date.parse(rule.expires),
+      source: rule.source,
+      id: rule.id ?? rule.source,
+      bits,
+      teams,
+      named: teams === null ? null : new Set(rule.named ?? []),
+    };
   });
+  const teamNames = payload.teams ?? [];
 
   const classes: CompiledClass[] = payload.access_classes.map((ruleIds) => {
     const sorted = [...ruleIds].sort((a, b) => (rules[b] as CompiledRule).expiresMs - (rules[a] as CompiledRule).expiresMs || a - b);
@@ -67,13 +84,21 @@ export function buildDecisionIndex(payload: BundlePayload): DecisionIndex {
       const rule = rules[ruleId] as CompiledRule;
       // Rules are sorted by expiry, latest first: once one has lapsed, all the rest have too.
       if (rule.expiresMs <= nowMs) return { allowed: false, reason: 'grant_expired' };
-      if (hasBit(rule.bits, model)) return { allowed: true, model, rule: ruleId, source: rule.source };
+      if (hasBit(rule.bits, model)) return { allowed: true, model, rule: ruleId, source: rule.source, ruleId: rule.id };
     }
     return { allowed: false, reason: 'no_grant' };
   };
 
   return {
     modelByFqn,
+    via(principal, ruleId) {
+      const rule = rules[ruleId];
+      if (rule === undefined || rule.teams === null || rule.named?.has(principal)) return null;
+      const memberOf = payload.principals[principal]?.teams;
+      if (memberOf === undefined) return null;
+      for (const team of rule.teams) if (memberOf.includes(team)) return teamNames[team] ?? null;
+      return null;
+    },
     decide(principal, fqn, nowMs) {
       const model = modelByFqn.get(fqn);
       if (model === undefined) return { allowed: false, reason: 'unknown_model' };

@@ -17,8 +17,9 @@ export interface DsseEnvelope {
 
 /** DSSE pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, lengths in bytes. */
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
-  const type = Buffer.from(payloadType, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `, 'utf8'), type, Buffer.from(` ${payload.length} `, 'utf8'), payload]);
+  // Buffer.from(string) encodes UTF-8: LEN(type) counts the type's UTF-8 bytes.
+  const type = Buffer.from(payloadType);
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
 }
 
 /** keyid = hex sha256 of the public key's SPKI DER; a hint for finding the key, never a source of trust. */

@@ -57,6 +57,7 @@ export function looksLikeApiKey(text: string): boolean {
   return text.startsWith('mg_');
 }
 
+/** Hex sha256 of the text's UTF-8 bytes (a string given to Hash.update is encoded as UTF-8). */
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return createHash('sha256').update(text).digest('hex');
 }

@@ -1,7 +1,9 @@
 // The audit line is built as text: it must parse to exactly what pino wrote for the same record.
 import { describe, expect, it } from 'vitest';
 import { auditFields, jsonString } from '../../runtime/audit/audit-line.ts';
+import { auditLineFormatter } from '../../runtime/audit/audit-log.ts';
 import { newRecord } from '../../runtime/audit/record.ts';
+import { auditLineErrors } from '../support/audit-schema.ts';
 
 describe('when a string needs escaping', () => {
   it('writes what JSON.stringify writes, for quotes, backslashes, controls and lone surrogates', () => {
@@ -15,7 +17,14 @@ describe('when a record is complete', () => {
   it('parses to the documented fields, in order, with absent ones left out', () => {
     const record = newRecord('req-1', 'POST', '/v1/chat/completions');
     Object.assign(record, {
+      clientIp: '203.0.113.9',
+      userAgent: 'OpenAI/JS 6.0',
       bundleSerial: 7,
+      revision: '0123456789abcdef0123456789abcdef01234567',
+      stream: true,
+      ruleId: 'chat-for-alice',
+      via: 'ml-platform',
+      ttftMs: 2.34567,
       principal: 'alice "the admin"',
       principalId: 'u-1',
       credentialId: 'abc',
@@ -34,19 +43,26 @@ describe('when a record is complete', () => {
       'request_id',
       'method',
       'route',
+      'client_ip',
+      'user_agent',
       'principal',
       'principal_id',
       'credential_id',
       'model',
       'account',
+      'stream',
       'decision',
       'rule',
+      'rule_id',
+      'via',
       'status',
       'outcome',
       'latency_ms',
+      'ttft_ms',
       'upstream_latency_ms',
       'usage',
       'bundle_serial',
+      'revision',
     ]);
     expect(line).toMatchObject({
       principal: 'alice "the admin"',
@@ -55,7 +71,18 @@ describe('when a record is complete', () => {
       upstream_latency_ms: 1.235,
       usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
       bundle_serial: 7,
+      revision: '0123456789abcdef0123456789abcdef01234567',
+      stream: true,
+      rule_id: 'chat-for-alice',
+      via: 'ml-platform',
+      ttft_ms: 2.346,
     });
+    // The whole line, with its fixed parts, is what the JSON Schema describes.
+    const whole = auditLineFormatter()(auditFields(record, 4.56789)).trimEnd();
+    expect(auditLineErrors(whole)).toEqual([]);
+    // And the schema is not a pass-everything: a field it does not know, or a wrong type, fails.
+    expect(auditLineErrors(whole.replace('"stream":true', '"stream":"yes"'))).not.toEqual([]);
+    expect(auditLineErrors(whole.replace('"audit":true', '"audit":true,"prompt":"hi"'))).not.toEqual([]);
   });
 
   it('writes null for a number JSON cannot hold', () => {

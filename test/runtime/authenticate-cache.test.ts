@@ -19,12 +19,12 @@ describe('a key verified once', () => {
   it('is accepted again, and refused the moment it expires', () => {
     expect(authenticate(bearer(minted.key), bundle, 1_000)).toEqual({ ok: true, principal: 3, credentialId: minted.id, method: 'api_key' });
     expect(authenticate(bearer(minted.key), bundle, 1_500)).toMatchObject({ ok: true });
-    expect(authenticate(bearer(minted.key), bundle, 2_000)).toEqual({ ok: false, reason: 'expired', credentialId: minted.id });
+    expect(authenticate(bearer(minted.key), bundle, 2_000)).toEqual({ ok: false, reason: 'expired', credentialId: minted.id, principal: 3 });
   });
 
   it('is refused as revoked by a bundle that revokes it', () => {
     const next = bundleWith({ [minted.id]: { ...record, revoked: true } });
-    expect(authenticate(bearer(minted.key), next, 1_000)).toEqual({ ok: false, reason: 'revoked', credentialId: minted.id });
+    expect(authenticate(bearer(minted.key), next, 1_000)).toEqual({ ok: false, reason: 'revoked', credentialId: minted.id, principal: 3 });
   });
 
   it('does not let another secret under the same key id in', () => {

@@ -72,7 +72,9 @@ describe('when the credential is bad in any way', () => {
       expect(res.status).toBe(401);
       const body = await res.text();
       bodies.add(body);
-      expect(JSON.parse(body)).toEqual({ error: { message: 'missing or invalid credential', type: 'authentication_error', code: 'MG_UNAUTHENTICATED' } });
+      expect(JSON.parse(body)).toEqual({
+        error: { message: 'missing or invalid credential', type: 'authentication_error', param: null, code: 'MG_UNAUTHENTICATED' },
+      });
       expect(lastAudit()).toMatchObject({ status: 401, code: 'MG_UNAUTHENTICATED', auth_failure: reason });
     });
   }

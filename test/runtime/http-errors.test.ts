@@ -18,7 +18,7 @@ afterAll(async () => {
 interface Answer {
   status: number;
   headers: Headers;
-  body: { error: { message: string; type: string; code: string; upstream_code?: string | null } };
+  body: { error: { message: string; type: string; code: string; param?: string | null } };
   text: string;
 }
 
@@ -46,6 +46,11 @@ function expectError(answer: Answer, status: number, code: string): void {
   expect(typeof answer.body.error.message).toBe('string');
   expect(typeof answer.body.error.type).toBe('string');
   expect(answer.text).not.toMatch(/\bat .+\.(ts|js):\d+/); // never a stack trace
+  // The gateway's own errors: OpenAI's param (null) and the code in the header too.
+  if (code.startsWith('MG_')) {
+    expect(answer.body.error.param).toBeNull();
+    expect(answer.headers.get('x-modelgate-error')).toBe(code);
+  }
 }
 
 describe('when the request body is wrong', () => {
@@ -168,8 +173,10 @@ describe('when the provider cannot be reached or is slow', () => {
 describe('when the provider answers with an error', () => {
   it('passes a 500 through without the root key or key-shaped strings', async () => {
     const answer = await post('/v1/chat/completions', chat('local/leaky-error'));
-    expectError(answer, 500, 'MG_UPSTREAM_ERROR');
-    expect(answer.body.error.upstream_code).toBe('boom');
+    // The provider's own error (its code and type), with our classification in the header.
+    expectError(answer, 500, 'boom');
+    expect(answer.body.error.type).toBe('server_error');
+    expect(answer.headers.get('x-modelgate-error')).toBe('MG_UPSTREAM_ERROR');
     expect(answer.body.error.message).toContain('internal failure');
     expect(answer.text).not.toContain(world.rootKeys.openai);
     expect(answer.text).not.toContain('sk-proj-abcdefghijklmnopqrstuvwx');
@@ -177,7 +184,8 @@ describe('when the provider answers with an error', () => {
 
   it('passes a 429 through with retry-after and rate-limit headers, and no upstream cookies', async () => {
     const answer = await post('/v1/chat/completions', chat('local/rate-limited'));
-    expectError(answer, 429, 'MG_UPSTREAM_RATE_LIMITED');
+    expectError(answer, 429, 'rate_limit_exceeded');
+    expect(answer.headers.get('x-modelgate-error')).toBe('MG_UPSTREAM_RATE_LIMITED');
     expect(answer.headers.get('retry-after')).toBe('7');
     expect(answer.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     expect(answer.headers.get('set-cookie')).toBeNull();

@@ -59,7 +59,7 @@ function send(path: string, sent: Sent): Promise<Answer> {
 
 /** What must match between the two front ends: everything but the request id and timings. */
 function comparable(answer: Answer): object {
-  const { request_id, time, latency_ms, upstream_latency_ms, route, ...audit } = answer.audit ?? {};
+  const { request_id, time, latency_ms, upstream_latency_ms, ttft_ms, route, ...audit } = answer.audit ?? {};
   let body: unknown = answer.text;
   try {
     const parsed = JSON.parse(answer.text) as { id?: unknown };

@@ -118,6 +118,42 @@ describe('when the bundle has expired', () => {
   });
 });
 
+describe('when the bundle was created later than the clock allows', () => {
+  const createdAt = (ms: number) => ({ created_at: new Date(ms).toISOString() });
+
+  it('refuses MG_BUNDLE_CREATED_IN_FUTURE past five minutes of skew, before the serial is trusted', () => {
+    // A serial far above the floor: it must not matter, a future-dated bundle would raise the floor.
+    expect(refusal(() => checkActivation(bundle(99, 'a', createdAt(NOW + 5 * 60_000 + 1)), gate({ active: at(5, 'x') })))).toEqual({
+      code: 'MG_BUNDLE_CREATED_IN_FUTURE',
+      message: `the bundle was created at ${new Date(NOW + 5 * 60_000 + 1).toISOString()}, later than this gateway's clock allows (5 min of skew)`,
+    });
+    // Before the rollback check too: an older serial from the future is refused for its date.
+    expect(refusal(() => checkActivation(bundle(1, 'a', createdAt(NOW + 3_600_000)), gate({ floor: at(5, 'x') }))).code).toBe('MG_BUNDLE_CREATED_IN_FUTURE');
+  });
+
+  it('activates a bundle created up to five minutes ahead of the clock', () => {
+    expect(checkActivation(bundle(6, 'a', createdAt(NOW + 5 * 60_000)), gate({ active: at(5, 'x') }))).toBe('activate');
+  });
+});
+
+describe('when the operator limits secret references and upstream hosts', () => {
+  const openai = { name: 'openai', type: 'openai', base_url: 'https://evil.example/v1', secret: 'env://AWS_SECRET_ACCESS_KEY' };
+
+  it('refuses a bundle outside the allow-list, and only after the serial check', () => {
+    const allow = { secretRefPrefixes: ['env://OPENAI_'], upstreamHosts: null };
+    expect(refusal(() => checkActivation(bundle(6, 'a', { providers: [openai] } as Partial<BundlePayload>), gate({ allow }))).code).toBe(
+      'MG_BUNDLE_SECRET_REF_NOT_ALLOWED',
+    );
+    expect(refusal(() => checkActivation(bundle(4, 'a', { providers: [openai] } as Partial<BundlePayload>), gate({ allow, active: at(5, 'x') }))).code).toBe(
+      'MG_BUNDLE_ROLLBACK',
+    );
+  });
+
+  it('allows anything when no allow-list is given', () => {
+    expect(checkActivation(bundle(6, 'a', { providers: [openai] } as Partial<BundlePayload>), gate())).toBe('activate');
+  });
+});
+
 describe('when a verified bundle is compiled for the request path', () => {
   let dir: string;
   let payload: BundlePayload;

@@ -2,7 +2,7 @@
 // every byte of the digest counts, every reason is its own, the cache answers only for the same key.
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { authenticate } from '../../runtime/auth/authenticate.ts';
 import type { OidcAuthenticator } from '../../runtime/auth/oidc-authenticator.ts';
 import type { ActiveBundle, CompiledKey } from '../../runtime/bundle/activate.ts';
@@ -77,19 +77,20 @@ function base62(value: bigint): string {
 }
 
 describe('when text is parsed as a key', () => {
-  const key = mintApiKey().key;
+  // The key is minted inside each test, not while the tests are collected: Stryker's vitest
+  // runner does not see a collection error, so a mutant that broke minting would pass.
   it.each([
-    ['a prefix before the key', `x${key}`],
-    ['a suffix after the key', `${key}x`],
-    ['another prefix', key.replace(/^mg_/, 'mx_')],
-    ['an id one character short', key.replace(/^mg_./, 'mg_')],
-    ['a secret one character short', key.replace(/^(mg_.{12}_)./, '$1')],
-    ['a CRC one character short', key.slice(0, -1)],
-    ['a character outside base62', key.replace(/^(mg_.{12}_)./, '$1-')],
-    ['a changed secret (CRC mismatch)', key.replace(/^(mg_.{12}_)(.)/, (_m, p: string, c: string) => p + (c === 'a' ? 'b' : 'a'))],
-    ['a changed CRC', key.slice(0, -1) + (key.endsWith('a') ? 'b' : 'a')],
-  ])('refuses %s', (_name, text) => {
-    expect(parseApiKey(text)).toBeNull();
+    ['a prefix before the key', (key: string) => `x${key}`],
+    ['a suffix after the key', (key: string) => `${key}x`],
+    ['another prefix', (key: string) => key.replace(/^mg_/, 'mx_')],
+    ['an id one character short', (key: string) => key.replace(/^mg_./, 'mg_')],
+    ['a secret one character short', (key: string) => key.replace(/^(mg_.{12}_)./, '$1')],
+    ['a CRC one character short', (key: string) => key.slice(0, -1)],
+    ['a character outside base62', (key: string) => key.replace(/^(mg_.{12}_)./, '$1-')],
+    ['a changed secret (CRC mismatch)', (key: string) => key.replace(/^(mg_.{12}_)(.)/, (_m, p: string, c: string) => p + (c === 'a' ? 'b' : 'a'))],
+    ['a changed CRC', (key: string) => key.slice(0, -1) + (key.endsWith('a') ? 'b' : 'a')],
+  ])('refuses %s', (_name, textOf) => {
+    expect(parseApiKey(textOf(mintApiKey().key))).toBeNull();
   });
 
   it('tells keys from JWTs by the mg_ prefix only', () => {
@@ -108,8 +109,14 @@ describe('when text is parsed as a key', () => {
 describe('when the stored digest differs from the presented key in one byte', () => {
   // The tests with random secrets differ everywhere; a comparison that looked at one byte, or
   // stopped early, would accept these.
-  const key = mintApiKey().key;
-  const good = createHash('sha256').update(key).digest();
+  // Minted in a hook inside the describe, not while collecting: a mutant that breaks minting
+  // must fail these tests, and Stryker's vitest runner does not see collection errors.
+  let key = '';
+  let good = Buffer.alloc(0);
+  beforeAll(() => {
+    key = mintApiKey().key;
+    good = createHash('sha256').update(key).digest();
+  });
   for (const [where, index] of [
     ['the first', 0],
     ['a middle', 16],
@@ -134,17 +141,21 @@ describe('when the stored digest differs from the presented key in one byte', ()
 });
 
 describe('when the credential is presented', () => {
-  const key = mintApiKey().key;
-  const bundle = bundleOf({ [idOf(key)]: { key, principal: 1 } });
+  let key = '';
+  let bundle = bundleOf({});
+  beforeAll(() => {
+    key = mintApiKey().key;
+    bundle = bundleOf({ [idOf(key)]: { key, principal: 1 } });
+  });
 
   it.each([
-    ['Bearer', { authorization: `Bearer ${key}` }],
-    ['lower-case bearer', { authorization: `bearer ${key}` }],
-    ['BEARER with trailing spaces', { authorization: `BEARER ${key}  ` }],
-    ['x-api-key', { 'x-api-key': key }],
-    ['x-api-key with spaces around', { 'x-api-key': `  ${key} ` }],
-  ])('accepts %s', (_name, headers) => {
-    expect(authenticate(headers, bundle, NOW)).toMatchObject({ ok: true, principal: 1 });
+    ['Bearer', (key: string) => ({ authorization: `Bearer ${key}` })],
+    ['lower-case bearer', (key: string) => ({ authorization: `bearer ${key}` })],
+    ['BEARER with trailing spaces', (key: string) => ({ authorization: `BEARER ${key}  ` })],
+    ['x-api-key', (key: string) => ({ 'x-api-key': key })],
+    ['x-api-key with spaces around', (key: string) => ({ 'x-api-key': `  ${key} ` })],
+  ])('accepts %s', (_name, headersOf) => {
+    expect(authenticate(headersOf(key), bundle, NOW)).toMatchObject({ ok: true, principal: 1 });
   });
 
   it('prefers Authorization over x-api-key, even when Authorization is bad', () => {
@@ -152,18 +163,18 @@ describe('when the credential is presented', () => {
   });
 
   it.each([
-    ['no credential', {}, 'missing'],
-    ['x-api-key given twice (an array)', { 'x-api-key': [key, key] as unknown as string }, 'missing'],
-    ['"Bearer " alone', { authorization: 'Bearer ' }, 'malformed'],
-    ['"Bearer" without a space', { authorization: `Bearer${key}` }, 'malformed'],
-    ['a Basic scheme', { authorization: 'Basic YTpi' }, 'malformed'],
-    ['another seven-character scheme before a valid key', { authorization: `Digest ${key}` }, 'malformed'],
-    ['a key-shaped typo', { authorization: 'Bearer mg_nope' }, 'malformed'],
-    ['neither a key nor a JWT', { authorization: 'Bearer hello world' }, 'malformed'],
-    ['a JWT with two parts', { authorization: 'Bearer eyJh.eyJz' }, 'malformed'],
-    ['a JWT with a bad character', { authorization: 'Bearer eyJh.ey$z.sig' }, 'malformed'],
-  ])('answers %s as %s', (_name, headers, reason) => {
-    expect(authenticate(headers, bundle, NOW)).toEqual({ ok: false, reason, credentialId: null });
+    ['no credential', () => ({}), 'missing'],
+    ['x-api-key given twice (an array)', (key: string) => ({ 'x-api-key': [key, key] as unknown as string }), 'missing'],
+    ['"Bearer " alone', () => ({ authorization: 'Bearer ' }), 'malformed'],
+    ['"Bearer" without a space', (key: string) => ({ authorization: `Bearer${key}` }), 'malformed'],
+    ['a Basic scheme', () => ({ authorization: 'Basic YTpi' }), 'malformed'],
+    ['another seven-character scheme before a valid key', (key: string) => ({ authorization: `Digest ${key}` }), 'malformed'],
+    ['a key-shaped typo', () => ({ authorization: 'Bearer mg_nope' }), 'malformed'],
+    ['neither a key nor a JWT', () => ({ authorization: 'Bearer hello world' }), 'malformed'],
+    ['a JWT with two parts', () => ({ authorization: 'Bearer eyJh.eyJz' }), 'malformed'],
+    ['a JWT with a bad character', () => ({ authorization: 'Bearer eyJh.ey$z.sig' }), 'malformed'],
+  ])('answers %s as %s', (_name, headersOf, reason) => {
+    expect(authenticate(headersOf(key), bundle, NOW)).toEqual({ ok: false, reason, credentialId: null });
   });
 
   it('answers a well-formed key whose id the bundle does not hold as unknown_key', () => {
@@ -173,12 +184,16 @@ describe('when the credential is presented', () => {
 });
 
 describe('when the key record is revoked or expired', () => {
-  const key = mintApiKey().key;
+  let key = '';
+  beforeAll(() => {
+    key = mintApiKey().key;
+  });
   it('refuses a revoked key, even before its expiry', () => {
     expect(authenticate(bearer(key), bundleOf({ [idOf(key)]: { key, revoked: true, expiresMs: NOW + 1000 } }), NOW)).toEqual({
       ok: false,
       reason: 'revoked',
       credentialId: idOf(key),
+      principal: 0, // the owner of a key presented whole: named in the audit line
     });
   });
 
@@ -187,6 +202,7 @@ describe('when the key record is revoked or expired', () => {
       ok: false,
       reason: 'expired',
       credentialId: idOf(key),
+      principal: 0,
     });
     expect(authenticate(bearer(key), bundleOf({ [idOf(key)]: { key, expiresMs: NOW + 1 } }), NOW)).toMatchObject({ ok: true });
   });
@@ -197,9 +213,9 @@ describe('when the same key is presented again (the verified-key cache)', () => 
     const key = mintApiKey().key;
     const bundle = bundleOf({ [idOf(key)]: { key, expiresMs: NOW + 10 } });
     expect(authenticate(bearer(key), bundle, NOW)).toMatchObject({ ok: true });
-    expect(authenticate(bearer(key), bundle, NOW + 10)).toEqual({ ok: false, reason: 'expired', credentialId: idOf(key) });
+    expect(authenticate(bearer(key), bundle, NOW + 10)).toEqual({ ok: false, reason: 'expired', credentialId: idOf(key), principal: 0 });
     (bundle.keys.get(idOf(key)) as CompiledKey).revoked = true;
-    expect(authenticate(bearer(key), bundle, NOW)).toEqual({ ok: false, reason: 'revoked', credentialId: idOf(key) });
+    expect(authenticate(bearer(key), bundle, NOW)).toEqual({ ok: false, reason: 'revoked', credentialId: idOf(key), principal: 0 });
   });
 
   it('answers a different key with the same id from the table, not the cache', () => {

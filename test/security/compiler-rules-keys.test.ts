@@ -31,6 +31,9 @@ describe('when a rule is resolved', () => {
     expect(model!.rules).toEqual([
       {
         source: 'authz.yaml:2:5',
+        id: expect.stringMatching(/^r-[0-9a-f]{12}$/),
+        teams: ['ml'],
+        namedUsers: ['bob'],
         file: 'authz.yaml',
         at: { line: 2, col: 5 },
         models: ['openai-main/gpt-4o', 'openai-main/gpt-4o-mini', 'other/claude'],
@@ -95,6 +98,48 @@ describe('when a rule names a model that does not resolve', () => {
   });
 });
 
+describe('when a rule names disabled models, or a provider file failed to load', () => {
+  it('says the model is disabled, and that a rule of disabled models only grants nothing', async () => {
+    const { diagnostics } = await rulesOf('  - models: [openai-main/old-model]\n    users: [alice]\n');
+    expect(brief(diagnostics)).toEqual([
+      'MG_RULE_ONLY_DISABLED_MODELS authz.yaml:2:5 every model this rule grants is disabled, so it grants nothing',
+      'MG_MODEL_DISABLED authz.yaml:2:14 model "openai-main/old-model" is disabled, so nobody may use it',
+    ]);
+  });
+
+  it('reports neither the unknown account nor an empty glob for an account whose file failed to load', async () => {
+    const { diagnostics } = await rulesOf('  - models: [other/gpt-4o, "other/*", openai-main/gpt-4o]\n    users: [alice]\n');
+    expect(diagnostics).toEqual([]);
+    const broken = await analyze({
+      'providers/other.yaml': 'name: [\n',
+      'authz.yaml': 'authz_rules:\n  - models: [other/gpt-4o, "other/*", openai-main/gpt-4o]\n    users: [alice]\n',
+    });
+    expect(broken.diagnostics.length).toBeGreaterThan(0);
+    expect(broken.diagnostics.every((d) => d.file === 'providers/other.yaml')).toBe(true);
+  });
+
+  it('suggests the qualified name for a reference with another separator', async () => {
+    const { diagnostics } = await rulesOf('  - models: ["openai-main:gpt-4o"]\n    users: [alice]\n');
+    expect(brief(diagnostics)).toEqual([
+      'MG_INVALID_MODEL_REF authz.yaml:2:14 "openai-main:gpt-4o" is not a fully qualified model name (account/model) (did you mean "openai-main/gpt-4o"?)',
+    ]);
+  });
+});
+
+describe('when a glob has no account part or starts with !', () => {
+  it('matches "**" against every enabled model of every account', async () => {
+    const { diagnostics, model } = await rulesOf('  - models: ["**"]\n    users: [alice]\n');
+    expect(diagnostics).toEqual([]);
+    expect(model!.rules[0]!.models).toEqual(['openai-main/gpt-4o', 'openai-main/gpt-4o-mini', 'other/gpt-4o', 'other/claude']);
+  });
+
+  it('reads ! literally: "!openai-main/gpt-4o" grants nothing rather than every other model', async () => {
+    const { diagnostics, model } = await rulesOf('  - models: ["!openai-main/gpt-4o"]\n    users: [alice]\n');
+    expect(brief(diagnostics)).toEqual(['MG_GLOB_MATCHES_NOTHING authz.yaml:2:14 the glob "!openai-main/gpt-4o" matches no declared model']);
+    expect(model?.rules[0]?.models ?? []).toEqual([]);
+  });
+});
+
 describe('when a rule names principals that do not resolve', () => {
   it('reports MG_UNKNOWN_USER, MG_UNKNOWN_TEAM and MG_UNKNOWN_SERVICE at each entry', async () => {
     const { diagnostics } = await rulesOf('  - models: [openai-main/gpt-4o]\n    users: [alice, alcie]\n    teams: [ml, mll]\n    services: [app1, app3]\n');
@@ -129,7 +174,9 @@ describe('when a rule expires', () => {
 
   it('refuses an instant a bundle cannot hold', async () => {
     const { diagnostics } = await rulesOf('  - models: [openai-main/gpt-4o]\n    users: [alice]\n    expires: 2026-12-31T23:59:60Z\n');
-    expect(diagnostics.map((d) => `${d.code} ${d.line}:${d.col}`)).toEqual(['MG_SCHEMA_INVALID_VALUE 4:14']);
+    expect(diagnostics.map((d) => `${d.code} ${d.line}:${d.col} ${d.message}`)).toEqual([
+      'MG_SCHEMA_INVALID_VALUE 4:14 "expires" is not an instant a bundle can hold (a leap second, or past year 9999)',
+    ]);
   });
 });
 
@@ -172,6 +219,33 @@ describe('when API key records are checked', () => {
       'MG_KEY_UNKNOWN_PRINCIPAL keys/BBBBBBBBBBBB.yaml:2:12 key "BBBBBBBBBBBB" belongs to service "alice", who is not in the directory',
     ]);
     expect(diagnostics[0]!.hint).toBe('delete the key record if its owner has left');
+  });
+
+  it('warns MG_KEY_NO_EXPIRY for a key without expires, unless it is revoked', async () => {
+    const { diagnostics, model } = await analyze({
+      'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', ''),
+      'keys/BBBBBBBBBBBB.yaml': key('BBBBBBBBBBBB', 'bob', 'revoked: true\n'),
+    });
+    expect(brief(diagnostics)).toEqual(['MG_KEY_NO_EXPIRY keys/AAAAAAAAAAAA.yaml:1:5 key "AAAAAAAAAAAA" never expires']);
+    expect(diagnostics[0]!.hint).toBe(
+      'add `expires:` to the record (a leaked key should not work forever), or issue a new key with `modelgate keys create`, which sets one by default',
+    );
+    expect(model!.keys.map((k) => k.record.id)).toEqual(['AAAAAAAAAAAA', 'BBBBBBBBBBBB']);
+  });
+
+  it('does not warn MG_KEY_EXPIRED for a revoked key', async () => {
+    const { diagnostics } = await analyze({ 'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice', 'expires: 2026-01-01T00:00:00Z\nrevoked: true\n') });
+    expect(diagnostics).toEqual([]);
+  });
+
+  it('reports no key owner as unknown when the directory failed to load (its own error says why)', async () => {
+    const { diagnostics } = await analyzeFiles(policyFiles({ 'directory.yaml': 'users: [\n', 'keys/AAAAAAAAAAAA.yaml': key('AAAAAAAAAAAA', 'alice') }), {
+      now: NOW,
+    });
+    const codes = diagnostics.map((d) => d.code);
+    expect(codes.length).toBeGreaterThan(0);
+    expect(codes.every((code) => code !== 'MG_KEY_UNKNOWN_PRINCIPAL' && code !== 'MG_UNKNOWN_USER')).toBe(true);
+    expect(diagnostics.every((d) => d.file === 'directory.yaml')).toBe(true);
   });
 
   it('warns MG_KEY_EXPIRED from the expires instant on, and refuses an instant a bundle cannot hold', async () => {

@@ -26,7 +26,8 @@ function index(rules: Rule[], classes: number[][], principals: (number | null)[]
 describe('when the principal holds a grant for the model', () => {
   it('allows it and names the rule and its source, in every word of the bit set', () => {
     const idx = index([{ models: [0, 31, 32, 33, 63, 64, 69] }], [[0]], [0]);
-    for (const m of [0, 31, 32, 33, 63, 64, 69]) expect(idx.decide(0, fqn(m), T)).toEqual({ allowed: true, model: m, rule: 0, source: 'authz.yaml:1:3' });
+    for (const m of [0, 31, 32, 33, 63, 64, 69])
+      expect(idx.decide(0, fqn(m), T)).toEqual({ allowed: true, model: m, rule: 0, source: 'authz.yaml:1:3', ruleId: 'authz.yaml:1:3' });
     for (const m of [1, 30, 34, 62, 65, 68]) expect(idx.decide(0, fqn(m), T)).toEqual({ allowed: false, reason: 'no_grant' });
     expect(idx.allowedModels(0, T)).toEqual([0, 31, 32, 33, 63, 64, 69].map(fqn));
     expect(idx.modelByFqn.get(fqn(33))).toBe(33);

@@ -109,56 +109,59 @@ describe('when the text carries key-shaped strings', () => {
 
 describe('when a provider error passes through', () => {
   const body = (error: object): string => JSON.stringify({ error });
-  const parsed = (text: string) =>
-    JSON.parse(text) as { error: { message: string; type: string; code: string; param: string | null; upstream_code: string | null } };
+  const parsed = (text: string) => JSON.parse(text) as { error: Record<string, unknown> & { message: string; type: unknown; code: unknown; param: unknown } };
 
-  it('keeps message, param and code, each redacted of the root key', () => {
-    const out = parsed(passThroughBody('MG_UPSTREAM_ERROR', body({ message: `bad key ${ROOT}`, code: `code-${ROOT}`, param: `param ${b64(ROOT)}` }), ROOT));
-    expect(out).toEqual({
-      error: { message: 'bad key [redacted]', type: 'upstream_error', code: 'MG_UPSTREAM_ERROR', param: 'param [redacted]', upstream_code: 'code-[redacted]' },
-    });
+  it('keeps the provider’s error as it is, every string redacted of the root key', () => {
+    const sent = { message: `bad key ${ROOT}`, type: 'invalid_request_error', param: `param ${b64(ROOT)}`, code: `code-${ROOT}` };
+    const out = parsed(passThroughBody('MG_UPSTREAM_ERROR', body(sent), ROOT));
+    expect(out).toEqual({ error: { message: 'bad key [redacted]', type: 'invalid_request_error', param: 'param [redacted]', code: 'code-[redacted]' } });
   });
 
   it('redacts key shapes in code and param even without the root key', () => {
     const out = parsed(passThroughBody('MG_UPSTREAM_ERROR', body({ message: 'm', code: 'sk-proj-abcdef123', param: 'mg_abcdefghijkl_x' }), undefined));
-    expect(out.error.upstream_code).toBe('[redacted]');
+    expect(out.error.code).toBe('[redacted]');
     expect(out.error.param).toBe('[redacted]');
   });
 
-  it('caps message, code and param', () => {
-    const out = parsed(passThroughBody('MG_UPSTREAM_ERROR', body({ message: 'm'.repeat(3000), code: 'c'.repeat(300), param: 'p'.repeat(300) }), undefined));
-    expect(out.error.message).toHaveLength(2000);
-    expect(out.error.upstream_code).toHaveLength(200);
-    expect(out.error.param).toHaveLength(200);
+  it('redacts nested details and member names, and keeps numbers, nulls and booleans', () => {
+    const out = parsed(
+      passThroughBody('MG_UPSTREAM_ERROR', body({ message: 'm', code: 429, param: null, status: 400, inner: { [`k ${ROOT}`]: [ROOT, true] } }), ROOT),
+    );
+    expect(out.error).toEqual({ message: 'm', code: 429, param: null, status: 400, inner: { 'k [redacted]': ['[redacted]', true] } });
   });
 
-  it('takes a numeric code as text and ignores other code and param types', () => {
-    expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', body({ message: 'm', code: 429 }), undefined)).error.upstream_code).toBe('429');
-    expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', body({ message: 'm', code: { x: 1 }, param: 7 }), undefined)).error).toMatchObject({
-      upstream_code: null,
+  it('cuts nesting deeper than 16 levels instead of recursing without end', () => {
+    // 20,000 levels fit in the 64 KiB error body cap.
+    const deep = `${'['.repeat(20_000)}${JSON.stringify(ROOT)}${']'.repeat(20_000)}`;
+    const text = passThroughBody('MG_UPSTREAM_ERROR', `{"error":{"message":"m","deep":${deep}}}`, ROOT);
+    expect(text).not.toContain(ROOT);
+    expect(text).toContain('null');
+  });
+
+  it('wraps a body of another shape in ours: error as a string, then a top-level message, then our own message', () => {
+    expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', JSON.stringify({ error: `no ${ROOT}` }), ROOT)).error).toEqual({
+      message: 'no [redacted]',
+      type: 'upstream_error',
       param: null,
+      code: 'MG_UPSTREAM_ERROR',
     });
-  });
-
-  it('uses error as a string, then a top-level message, then our own message', () => {
-    expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', JSON.stringify({ error: `no ${ROOT}` }), ROOT)).error.message).toBe('no [redacted]');
     expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', JSON.stringify({ message: `top ${ROOT}` }), ROOT)).error.message).toBe('top [redacted]');
     const none = parsed(passThroughBody('MG_UPSTREAM_ERROR', JSON.stringify({ error: null, message: 5 }), ROOT));
-    expect(none.error).toMatchObject({ code: 'MG_UPSTREAM_ERROR', param: null, upstream_code: null });
-    expect(none.error.message).not.toBe('');
+    expect(none.error).toMatchObject({ code: 'MG_UPSTREAM_ERROR', param: null });
     expect(typeof none.error.message).toBe('string');
+    expect(none.error.message).not.toBe('');
   });
 
-  it('passes a text body as the message, redacted and trimmed, and an empty one as ours', () => {
-    expect(parsed(passThroughBody('MG_UPSTREAM_RATE_LIMITED', `  busy ${[...ROOT].join(' ')}  \n`, ROOT)).error).toMatchObject({
+  it('passes a text body as the message, redacted, trimmed and capped, and an empty one as ours', () => {
+    expect(parsed(passThroughBody('MG_UPSTREAM_RATE_LIMITED', `  busy ${[...ROOT].join(' ')}  \n`, ROOT)).error).toEqual({
       message: 'busy [redacted]',
-      code: 'MG_UPSTREAM_RATE_LIMITED',
+      type: 'upstream_error',
       param: null,
-      upstream_code: null,
+      code: 'MG_UPSTREAM_RATE_LIMITED',
     });
+    expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', 'm'.repeat(3000), ROOT)).error.message).toHaveLength(2000);
     const empty = parsed(passThroughBody('MG_UPSTREAM_ERROR', '  \n', ROOT));
     expect(empty.error.message.length).toBeGreaterThan(0);
-    expect(empty.error.message).not.toBe('');
     expect(empty.error.message.trim()).toBe(empty.error.message);
   });
 });

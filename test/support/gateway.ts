@@ -2,6 +2,8 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { parseBundleSource } from '../../runtime/bundle/download.ts';
 import type { ExpiryPolicy } from '../../runtime/bundle/status.ts';
+import { type Cidr, parseCidr } from '../../runtime/http/caller-info.ts';
+import type { PrincipalLabel } from '../../runtime/metrics/runtime-metrics.ts';
 import type { CloudSecretSourcesOptions } from '../../runtime/secrets/cloud-sources.ts';
 import { type RunningRuntime, startRuntime } from '../../runtime/start.ts';
 import { captureLogs, type LogCapture } from './logs.ts';
@@ -34,6 +36,10 @@ export interface TestGatewayOptions {
   oidcJwksCooldownMs?: number;
   /** Serve /readyz and /metrics on an admin listener on this port (0: a free one). */
   adminPort?: number;
+  /** Proxies whose X-Forwarded-For is believed, as --trusted-proxies. */
+  trustedProxies?: string[];
+  metricsPrincipalLabel?: PrincipalLabel;
+  auditRequired?: boolean;
   logs?: LogCapture;
 }
 
@@ -66,10 +72,19 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
       ...(options.oidcJwksCooldownMs === undefined ? {} : { oidcJwksCooldownMs: options.oidcJwksCooldownMs }),
       ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort, adminHost: '127.0.0.1' }),
+      ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies.map(cidr) }),
+      ...(options.metricsPrincipalLabel === undefined ? {} : { metricsPrincipalLabel: options.metricsPrincipalLabel }),
+      ...(options.auditRequired === undefined ? {} : { auditRequired: options.auditRequired }),
     },
-    { logger: logs.logger, ...(options.cloudSecrets === undefined ? {} : { cloudSecrets: options.cloudSecrets }) },
+    { logger: logs.logger, audit: logs.audit, ...(options.cloudSecrets === undefined ? {} : { cloudSecrets: options.cloudSecrets }) },
   );
   return Object.assign(runtime, { logs });
+}
+
+function cidr(text: string): Cidr {
+  const parsed = parseCidr(text);
+  if (parsed === null) throw new Error(`not a CIDR range: ${text}`);
+  return parsed;
 }
 
 /** A fresh Ed25519 signing pair. */

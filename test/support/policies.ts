@@ -30,6 +30,8 @@ export interface TreeOptions {
   bobGrantExpires?: string;
   /** Extra authz rules, YAML list items. */
   extraRules?: string;
+  /** Teams of the directory, YAML list items ({name, members}). */
+  teams?: string;
   /** Extra provider files, by file name under providers/ (e.g. accounts whose secret is in a cloud store). */
   extraProviders?: Record<string, string>;
   /** Trust this OIDC issuer (audience "modelgate"); llmapp1 gets oidc_client_id llmapp1. */
@@ -49,8 +51,8 @@ export async function writePolicyTree(dir: string, keys: TestKeys, options: Tree
     'gateway.yaml':
       `audience: ${AUDIENCE}\nbundle:\n  lifetime: 7d\n` +
       (options.oidcIssuer !== undefined ? `oidc:\n  issuers:\n    - issuer: ${options.oidcIssuer}\n      audience: modelgate\n` : ''),
-    'directory.yaml': `users:\n  - {username: alice, id: u-1${options.oidcIssuer !== undefined ? ', oidc_subject: alice' : ''}}\n  - {username: bob, id: u-2}\n  - {username: carol, id: u-3}\nservices:\n  - {name: llmapp1, id: svc-1${options.oidcIssuer !== undefined ? ', oidc_client_id: llmapp1' : ''}}\n`,
-    'providers/local.yaml': `name: local\ntype: openai\nbase_url: ${options.upstreamUrl}/v1\nsecret: env://${options.openaiKeyVar}\nmodels:\n  - name: gpt-4o-mini\n    upstream_name: gpt-4o-mini-2024-07-18\n  - name: gpt-3.5-turbo-instruct\n  - name: text-embedding-3-small\n  - name: slow-model\n  - name: broken-stream\n  - name: hang-stream\n  - name: firehose\n  - name: leaky-error\n  - name: rate-limited\n  - name: root-key-refused\n  - name: retired\n    enabled: false\n`,
+    'directory.yaml': `users:\n  - {username: alice, id: u-1${options.oidcIssuer !== undefined ? ', oidc_subject: alice' : ''}}\n  - {username: bob, id: u-2}\n  - {username: carol, id: u-3}\nservices:\n  - {name: llmapp1, id: svc-1${options.oidcIssuer !== undefined ? ', oidc_client_id: llmapp1' : ''}}\n${options.teams === undefined ? '' : `teams:\n${options.teams}`}`,
+    'providers/local.yaml': `name: local\ntype: openai\nbase_url: ${options.upstreamUrl}/v1\nsecret: env://${options.openaiKeyVar}\nmodels:\n  - name: gpt-4o-mini\n    upstream_name: gpt-4o-mini-2024-07-18\n  - name: gpt-3.5-turbo-instruct\n  - name: text-embedding-3-small\n  - name: slow-model\n  - name: broken-stream\n  - name: hang-stream\n  - name: firehose\n  - name: leaky-error\n  - name: rate-limited\n  - name: root-key-refused\n  - name: split-usage\n  - name: retired\n    enabled: false\n`,
     'providers/azure.yaml': `name: azure\ntype: azure-openai\nbase_url: ${options.upstreamUrl}\napi_version: "2024-10-21"\nsecret: file://${options.azureKeyFile}\nmodels:\n  - name: gpt-4o\n    deployment: gpt-4o-prod\n  - name: text-embedding-3-large\n    deployment: embeddings-prod\n`,
     'providers/mock.yaml': `name: mock\ntype: mock\nmodels:\n  - name: gpt-4o-mini\n  - name: text-embedding-3-small\n`,
     'providers/dead.yaml': `name: dead\ntype: openai\nbase_url: http://127.0.0.1:9/v1\nsecret: env://${options.openaiKeyVar}\nmodels:\n  - name: gpt-4o\n`,

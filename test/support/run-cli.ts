@@ -14,7 +14,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+/** Runs `modelgate args`; `input`, when given, is written to its stdin. */
+export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const execOptions = {
       cwd: options.cwd,
@@ -23,11 +24,12 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
       timeout: CLI_HANG_GUARD_MS,
       killSignal: 'SIGKILL' as const,
     };
-    execFile(process.execPath, [BIN, ...args], execOptions, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], execOptions, (error, stdout, stderr) => {
       if (error?.killed === true)
         stderr += `\n[run-cli] modelgate ${args.join(' ')} killed after the ${CLI_HANG_GUARD_MS} ms hang guard (MG_TEST_TIME_SCALE)\n`;
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }

@@ -7,6 +7,7 @@
 //   rate-limited    answers 429 with retry-after
 //   firehose        streams ~64 MB honouring its own backpressure; bytes written go to firehoseBytes
 //   root-key-refused answers 401 as if the root key had been rotated away
+//   split-usage     streams with its usage chunk (when asked for) split across two writes
 // OpenAI-shaped paths accept any bearer key in `openaiKeys` (tests rotate keys by editing the set).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -142,12 +143,16 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const event = (value: unknown): boolean => res.write(`data: ${JSON.stringify(value)}\n\n`);
+    // As OpenAI does: asked for usage, every chunk carries "usage":null and one more chunk the usage.
+    const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
+    const withUsage = streamOptions?.include_usage === true;
     const chunk = (content: string, finish: string | null = null): unknown => ({
       id: 'chunk-1',
       object: chat ? 'chat.completion.chunk' : 'text_completion',
       created: CREATED,
       model,
       choices: [chat ? { index: 0, delta: { content }, finish_reason: finish } : { index: 0, text: content, finish_reason: finish }],
+      ...(withUsage ? { usage: null } : {}),
     });
     if (model === 'hang-stream') {
       event(chunk('still '));
@@ -183,8 +188,14 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
       await new Promise((r) => setImmediate(r));
     }
     event(chunk('', 'stop'));
-    const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
-    if (streamOptions?.include_usage === true) event({ id: 'chunk-1', object: 'chat.completion.chunk', created: CREATED, model, choices: [], usage });
+    const usageChunk = `data: ${JSON.stringify({ id: 'chunk-1', object: 'chat.completion.chunk', created: CREATED, model, choices: [], usage })}\n\n`;
+    // split-usage: the usage chunk cut in two writes, the second one shared with [DONE].
+    if (withUsage && model === 'split-usage') {
+      res.write(usageChunk.slice(0, 25));
+      await new Promise((r) => setTimeout(r, 5));
+      return void res.end(`${usageChunk.slice(25)}data: [DONE]\n\n`);
+    }
+    if (withUsage) event(JSON.parse(usageChunk.slice(6)));
     res.end('data: [DONE]\n\n');
   };
 
