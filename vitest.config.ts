@@ -4,8 +4,9 @@ import { TEST_TIMEOUT_MS } from './test/support/time-scale.ts';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // test/package/ packs and installs the packages: `npm run test:package`, after npm test.
-    exclude: ['test/bench/**', 'test/package/**', 'node_modules/**'],
+    // test/package/ packs and installs the packages: `npm run test:package`, after npm test;
+    // test/image/ builds and runs the container image: `npm run test:image`.
+    exclude: ['test/bench/**', 'test/package/**', 'test/image/**', 'node_modules/**'],
     // Hang guards, not speed claims: scaled by MG_TEST_TIME_SCALE (test/support/time-scale.ts).
     testTimeout: TEST_TIMEOUT_MS,
     hookTimeout: TEST_TIMEOUT_MS,

@@ -23,6 +23,7 @@ import type { RuntimeErrorCode } from './errors.ts';
 import { anthropicRequestParts, type ForwardedRequestParts } from './http/anthropic-request.ts';
 import { clientAddress, type TraceContext, traceContextFrom } from './http/caller-info.ts';
 import type { RequestEnding } from './http/request-ending.ts';
+import type { InFlightCalls } from './lifecycle/in-flight.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
@@ -42,6 +43,8 @@ export interface PipelineOptions {
   expiryPolicy: ExpiryPolicy;
   /** Verifies OIDC access tokens; without it JWTs are refused (401, oidc_not_enabled). */
   oidc?: OidcAuthenticator;
+  /** The upstream calls a shutdown ends at its drain timeout. */
+  inFlight?: InFlightCalls;
   now: () => number;
   /** The audit log, checked before admitting when auditRequired. */
   audit: AuditLog;
@@ -94,7 +97,7 @@ export interface Pipeline {
 /** Connects the steps of the model routes for a server's bundles, secrets and settings. */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { bundles, logger, metrics, secrets, now } = options;
-  const relayContext: RelayContext = { secrets, ending: options.ending };
+  const relayContext: RelayContext = { secrets, ending: options.ending, inFlight: options.inFlight };
 
   const admit: Pipeline['admit'] = (record, url, headers, remoteAddress) => {
     record.clientIp = clientAddress(remoteAddress, headers, options.trustedProxies);

@@ -21,8 +21,9 @@ import { requestIdFrom } from './http/caller-info.ts';
 import { attachRecord, createClientErrorHandler } from './http/client-error.ts';
 import { MODEL_ROUTES, type ModelRouteOptions, serveModelRoute } from './http/model-routes.ts';
 import { createPlainFrontEnd, declaresBody } from './http/plain-front-end.ts';
-import { readyz } from './http/readyz.ts';
+import { readinessAnswer } from './http/readyz.ts';
 import { RequestEnding } from './http/request-ending.ts';
+import type { InFlightCalls } from './lifecycle/in-flight.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { type AdmitResult, type Admitted, createPipeline } from './pipeline.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
@@ -50,6 +51,12 @@ export interface ServerOptions {
   expiryPolicy: ExpiryPolicy;
   /** Verifies OIDC access tokens; without it JWTs are refused (401, oidc_not_enabled). */
   oidc?: OidcAuthenticator;
+  /** The upstream calls a shutdown ends at its drain timeout. */
+  inFlight?: InFlightCalls;
+  /** Serve /readyz and /metrics here (default true); false when an admin listener serves them. */
+  operationsRoutes?: boolean;
+  /** True once a shutdown began: /readyz answers 503 while requests are still served. */
+  draining?: () => boolean;
   now?: () => number;
 }
 
@@ -87,6 +94,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // Once closing, every new request is answered 503 here, in our shape (Fastify's own 503 on
   // closing is turned off); requests in flight finish.
   let closing = false;
+  const { draining } = options;
   const app = Fastify({
     logger: false,
     genReqId: (req) => requestIdFrom(req.headers),
@@ -104,8 +112,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       const server = createServer(
         { ...(settings.http as object | undefined), requestTimeout: requestTimeoutMs, headersTimeout: headerTimeoutMs, connectionsCheckingInterval: sweepMs },
         (req: IncomingMessage, res: ServerResponse) => {
-          if (closing) ending.error(res, newRecord(requestIdFrom(req.headers), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
-          else if (!plainFrontEnd(req, res)) fastifyHandler(req, res);
+          if (closing) return ending.error(res, newRecord(requestIdFrom(req.headers), req.method ?? '-', 'closing'), 'MG_SHUTTING_DOWN', true);
+          // Draining: still served, with `connection: close`, so the caller reconnects elsewhere.
+          if (draining?.() === true) res.shouldKeepAlive = false;
+          if (!plainFrontEnd(req, res)) fastifyHandler(req, res);
         },
       );
       server.keepAliveTimeout = settings.keepAliveTimeout as number;
@@ -190,11 +200,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const { ready, body } = readyz(bundles.current, bundles.status, options.secrets.status(), now(), options.expiryPolicy);
-    return reply.code(ready ? 200 : 503).send(body);
-  });
-  app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
+  // With an admin listener (http/admin-server.ts) these are served there only: the detailed
+  // readiness names secret references and errors, which callers of the API have no need to see.
+  if (options.operationsRoutes !== false) {
+    app.get('/readyz', async (_request, reply) => {
+      const { status, body } = readinessAnswer(bundles, options.secrets, now(), options.expiryPolicy, options.draining?.() === true);
+      return reply.code(status).send(body);
+    });
+    app.get('/metrics', async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()));
+  }
 
   // An unknown route is answered before its body is read: nobody authenticated sends it.
   app.addHook('onRequest', (request, reply, done) => {

@@ -11,7 +11,12 @@ import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
+import { answerPrimary } from './fleet/worker.ts';
+import { startAdminServer } from './http/admin-server.ts';
 import { trustedProxies } from './http/caller-info.ts';
+import { readinessAnswer } from './http/readyz.ts';
+import { InFlightCalls } from './lifecycle/in-flight.ts';
+import { gracefulShutdown, type ShutdownPlan } from './lifecycle/shutdown.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { createMetrics, type RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { registerSecretMetrics } from './metrics/secret-metrics.ts';
@@ -30,6 +35,11 @@ type OptionalSettings =
   | 'maxConnections'
   | 'allowSecretRefs'
   | 'allowUpstreamHosts'
+  | 'shutdownDelayMs'
+  | 'drainTimeoutMs'
+  | 'adminHost'
+  | 'adminPort'
+  | 'workers'
   | 'auditLog'
   | 'auditRequired'
   | 'trustedProxies'
@@ -41,6 +51,8 @@ export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'lo
   jitter?: number;
   /** Minimum time between two JWKS refetches caused by unknown kids (default 30 s). */
   oidcJwksCooldownMs?: number;
+  /** A worker of a fleet (--workers): no admin listener and no /readyz or /metrics; the primary asks (fleet/worker.ts). */
+  fleetWorker?: boolean;
 }
 
 export interface RuntimeDeps {
@@ -61,12 +73,17 @@ export interface RuntimeDeps {
 export interface RunningRuntime {
   /** http://host:port of the listening gateway. */
   url: string;
+  /** http://host:port of the admin listener, when --admin-port is set. */
+  adminUrl: string | null;
   app: FastifyInstance;
   lifecycle: BundleLifecycle;
   metrics: RuntimeMetrics;
   logger: Logger;
   audit: AuditLog;
+  /** Closes at once: requests in flight finish, with no drain delay or bound (tests). */
   close(): Promise<void>;
+  /** The graceful shutdown of SIGTERM (lifecycle/shutdown.ts), with the settings' delay and drain timeout by default. */
+  shutdown(plan?: Partial<ShutdownPlan>): Promise<void>;
 }
 
 /** Boots from the cache, listens, fetches the bundle once, then polls. */
@@ -179,7 +196,12 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   });
 
   await lifecycle.boot();
+  const inFlight = new InFlightCalls();
+  let draining = false;
   const app = buildServer({
+    inFlight,
+    draining: () => draining,
+    operationsRoutes: options.adminPort == null && options.fleetWorker !== true,
     bundles: lifecycle,
     logger,
     metrics,
@@ -200,24 +222,84 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     }),
   });
   const address = await app.listen({ host: options.host, port: options.port });
-  logger.info({ event: 'listening', address }, `modelgate listening on ${address}`);
+  logger.info({ event: 'listening', address, ...(options.fleetWorker === true ? { worker_pid: process.pid } : {}) }, `modelgate listening on ${address}`);
+  const readiness = () => readinessAnswer(lifecycle as BundleLifecycle, secrets, Date.now(), options.expiryPolicy, draining);
+  if (options.fleetWorker === true) answerPrimary({ readiness, metrics: () => metrics.render() });
+  const admin =
+    options.adminPort == null || options.fleetWorker === true
+      ? null
+      : await startAdminServer(
+          {
+            readiness,
+            metrics,
+          },
+          options.adminHost ?? options.host,
+          options.adminPort,
+        );
+  if (admin !== null) logger.info({ event: 'admin_listening', address: admin.url }, `admin (/readyz, /metrics, /healthz) on ${admin.url}`);
   await lifecycle.refresh();
   lifecycle.start();
 
-  return {
+  let closing: Promise<void> | null = null;
+  const running: RunningRuntime = {
     url: address,
+    adminUrl: admin?.url ?? null,
     app,
     lifecycle,
     metrics,
     logger,
     audit: auditLog,
-    async close() {
-      lifecycle?.stop();
-      await app.close();
-      await dispatcher.close();
-      secrets.close();
-      // Every request has ended (app.close waited for them): their lines go out now.
-      auditLog.flushSync();
+    // Either ends the runtime, once: a close() after a shutdown (or the other way) waits for it.
+    close() {
+      closing ??= (async () => {
+        lifecycle?.stop();
+        await app.close();
+        await admin?.close();
+        await dispatcher.close();
+        secrets.close();
+        // Every request has ended (app.close waited for them): their lines go out now.
+        auditLog.flushSync();
+      })();
+      return closing;
+    },
+    shutdown(plan = {}) {
+      closing ??= gracefulShutdown(
+        { delayMs: plan.delayMs ?? options.shutdownDelayMs ?? 5_000, drainMs: plan.drainMs ?? options.drainTimeoutMs ?? 30_000 },
+        {
+          markDraining: () => {
+            draining = true;
+          },
+          stopBackground: () => {
+            lifecycle?.stop();
+            secrets.close();
+          },
+          // A keep-alive connection whose last request ends during the drain would otherwise stay
+          // open until its keep-alive timeout (Node closes idle connections once, at close).
+          closeListener: async () => {
+            const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+            try {
+              await app.close();
+            } finally {
+              clearInterval(sweep);
+            }
+          },
+          cutInFlight: () => inFlight.cutAll(),
+          closeConnections: () => app.server.closeAllConnections(),
+          // The admin listener closes last: probes see the 503 until the end.
+          closeClients: async () => {
+            await admin?.close();
+            await dispatcher.close();
+          },
+          // The one flush of the shutdown: the audit stream, then the operations log.
+          flush: () => {
+            auditLog.flushSync();
+            logger.flush();
+          },
+          onStep: (step, detail) => logger.info({ event: `shutdown_${step}`, ...detail }, `shutdown: ${step.replace('_', ' ')}`),
+        },
+      );
+      return closing;
     },
   };
+  return running;
 }

@@ -1,6 +1,7 @@
 // `modelgate serve` settings: flags first, then MODELGATE_* environment variables, then defaults.
 // Documented in docs/runtime.md. Pure: argv and env in, settings or a usage problem out.
 
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '../../schemas/formats/duration.ts';
 import { type BundleSource, parseBundleSource } from '../bundle/download.ts';
@@ -15,6 +16,10 @@ export interface RuntimeSettings {
   audience: string;
   host: string;
   port: number;
+  /** Listen address of the admin listener (default: --host). */
+  adminHost: string;
+  /** Port of the admin listener (/healthz, /readyz, /metrics); null: those are on the API port. */
+  adminPort: number | null;
   cacheDir: string | null;
   pollMs: number;
   expiryPolicy: ExpiryPolicy;
@@ -49,6 +54,12 @@ export interface RuntimeSettings {
   oidcClockSkewMs: number;
   /** Require RFC 9068 `typ: at+jwt` on OIDC access tokens. */
   oidcRequireAccessTokenType: boolean;
+  /** Processes serving the API port (node:cluster); 'auto': one per available core. */
+  workers: number | 'auto';
+  /** On SIGTERM: how long /readyz answers 503 while requests are still served. */
+  shutdownDelayMs: number;
+  /** On SIGTERM, after the delay: how long requests in flight may run before they are cut. */
+  drainTimeoutMs: number;
 }
 
 export type ParsedArgs = { help: true } | { help: false; settings: RuntimeSettings } | { help: false; problem: string };
@@ -63,7 +74,9 @@ Options (environment variable in brackets):
   --audience NAME          the fleet this gateway belongs to; other bundles are refused  [MODELGATE_AUDIENCE]
   --host HOST              listen address (default 127.0.0.1)  [MODELGATE_HOST]
   --port PORT              listen port (default 8080; 0 picks a free one)  [MODELGATE_PORT]
-  --cache-dir DIR          keep the last good bundle and the serial floor here  [MODELGATE_CACHE_DIR]
+  --admin-port PORT        serve /readyz, /metrics and /healthz on this port only; the API port keeps a bare /healthz  [MODELGATE_ADMIN_PORT]
+  --admin-host HOST        admin listen address (default: --host)  [MODELGATE_ADMIN_HOST]
+  --cache-dir DIR|none     keep the last good bundle and the serial floor here (default $XDG_CACHE_HOME/modelgate/AUDIENCE, else ~/.cache/modelgate/AUDIENCE)  [MODELGATE_CACHE_DIR]
   --poll DURATION          bundle poll interval, jittered -10% (default 10s)  [MODELGATE_POLL]
   --on-expiry POLICY       fail-closed (default) | serve-stale  [MODELGATE_ON_EXPIRY]
   --body-limit SIZE        largest request body (default 4mb)  [MODELGATE_BODY_LIMIT]
@@ -83,10 +96,14 @@ Options (environment variable in brackets):
   --metrics-principal-label none|id  label request metrics with the principal's id (default none)  [MODELGATE_METRICS_PRINCIPAL_LABEL]
   --oidc-clock-skew DUR    tolerated clock difference on token exp/nbf/iat (default 30s)  [MODELGATE_OIDC_CLOCK_SKEW]
   --oidc-require-typ       refuse OIDC access tokens without typ at+jwt (RFC 9068)  [MODELGATE_OIDC_REQUIRE_TYP=1]
+  --workers N|auto         processes sharing the API port, 'auto' one per core (default 1; more needs --admin-port)  [MODELGATE_WORKERS]
+  --shutdown-delay DUR     on SIGTERM, /readyz answers 503 while requests are still served for this long (default 5s; 0 for none)  [MODELGATE_SHUTDOWN_DELAY]
+  --drain-timeout DUR      then requests in flight may run this long; streams still open end with an error event (default 30s)  [MODELGATE_DRAIN_TIMEOUT]
   -h, --help               show this help
 
 Durations: 500ms, 10s, 5m, 1h (a bare number is seconds). Sizes: 512kb, 4mb, 1gb (a bare number is bytes).
-SIGHUP reloads the bundle at once and reopens an audit log file (after logrotate moved it).`;
+SIGHUP reloads the bundle at once and reopens an audit log file (after logrotate moved it).
+SIGTERM and SIGINT shut down gracefully (docs/operations.md).`;
 
 const OPTIONS = {
   bundle: { type: 'string' },
@@ -94,6 +111,8 @@ const OPTIONS = {
   audience: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
+  'admin-host': { type: 'string' },
+  'admin-port': { type: 'string' },
   'cache-dir': { type: 'string' },
   poll: { type: 'string' },
   'on-expiry': { type: 'string' },
@@ -114,6 +133,9 @@ const OPTIONS = {
   'metrics-principal-label': { type: 'string' },
   'oidc-clock-skew': { type: 'string' },
   'oidc-require-typ': { type: 'boolean' },
+  'shutdown-delay': { type: 'string' },
+  workers: { type: 'string' },
+  'drain-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -148,6 +170,17 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
 
   const port = Number(text('port', 'MODELGATE_PORT') ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) return { help: false, problem: '--port must be an integer from 0 to 65535' };
+  const adminPortText = text('admin-port', 'MODELGATE_ADMIN_PORT');
+  const adminPort = adminPortText === undefined ? null : Number(adminPortText);
+  if (adminPort !== null && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535))
+    return { help: false, problem: '--admin-port must be an integer from 0 to 65535' };
+  if (adminPort !== null && adminPort !== 0 && adminPort === port) return { help: false, problem: '--admin-port must differ from --port' };
+  const workersText = text('workers', 'MODELGATE_WORKERS') ?? '1';
+  const workers = workersText === 'auto' ? 'auto' : Number(workersText);
+  if (workers !== 'auto' && (!Number.isInteger(workers) || workers < 1 || workers > 256))
+    return { help: false, problem: '--workers must be auto or an integer from 1 to 256' };
+  // The fleet's /readyz and /metrics are served by the primary, which has no API port of its own.
+  if (workers !== 1 && adminPort === null) return { help: false, problem: '--workers needs --admin-port (the fleet is probed and scraped there)' };
   const expiry = text('on-expiry', 'MODELGATE_ON_EXPIRY') ?? 'fail-closed';
   if (expiry !== 'fail-closed' && expiry !== 'serve-stale') return { help: false, problem: '--on-expiry must be fail-closed or serve-stale' };
 
@@ -158,7 +191,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     'upstream-timeout': parseDuration(text('upstream-timeout', 'MODELGATE_UPSTREAM_TIMEOUT') ?? '120s'),
     'secret-ttl': parseDuration(text('secret-ttl', 'MODELGATE_SECRET_TTL') ?? '5m'),
     'secret-timeout': parseDuration(text('secret-timeout', 'MODELGATE_SECRET_TIMEOUT') ?? '10s'),
+    'drain-timeout': parseDuration(text('drain-timeout', 'MODELGATE_DRAIN_TIMEOUT') ?? '30s'),
   };
+  // Zero is a valid delay: readiness and the listener then close together.
+  const shutdownDelay = parseDuration(text('shutdown-delay', 'MODELGATE_SHUTDOWN_DELAY') ?? '5s');
+  if (shutdownDelay === null) return { help: false, problem: '--shutdown-delay must be a duration like 5s (0 for none)' };
   const clockSkew = parseDuration(text('oidc-clock-skew', 'MODELGATE_OIDC_CLOCK_SKEW') ?? '30s');
   if (clockSkew === null || clockSkew > 300_000) return { help: false, problem: '--oidc-clock-skew must be a duration of at most 5m, like 30s' };
   const sizes: Record<string, number | null> = {
@@ -184,7 +221,9 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       audience,
       host: text('host', 'MODELGATE_HOST') ?? '127.0.0.1',
       port,
-      cacheDir: text('cache-dir', 'MODELGATE_CACHE_DIR') ?? null,
+      adminHost: text('admin-host', 'MODELGATE_ADMIN_HOST') ?? text('host', 'MODELGATE_HOST') ?? '127.0.0.1',
+      adminPort,
+      cacheDir: cacheDirOf(text('cache-dir', 'MODELGATE_CACHE_DIR'), audience, env),
       pollMs: durations.poll as number,
       expiryPolicy: expiry,
       bodyLimit: sizes['body-limit'] as number,
@@ -202,8 +241,29 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       ...audit,
       oidcClockSkewMs: clockSkew,
       oidcRequireAccessTokenType: values['oidc-require-typ'] === true || env.MODELGATE_OIDC_REQUIRE_TYP === '1',
+      workers,
+      shutdownDelayMs: shutdownDelay,
+      drainTimeoutMs: durations['drain-timeout'] as number,
     },
   };
+}
+
+/**
+ * The cache folder: as given ("none": no cache), else one per audience under the user's cache
+ * folder (XDG), so that two fleets run from one account never share a serial floor. Null when
+ * there is no home to put it in.
+ */
+export function cacheDirOf(given: string | undefined, audience: string, env: NodeJS.ProcessEnv): string | null {
+  if (given === 'none') return null;
+  if (given !== undefined) return given;
+  const base = env.XDG_CACHE_HOME?.startsWith('/') === true ? env.XDG_CACHE_HOME : env.HOME?.startsWith('/') === true ? join(env.HOME, '.cache') : null;
+  if (base === null) return null;
+  // The audience as one safe path segment.
+  const segment = audience
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 100)
+    .replace(/^\.+/, '_');
+  return join(base, 'modelgate', segment);
 }
 
 type AuditSettings = Pick<RuntimeSettings, 'auditLog' | 'auditRequired' | 'trustedProxies' | 'metricsPrincipalLabel'>;

@@ -41,6 +41,20 @@ export function readyz(active: ActiveBundle | null, status: BundleStatus, secret
   };
 }
 
+/** /readyz's status and body, from the settings of a server; draining (a shutdown began) is never ready. */
+export function readinessAnswer(
+  bundles: { readonly current: ActiveBundle | null; readonly status: BundleStatus },
+  secrets: { status(): readonly SecretStatus[] },
+  nowMs: number,
+  policy: ExpiryPolicy,
+  draining: boolean,
+): { status: number; body: Record<string, unknown> } {
+  const { ready, body } = readyz(bundles.current, bundles.status, secrets.status(), nowMs, policy);
+  // Draining: not ready, whatever the bundle, so that the load balancer stops sending first.
+  if (draining) return { status: 503, body: { ...body, ready: false, draining: true } };
+  return { status: ready ? 200 : 503, body };
+}
+
 /** The secrets part of /readyz; not ready only when every account of the bundle lacks its key. */
 export function secretReadiness(active: ActiveBundle | null, statuses: readonly SecretStatus[], nowMs: number): Readiness {
   const counts = { ok: 0, stale: 0, unavailable: 0, pending: 0 };

@@ -20,6 +20,12 @@ export interface BatchOptions {
   maxPending?: number;
   /** Longest a line waits for its batch (default 10 ms). */
   maxDelayMs?: number;
+  /**
+   * Several processes writing to one pipe (--workers): each write holds whole lines and at most
+   * this many bytes, PIPE_BUF (4096 on Linux), which POSIX writes to a pipe in one piece, so lines
+   * of different workers never interleave. (A single line longer than that is written alone.)
+   */
+  atomicWriteBytes?: number;
 }
 
 /** Lines to fd (1 = stdout), written in batches (see above). */
@@ -30,15 +36,33 @@ export function batchedDestination(fd = 1, options: BatchOptions = {}): BatchedD
   let pendingChars = 0;
   let timer: NodeJS.Timeout | undefined;
 
+  const atomic = options.atomicWriteBytes;
   const flushSync = (): void => {
     if (timer !== undefined) {
       clearTimeout(timer);
       timer = undefined;
     }
     if (pending.length === 0) return;
-    const text = pending.length === 1 ? (pending[0] as string) : pending.join('');
+    const lines = pending;
     pending = [];
     pendingChars = 0;
+    if (atomic === undefined) return writeAll(lines.length === 1 ? (lines[0] as string) : lines.join(''));
+    let piece = '';
+    let pieceBytes = 0;
+    for (const line of lines) {
+      const bytes = Buffer.byteLength(line);
+      if (pieceBytes > 0 && pieceBytes + bytes > atomic) {
+        writeAll(piece);
+        piece = '';
+        pieceBytes = 0;
+      }
+      piece += line;
+      pieceBytes += bytes;
+    }
+    writeAll(piece);
+  };
+
+  const writeAll = (text: string): void => {
     // The string goes to writeSync as it is (encoded natively, no Buffer built here); only a
     // partial write or a full pipe takes the slower path with the bytes that remain.
     let written = 0;

@@ -10,6 +10,7 @@ import type { RequestRecord } from '../audit/record.ts';
 import { errorObject, type RuntimeErrorCode } from '../errors.ts';
 import { anthropicPassThroughBody, anthropicStreamError } from '../http/anthropic-errors.ts';
 import type { RequestEnding } from '../http/request-ending.ts';
+import type { CuttableCall, InFlightCalls } from '../lifecycle/in-flight.ts';
 import type { Provider, UpstreamCall, UpstreamController, UpstreamHandler } from '../providers/provider.ts';
 import type { SecretResolver } from '../secrets/resolve.ts';
 import { messagesStreamUsage } from './anthropic-usage.ts';
@@ -25,6 +26,8 @@ type ForwardOutcome = 'ok' | 'upstream_error' | 'upstream_failed' | 'stream_fail
 export interface RelayContext {
   secrets: SecretResolver;
   ending: RequestEnding;
+  /** The calls a shutdown ends at its drain timeout (lifecycle/in-flight.ts). */
+  inFlight?: InFlightCalls;
 }
 
 // Listeners on the caller's response are defined once and find their relay on it, rather than
@@ -50,6 +53,7 @@ function onUpstreamTimeout(relay: Relay): void {
 const isIdentity = (encoding: string | undefined): boolean => encoding === undefined || encoding === '' || encoding.toLowerCase() === 'identity';
 
 const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG_CALLER_GONE' });
+const SHUTTING_DOWN = Object.assign(new Error('the drain timeout of a shutdown was reached'), { code: 'MG_SHUTTING_DOWN' });
 
 /**
  * One forwarded call, as a dispatch handler (see forward.ts). Phases: waiting for the provider's answer; relaying
@@ -67,10 +71,12 @@ const CALLER_GONE = Object.assign(new Error('the caller went away'), { code: 'MG
  * leave at the end of the tick in which undici handed them over: the events of one upstream read
  * (undici hands them over one by one) go out joined, in one write, and none waits longer.
  */
-export class Relay implements UpstreamHandler, RetryableCall {
+export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
   private phase: 'waiting' | 'relaying' | 'collecting' | 'done' = 'waiting';
   private controller: UpstreamController | null = null;
   private gone = false;
+  /** Ended by a shutdown's drain timeout (cut()): the failure is reported as MG_SHUTTING_DOWN. */
+  private cutting = false;
   private started = 0;
   private statusCode = 0;
   private headers: IncomingHttpHeaders = {};
@@ -102,6 +108,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
   start(): void {
     (this.res as Carrier)[kRelay] = this;
     this.res.on('close', onCallerClose);
+    this.context.inFlight?.add(this);
     this.send();
   }
 
@@ -129,6 +136,13 @@ export class Relay implements UpstreamHandler, RetryableCall {
     if (this.gone) return;
     this.gone = true; // also stops a 401 retry still waiting for the re-read key
     if (this.phase !== 'done') this.controller?.abort(CALLER_GONE);
+  }
+
+  /** A shutdown's drain timeout: abort the call (the abort reaches onResponseError). */
+  cut(): void {
+    if (this.phase === 'done' || this.cutting) return;
+    this.cutting = true;
+    this.controller?.abort(SHUTTING_DOWN);
   }
 
   drained(): void {
@@ -185,6 +199,7 @@ export class Relay implements UpstreamHandler, RetryableCall {
   onRequestStart(controller: UpstreamController): void {
     this.controller = controller;
     if (this.gone) return controller.abort(CALLER_GONE);
+    if (this.cutting) return controller.abort(SHUTTING_DOWN);
     this.arm();
   }
 
@@ -274,26 +289,23 @@ export class Relay implements UpstreamHandler, RetryableCall {
         // No answer at all: the caller left, or the provider could not be reached or was too slow.
         if (this.gone) return this.finish(499, 'client_aborted', null);
         this.record.upstreamMs = performance.now() - this.started;
-        return this.fail(failureCode(error), 'upstream_failed');
+        return this.fail(this.cutting ? 'MG_SHUTTING_DOWN' : failureCode(error), 'upstream_failed');
       case 'relaying':
         if (this.gone || this.res.destroyed) return this.finish(this.statusCode, 'client_aborted', null);
         // Mid-stream failure (or the between-chunks timeout): the status is committed (writeHead),
         // so it cannot change. An SSE stream ends with an error event in OpenAI's shape (the SDKs
-        // raise it) and a clean end; JSON is cut off.
+        // raise it) and a clean end; JSON is cut off. A shutdown's cut reads as MG_SHUTTING_DOWN.
         if (this.sse) {
           const rest = this.withHeldBack(this.burst.length > 0 ? this.takeBurst() : undefined);
           if (rest !== undefined) this.res.write(rest);
-          this.res.end(
-            this.record.dialect === 'anthropic'
-              ? anthropicStreamError('MG_UPSTREAM_STREAM_FAILED')
-              : `data: ${JSON.stringify(errorObject('MG_UPSTREAM_STREAM_FAILED'))}\n\n`,
-          );
+          const code = this.cutting ? 'MG_SHUTTING_DOWN' : 'MG_UPSTREAM_STREAM_FAILED';
+          this.res.end(this.record.dialect === 'anthropic' ? anthropicStreamError(code) : `data: ${JSON.stringify(errorObject(code))}\n\n`);
         } else if (this.head !== undefined) {
           // Nothing reached the caller yet: a proper 502 (and one in the audit line).
           this.head = undefined;
-          return this.fail('MG_UPSTREAM_STREAM_FAILED', 'stream_failed');
+          return this.fail(this.cutting ? 'MG_SHUTTING_DOWN' : 'MG_UPSTREAM_STREAM_FAILED', 'stream_failed');
         } else this.res.destroy();
-        return this.finish(this.statusCode, 'stream_failed', 'MG_UPSTREAM_STREAM_FAILED');
+        return this.finish(this.statusCode, 'stream_failed', this.cutting ? 'MG_SHUTTING_DOWN' : 'MG_UPSTREAM_STREAM_FAILED');
       case 'collecting':
         return this.collectedAll(); // a truncated error body is still an error body
       case 'done':
@@ -349,5 +361,6 @@ export class Relay implements UpstreamHandler, RetryableCall {
     this.disarm();
     this.record.outcome = result;
     this.res.off('close', onCallerClose);
+    this.context.inFlight?.delete(this);
   }
 }

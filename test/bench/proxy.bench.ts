@@ -7,6 +7,8 @@
 //   BENCH_DURATION=10 npm run bench:proxy     # seconds per run (default 3)
 //   BENCH_CONNECTIONS=32,128 BENCH_MODES=json,sse,messages BENCH_GATEWAY=dist (the esbuild bundle)
 //   BENCH_NODE_ARGS / BENCH_BARE_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' to profile either proxy
+//   BENCH_WORKERS=1,2 the gateway's --workers settings to run (default both: one process, and a
+//   primary with two workers; CPU per request then counts the primary and its workers)
 //   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //
@@ -131,11 +133,13 @@ interface Row {
   cpuUsPerReq: number | null;
 }
 
-function cpuTicks(pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/stat`, 'utf8').then((text) => {
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
-  });
+/** CPU of a process and its children (a fleet's primary and its workers), in clock ticks. */
+async function cpuTicks(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const own = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean).map(Number);
+  return own + (await Promise.all(children.map(cpuTicks))).reduce((a, b) => a + b, 0);
 }
 const TICK_US = 1_000_000 / 100; // CLK_TCK is 100 on Linux
 
@@ -151,10 +155,10 @@ function startChild(args: string[], stdout: 'ignore' | number = 'ignore'): Promi
   });
 }
 
-async function waitReady(url: string): Promise<void> {
+async function waitReady(url: string, path = '/readyz'): Promise<void> {
   for (let i = 0; i < 400; i++) {
     try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return;
+      if ((await fetch(`${url}${path}`)).status === 200) return;
     } catch {
       // not listening yet
     }
@@ -202,34 +206,43 @@ async function main(): Promise<void> {
     const auditFile = await open(join(root, '.bench', 'gateway-audit.log'), 'w');
     // BENCH_GATEWAY=dist runs the esbuild bundle (npm run build:runtime first) instead of the tsx sources.
     const entry = process.env.BENCH_GATEWAY === 'dist' ? join(root, 'dist', 'modelgate-runtime.js') : join(root, 'bin', 'modelgate.js');
-    const gateway = spawn(
-      process.execPath,
-      [
-        ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
-        entry,
-        'serve',
-        '--bundle',
-        join(dir, 'bundle.json'),
-        '--public-key',
-        join(dir, 'public.pem'),
-        '--audience',
-        'test-gateway',
-        '--port',
-        String(gatewayPort),
-        '--poll',
-        '1h',
-      ],
-      { stdio: ['ignore', auditFile.fd, 'inherit'], cwd: root, env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY } },
-    );
-    children.push(gateway);
-    await waitReady(`http://127.0.0.1:${gatewayPort}`);
+    const workersList = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
+    const gateways: { name: string; url: string; pid: number }[] = [];
+    for (const [index, workers] of workersList.entries()) {
+      const port = gatewayPort + 10 * index;
+      const gateway = spawn(
+        process.execPath,
+        [
+          ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          entry,
+          'serve',
+          '--bundle',
+          join(dir, 'bundle.json'),
+          '--public-key',
+          join(dir, 'public.pem'),
+          '--audience',
+          'test-gateway',
+          '--port',
+          String(port),
+          '--poll',
+          '1h',
+          '--cache-dir',
+          'none',
+          ...(workers === 1 ? [] : ['--workers', String(workers), '--admin-port', String(port + 1)]),
+        ],
+        { stdio: ['ignore', auditFile.fd, 'inherit'], cwd: root, env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY } },
+      );
+      children.push(gateway);
+      await waitReady(`http://127.0.0.1:${workers === 1 ? port : port + 1}`);
+      gateways.push({ name: workers === 1 ? 'gateway' : `gateway x${workers}`, url: `http://127.0.0.1:${port}`, pid: gateway.pid as number });
+    }
 
     // The Messages mode sends Anthropic's credential header and model names (the gateway's caller
     // key in x-api-key, as the Anthropic SDK does with ANTHROPIC_API_KEY).
     const targets = [
       { name: 'direct', url: upstreamUrl, pid: children[0]!.pid!, key: ROOT_KEY, prefix: '' },
       { name: 'bare proxy', url: `http://127.0.0.1:${barePort}`, pid: children[1]!.pid!, key: ROOT_KEY, prefix: '' },
-      { name: 'gateway', url: `http://127.0.0.1:${gatewayPort}`, pid: gateway.pid!, key: keys.alice, prefix: 'local/' },
+      ...gateways.map((g) => ({ ...g, key: keys.alice, prefix: 'local/' })),
     ];
     const rows: Row[] = [];
     const run = async (target: (typeof targets)[number], mode: string, connections: number, seconds: number): Promise<Row> => {
@@ -332,6 +345,17 @@ function printTable(rows: Row[], duration: number, auditLines: number): void {
     const bs = find('bare proxy', 'sse', c);
     if (gm !== undefined && gs !== undefined)
       lines.push(`| ${c} | ${ratio(gm.rps, gs.rps)} | ${ratio(gm.cpuUsPerReq, gs.cpuUsPerReq)} | ${ratio(bm?.rps, bs?.rps)} |`);
+  }
+  const fleets = [...new Set(rows.map((r) => r.target))].filter((t) => t.startsWith('gateway x'));
+  if (fleets.length > 0) {
+    lines.push('', '| mode | conns | workers | RPS vs 1 process | CPU per request vs 1 process |', '|---|---|---|---|---|');
+    for (const fleet of fleets)
+      for (const mode of new Set(rows.map((r) => r.mode)))
+        for (const c of new Set(rows.map((r) => r.connections))) {
+          const f = find(fleet, mode, c);
+          const g = find('gateway', mode, c);
+          lines.push(`| ${mode} | ${c} | ${fleet.slice('gateway x'.length)} | ${ratio(f?.rps, g?.rps)} | ${ratio(f?.cpuUsPerReq, g?.cpuUsPerReq)} |`);
+        }
   }
   console.log(lines.join('\n'));
 }

@@ -83,6 +83,8 @@ describe('when serve runs and receives SIGHUP', () => {
       '0',
       '--poll',
       '1h',
+      '--cache-dir',
+      'none',
     ]);
     const lines: string[] = [];
     child.stdout.on('data', (c: Buffer) => lines.push(...c.toString().split('\n').filter(Boolean)));

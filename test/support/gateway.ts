@@ -34,6 +34,8 @@ export interface TestGatewayOptions {
   cloudSecrets?: CloudSecretSourcesOptions;
   oidcClockSkewMs?: number;
   oidcJwksCooldownMs?: number;
+  /** Serve /readyz and /metrics on an admin listener on this port (0: a free one). */
+  adminPort?: number;
   /** Proxies whose X-Forwarded-For is believed, as --trusted-proxies. */
   trustedProxies?: string[];
   metricsPrincipalLabel?: PrincipalLabel;
@@ -69,6 +71,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       ...(options.secretTimeoutMs === undefined ? {} : { secretTimeoutMs: options.secretTimeoutMs }),
       ...(options.oidcClockSkewMs === undefined ? {} : { oidcClockSkewMs: options.oidcClockSkewMs }),
       ...(options.oidcJwksCooldownMs === undefined ? {} : { oidcJwksCooldownMs: options.oidcJwksCooldownMs }),
+      ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort, adminHost: '127.0.0.1' }),
       ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies.map(cidr) }),
       ...(options.metricsPrincipalLabel === undefined ? {} : { metricsPrincipalLabel: options.metricsPrincipalLabel }),
       ...(options.auditRequired === undefined ? {} : { auditRequired: options.auditRequired }),

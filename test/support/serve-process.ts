@@ -1,7 +1,10 @@
 // `modelgate serve` as a child process, as operators run it: its log lines are collected and the
 // address comes from its "listening" line.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkAuditLine } from './audit-schema.ts';
 import { waitFor } from './gateway.ts';
@@ -12,9 +15,9 @@ const BIN = fileURLToPath(new URL('../../bin/modelgate.js', import.meta.url));
 export interface ServeProcess {
   url: string;
   lines: string[];
-  /** Sends a signal (SIGHUP: reload; SIGTERM: graceful stop). */
+  /** Sends a signal (SIGTERM starts the graceful shutdown, SIGHUP reloads). */
   signal(name: NodeJS.Signals): void;
-  /** Resolves with the exit code once the process has exited. */
+  /** The exit code once the process has exited (null when a signal ended it). */
   exited: Promise<number | null>;
   stop(): Promise<void>;
 }
@@ -29,8 +32,10 @@ export interface ServeOptions {
 
 /** Starts `modelgate serve ARGS`; `bin` is another modelgate launcher (e.g. an installed package's). */
 export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}, bin: string = BIN, options: ServeOptions = {}): Promise<ServeProcess> {
+  // A cache folder of its own (the default one is per user): no test sees another's serial floor.
+  const cacheHome = await mkdtemp(join(tmpdir(), 'mg-serve-cache-'));
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, 'serve', '--port', String(options.port ?? 0), ...args], {
-    env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', ...env },
+    env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', MODELGATE_CACHE_DIR: '', XDG_CACHE_HOME: cacheHome, ...env },
   });
   const lines: string[] = [];
   // One partial line per stream: a chunk of stderr must not end up in the middle of a stdout line.
@@ -48,7 +53,10 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
   };
   child.stdout.on('data', collector());
   child.stderr.on('data', collector());
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code))).then(async (code) => {
+    await rm(cacheHome, { recursive: true, force: true });
+    return code;
+  });
   const fixed = options.port === undefined ? undefined : `http://127.0.0.1:${options.port}`;
   const healthy = async (): Promise<boolean> => {
     if (child.exitCode !== null) return true;
@@ -73,10 +81,11 @@ export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv =
   return {
     url,
     lines,
-    signal: (name) => child.kill(name),
+    signal: (name) => void child.kill(name),
     exited,
+    // SIGINT: the drain without the readiness delay (no load balancer to wait for here).
     async stop() {
-      child.kill('SIGTERM');
+      child.kill('SIGINT');
       await exited;
     },
   };
