@@ -97,7 +97,12 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     principalLabel: options.metricsPrincipalLabel ?? 'none',
     auditHealthy: () => audit?.healthy ?? true,
   });
-  audit ??= openAuditLog(options.auditLog ?? 'stdout', auditEvents(logger, metrics, options.auditRequired ?? false));
+  // A worker of a fleet shares stdout with the others: whole lines per write, at most PIPE_BUF.
+  audit ??= openAuditLog(
+    options.auditLog ?? 'stdout',
+    auditEvents(logger, metrics, options.auditRequired ?? false),
+    options.fleetWorker === true ? { atomicWriteBytes: 4096 } : {},
+  );
   const auditLog = audit;
   let secretMetrics: ReturnType<typeof registerSecretMetrics> | null = null;
 

@@ -33,6 +33,13 @@ export interface AuditLogOptions {
   maxDelayMs?: number;
   /** Most characters kept for a retry after failed writes (default 4 MiB); older lines are lost. */
   maxRetained?: number;
+  /**
+   * Several processes on one pipe (--workers): each write holds whole lines and at most this many
+   * bytes, PIPE_BUF (4096 on Linux), which POSIX writes to a pipe in one piece, so lines of
+   * different workers never interleave. (A longer line, which the field bounds make rare, is
+   * written alone.) Unset: one write per batch.
+   */
+  atomicWriteBytes?: number;
 }
 
 const EAGAIN_SLEEP = new Int32Array(new SharedArrayBuffer(4));
@@ -105,6 +112,22 @@ export function openAuditLog(target: string, events: AuditLogEvents, options: Au
       timer = undefined;
     }
     if (pending.length === 0 && retained === null) return;
+    if (options.atomicWriteBytes !== undefined && pendingChars > options.atomicWriteBytes / 4) {
+      // Bytes, not characters, count for the pipe: split into whole-line writes that fit.
+      const lines = pending;
+      pending = [];
+      pendingChars = 0;
+      for (const group of atomicGroups(lines, options.atomicWriteBytes)) {
+        pending = [group];
+        pendingChars = group.length;
+        writeBatch();
+      }
+      return;
+    }
+    writeBatch();
+  };
+
+  const writeBatch = (): void => {
     const text = pending.length === 1 ? (pending[0] as string) : pending.join('');
     pending = [];
     pendingChars = 0;
@@ -189,6 +212,25 @@ export function openAuditLog(target: string, events: AuditLogEvents, options: Au
     },
     flushSync,
   };
+}
+
+/** Lines joined into groups of at most maxBytes UTF-8 bytes each (a longer line alone). */
+export function atomicGroups(lines: readonly string[], maxBytes: number): string[] {
+  const groups: string[] = [];
+  let group = '';
+  let groupBytes = 0;
+  for (const line of lines) {
+    const bytes = Buffer.byteLength(line);
+    if (groupBytes > 0 && groupBytes + bytes > maxBytes) {
+      groups.push(group);
+      group = '';
+      groupBytes = 0;
+    }
+    group += line;
+    groupBytes += bytes;
+  }
+  if (groupBytes > 0) groups.push(group);
+  return groups;
 }
 
 /** An audit log that hands each whole line to push (tests, the benchmark's in-process runs). */

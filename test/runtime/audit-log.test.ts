@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuditLog, type AuditLogEvents, openAuditLog } from '../../runtime/audit/audit-log.ts';
+import { type AuditLog, type AuditLogEvents, atomicGroups, openAuditLog } from '../../runtime/audit/audit-log.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -40,6 +40,28 @@ const ids = async (path: string): Promise<string[]> =>
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => (JSON.parse(l) as { request_id: string }).request_id);
+
+describe('when several workers share one pipe (--workers)', () => {
+  it('groups whole lines into writes of at most PIPE_BUF bytes, counting UTF-8 bytes, a longer line alone', () => {
+    const lines = [...Array.from({ length: 60 }, (_, i) => `{"i":${i},"model":"${'é'.repeat(i * 7)}"}\n`), `{"long":"${'x'.repeat(5000)}"}\n`, '{"after":1}\n'];
+    const groups = atomicGroups(lines, 4096);
+    expect(groups.join('')).toBe(lines.join(''));
+    expect(groups.length).toBeGreaterThan(2);
+    for (const group of groups) {
+      expect(group.endsWith('\n')).toBe(true);
+      if (!group.includes('"long"')) expect(Buffer.byteLength(group)).toBeLessThanOrEqual(4096);
+    }
+    expect(groups.find((g) => g.includes('"long"'))).toBe(lines[60]);
+  });
+
+  it('still writes every line whole and in order with atomic writes on', async () => {
+    const path = join(dir, 'atomic.log');
+    const log = openAuditLog(path, recorder(), { maxPending: 64 * 1024, atomicWriteBytes: 4096 });
+    for (let i = 0; i < 500; i++) log.write(fields(i));
+    log.flushSync();
+    expect(await ids(path)).toEqual(Array.from({ length: 500 }, (_, i) => `r-${i}`));
+  });
+});
 
 describe('when lines go to a file', () => {
   it('appends whole JSON lines, in order, batched until flushed', async () => {
