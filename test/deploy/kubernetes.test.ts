@@ -1,7 +1,7 @@
-// The Kubernetes manifests of deploy/kubernetes/, checked for what keeps a fleet correct. The
-// official Kubernetes JSON schemas are not installed here (kubernetes-models is not a dependency
-// and none are vendored), so these are structural checks, not a schema validation: each document
-// has a known apiVersion/kind and a name; selectors, ports and names agree across documents; the
+// The Kubernetes manifests of deploy/kubernetes/: first validated against the Kubernetes API
+// schemas (kubernetes-models, whose validators are generated from the Kubernetes OpenAPI
+// definitions), then checked for what keeps a fleet correct: each document has a known
+// apiVersion/kind and a name; selectors, ports and names agree across documents; the
 // probes use the admin port and the routes it serves; the grace period covers preStop, the
 // shutdown delay and the drain timeout; the pod runs non-root on a read-only root file system
 // with a writable cache volume; and the container's environment, as the real settings parser
@@ -9,6 +9,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseServeArgs, type RuntimeSettings } from '../../runtime/config/parse-args.ts';
@@ -63,6 +69,39 @@ function containerSettings(): RuntimeSettings {
   if (parsed.help || 'problem' in parsed) throw new Error(`the container's settings do not parse: ${JSON.stringify(parsed)}`);
   return parsed.settings;
 }
+
+// The API objects' models; Kustomization is kustomize's own file, not an API object.
+const MODELS: Record<string, new (data: Doc) => { validate(): void }> = {
+  ConfigMap,
+  ServiceAccount,
+  Service,
+  Deployment,
+  PodDisruptionBudget,
+  HorizontalPodAutoscaler,
+};
+
+describe('when the manifests are validated against the Kubernetes API schemas', () => {
+  it("validates every API object against its kind's schema", () => {
+    const validated: string[] = [];
+    for (const doc of docs) {
+      if (doc.kind === 'Kustomization') continue;
+      const Model = MODELS[doc.kind];
+      expect(Model, `a model for ${doc.kind}`).toBeDefined();
+      expect(() => new (Model as NonNullable<typeof Model>)(doc).validate(), `${doc.kind} ${doc.metadata?.name}`).not.toThrow();
+      validated.push(doc.kind);
+    }
+    expect(validated.sort()).toEqual(Object.keys(MODELS).sort());
+  });
+
+  it('refuses a Deployment the API server would refuse (so the validation above can fail)', () => {
+    const broken = structuredClone(deployment());
+    broken.spec.template.spec.containers[0].ports = [{ containerPort: 'http' }];
+    expect(() => new Deployment(broken).validate()).toThrow(/containerPort must be integer/);
+    const noSelector = structuredClone(deployment());
+    delete noSelector.spec.selector;
+    expect(() => new Deployment(noSelector).validate()).toThrow(/selector/);
+  });
+});
 
 describe('when the manifests are read', () => {
   it('has one known apiVersion and kind per document, each with a name', () => {
