@@ -9,6 +9,8 @@
 //   BENCH_NODE_ARGS / BENCH_BARE_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' to profile either proxy
 //   BENCH_WORKERS=1,2 the gateway's --workers settings to run (default both: one process, and a
 //   primary with two workers; CPU per request then counts the primary and its workers)
+//   BENCH_NGINX=1,2 nginx's worker_processes settings to run beside them (default both, when an
+//   nginx binary is found: Debian's nginx-light; BENCH_NGINX= runs none)
 //   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //
@@ -20,6 +22,7 @@ import { createServer } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nginxBinary, startNginx } from './nginx.ts';
 
 const here = fileURLToPath(import.meta.url);
 const root = resolve(here, '../../..');
@@ -239,9 +242,21 @@ async function main(): Promise<void> {
 
     // The Messages mode sends Anthropic's credential header and model names (the gateway's caller
     // key in x-api-key, as the Anthropic SDK does with ANTHROPIC_API_KEY).
+    // nginx, the reference for a proxy's cost and its scaling with worker processes.
+    const nginx = nginxBinary();
+    const nginxWorkers = nginx === null ? [] : (process.env.BENCH_NGINX ?? '1,2').split(',').filter(Boolean).map(Number);
+    if (nginx === null) console.error('nginx not found (apt-get install nginx-light): no nginx rows');
+    const nginxes: { name: string; url: string; pid: number }[] = [];
+    for (const [index, workers] of nginxWorkers.entries()) {
+      const port = gatewayPort + 100 + index;
+      const child = await startNginx(nginx as string, dir, port, upstreamPort, workers);
+      children.push(child);
+      nginxes.push({ name: `nginx x${workers}`, url: `http://127.0.0.1:${port}`, pid: child.pid as number });
+    }
     const targets = [
       { name: 'direct', url: upstreamUrl, pid: children[0]!.pid!, key: ROOT_KEY, prefix: '' },
       { name: 'bare proxy', url: `http://127.0.0.1:${barePort}`, pid: children[1]!.pid!, key: ROOT_KEY, prefix: '' },
+      ...nginxes.map((n) => ({ ...n, key: ROOT_KEY, prefix: '' })),
       ...gateways.map((g) => ({ ...g, key: keys.alice, prefix: 'local/' })),
     ];
     const rows: Row[] = [];
@@ -345,6 +360,23 @@ function printTable(rows: Row[], duration: number, auditLines: number): void {
     const bs = find('bare proxy', 'sse', c);
     if (gm !== undefined && gs !== undefined)
       lines.push(`| ${c} | ${ratio(gm.rps, gs.rps)} | ${ratio(gm.cpuUsPerReq, gs.cpuUsPerReq)} | ${ratio(bm?.rps, bs?.rps)} |`);
+  }
+  // The gateway against nginx with as many processes: what a proxy written in C costs per request.
+  const nginxRows = [...new Set(rows.map((r) => r.target))].filter((t) => t.startsWith('nginx x'));
+  if (nginxRows.length > 0) {
+    lines.push('', '| mode | conns | processes | gateway/nginx RPS | gateway/nginx CPU per request | nginx CPU us/req |', '|---|---|---|---|---|---|');
+    for (const n of nginxRows) {
+      const processes = n.slice('nginx x'.length);
+      const gatewayName = processes === '1' ? 'gateway' : `gateway x${processes}`;
+      for (const mode of new Set(rows.map((r) => r.mode)))
+        for (const c of new Set(rows.map((r) => r.connections))) {
+          const g = find(gatewayName, mode, c);
+          const x = find(n, mode, c);
+          lines.push(
+            `| ${mode} | ${c} | ${processes} | ${ratio(g?.rps, x?.rps)} | ${ratio(g?.cpuUsPerReq, x?.cpuUsPerReq)} | ${x?.cpuUsPerReq == null ? '-' : x.cpuUsPerReq.toFixed(0)} |`,
+          );
+        }
+    }
   }
   const fleets = [...new Set(rows.map((r) => r.target))].filter((t) => t.startsWith('gateway x'));
   if (fleets.length > 0) {
