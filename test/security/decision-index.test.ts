@@ -100,3 +100,50 @@ describe('when a grant expires', () => {
     expect(idx.decide(0, fqn(0), T)).toMatchObject({ allowed: true, rule: 2 });
   });
 });
+
+describe('when the audit line asks which team a grant came through (via)', () => {
+  // Rule 0 names teams 0 and 2 and, directly, principal 1; rule 1 names no team.
+  function teamIndex(withTeamNames = true) {
+    const payload = {
+      models: [{ fqn: fqn(0), enabled: true }],
+      rules: [
+        { models: [0], source: 'authz.yaml:1:3', teams: [0, 2], named: [1] },
+        { models: [0], source: 'authz.yaml:9:3', teams: [] },
+        { models: [0], source: 'authz.yaml:12:3', teams: [0] },
+      ],
+      access_classes: [[0], [1], [2]],
+      principals: [{ access_class: 0, teams: [2] }, { access_class: 0, teams: [0] }, { access_class: 0 }, { access_class: 1, teams: [0] }],
+      ...(withTeamNames ? { teams: ['ml-platform', 'unused', 'search'] } : {}),
+    } as unknown as BundlePayload;
+    return buildDecisionIndex(payload);
+  }
+
+  it('names the team of the rule the principal is a member of', () => {
+    expect(teamIndex().via(0, 0)).toBe('search');
+  });
+
+  it('names no team for a principal the rule names directly, even if also a member', () => {
+    expect(teamIndex().via(1, 0)).toBeNull();
+  });
+
+  it("names no team for a principal in none of the rule's teams, or with no teams at all", () => {
+    expect(teamIndex().via(2, 0)).toBeNull();
+    expect(teamIndex().via(9, 0)).toBeNull();
+  });
+
+  it('names no team for a rule that names none (an empty list too), or an unknown rule', () => {
+    expect(teamIndex().via(3, 1)).toBeNull();
+    expect(teamIndex().via(0, 7)).toBeNull();
+  });
+
+  it('names the team of a rule that names no user directly', () => {
+    expect(teamIndex().via(3, 2)).toBe('ml-platform');
+    expect(teamIndex().via(0, 2)).toBeNull();
+  });
+
+  it('names no team when the bundle carries no team names', () => {
+    expect(teamIndex().via(3, 0)).toBe('ml-platform');
+    expect(teamIndex(false).via(3, 0)).toBeNull();
+    expect(teamIndex(false).via(0, 0)).toBeNull();
+  });
+});
