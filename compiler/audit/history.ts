@@ -5,6 +5,7 @@ import type { CommitInfo } from '../git/history.ts';
 import type { AccessSnapshot, PrincipalRef } from '../plan/access-snapshot.ts';
 import { diffAccess, type GrantChange, type IdentityChange, type KeyChange } from '../plan/diff-access.ts';
 import { principalText } from '../resolve/principal.ts';
+import { type AttributedCommit, attribute, type PullRequestSource } from './pull-requests.ts';
 
 export interface HistoryStep {
   commit: CommitInfo;
@@ -14,13 +15,18 @@ export interface HistoryStep {
 
 export type PrincipalLookup = { ok: true; principal: PrincipalRef } | { ok: false; code: 'MG_UNKNOWN_USER' | 'MG_UNKNOWN_SERVICE'; message: string };
 
-export type ModelChange = Omit<GrantChange, 'principal'> & { previousExpires?: string };
+export type ModelChange = Omit<GrantChange, 'principal'> & {
+  previousExpires?: string;
+  /** Teams the grant came through (gained or kept); absent when the rules name the principal directly. */
+  teams?: string[];
+};
 
 export type IdentityEvent = Omit<IdentityChange, 'kind' | 'id'>;
 
 export interface CommitEvent {
   type: 'commit';
-  commit: CommitInfo;
+  /** With the pull request that landed it, once attributed (attributeHistory). */
+  commit: AttributedCommit;
   /** The principal's name in this commit. */
   name: string;
   identity: IdentityEvent[];
@@ -99,9 +105,9 @@ export function principalHistory(steps: readonly HistoryStep[], principal: Princ
       identity: diff.identities
         .filter((c) => c.id === id || (c.change === 'repinned' && c.previous === id))
         .map(({ change, name, previous }) => ({ change, name, ...(previous === undefined ? {} : { previous }) })),
-      gained: diff.gained.filter(mine).map(modelChange),
+      gained: diff.gained.filter(mine).map((g) => withTeams(modelChange(g), head, id)),
       lost: diff.lost.filter(mine).map(modelChange),
-      expiryChanged: diff.expiryChanged.filter(mine).map(modelChange),
+      expiryChanged: diff.expiryChanged.filter(mine).map((g) => withTeams(modelChange(g), head, id)),
       keys: diff.keys
         .filter((k) => ownerId(k.change === 'removed' ? base : head, k.principal) === id)
         .map(({ id: keyId, change, expires }) => ({ id: keyId, change, ...(expires === undefined ? {} : { expires }) })),
@@ -120,6 +126,19 @@ export function principalHistory(steps: readonly HistoryStep[], principal: Princ
     base = head;
   });
   return { principal, events, skipped };
+}
+
+/** Every commit event with the pull request that landed its commit, when known. */
+export async function attributeHistory(history: PrincipalHistory, source: PullRequestSource): Promise<PrincipalHistory> {
+  const events: PrincipalHistory['events'] = [];
+  for (const event of history.events) events.push(event.type === 'commit' ? { ...event, commit: await attribute(source, event.commit) } : event);
+  return { ...history, events };
+}
+
+function withTeams(change: ModelChange, snapshot: AccessSnapshot, id: string): ModelChange {
+  const via = snapshot.grants.get(`${id} ${change.model}`)?.via;
+  if (via !== undefined) change.teams = [...via];
+  return change;
 }
 
 function modelChange(g: GrantChange & { previousExpires?: string }): ModelChange {

@@ -5,6 +5,7 @@ import { isGlob } from '../check/model-glob.ts';
 import { didYouMean, withSuggestion } from '../diagnostics/suggest.ts';
 import type { CommitInfo } from '../git/history.ts';
 import type { AccessSnapshot, PrincipalRef } from '../plan/access-snapshot.ts';
+import { type AttributedCommit, attribute, type PullRequestSource } from './pull-requests.ts';
 import { READ_AHEAD, type SnapshotCache } from './revision-snapshots.ts';
 
 export interface ModelMatch {
@@ -19,8 +20,13 @@ export interface AuditGrant {
   principal: PrincipalRef;
   /** file:line:col of every rule granting it at the instant asked about. */
   sources: string[];
+  /** The stable id of every rule granting it, in the order of sources. */
+  ruleIds: string[];
+  /** Teams the grant came through; absent when every rule names the principal directly. */
+  teams?: string[];
   expires?: string;
-  introduced: CommitInfo;
+  /** The commit that introduced it, with the pull request that landed it when known. */
+  introduced: AttributedCommit;
 }
 
 export interface WhoCanAnswer {
@@ -58,7 +64,12 @@ export function matchModels(snapshot: AccessSnapshot, pattern: string): ModelLoo
  * introduced it. Walks back only until every grant has been found absent once, so an answer about
  * recent grants reads recent commits only. Commits whose policies do not compile are passed over.
  */
-export async function whoCan(commits: readonly CommitInfo[], models: readonly ModelMatch[], snapshots: SnapshotCache): Promise<WhoCanAnswer> {
+export async function whoCan(
+  commits: readonly CommitInfo[],
+  models: readonly ModelMatch[],
+  snapshots: SnapshotCache,
+  pullRequests: PullRequestSource,
+): Promise<WhoCanAnswer> {
   const last = commits.length - 1;
   const target = await snapshots.get(commits[last]!);
   const wanted = new Set(models.map((m) => m.fqn));
@@ -87,11 +98,13 @@ export async function whoCan(commits: readonly CommitInfo[], models: readonly Mo
   for (const [key, grant] of target.grants) {
     const commit = introduced.get(key);
     if (commit === undefined) continue;
-    const out: AuditGrant = { model: grant.model, principal: grant.principal, sources: [...grant.sources], introduced: commit };
+    const out: AuditGrant = { model: grant.model, principal: grant.principal, sources: [...grant.sources], ruleIds: [...grant.ruleIds], introduced: commit };
+    if (grant.via !== undefined) out.teams = [...grant.via];
     if (grant.expires !== undefined) out.expires = grant.expires;
     grants.push(out);
   }
   grants.sort((a, b) => cmp(a.model, b.model) || cmp(a.principal.kind, b.principal.kind) || cmp(a.principal.name, b.principal.name));
+  for (const grant of grants) grant.introduced = await attribute(pullRequests, grant.introduced);
   return { grants, skipped };
 }
 

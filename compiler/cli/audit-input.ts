@@ -1,14 +1,17 @@
 // What `audit` commands read: the policy folder's first-parent history up to the revision or date
 // --at names, and the instant expiry is judged at.
 import { looksLikeInstant } from '../../schemas/formats/instant.ts';
+import type { AttributedCommit } from '../audit/pull-requests.ts';
 import { type CommitInfo, commitInfo, policyCommitAt, policyHistory } from '../git/history.ts';
 import { parseInstant } from './args.ts';
 import { type CliError, failure } from './errors.ts';
+import { GITHUB_REPO_OPTION } from './github-repository.ts';
 import { requirePolicyFolder } from './policies.ts';
 
 export const AUDIT_OPTIONS = {
   policies: { type: 'string', default: 'policies' },
   at: { type: 'string' },
+  ...GITHUB_REPO_OPTION,
 } as const;
 
 export interface AuditPoint {
@@ -44,4 +47,17 @@ export function noPolicyCommit(dir: string, point: AuditPoint): CliError {
 /** The one-line form of a commit in text output. */
 export function commitLine(commit: CommitInfo): string {
   return `${commit.id.slice(0, 12)} ${commit.date} ${commit.author} "${commit.subject}"`;
+}
+
+/** "pull request #12, approved by bob, carol" for a commit whose pull request is known, else undefined. */
+export function pullRequestLine(commit: AttributedCommit): string | undefined {
+  const pr = commit.pullRequest;
+  if (pr === undefined) return undefined;
+  const approved =
+    pr.approvers.length > 0
+      ? `approved by ${pr.approvers.join(', ')}`
+      : pr.source === 'github'
+        ? 'no approving review'
+        : 'approvers not asked (no --github-repo)';
+  return `pull request #${pr.number}, ${approved}`;
 }

@@ -2,6 +2,7 @@
 // id), who may use which model at `now`, which keys exist, which accounts and models are declared.
 import { minimatch } from 'minimatch';
 import { isGlob } from '../check/model-glob.ts';
+import type { ResolvedRule } from '../check/rules.ts';
 import type { PolicyModel } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { PolicySet } from '../load/policy-set.ts';
@@ -19,6 +20,10 @@ export interface Grant {
   model: string;
   /** file:line:col of every rule granting it. */
   sources: string[];
+  /** The stable id of every rule granting it, in the order of sources. */
+  ruleIds: string[];
+  /** Teams the grant came through (a rule naming a team the user is in), sorted; absent when none did. */
+  via?: string[];
   /** The latest expiry among the granting rules; absent when one of them never expires. */
   expires?: string;
 }
@@ -106,10 +111,12 @@ export function accessSnapshot(
   const now = options.now.getTime();
   for (const rule of model.rules) {
     if (rule.expires !== undefined && Date.parse(rule.expires) <= now) continue;
+    const via = teamsOfRule(rule, model.directory.teams);
     const principals = [...rule.users.map((u) => byName.get(principalKey('user', u))), ...rule.services.map((s) => byName.get(principalKey('service', s)))];
     for (const principal of principals) {
       if (principal === undefined) continue;
-      for (const fqn of rule.models) addGrant(snapshot.grants, principal, fqn, rule.source, rule.expires);
+      const teams = principal.kind === 'user' ? via.get(principal.name) : undefined;
+      for (const fqn of rule.models) addGrant(snapshot.grants, principal, fqn, rule, teams);
     }
   }
 
@@ -123,16 +130,35 @@ export function accessSnapshot(
   return snapshot;
 }
 
-function addGrant(grants: Map<string, Grant>, principal: PrincipalRef, model: string, source: string, expires: string | undefined): void {
+/** For each user a rule reaches only through its teams (it does not name them), those teams. */
+function teamsOfRule(rule: ResolvedRule, teams: ReadonlyMap<string, readonly string[]>): Map<string, string[]> {
+  const via = new Map<string, string[]>();
+  const named = new Set(rule.namedUsers);
+  for (const team of rule.teams) {
+    for (const member of teams.get(team) ?? []) {
+      if (named.has(member)) continue;
+      const list = via.get(member);
+      if (list === undefined) via.set(member, [team]);
+      else if (!list.includes(team)) list.push(team);
+    }
+  }
+  return via;
+}
+
+function addGrant(grants: Map<string, Grant>, principal: PrincipalRef, model: string, rule: ResolvedRule, teams: readonly string[] | undefined): void {
   const key = grantKey(principal.id, model);
+  const { source, expires } = rule;
   const existing = grants.get(key);
   if (existing === undefined) {
-    const grant: Grant = { principal, model, sources: [source] };
+    const grant: Grant = { principal, model, sources: [source], ruleIds: [rule.id] };
+    if (teams !== undefined) grant.via = [...teams].sort();
     if (expires !== undefined) grant.expires = expires;
     grants.set(key, grant);
     return;
   }
   existing.sources.push(source);
+  existing.ruleIds.push(rule.id);
+  if (teams !== undefined) existing.via = [...new Set([...(existing.via ?? []), ...teams])].sort();
   if (expires === undefined) delete existing.expires;
   else if (existing.expires !== undefined && Date.parse(expires) > Date.parse(existing.expires)) existing.expires = expires;
 }

@@ -1,11 +1,13 @@
-import { findPrincipal, type IdentityEvent, type ModelChange, type PrincipalHistory, principalHistory } from '../../audit/history.ts';
+import { attributeHistory, findPrincipal, type IdentityEvent, type ModelChange, type PrincipalHistory, principalHistory } from '../../audit/history.ts';
+import { pullRequestSource } from '../../audit/pull-requests.ts';
 import { snapshotCache } from '../../audit/revision-snapshots.ts';
 import type { CommitInfo } from '../../git/history.ts';
 import { parsePrincipal } from '../../resolve/principal.ts';
 import { parse } from '../args.ts';
-import { AUDIT_OPTIONS, auditPoint, commitLine, noPolicyCommit } from '../audit-input.ts';
+import { AUDIT_OPTIONS, auditPoint, commitLine, noPolicyCommit, pullRequestLine } from '../audit-input.ts';
 import type { Command } from '../command.ts';
 import { failure, UsageError } from '../errors.ts';
+import { gitHubRepository } from '../github-repository.ts';
 import { printResult } from '../output.ts';
 
 export const auditHistoryCommand: Command = {
@@ -24,7 +26,11 @@ continues across renames.
   --at REV|DATE  end the timeline at that commit (lapses up to its commit date) or date
                  (default: HEAD, lapses up to now)
   --policies DIR the policy folder (default: policies)
+  --github-repo OWNER/REPO
+                 also ask GitHub which pull request landed each commit and who approved it
+                 (needs GITHUB_TOKEN); without it, pull requests come from merge commit messages
 
+Models gained name the team they came through; each commit, the pull request that landed it.
 Commits whose policies do not compile are left out (no gateway ran them) and listed at the end.
 
 Exit codes: 0 answered, 1 a principal no policy commit knows, 2 usage or environment error
@@ -44,7 +50,9 @@ Exit codes: 0 answered, 1 a principal no policy commit knows, 2 usage or environ
     const lookup = findPrincipal(steps, kind, name);
     if (!lookup.ok) throw failure(lookup.code, lookup.message, { show: 'code-in-json' });
 
-    const history = principalHistory(steps, lookup.principal, point.at);
+    const pullRequests = pullRequestSource(gitHubRepository(values['github-repo'], process.env));
+    const history = await attributeHistory(principalHistory(steps, lookup.principal, point.at), pullRequests);
+    for (const warning of pullRequests.warnings) process.stderr.write(`warning: ${warning}\n`);
     const until = point.commits[point.commits.length - 1]!;
     printResult(
       json,
@@ -74,8 +82,13 @@ function renderText(history: PrincipalHistory, commits: number, until: CommitInf
       continue;
     }
     lines.push(commitLine(event.commit));
+    const pr = pullRequestLine(event.commit);
+    if (pr !== undefined) lines.push(`  ${pr}`);
     for (const change of event.identity) lines.push(`  ${identityLine(change, kind)}`);
-    for (const g of event.gained) lines.push(`  + ${g.model}  ${g.sources.join(', ')}${expiry(g, event.commit)}`);
+    for (const g of event.gained) {
+      lines.push(`  + ${g.model}  ${g.sources.join(', ')}${expiry(g, event.commit)}`);
+      if (g.teams !== undefined) lines.push(`    through team ${g.teams.join(', ')}`);
+    }
     for (const g of event.expiryChanged)
       lines.push(
         `  ! ${g.model}  ${g.sources.join(', ')}${expiry(g, event.commit)}, was ${g.previousExpires === undefined ? 'no expiry' : `until ${g.previousExpires}`}`,

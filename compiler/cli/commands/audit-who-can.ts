@@ -1,10 +1,12 @@
+import { pullRequestSource } from '../../audit/pull-requests.ts';
 import { snapshotCache } from '../../audit/revision-snapshots.ts';
 import { type ModelMatch, matchModels, type WhoCanAnswer, whoCan } from '../../audit/who-can.ts';
 import type { CommitInfo } from '../../git/history.ts';
 import { parse } from '../args.ts';
-import { AUDIT_OPTIONS, auditPoint, commitLine, noPolicyCommit } from '../audit-input.ts';
+import { AUDIT_OPTIONS, auditPoint, commitLine, noPolicyCommit, pullRequestLine } from '../audit-input.ts';
 import type { Command } from '../command.ts';
 import { failure, policyErrors, UsageError } from '../errors.ts';
+import { gitHubRepository } from '../github-repository.ts';
 import { printResult } from '../output.ts';
 
 export const auditWhoCanCommand: Command = {
@@ -23,7 +25,12 @@ MODEL is account/model or a glob such as "azure-prod/*".
                  changed the policy folder at or before DATE, with expiry judged at DATE
                  (default: HEAD, judged now)
   --policies DIR the policy folder (default: policies)
+  --github-repo OWNER/REPO
+                 also ask GitHub which pull request landed each commit and who approved it
+                 (reviews in state APPROVED); needs GITHUB_TOKEN, GITHUB_API_URL selects the host.
+                 Without it, the pull request number comes from merge commit messages only
 
+Each grant names the team it came through, and the pull request that landed its commit.
 Commits whose policies do not compile are passed over (no gateway ran them). With a GitHub
 directory each revision is resolved from its own identities.lock.yaml, without calling GitHub.
 
@@ -46,7 +53,9 @@ environment error (not a git repository, unknown revision).`,
     const lookup = matchModels(target, pattern);
     if (!lookup.ok) throw failure(lookup.code, `${lookup.message} at ${policyCommit.id.slice(0, 12)}`, { show: 'code-in-json' });
 
-    const answer = await whoCan(point.commits, lookup.models, cache);
+    const pullRequests = pullRequestSource(gitHubRepository(values['github-repo'], process.env));
+    const answer = await whoCan(point.commits, lookup.models, cache, pullRequests);
+    for (const warning of pullRequests.warnings) process.stderr.write(`warning: ${warning}\n`);
     printResult(
       json,
       { ok: true, model: pattern, at: point.at.toISOString(), policyCommit, models: lookup.models, grants: answer.grants, skipped: answer.skipped },
@@ -66,6 +75,9 @@ function renderText(pattern: string, at: Date, policyCommit: CommitInfo, models:
       const until = grant.expires === undefined ? '' : `, until ${grant.expires}`;
       lines.push(`  ${grant.principal.kind} ${grant.principal.name} (${grant.principal.id})  ${grant.sources.join(', ')}${until}`);
       lines.push(`    granted in ${commitLine(grant.introduced)}`);
+      if (grant.teams !== undefined) lines.push(`    through team ${grant.teams.join(', ')}`);
+      const pr = pullRequestLine(grant.introduced);
+      if (pr !== undefined) lines.push(`    ${pr}`);
     }
   }
   if (answer.skipped.length > 0)
