@@ -401,3 +401,233 @@ export interface AuditLine {
   revision?: string;
   msg: 'request';
 }
+
+/**
+ * The data of an access review (`modelgate report access`), written as access-report.json beside the HTML page and the CSV files. Lists refer to each other by index (principals, models, rules, teams, commits) so that a review of 100,000 people stays small. docs/access-review.md describes each field.
+ */
+export interface AccessReport {
+  format: 'modelgate.access-report.v1';
+  /**
+   * The instant the review is about: grants and keys are judged at it.
+   */
+  at: string;
+  /**
+   * The previous review's date (--since): changes and unused grants are counted from it.
+   */
+  since?: string;
+  /**
+   * Index in commits of the policy commit in force at `at`.
+   */
+  policy_commit: number;
+  /**
+   * Index in commits of the policy commit in force at `since`.
+   */
+  since_commit?: number;
+  /**
+   * What the audit logs given with --audit-log held.
+   */
+  audit_logs?: {
+    files: number;
+    lines: number;
+    /**
+     * Audit lines at or before `at` (and at or after `since`).
+     */
+    requests: number;
+    first?: string;
+    last?: string;
+  };
+  summary: ReportSummary;
+  commits: ReportCommit[];
+  teams: ReportTeam[];
+  models: ReportModel[];
+  rules: ReportRule[];
+  principals: ReportPrincipal[];
+  /**
+   * One row per principal, rule, team and start: the models that rule gives that principal, held continuously since the same commit.
+   */
+  grants: ReportGrant[];
+  keys: ReportKey[];
+  identity_changes: ReportIdentityChange[];
+  /**
+   * Grants gained and lost between `since` and `at` (only with --since).
+   */
+  changes?: {
+    gained: ReportGrantChange[];
+    lost: ReportGrantChange[];
+  };
+  /**
+   * Grants held at `at` that no allowed request used in the window (only with --audit-log): candidates for removal.
+   */
+  unused?: ReportUnusedGrant[];
+  warnings: string[];
+}
+export interface ReportSummary {
+  /**
+   * Users and services with at least one grant.
+   */
+  principals: number;
+  users: number;
+  services: number;
+  /**
+   * Declared models (enabled or not).
+   */
+  models: number;
+  /**
+   * Distinct (principal, model) pairs.
+   */
+  grants: number;
+  /**
+   * Rules with a glob over every model of an account.
+   */
+  broad_rules: number;
+  /**
+   * Grants that come from a broad rule.
+   */
+  broad_grants: number;
+  grants_expiring_30d: number;
+  keys: number;
+  /**
+   * Neither revoked nor expired.
+   */
+  keys_active: number;
+  keys_expiring_30d: number;
+  /**
+   * Not revoked and never expiring.
+   */
+  keys_without_expiry: number;
+  identity_changes: number;
+  gained?: number;
+  lost?: number;
+  unused_grants?: number;
+}
+export interface ReportCommit {
+  id: string;
+  author: string;
+  /**
+   * Committer date: when it landed.
+   */
+  date: string;
+  subject: string;
+  pull_request?: {
+    number: number;
+    /**
+     * Logins whose latest review is APPROVED (GitHub only).
+     */
+    approvers: string[];
+    source: 'merge-commit' | 'github';
+  };
+}
+export interface ReportTeam {
+  name: string;
+  members: number;
+}
+export interface ReportModel {
+  fqn: string;
+  account: string;
+  enabled: boolean;
+  /**
+   * How many principals may use it at `at`.
+   */
+  principals: number;
+}
+export interface ReportRule {
+  /**
+   * Stable id: the rule's id, else r- and a hash of its content.
+   */
+  id: string;
+  /**
+   * file:line:col in the policy folder at the policy commit.
+   */
+  source: string;
+  description?: string;
+  expires?: string;
+  /**
+   * Indices in models of the enabled models it grants.
+   */
+  models: number[];
+  /**
+   * Indices in teams of the teams it names.
+   */
+  teams: number[];
+  /**
+   * Accounts a glob of the rule covers whole.
+   */
+  broad?: string[];
+}
+export interface ReportPrincipal {
+  kind: 'user' | 'service';
+  name: string;
+  /**
+   * Stable identity.
+   */
+  id: string;
+  teams: number[];
+  /**
+   * How many models it may use at `at`.
+   */
+  models: number;
+}
+export interface ReportGrant {
+  principal: number;
+  rule: number;
+  /**
+   * Index in teams of the team it came through; absent when the rule names the principal.
+   */
+  via?: number;
+  /**
+   * Index in commits of the first commit of the continuous run in which these grants held.
+   */
+  since: number;
+  /**
+   * Indices in models of the models of this row; absent when it is every model of the rule.
+   */
+  models?: number[];
+}
+export interface ReportKey {
+  id: string;
+  /**
+   * Owner: a username or service:NAME.
+   */
+  principal: string;
+  created: string;
+  expires?: string;
+  revoked: boolean;
+  status: 'active' | 'expired' | 'revoked' | 'no-expiry';
+  /**
+   * The latest audit line that authenticated with it (only with --audit-log).
+   */
+  last_used?: string;
+}
+export interface ReportIdentityChange {
+  kind: 'user' | 'service';
+  /**
+   * renamed: the same id under a new name; repinned: the same name now pinned to another id (a recycled login).
+   */
+  change: 'renamed' | 'repinned';
+  name: string;
+  /**
+   * renamed: the old name; repinned: the old id.
+   */
+  previous: string;
+  id?: string;
+  commit: number;
+}
+export interface ReportGrantChange {
+  kind: 'user' | 'service';
+  name: string;
+  id: string;
+  model: string;
+  /**
+   * The commit that made the change.
+   */
+  commit?: number;
+  /**
+   * Lost with no commit: the grant's expiry passed.
+   */
+  lapsed?: string;
+}
+export interface ReportUnusedGrant {
+  principal: number;
+  model: number;
+  rules: number[];
+}

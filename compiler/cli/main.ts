@@ -16,6 +16,7 @@ import { keysRevokeCommand } from './commands/keys-revoke.ts';
 import { loginCommand, tokenCommand } from './commands/login.ts';
 import { planCommand } from './commands/plan.ts';
 import { publishCommand } from './commands/publish.ts';
+import { reportAccessCommand } from './commands/report-access.ts';
 import { resignCommand } from './commands/resign.ts';
 import { secretsCheckCommand } from './commands/secrets-check.ts';
 import { usageCommand } from './commands/usage.ts';
@@ -44,6 +45,7 @@ function commandsWith(services: CliServices): Command[] {
     planCommand,
     auditWhoCanCommand,
     auditHistoryCommand,
+    reportAccessCommand,
     usageCommand,
     keysCreateCommand,
     keysListCommand,

@@ -34,7 +34,8 @@ export function renderTable(report: UsageReport): string {
 // lone "-" (no such field) is left as it is.
 const FORMULA_START = /^[=+\-@\t\r]/;
 
-function csvCell(text: string): string {
+/** One CSV cell: quoted when needed, and never a formula a spreadsheet would run. */
+export function csvCell(text: string): string {
   const safe = FORMULA_START.test(text) && text !== '-' ? `'${text}` : text;
   return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
