@@ -74,7 +74,9 @@ export function commitAccess(commit: CommitModel, at: Date, numbering: ModelNumb
   const byId = new Map(principals.map((p, i) => [p.id, i]));
   const userIndex = new Map<string, number>();
   const serviceIndex = new Map<string, number>();
-  principals.forEach((p, i) => (p.kind === 'user' ? userIndex : serviceIndex).set(p.name, i));
+  principals.forEach((p, i) => {
+    (p.kind === 'user' ? userIndex : serviceIndex).set(p.name, i);
+  });
 
   const reach: RuleReach[][] = principals.map(() => []);
   rules.forEach((rule, r) => {
