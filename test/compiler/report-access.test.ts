@@ -18,7 +18,7 @@ const GOLDEN = join(import.meta.dirname, 'report-golden', 'access-report.json');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
 const TOKEN = 'ghs_review_token_0123456789';
 /** A rule description an attacker could commit: it must stay text in every output. */
-export const HOSTILE = `dev deployments <img src=x onerror="window.__xss=1"></script><script>window.__xss=2</script>`;
+const HOSTILE = `dev deployments <img src=x onerror="window.__xss=1"></script><script>window.__xss=2</script>`;
 
 const key = (id: string, principal: string, extra = '') =>
   `id: ${id}\nprincipal: ${principal}\nsha256: ${'cd'.repeat(32)}\ncreated: 2026-11-01T00:00:00Z\n${extra}`;
