@@ -59,6 +59,8 @@ jobs:
 `,
     '.github/workflows/policy-publish.yml': `# Merges to main: compile, sign, verify and publish the bundle as a GitHub release asset; daily
 # too (bundles expire), and by hand. Needs the secret MODELGATE_SIGNING_KEY (see README.md).
+# Daily and by hand it also builds the access review (modelgate report access) as the workflow
+# artifact access-review; run it by hand with review_at for a review as of a given date.
 name: policy publish
 on:
   push:
@@ -67,12 +69,25 @@ on:
   schedule:
     - cron: "17 3 * * *"
   workflow_dispatch:
+    inputs:
+      review_at:
+        description: "access review as of this date (YYYY-MM-DD or RFC 3339; default: now)"
+        type: string
+        required: false
+      review_since:
+        description: "the previous review's date, for the changes since then (optional)"
+        type: string
+        required: false
 permissions: {}
 jobs:
   publish:
     permissions:
       contents: write # the release that holds bundle.json
+      pull-requests: read # the access review: pull requests and their approvals
     uses: ${uses('policy-publish.yml')}
+    with:
+      review_at: \${{ inputs.review_at || '' }}
+      review_since: \${{ inputs.review_since || '' }}
     secrets: inherit
 `,
     'README.md': `# ${o.name}

@@ -70,6 +70,19 @@ describe('when modelgate init runs in an empty git repository', () => {
     }
   });
 
+  it('passes a review date asked for by hand on to the access review of the publish workflow', async () => {
+    const text = await readFile(join(repo, '.github', 'workflows', 'policy-publish.yml'), 'utf8');
+    const wf = parseYaml(text) as { on: { workflow_dispatch: { inputs: Record<string, unknown> } }; jobs: { publish: { with: Record<string, string> } } };
+    expect(Object.keys(wf.on.workflow_dispatch.inputs)).toEqual(['review_at', 'review_since']);
+    expect(wf.jobs.publish.with).toEqual({ review_at: "${{ inputs.review_at || '' }}", review_since: "${{ inputs.review_since || '' }}" });
+    // The reusable workflow declares the same inputs.
+    const called = parseYaml(await readFile(join(ROOT, '.github', 'workflows', 'policy-publish.yml'), 'utf8')) as {
+      on: { workflow_call: { inputs: Record<string, unknown> } };
+    };
+    expect(called.on.workflow_call.inputs).toHaveProperty('review_at');
+    expect(called.on.workflow_call.inputs).toHaveProperty('review_since');
+  });
+
   it('carries the same problem matcher as modelgate, so diagnostics become annotations', async () => {
     expect(JSON.parse(await readFile(join(repo, '.github', 'modelgate-problem-matcher.json'), 'utf8'))).toEqual(
       JSON.parse(await readFile(join(ROOT, '.github', 'modelgate-problem-matcher.json'), 'utf8')),

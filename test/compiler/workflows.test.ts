@@ -194,6 +194,7 @@ const PUBLISH: Record<string, Rule> = {
   'grants write access only to release contents, and to the lock pull request': (wf) => {
     const writes = writePermissions(wf).sort();
     const want = ['lock-update: contents', 'lock-update: pull-requests', 'publish: contents'];
+    // access-review reads only (contents, pull-requests: read).
     return JSON.stringify(writes) === JSON.stringify(want) ? undefined : `write permissions: [${writes.join(', ')}]`;
   },
   'when only the lock is out of date, re-signs the last published bundle, verifies and publishes it': (wf) => {
@@ -209,6 +210,25 @@ const PUBLISH: Record<string, Rule> = {
       return 'no resign of the last published bundle into bundle.json';
     if (!/echo "mode=resigned" >> "\$GITHUB_OUTPUT"/.test(run)) return 'the re-sign is not reported as an output';
     return wf.yaml.jobs.publish?.outputs?.mode === '${{ steps.compile.outputs.mode }}' ? undefined : 'the publish job does not output mode';
+  },
+  'builds the access review on the schedule and by hand (review_at), and keeps it as an artifact': (wf) => {
+    const job = wf.yaml.jobs['access-review'];
+    if (job === undefined) return 'no access-review job';
+    if (job.if !== "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'") return `access-review runs if ${JSON.stringify(job.if)}`;
+    const on = (wf.yaml as { on?: { workflow_dispatch?: { inputs?: Record<string, unknown> } } }).on;
+    if (on?.workflow_dispatch?.inputs?.review_at === undefined) return 'workflow_dispatch has no review_at input';
+    const steps = job.steps ?? [];
+    const build = steps.find((s) => /npx modelgate report access "\$@"/.test(s.run ?? ''));
+    if (build === undefined) return 'no step runs modelgate report access';
+    if (build.env?.REVIEW_AT !== '${{ inputs.review_at }}') return 'review_at does not reach the report through env';
+    if (!/--at "\$at" --out access-review\/access-review\.html --github-repo "\$GITHUB_REPOSITORY"/.test(build.run!))
+      return 'the report is not built into access-review/';
+    if (!steps.some((s) => s.uses?.startsWith('actions/checkout@') && s.with?.['fetch-depth'] === 0))
+      return 'the review needs the full history (fetch-depth: 0)';
+    const upload = steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'));
+    return upload?.with?.path === 'access-review/' && upload.with.name === 'access-review'
+      ? undefined
+      : 'the review is not uploaded as the access-review artifact';
   },
   'opens or updates a pull request with the new lock after a re-sign': (wf) => {
     const job = wf.yaml.jobs['lock-update'];
@@ -302,6 +322,22 @@ describe('when a workflow is broken', () => {
     const filtered = await mutated('policy-check.yml', '  pull_request:\n', '  pull_request:\n    paths: ["policies/**"]\n');
     expect(filtered.errors).toEqual([]);
     expect(PULL_REQUEST['runs on every pull request, without a path filter']!(filtered)).toBe('pull_request has a path filter');
+  });
+
+  it('an access review that is not kept, or built without the full history, is reported', async () => {
+    const rule = PUBLISH['builds the access review on the schedule and by hand (review_at), and keeps it as an artifact']!;
+    expect(rule(await mutated('policy-publish.yml', 'path: access-review/', 'path: elsewhere/'))).toBe(
+      'the review is not uploaded as the access-review artifact',
+    );
+    expect(
+      rule(
+        await mutated(
+          'policy-publish.yml',
+          '          fetch-depth: 0\n      - uses: actions/setup-node@v4\n        with:\n          node-version: ${{ inputs.node-version',
+          '          fetch-depth: 1\n      - uses: actions/setup-node@v4\n        with:\n          node-version: ${{ inputs.node-version',
+        ),
+      ),
+    ).toBe('the review needs the full history (fetch-depth: 0)');
   });
 
   it('publishes that may cancel each other, or a job with write access it does not need, are reported', async () => {
