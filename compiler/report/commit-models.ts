@@ -17,6 +17,7 @@ export interface CommitModels {
 /** Models of `commits` (oldest first) of the policy folder `dir`. */
 export function commitModels(dir: string, commits: readonly CommitInfo[]): CommitModels {
   const memo = new Map<number, Promise<CommitModel>>();
+  const forgotten = new Set<number>();
   let location: Promise<PolicyFolderLocation> | undefined;
   const start = (index: number): Promise<CommitModel> => {
     let pending = memo.get(index);
@@ -31,14 +32,15 @@ export function commitModels(dir: string, commits: readonly CommitInfo[]): Commi
   return {
     get(index) {
       // Read ahead in both directions: the review walks back from the tip and forward from --since.
+      // A forgotten commit is behind the reader for good: it is not read ahead again.
       for (let k = 1; k < READ_AHEAD; k++) {
-        if (index - k >= 0 && !memo.has(index - k)) void start(index - k);
-        if (index + k < commits.length && !memo.has(index + k)) void start(index + k);
+        for (const near of [index - k, index + k]) if (near >= 0 && near < commits.length && !memo.has(near) && !forgotten.has(near)) void start(near);
       }
       return start(index);
     },
     forget(index) {
       memo.delete(index);
+      forgotten.add(index);
     },
   };
 }

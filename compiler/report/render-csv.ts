@@ -3,9 +3,9 @@
 import type { AccessReport, ReportCommit } from '../../schemas/types.generated.ts';
 import { csvCell } from '../usage/render.ts';
 
-/** File suffix -> CSV bytes (grants, keys; changes with --since; unused with --audit-log). */
-export function renderCsvFiles(report: AccessReport): Map<string, Buffer> {
-  const files = new Map<string, Buffer>();
+/** File suffix -> CSV bytes in chunks (grants, keys; changes with --since; unused with --audit-log). */
+export function renderCsvFiles(report: AccessReport): Map<string, Iterable<Buffer>> {
+  const files = new Map<string, Iterable<Buffer>>();
   const commit = (i: number | undefined): ReportCommit | undefined => (i === undefined ? undefined : report.commits[i]);
   const commitCells = (c: ReportCommit | undefined): string[] =>
     c === undefined
@@ -32,7 +32,7 @@ export function renderCsvFiles(report: AccessReport): Map<string, Buffer> {
         'pull_request',
         'approvers',
       ],
-      report.grants.map((g) => {
+      mapLazily(report.grants, (g) => {
         const p = report.principals[g.principal]!;
         const r = report.rules[g.rule]!;
         const models = (g.models ?? r.models).map((m) => report.models[m]!.fqn).join(' ');
@@ -78,17 +78,20 @@ export function renderCsvFiles(report: AccessReport): Map<string, Buffer> {
   return files;
 }
 
-// Built in chunks of lines: the grants of a large organization do not fit one string.
-function table(header: readonly string[], rows: Iterable<readonly string[]>): Buffer {
-  const chunks: Buffer[] = [];
+function* mapLazily<T>(items: readonly T[], row: (item: T) => readonly string[]): Generator<readonly string[]> {
+  for (const item of items) yield row(item);
+}
+
+// Produced in chunks of lines as the file is written: the grants of a large organization take
+// hundreds of MB as CSV, more than is worth holding at once.
+function* table(header: readonly string[], rows: Iterable<readonly string[]>): Generator<Buffer> {
   let lines: string[] = [header.join(',')];
   for (const row of rows) {
     lines.push(row.map(csvCell).join(','));
     if (lines.length >= 10_000) {
-      chunks.push(Buffer.from(lines.join('\r\n') + '\r\n'));
+      yield Buffer.from(lines.join('\r\n') + '\r\n');
       lines = [];
     }
   }
-  chunks.push(Buffer.from(lines.length === 0 ? '' : lines.join('\r\n') + '\r\n'));
-  return Buffer.concat(chunks);
+  if (lines.length > 0) yield Buffer.from(lines.join('\r\n') + '\r\n');
 }

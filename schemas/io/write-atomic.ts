@@ -12,13 +12,22 @@ export interface WriteAtomicOptions {
   exclusive?: boolean;
 }
 
-/** Writes `bytes` to `path` whole (temp file, fsync, rename, fsync of the folder), created with `mode`. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array | string, mode: number, options: WriteAtomicOptions = {}): Promise<void> {
+/**
+ * Writes `bytes` to `path` whole (temp file, fsync, rename, fsync of the folder), created with `mode`.
+ * `bytes` may come in chunks (an iterable), for files too large to hold as one string.
+ */
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array | string | Iterable<Uint8Array>,
+  mode: number,
+  options: WriteAtomicOptions = {},
+): Promise<void> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temp, 'wx', mode);
     try {
-      await handle.writeFile(bytes);
+      if (typeof bytes === 'string' || bytes instanceof Uint8Array) await handle.writeFile(bytes);
+      else for (const chunk of bytes) await handle.write(chunk);
       await handle.sync();
     } finally {
       await handle.close();

@@ -220,7 +220,10 @@ describe('modelgate report access', () => {
       'openai-main/gpt-4o-mini r-c8fefdcb900d since example policies',
     ]);
     // The renamed user keeps the start of her grants: a rename is not a grant.
-    expect(rowsOf('dana')).toEqual(['mock/gpt-4o-mini mock/text-embedding-3-small mock-for-everyone since example policies']);
+    expect(rowsOf('dana')).toEqual([
+      'openai-main/text-embedding-ada-002 truefoundry-self-hosted/llama-2-7b-chat-hf-10707 r-b90f8c3f074b since example policies',
+      'mock/gpt-4o-mini mock/text-embedding-3-small mock-for-everyone since example policies',
+    ]);
   });
 
   it('counts broad grants, expiring grants and keys, and lists the identity change', () => {

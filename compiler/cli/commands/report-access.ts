@@ -101,12 +101,12 @@ Exit codes: 0 written, 1 the policies at DATE do not compile or no policy commit
     await mkdir(dirname(out), { recursive: true });
     const stem = out.replace(/\.html?$/i, '');
     const written: string[] = [];
-    const write = async (path: string, bytes: string | Buffer) => {
+    const write = async (path: string, bytes: string | Iterable<Buffer>) => {
       await writeFileAtomic(path, bytes, 0o644);
       written.push(path);
     };
     await write(out, renderHtml(report));
-    await write(`${stem}.json`, JSON.stringify(report, null, 1) + '\n');
+    await write(`${stem}.json`, JSON.stringify(report) + '\n');
     for (const [name, bytes] of renderCsvFiles(report)) await write(`${stem}-${name}.csv`, bytes);
     for (const warning of report.warnings) process.stderr.write(`warning: ${warning}\n`);
 
