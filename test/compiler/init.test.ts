@@ -74,6 +74,7 @@ describe('when modelgate init runs in an empty git repository', () => {
     const text = await readFile(join(repo, '.github', 'workflows', 'policy-publish.yml'), 'utf8');
     const wf = parseYaml(text) as { on: { workflow_dispatch: { inputs: Record<string, unknown> } }; jobs: { publish: { with: Record<string, string> } } };
     expect(Object.keys(wf.on.workflow_dispatch.inputs)).toEqual(['review_at', 'review_since']);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: GitHub Actions expressions are plain strings here
     expect(wf.jobs.publish.with).toEqual({ review_at: "${{ inputs.review_at || '' }}", review_since: "${{ inputs.review_since || '' }}" });
     // The reusable workflow declares the same inputs.
     const called = parseYaml(await readFile(join(ROOT, '.github', 'workflows', 'policy-publish.yml'), 'utf8')) as {
