@@ -314,6 +314,22 @@ describe('audit who-can and history with the same attribution', () => {
     });
   });
 
+  it('falls back to merge messages with a warning when GitHub does not answer, and needs a token to ask', async () => {
+    github.up = false;
+    try {
+      const result = await runCli(['audit', 'history', 'carol', '--at', '2026-11-02', '--github-repo', 'acme/policies'], { cwd: repo.root, env: env() });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe('warning: pull requests from GitHub acme/policies: HTTP 503; merge commit messages only\n');
+      expect(result.stdout).toContain('  pull request #7, approvers not asked (no --github-repo)');
+      expect(result.stdout + result.stderr).not.toContain(TOKEN);
+    } finally {
+      github.up = true;
+    }
+    const tokenless = await runCli(['audit', 'who-can', 'mock/*', '--github-repo', 'acme/policies'], { cwd: repo.root, env: { GITHUB_TOKEN: '' } });
+    expect(tokenless.code).toBe(2);
+    expect(tokenless.stderr).toContain('--github-repo needs GITHUB_TOKEN');
+  });
+
   it('shows the pull request of each commit in a timeline, from the merge message without GitHub', async () => {
     const result = await runCli(['audit', 'history', 'carol', '--at', '2026-11-02'], { cwd: repo.root });
     expect(result.stderr).toBe('');
