@@ -58,6 +58,6 @@ export function pullRequestLine(commit: AttributedCommit): string | undefined {
       ? `approved by ${pr.approvers.join(', ')}`
       : pr.source === 'github'
         ? 'no approving review'
-        : 'approvers not asked (no --github-repo)';
+        : 'approvers unknown (from the merge commit message)';
   return `pull request #${pr.number}, ${approved}`;
 }

@@ -320,7 +320,7 @@ describe('audit who-can and history with the same attribution', () => {
       const result = await runCli(['audit', 'history', 'carol', '--at', '2026-11-02', '--github-repo', 'acme/policies'], { cwd: repo.root, env: env() });
       expect(result.code).toBe(0);
       expect(result.stderr).toBe('warning: pull requests from GitHub acme/policies: HTTP 503; merge commit messages only\n');
-      expect(result.stdout).toContain('  pull request #7, approvers not asked (no --github-repo)');
+      expect(result.stdout).toContain('  pull request #7, approvers unknown (from the merge commit message)');
       expect(result.stdout + result.stderr).not.toContain(TOKEN);
     } finally {
       github.up = true;
@@ -336,7 +336,7 @@ describe('audit who-can and history with the same attribution', () => {
     expect(result.stdout).toContain(
       [
         `${c.merge7.slice(0, 12)} 2026-11-01T00:00:02.000Z Policy Author "Merge pull request #7 from acme/carol-dev"`,
-        '  pull request #7, approvers not asked (no --github-repo)',
+        '  pull request #7, approvers unknown (from the merge commit message)',
         '  + azure-dev/gpt-4o  authz/azure.yaml:2:5',
       ].join('\n'),
     );
