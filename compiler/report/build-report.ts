@@ -4,6 +4,7 @@
 // through the arguments.
 import type { AccessReport, ReportCommit, ReportGrant, ReportRule } from '../../schemas/types.generated.ts';
 import { attribute, type PullRequestSource } from '../audit/pull-requests.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { CommitInfo } from '../git/history.ts';
 import type { AuditUsage } from './audit-usage.ts';
 import { commitAccess, hasBit, ModelNumbering } from './commit-access.ts';
@@ -23,8 +24,9 @@ export interface ReportInput {
   pullRequests: PullRequestSource;
 }
 
+/** The policies in force at the review date do not compile: no gateway ran them, there is nothing to review. */
 export class ReportPolicyError extends Error {
-  constructor(readonly diagnostics: import('../diagnostics/diagnostic.ts').Diagnostic[]) {
+  constructor(readonly diagnostics: Diagnostic[]) {
     super('the policies at the review date do not compile');
   }
 }

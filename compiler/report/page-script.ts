@@ -43,12 +43,11 @@ export const PAGE_SCRIPT = String.raw`
     var slash = fqn.indexOf('/');
     return has(fqn, filters.model) && has(slash < 0 ? fqn : fqn.slice(0, slash), filters.account);
   }
+  var owners = new Map();
+  principals.forEach(function (p) { owners.set((p.kind === 'service' ? 'service:' : '') + p.name, p); });
   function ownerMatches(text) {
-    var name = text.indexOf('service:') === 0 ? text.slice(8) : text;
-    for (var i = 0; i < principals.length; i++) {
-      var p = principals[i];
-      if (p.name === name && (p.kind === 'service') === (text.indexOf('service:') === 0)) return principalMatches(p);
-    }
+    var p = owners.get(text);
+    if (p) return principalMatches(p);
     return has(text, filters.principal) && filters.team === '';
   }
 
