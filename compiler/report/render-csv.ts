@@ -11,35 +11,8 @@ export function renderCsvFiles(report: AccessReport): Map<string, Iterable<Buffe
     c === undefined
       ? ['', '', '', '', '']
       : [c.id, c.date, c.subject, c.pull_request === undefined ? '' : String(c.pull_request.number), c.pull_request?.approvers.join(' ') ?? ''];
-  const teamName = (i: number | undefined) => (i === undefined ? '' : report.teams[i]!.name);
 
-  files.set(
-    'grants',
-    table(
-      [
-        'kind',
-        'principal',
-        'principal_id',
-        'team',
-        'models',
-        'rule_id',
-        'rule',
-        'description',
-        'expires',
-        'since_commit',
-        'since_date',
-        'since_subject',
-        'pull_request',
-        'approvers',
-      ],
-      mapLazily(report.grants, (g) => {
-        const p = report.principals[g.principal]!;
-        const r = report.rules[g.rule]!;
-        const models = (g.models ?? r.models).map((m) => report.models[m]!.fqn).join(' ');
-        return [p.kind, p.name, p.id, teamName(g.via), models, r.id, r.source, r.description ?? '', r.expires ?? '', ...commitCells(commit(g.since))];
-      }),
-    ),
-  );
+  files.set('grants', grantLines(report, commitCells));
   files.set(
     'keys',
     table(
@@ -78,8 +51,44 @@ export function renderCsvFiles(report: AccessReport): Map<string, Iterable<Buffe
   return files;
 }
 
-function* mapLazily<T>(items: readonly T[], row: (item: T) => readonly string[]): Generator<readonly string[]> {
-  for (const item of items) yield row(item);
+const GRANT_HEADER = [
+  'kind',
+  'principal',
+  'principal_id',
+  'team',
+  'models',
+  'rule_id',
+  'rule',
+  'description',
+  'expires',
+  'since_commit',
+  'since_date',
+  'since_subject',
+  'pull_request',
+  'approvers',
+];
+
+// The grants of a large organization run to millions of rows that share their principal, rule and
+// commit: each part is escaped once and the rows are joined from the parts.
+function* grantLines(report: AccessReport, commitCells: (c: ReportCommit | undefined) => string[]): Generator<Buffer> {
+  const line = (cells: readonly string[]) => cells.map(csvCell).join(',');
+  const principals = report.principals.map((p) => line([p.kind, p.name, p.id]));
+  const teams = report.teams.map((t) => csvCell(t.name));
+  const models = (list: readonly number[]) => csvCell(list.map((m) => report.models[m]!.fqn).join(' '));
+  const ruleModels = report.rules.map((r) => models(r.models));
+  const rules = report.rules.map((r) => line([r.id, r.source, r.description ?? '', r.expires ?? '']));
+  const commits = report.commits.map((c) => line(commitCells(c)));
+  let lines: string[] = [GRANT_HEADER.join(',')];
+  for (const g of report.grants) {
+    lines.push(
+      `${principals[g.principal]},${g.via === undefined ? '' : teams[g.via]},${g.models === undefined ? ruleModels[g.rule] : models(g.models)},${rules[g.rule]},${commits[g.since]}`,
+    );
+    if (lines.length >= 10_000) {
+      yield Buffer.from(lines.join('\r\n') + '\r\n');
+      lines = [];
+    }
+  }
+  if (lines.length > 0) yield Buffer.from(lines.join('\r\n') + '\r\n');
 }
 
 // Produced in chunks of lines as the file is written: the grants of a large organization take
