@@ -7,7 +7,7 @@ import { type AuditUsage, readAuditUsage } from '../../report/audit-usage.ts';
 import { buildReport, ReportPolicyError } from '../../report/build-report.ts';
 import { commitModels } from '../../report/commit-models.ts';
 import { renderCsvFiles } from '../../report/render-csv.ts';
-import { renderHtml } from '../../report/render-html.ts';
+import { renderHtmlParts } from '../../report/render-html.ts';
 import { UsageInputError } from '../../usage/usage-report.ts';
 import { parse, parseInstant, requireString } from '../args.ts';
 import { auditPoint, noPolicyCommit } from '../audit-input.ts';
@@ -105,8 +105,11 @@ Exit codes: 0 written, 1 the policies at DATE do not compile or no policy commit
       await writeFileAtomic(path, bytes, 0o644);
       written.push(path);
     };
-    await write(out, renderHtml(report));
-    await write(`${stem}.json`, JSON.stringify(report) + '\n');
+    // One JSON text for the .json file and the page's data block; every large string is written
+    // as it is, never concatenated into a larger one.
+    const data = JSON.stringify(report);
+    await write(out, chunks(renderHtmlParts(report, data)));
+    await write(`${stem}.json`, chunks([data, '\n']));
     for (const [name, bytes] of renderCsvFiles(report)) await write(`${stem}-${name}.csv`, bytes);
     for (const warning of report.warnings) process.stderr.write(`warning: ${warning}\n`);
 
@@ -120,3 +123,7 @@ Exit codes: 0 written, 1 the policies at DATE do not compile or no policy commit
     return 0;
   },
 };
+
+function* chunks(parts: readonly string[]): Generator<Buffer> {
+  for (const part of parts) yield Buffer.from(part);
+}
