@@ -25,6 +25,8 @@ export interface ResolvedLimit {
   models: string[];
   /** Usernames, direct and through teams. */
   users: string[];
+  /** Usernames the limit names directly. */
+  namedUsers: string[];
   /** Teams the limit names (their members are in users). */
   teams: string[];
   services: string[];
@@ -102,6 +104,7 @@ export function checkLimits(
         per: limit.per ?? 'each',
         models: models.enabled,
         users: principals.users,
+        namedUsers: [...new Set(limit.users ?? [])].filter((u) => directory.users.has(u)).sort(),
         teams: [...new Set(limit.teams ?? [])].filter((t) => directory.teams.has(t)).sort(),
         services: principals.services,
         keys,
