@@ -110,19 +110,19 @@ export function diffPrices(base: ReadonlyMap<string, string>, head: ReadonlyMap<
 }
 
 /** The markdown section of the plan; nothing when no limit or price changes. */
-export function limitLines(limits: readonly LimitChange[], prices: readonly PriceChange[], escape: (text: string) => string): string[] {
+export function limitLines(limits: readonly LimitChange[], prices: readonly PriceChange[], esc: (text: string) => string): string[] {
   const out: string[] = [];
   if (limits.length > 0) {
     out.push('', '#### Limits', '');
     for (const l of limits) {
-      out.push(`- limit \`${escape(l.id)}\` ${l.change} (\`${l.source}\`)`);
+      out.push(`- limit \`${esc(l.id)}\` ${l.change} (\`${l.source}\`)`);
       for (const f of l.fields) {
         const text =
           l.change === 'added'
-            ? escape(f.new ?? '')
+            ? esc(f.new ?? '')
             : l.change === 'removed'
-              ? escape(f.old ?? '')
-              : `${f.old === undefined ? '(unset)' : escape(f.old)} → ${f.new === undefined ? '(unset)' : escape(f.new)}`;
+              ? esc(f.old ?? '')
+              : `${f.old === undefined ? '(unset)' : esc(f.old)} → ${f.new === undefined ? '(unset)' : esc(f.new)}`;
         out.push(`  - ${f.field}: ${text}`);
       }
     }
@@ -130,7 +130,7 @@ export function limitLines(limits: readonly LimitChange[], prices: readonly Pric
   if (prices.length > 0) {
     out.push('', '#### Prices', '');
     for (const p of prices)
-      out.push(`- \`${escape(p.model)}\`: ${p.old === undefined ? '(no price)' : escape(p.old)} → ${p.new === undefined ? '(no price)' : escape(p.new)}`);
+      out.push(`- \`${esc(p.model)}\`: ${p.old === undefined ? '(no price)' : esc(p.old)} → ${p.new === undefined ? '(no price)' : esc(p.new)}`);
   }
   return out;
 }
