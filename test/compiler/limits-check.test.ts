@@ -2,9 +2,11 @@
 // case gives its stable code at its file:line:col, compared with a golden file of every line.
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { requestedNames } from '../../compiler/compile.ts';
 import type { Diagnostic } from '../../compiler/diagnostics/diagnostic.ts';
 import { formatDiagnostic } from '../../compiler/diagnostics/diagnostic.ts';
 import { analyzeFiles } from '../../compiler/io/analyze-folder.ts';
+import { loadPolicySet } from '../../compiler/load/policy-set.ts';
 import { BASE_POLICY, policyFiles } from '../support/policy-files.ts';
 
 const NOW = new Date('2026-11-27T12:00:00Z');
@@ -151,5 +153,11 @@ describe('limits in limits/*.yaml', () => {
     const list = (await analyzeFiles(policyFiles({ 'limits/a.yaml': limit, 'limits/b.yaml': limit }), { now: NOW })).diagnostics;
     expect(brief(list)).toEqual(['error MG_DUPLICATE_LIMIT_ID limits/b.yaml:2:9']);
     expect(list[0]!.message).toContain('limits/a.yaml:2:5');
+  });
+
+  it('asks a directory that resolves on demand (GitHub) for the names limits use', () => {
+    const limits = 'limits:\n  - models: [openai-main/gpt-4o]\n    users: [zoe]\n    teams: [ops]\n    services: [batch]\n    concurrent: 1\n';
+    const names = requestedNames(loadPolicySet(policyFiles({ 'limits/a.yaml': limits })).set);
+    expect([names.users.has('zoe'), names.teams.has('ops'), names.services.has('batch')]).toEqual([true, true, true]);
   });
 });
