@@ -150,6 +150,10 @@ describe('when a provider error passes through', () => {
     expect(none.error).toMatchObject({ code: 'MG_UPSTREAM_ERROR', param: null });
     expect(typeof none.error.message).toBe('string');
     expect(none.error.message).not.toBe('');
+    // JSON that is not an object at all (null, a number, a string, an array): our own message, never a crash.
+    for (const body of ['null', '42', '"text"', '[1]']) {
+      expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', body, ROOT)).error).toEqual({ ...none.error, message: none.error.message });
+    }
   });
 
   it('passes a text body as the message, redacted, trimmed and capped, and an empty one as ours', () => {
