@@ -56,19 +56,20 @@ export function createOidcVerifier(issuers: readonly BundleOidcIssuer[], options
   const keySetFor = (issuer: BundleOidcIssuer): Promise<KeySet> => {
     let pending = keySets.get(issuer.issuer);
     const failed = failedAt.get(issuer.issuer);
-    if (pending === undefined && failed !== undefined && now() - failed < discoveryCooldownMs) return Promise.reject(new Error('discovery failed recently'));
+    if (pending === undefined && failed !== undefined && now() - failed < discoveryCooldownMs) {
+      // Stryker disable next-line StringLiteral: the message is never shown, the caller answers discovery_failed
+      return Promise.reject(new Error('discovery failed recently'));
+    }
     if (pending === undefined) {
       pending = jwksUri(issuer, fetchImpl).then((uri) =>
         // jose refetches the JWKS when a token names an unknown kid, at most once per cooldown.
         createRemoteJWKSet(new URL(uri), { cooldownDuration: options.jwksCooldownMs ?? 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 }),
       );
-      pending.then(
-        () => failedAt.delete(issuer.issuer),
-        () => {
-          keySets.delete(issuer.issuer); // retried once the cooldown has passed
-          failedAt.set(issuer.issuer, now());
-        },
-      );
+      // A key set that resolved stays (jose refreshes it), so failedAt is only read before the next try.
+      pending.catch(() => {
+        keySets.delete(issuer.issuer); // retried once the cooldown has passed
+        failedAt.set(issuer.issuer, now());
+      });
       keySets.set(issuer.issuer, pending);
     }
     return pending;

@@ -57,6 +57,7 @@ describe('when rules carry ids and repeat names', () => {
       '  - id: chat\n    models: [openai-main/gpt-4o]\n    users: [alice]\n  - id: other\n    models: [openai-main/gpt-4o]\n    users: [bob]\n  - id: chat\n    models: [openai-main/gpt-4o-mini]\n    users: [bob]\n',
     );
     expect(brief(diagnostics)).toEqual(['MG_DUPLICATE_RULE_ID authz.yaml:8:9 rule id "chat" is already used by the rule at authz.yaml:2:5']);
+    expect(diagnostics[0]!.hint).toBe('give each rule its own id');
     expect(model).toBeNull();
   });
 
@@ -75,6 +76,8 @@ describe('when rules carry ids and repeat names', () => {
     const { model, diagnostics } = await rulesOf('  - models: [openai-main/gpt-4o]\n    teams: [ml, ml]\n    users: [bob, alice, bob]\n');
     expect(diagnostics).toEqual([]);
     expect(model!.rules[0]).toMatchObject({ teams: ['ml'], namedUsers: ['bob', 'alice'], users: ['alice', 'bob'] });
+    const teamOnly = await rulesOf('  - models: [openai-main/gpt-4o]\n    teams: [ml]\n');
+    expect(teamOnly.model!.rules[0]).toMatchObject({ teams: ['ml'], namedUsers: [] });
   });
 });
 

@@ -78,6 +78,11 @@ describe('when a token carries neither a usable user claim nor a marked client',
     expect(of({ sub: 'other', client_id: 'other', azp: 'llmapp1' })).toEqual({ principal: null, subject: 'client:other' });
   });
 
+  it('never takes an empty client id for a client, whatever mark the token carries', () => {
+    expect(of({ sub: 'x', client_id: '', gty: 'client-credentials' })).toEqual({ principal: null, subject: 'x' });
+    expect(of({ sub: '', client_id: '' })).toEqual({ principal: null, subject: '' });
+  });
+
   it('does not take a client token mark for another client', () => {
     expect(of({ sub: 'llmapp2', client_id: 'llmapp1' })).toEqual({ principal: null, subject: 'client:llmapp1' });
     expect(of({ sub: 'u-9', client_id: 'llmapp1', gty: 'password' })).toEqual({ principal: null, subject: 'client:llmapp1' });
