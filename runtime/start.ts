@@ -17,7 +17,9 @@ import { trustedProxies } from './http/caller-info.ts';
 import { readinessAnswer } from './http/readyz.ts';
 import { InFlightCalls } from './lifecycle/in-flight.ts';
 import { gracefulShutdown, type ShutdownPlan } from './lifecycle/shutdown.ts';
+import { openLimiter } from './limits/open-limiter.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
+import { registerLimitMetrics } from './metrics/limit-metrics.ts';
 import { createMetrics, type RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { registerSecretMetrics } from './metrics/secret-metrics.ts';
 import type { CloudSecretSourcesOptions } from './secrets/cloud-sources.ts';
@@ -43,7 +45,10 @@ type OptionalSettings =
   | 'auditLog'
   | 'auditRequired'
   | 'trustedProxies'
-  | 'metricsPrincipalLabel';
+  | 'metricsPrincipalLabel'
+  | 'limitsStore'
+  | 'limitsOnStoreError'
+  | 'limitsStoreTimeoutMs';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -137,6 +142,16 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
       onRead: onSecretRead,
     });
   secretMetrics = registerSecretMetrics(metrics.registry, () => secrets.status());
+  // Counters in this process unless a Redis is named (docs/limits.md).
+  const limits = openLimiter(
+    {
+      limitsStore: options.limitsStore ?? 'memory',
+      limitsOnStoreError: options.limitsOnStoreError ?? 'deny',
+      limitsStoreTimeoutMs: options.limitsStoreTimeoutMs ?? 500,
+    },
+    registerLimitMetrics(metrics.registry),
+    logger,
+  );
 
   // Every reference of a new bundle is read in parallel at activation; a request for an account
   // whose key is still being read waits for that read only.
@@ -204,6 +219,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   const inFlight = new InFlightCalls();
   let draining = false;
   const app = buildServer({
+    limiter: limits.limiter,
     inFlight,
     draining: () => draining,
     operationsRoutes: options.adminPort == null && options.fleetWorker !== true,
@@ -262,6 +278,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
         await admin?.close();
         await dispatcher.close();
         secrets.close();
+        await limits.store.close();
         // Every request has ended (app.close waited for them): their lines go out now.
         auditLog.flushSync();
       })();
@@ -294,6 +311,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
           closeClients: async () => {
             await admin?.close();
             await dispatcher.close();
+            await limits.store.close();
           },
           // The one flush of the shutdown: the audit stream, then the operations log.
           flush: () => {

@@ -8,6 +8,7 @@ import type { VerifiedBundle } from '../../schemas/bundle/verify.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { indexOidcPrincipals, type OidcPrincipals } from '../auth/oidc-principal.ts';
 import { indexModelNames, type ModelNames } from '../authorize/model-names.ts';
+import { buildLimitIndex, type LimitIndex } from '../limits/limit-index.ts';
 import { createProvider } from '../providers/index.ts';
 import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
 import { ALLOW_ALL, checkAllowList, type OperatorAllowList } from './allow-list.ts';
@@ -113,6 +114,8 @@ export interface ActiveBundle {
   names: ModelNames;
   /** The OIDC issuers this bundle trusts, and principals by OIDC user claim / client id. */
   oidc: { issuers: BundlePayload['oidc']['issuers']; principals: OidcPrincipals };
+  /** Rate limits and budgets by principal, key and model; null when the bundle has none. */
+  limits: LimitIndex | null;
 }
 
 /** Compiles a verified payload into an ActiveBundle (no I/O). */
@@ -150,5 +153,6 @@ export function compileActiveBundle(bundle: VerifiedBundle, ctx: ProviderContext
     providers,
     names: indexModelNames(payload),
     oidc: { issuers: payload.oidc.issuers, principals: indexOidcPrincipals(payload) },
+    limits: buildLimitIndex(payload),
   };
 }
