@@ -67,11 +67,32 @@ export class RedisStore implements LimitStore {
   private async run(sha: string, script: string, keys: string[], args: string[]): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args];
     try {
-      return await this.client.sendCommand(['EVALSHA', sha, ...tail], this.options);
+      return await this.bounded(['EVALSHA', sha, ...tail]);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.client.sendCommand(['EVAL', script, ...tail], this.options);
+      return await this.bounded(['EVAL', script, ...tail]);
     }
+  }
+
+  /**
+   * One command under the deadline. The client's own timeout does not cover a command already
+   * written to a server that stopped answering (a hung or paused Redis): this one does. A reply
+   * that comes later is read and dropped by the client.
+   */
+  private bounded(args: string[]): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`limits store timeout after ${this.options.timeout} ms`)), this.options.timeout);
+      this.client.sendCommand(args, this.options).then(
+        (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port (empty: no persistence). */
   restart(): Promise<void>;
+  /** Sends a signal to the server process (SIGSTOP: it hangs with its connections open; SIGCONT). */
+  signal(name: NodeJS.Signals): void;
   /** Sends one command (inline protocol) and returns the raw reply. */
   command(line: string): Promise<string>;
 }
@@ -53,6 +55,9 @@ export async function startRedis(): Promise<RedisServer> {
       child = null;
     },
     restart: start,
+    signal(name) {
+      (child as ChildProcess | null)?.kill(name);
+    },
     command: (line) => send(port, line),
   };
 }
