@@ -215,6 +215,8 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     },
   });
 
+  // A first connection to a Redis store before listening (bounded by --limits-store-timeout).
+  await limits.store.ready?.();
   await lifecycle.boot();
   const inFlight = new InFlightCalls();
   let draining = false;

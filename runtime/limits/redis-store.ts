@@ -26,6 +26,7 @@ export class RedisStore implements LimitStore {
   private readonly client: Client;
   private readonly options: { timeout: number };
   private readonly settling = new Set<Promise<void>>();
+  private readonly connected: Promise<void>;
 
   constructor(settings: RedisStoreOptions) {
     this.options = { timeout: settings.timeoutMs };
@@ -40,8 +41,22 @@ export class RedisStore implements LimitStore {
       },
     });
     this.client.on('error', (error: Error) => settings.onError(error));
-    // Not awaited: the gateway serves (per --limits-on-store-error) until Redis answers.
-    this.client.connect().catch((error: Error) => settings.onError(error));
+    // The gateway does not wait for Redis for ever: ready() is bounded by the timeout, and
+    // afterwards requests get --limits-on-store-error until Redis answers.
+    this.connected = this.client.connect().then(
+      () => undefined,
+      (error: Error) => settings.onError(error),
+    );
+  }
+
+  ready(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, this.options.timeout);
+      void this.connected.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async check(checks: readonly StoreCheck[]): Promise<CheckResult> {

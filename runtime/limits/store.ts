@@ -44,6 +44,8 @@ export interface LimitStore {
   check(checks: readonly StoreCheck[]): CheckResult | Promise<CheckResult>;
   /** Corrects and releases after the request ended. Best effort: failures are reported, not thrown. */
   settle(settles: readonly StoreSettle[]): void | Promise<void>;
+  /** Resolves once the store can answer, or when its first connection attempt failed or timed out. */
+  ready?(): Promise<void>;
   close(): Promise<void>;
 }
 
