@@ -143,7 +143,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     });
   secretMetrics = registerSecretMetrics(metrics.registry, () => secrets.status());
   // Counters in this process unless a Redis is named (docs/limits.md).
-  const limits = openLimiter(
+  const limits = await openLimiter(
     {
       limitsStore: options.limitsStore ?? 'memory',
       limitsOnStoreError: options.limitsOnStoreError ?? 'deny',

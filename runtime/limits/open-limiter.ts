@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import type { LimitMetrics } from '../metrics/limit-metrics.ts';
 import { Limiter, type StoreErrorPolicy } from './limiter.ts';
 import { MemoryStore } from './memory-store.ts';
-import { RedisStore } from './redis-store.ts';
 import type { LimitStore } from './store.ts';
 
 export interface LimitSettings {
@@ -21,13 +20,13 @@ const LOG_EVERY_MS = 10_000;
 /** A concurrency lease outlives a gateway that died holding it by at most this long. */
 export const LEASE_TTL_MS = 10 * 60_000;
 
-/** The limiter and its store (closed with the runtime). */
-export function openLimiter(
+/** The limiter and its store (closed with the runtime). The Redis client is loaded only when a Redis is named. */
+export async function openLimiter(
   settings: LimitSettings,
   metrics: LimitMetrics,
   logger: Logger,
   now: () => number = Date.now,
-): { limiter: Limiter; store: LimitStore } {
+): Promise<{ limiter: Limiter; store: LimitStore }> {
   const password = redisPassword(settings.limitsStore);
   let lastLog = -Infinity;
   let unlogged = 0;
@@ -46,7 +45,11 @@ export function openLimiter(
   };
   const redis = settings.limitsStore !== 'memory';
   const store: LimitStore = redis
-    ? new RedisStore({ url: settings.limitsStore, timeoutMs: settings.limitsStoreTimeoutMs, onError: (error) => logFailure('connection', error, {}) })
+    ? new (await import('./redis-store.ts')).RedisStore({
+        url: settings.limitsStore,
+        timeoutMs: settings.limitsStoreTimeoutMs,
+        onError: (error) => logFailure('connection', error, {}),
+      })
     : new MemoryStore(now);
   const limiter = new Limiter({
     store,
