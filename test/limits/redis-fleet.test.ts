@@ -36,6 +36,8 @@ const complete = (gateway: ServeProcess) => client(gateway).completions.create({
 async function serve(extra: string[]): Promise<ServeProcess> {
   const gateway = await startServeProcess([...serveArgs, '--limits-store', redis.url, ...extra], { [keyVar]: rootKey });
   running.push(gateway);
+  // Listening comes before the first bundle fetch: wait for the bundle.
+  await waitFor(async () => (await fetch(`${gateway.url}/readyz`)).status === 200, scaled(10_000));
   return gateway;
 }
 
