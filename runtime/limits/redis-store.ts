@@ -26,6 +26,8 @@ export class RedisStore implements LimitStore {
   private readonly client: Client;
   private readonly options: { timeout: number };
   private readonly settling = new Set<Promise<void>>();
+  private pending: StoreSettle[] = [];
+  private scheduled: Promise<void> | null = null;
   private readonly connected: Promise<void>;
 
   constructor(settings: RedisStoreOptions) {
@@ -68,14 +70,30 @@ export class RedisStore implements LimitStore {
     return { ok: Number(reply[0]) === 1, states };
   }
 
+  /**
+   * Settlements of one turn of the event loop go to Redis together, in one script call: under
+   * load that is one call for many requests instead of one each (the check stays one per request,
+   * since its answer is awaited).
+   */
   settle(settles: readonly StoreSettle[]): Promise<void> {
     if (settles.length === 0) return Promise.resolve();
-    const done = this.run(SETTLE_SHA, SETTLE_SCRIPT, settles.map(keyOf), settles.flatMap(settleArgs)).then(() => undefined);
-    // Held until it lands, so that close() does not drop the last requests' usage.
-    this.settling.add(done);
-    const forget = (): void => void this.settling.delete(done);
-    done.then(forget, forget);
-    return done;
+    for (const s of settles) this.pending.push(s);
+    if (this.scheduled === null) {
+      const flush = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
+      this.scheduled = flush;
+      // Held until it lands, so that close() does not drop the last requests' usage.
+      this.settling.add(flush);
+      const forget = (): void => void this.settling.delete(flush);
+      flush.then(forget, forget);
+    }
+    return this.scheduled;
+  }
+
+  private flush(): Promise<void> {
+    this.scheduled = null;
+    const batch = this.pending;
+    this.pending = [];
+    return this.run(SETTLE_SHA, SETTLE_SCRIPT, batch.map(keyOf), batch.flatMap(settleArgs)).then(() => undefined);
   }
 
   /** EVALSHA, and EVAL once when this Redis does not hold the script yet (a restart, a failover). */
