@@ -25,6 +25,8 @@ let serveArgs: string[];
 const rootKey = `sk-redis-${Date.now().toString(36)}abcdef0123456789`;
 const keyVar = `MG_REDIS_TEST_KEY_${process.pid}`;
 const running: ServeProcess[] = [];
+// A deadline a busy machine's Redis meets (a store timeout under deny would be a 503, not a count).
+const STORE_TIMEOUT_MS = scaled(3_000);
 
 const client = (gateway: ServeProcess): OpenAI => new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: keys.alice, maxRetries: 0, timeout: scaled(15_000) });
 const ask = (gateway: ServeProcess, model: string) =>
@@ -70,7 +72,16 @@ beforeAll(async () => {
   );
   await writeFile(join(dir, 'bundle.json'), bundle);
   await writeFile(join(dir, 'public.pem'), signer.publicKey.export({ type: 'spki', format: 'pem' }));
-  serveArgs = ['--bundle', join(dir, 'bundle.json'), '--public-key', join(dir, 'public.pem'), '--audience', AUDIENCE, '--limits-store-timeout', '300ms'];
+  serveArgs = [
+    '--bundle',
+    join(dir, 'bundle.json'),
+    '--public-key',
+    join(dir, 'public.pem'),
+    '--audience',
+    AUDIENCE,
+    '--limits-store-timeout',
+    `${STORE_TIMEOUT_MS}ms`,
+  ];
 }, scaled(60_000));
 
 afterAll(async () => {

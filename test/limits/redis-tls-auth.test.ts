@@ -40,7 +40,16 @@ beforeAll(async () => {
     ),
   );
   await writeFile(join(dir, 'public.pem'), signer.publicKey.export({ type: 'spki', format: 'pem' }));
-  serveArgs = ['--bundle', join(dir, 'bundle.json'), '--public-key', join(dir, 'public.pem'), '--audience', AUDIENCE, '--limits-store-timeout', '1s'];
+  serveArgs = [
+    '--bundle',
+    join(dir, 'bundle.json'),
+    '--public-key',
+    join(dir, 'public.pem'),
+    '--audience',
+    AUDIENCE,
+    '--limits-store-timeout',
+    `${scaled(3_000)}ms`,
+  ];
 }, scaled(60_000));
 
 afterAll(async () => {
