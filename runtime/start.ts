@@ -8,7 +8,8 @@ import type { SecretSource } from '../schemas/formats/secret-source.ts';
 import { auditEvents } from './audit/audit-events.ts';
 import { type AuditLog, openAuditLog } from './audit/audit-log.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
-import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
+import type { ActiveBundle } from './bundle/activate.ts';
+import { workerActivation } from './bundle/off-thread.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
 import { answerPrimary } from './fleet/worker.ts';
@@ -152,10 +153,11 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     );
   }
 
+  const trusted = trustKeys(options.trustedKeys);
   lifecycle = createBundleLifecycle({
     allow,
     source: options.bundle,
-    trusted: trustKeys(options.trustedKeys),
+    trusted,
     audience: options.audience,
     maxBytes: options.maxBundleBytes,
     fetchTimeoutMs: options.fetchTimeoutMs,
@@ -163,7 +165,8 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     jitter: options.jitter ?? 0.1,
     cacheDir: options.cacheDir,
     expiryPolicy: options.expiryPolicy,
-    compile: (verified, nowMs) => compileActiveBundle(verified, { dispatcher }, nowMs),
+    // Verification, the gate and the flat tables are built in a worker thread: no request waits.
+    activate: workerActivation(trusted, { dispatcher }),
     events: {
       activated(active, origin) {
         metrics.bundleActivated(origin);

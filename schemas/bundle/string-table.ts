@@ -119,6 +119,10 @@ export class HashIndex {
   has(key: string): boolean {
     return this.entry(key) >= 0;
   }
+  /** [key, value] in insertion order, as a Map iterates. */
+  *[Symbol.iterator](): IterableIterator<[string, number]> {
+    for (let i = 0; i < this.size; i++) yield [this.#keys.get(i), this.#data.values[i] as number];
+  }
 }
 
 /** Every distinct ArrayBuffer under value (typed arrays in plain objects and arrays), for postMessage's transfer list. */

@@ -1,0 +1,18 @@
+// The messages between the main thread and the activation worker (activation-worker.ts).
+import type { BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
+import type { TrustedKey } from '../../schemas/bundle/verify.ts';
+import type { CompactBundle } from './compact.ts';
+import type { ActivationGate } from './gate.ts';
+
+/** Sent as workerData (structured clone: KeyObjects are cloneable). */
+export interface ActivationRequest {
+  bytes: Uint8Array;
+  trusted: readonly TrustedKey[];
+  gate: ActivationGate;
+}
+
+export type ActivationReply =
+  | { kind: 'unchanged' }
+  | { kind: 'activate'; compact: CompactBundle }
+  | { kind: 'refused'; code: BundleErrorCode; message: string }
+  | { kind: 'failed' };
