@@ -2,13 +2,14 @@
 // It does the heavy part of an activation away from the event loop: signature, parse and schema
 // (verifyBundle), the gate (gate.ts: audience, creation time, serial, expiry, allow-lists, in that
 // order), then the flat layouts (compact.ts), whose ArrayBuffers go to the main thread by transfer.
-// It answers exactly one message and ends; its heap (the parsed payload) goes with it.
-import { parentPort, workerData } from 'node:worker_threads';
+// It answers one message per bundle; off-thread.ts ends it once idle, and its heap (the parsed
+// payloads) goes with it.
+import { parentPort } from 'node:worker_threads';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { verifyBundle } from '../../schemas/bundle/verify.ts';
 import { compactBundle, transferListOf } from './compact.ts';
 import { checkActivation } from './gate.ts';
-import type { ActivationReply, ActivationRequest } from './worker-messages.ts';
+import type { ActivationReply, ActivationRequest, WorkerRequest } from './worker-messages.ts';
 
 function run(request: ActivationRequest): { reply: ActivationReply; transfer: ArrayBuffer[] } {
   try {
@@ -24,5 +25,7 @@ function run(request: ActivationRequest): { reply: ActivationReply; transfer: Ar
   }
 }
 
-const { reply, transfer } = run(workerData as ActivationRequest);
-parentPort?.postMessage(reply, transfer);
+parentPort?.on('message', ({ id, request }: WorkerRequest) => {
+  const { reply, transfer } = run(request);
+  parentPort?.postMessage({ id, reply }, transfer);
+});

@@ -1,6 +1,6 @@
-// Activation off the event loop: each bundle is verified, gated and flattened in a worker thread of
-// its own (activation-worker.ts), so that a 100k-principal bundle never stalls requests; the main
-// thread only wraps the transferred layouts (activate.ts activeBundleOf) and swaps one reference.
+// Activation off the event loop: each bundle is verified, gated and flattened on a worker thread
+// (activation-worker.ts), so that a 100k-principal bundle never stalls requests; the main thread
+// only wraps the transferred layouts (activate.ts activeBundleOf) and swaps one reference.
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
@@ -8,46 +8,101 @@ import type { TrustedKey } from '../../schemas/bundle/verify.ts';
 import type { ProviderContext } from '../providers/provider.ts';
 import { activeBundleOf } from './activate.ts';
 import type { Activate } from './poll.ts';
-import type { ActivationReply, ActivationRequest } from './worker-messages.ts';
+import type { ActivationReply, ActivationRequest, WorkerReply, WorkerRequest } from './worker-messages.ts';
 
-/** A worker that neither answers nor ends by then is ended, and the bundle refused (the active one keeps serving). */
+/** A worker that does not answer by then is ended, and the bundle refused (the active one keeps serving). */
 export const ACTIVATION_TIMEOUT_MS = 120_000;
+
+// One worker per process, ended when idle: its heap holds the last parsed payload until then. From
+// the sources a worker costs seconds to start (tsx compiles its modules), so it stays longer.
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const IDLE_MS = FROM_SOURCES ? 30_000 : 1_000;
 
 // From the sources (tsx, vitest) the worker is the .ts file next to this one, loaded through tsx's
 // tsImport (a worker does not inherit an in-process loader). From dist/ (scripts/build.ts,
 // scripts/build-runtime.ts) it is the built entry point, next to this chunk or one folder up.
-function workerSource(): { code: string; eval: true } | { url: URL; eval: false } {
+function startWorker(): Worker {
   const source = new URL('./activation-worker.ts', import.meta.url);
-  if (import.meta.url.endsWith('.ts') && existsSync(source)) {
+  if (FROM_SOURCES && existsSync(source)) {
     const code = `import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(source.href)}, ${JSON.stringify(import.meta.url)}))`;
-    return { code, eval: true };
+    return new Worker(code, { eval: true });
   }
   for (const candidate of ['./activation-worker.js', '../activation-worker.js', './modelgate-activation-worker.js']) {
     const url = new URL(candidate, import.meta.url);
-    if (existsSync(url)) return { url, eval: false };
+    if (existsSync(url)) return new Worker(url);
   }
   throw new Error('the activation worker script is missing from the build');
 }
 
-/** Runs one activation in a fresh worker thread. */
+interface Pending {
+  resolve(reply: ActivationReply): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+interface WorkerState {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  idle: NodeJS.Timeout | null;
+}
+
+let shared: WorkerState | null = null;
+let nextId = 0;
+
+function workerState(): WorkerState {
+  if (shared !== null) return shared;
+  const worker = startWorker();
+  const state: WorkerState = { worker, pending: new Map(), idle: null };
+  const fail = (error: Error): void => {
+    if (shared === state) shared = null;
+    if (state.idle !== null) clearTimeout(state.idle);
+    for (const pending of state.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    state.pending.clear();
+    void worker.terminate();
+  };
+  worker.on('message', ({ id, reply }: WorkerReply) => {
+    const pending = state.pending.get(id);
+    if (pending === undefined) return;
+    state.pending.delete(id);
+    clearTimeout(pending.timer);
+    pending.resolve(reply);
+    if (state.pending.size === 0) {
+      // An idle worker never keeps the process alive.
+      worker.unref();
+      state.idle = setTimeout(() => fail(new Error('the activation worker was idle')), IDLE_MS);
+      state.idle.unref();
+    }
+  });
+  worker.on('error', (error) => fail(error));
+  worker.on('exit', (code) => fail(new Error(`the activation worker ended (exit code ${code})`)));
+  shared = state;
+  return state;
+}
+
+/** Runs one activation on the activation worker thread. */
 export function activateInWorker(request: ActivationRequest, timeoutMs = ACTIVATION_TIMEOUT_MS): Promise<ActivationReply> {
   return new Promise((resolve, reject) => {
-    const source = workerSource();
-    const worker = source.eval ? new Worker(source.code, { eval: true, workerData: request }) : new Worker(source.url, { workerData: request });
-    let settled = false;
-    const settle = (outcome: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      outcome();
-      // The worker's heap (the parsed payload) is released with it.
-      void worker.terminate();
-    };
-    const timer = setTimeout(() => settle(() => reject(new Error('the activation worker did not answer in time'))), timeoutMs);
+    const state = workerState();
+    if (state.idle !== null) clearTimeout(state.idle);
+    state.idle = null;
+    const id = nextId++;
+    const timer = setTimeout(() => {
+      // A worker stuck on one bundle is stuck for all: end it (the next activation starts another).
+      if (shared === state) shared = null;
+      for (const pending of state.pending.values()) {
+        clearTimeout(pending.timer);
+        pending.reject(new Error('the activation worker did not answer in time'));
+      }
+      state.pending.clear();
+      void state.worker.terminate();
+    }, timeoutMs);
     timer.unref();
-    worker.once('message', (reply: ActivationReply) => settle(() => resolve(reply)));
-    worker.once('error', (error) => settle(() => reject(error)));
-    worker.once('exit', (code) => settle(() => reject(new Error(`the activation worker ended (exit code ${code}) without an answer`))));
+    state.pending.set(id, { resolve, reject, timer });
+    state.worker.ref();
+    state.worker.postMessage({ id, request } satisfies WorkerRequest);
   });
 }
 

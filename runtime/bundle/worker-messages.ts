@@ -4,7 +4,7 @@ import type { TrustedKey } from '../../schemas/bundle/verify.ts';
 import type { CompactBundle } from './compact.ts';
 import type { ActivationGate } from './gate.ts';
 
-/** Sent as workerData (structured clone: KeyObjects are cloneable). */
+/** One bundle to activate (structured clone: KeyObjects are cloneable). */
 export interface ActivationRequest {
   bytes: Uint8Array;
   trusted: readonly TrustedKey[];
@@ -16,3 +16,14 @@ export type ActivationReply =
   | { kind: 'activate'; compact: CompactBundle }
   | { kind: 'refused'; code: BundleErrorCode; message: string }
   | { kind: 'failed' };
+
+/** What goes to the worker and back: the id pairs a reply with its request. */
+export interface WorkerRequest {
+  id: number;
+  request: ActivationRequest;
+}
+
+export interface WorkerReply {
+  id: number;
+  reply: ActivationReply;
+}
