@@ -9,7 +9,7 @@ import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { verifyBundle } from '../../schemas/bundle/verify.ts';
 import { compactBundle, transferListOf } from './compact.ts';
 import { checkActivation } from './gate.ts';
-import type { ActivationReply, ActivationRequest, WorkerRequest } from './worker-messages.ts';
+import { type ActivationReply, type ActivationRequest, movableBuffer, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
 
 function run(request: ActivationRequest): { reply: ActivationReply; transfer: ArrayBuffer[] } {
   try {
@@ -27,5 +27,5 @@ function run(request: ActivationRequest): { reply: ActivationReply; transfer: Ar
 
 parentPort?.on('message', ({ id, request }: WorkerRequest) => {
   const { reply, transfer } = run(request);
-  parentPort?.postMessage({ id, reply }, transfer);
+  parentPort?.postMessage({ id, reply, bytes: request.bytes } satisfies WorkerReply, [...transfer, ...movableBuffer(request.bytes)]);
 });

@@ -8,7 +8,7 @@ import type { TrustedKey } from '../../schemas/bundle/verify.ts';
 import type { ProviderContext } from '../providers/provider.ts';
 import { activeBundleOf } from './activate.ts';
 import type { Activate } from './poll.ts';
-import type { ActivationReply, ActivationRequest, WorkerReply, WorkerRequest } from './worker-messages.ts';
+import { type ActivationReply, type ActivationRequest, movableBuffer, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
 
 /** A worker that does not answer by then is ended, and the bundle refused (the active one keeps serving). */
 export const ACTIVATION_TIMEOUT_MS = 120_000;
@@ -34,8 +34,14 @@ function startWorker(): Worker {
   throw new Error('the activation worker script is missing from the build');
 }
 
+/** The worker's answer and the envelope it hands back. */
+export interface Answered {
+  reply: ActivationReply;
+  bytes: Buffer;
+}
+
 interface Pending {
-  resolve(reply: ActivationReply): void;
+  resolve(answer: Answered): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -63,12 +69,12 @@ function workerState(): WorkerState {
     state.pending.clear();
     void worker.terminate();
   };
-  worker.on('message', ({ id, reply }: WorkerReply) => {
+  worker.on('message', ({ id, reply, bytes }: WorkerReply) => {
     const pending = state.pending.get(id);
     if (pending === undefined) return;
     state.pending.delete(id);
     clearTimeout(pending.timer);
-    pending.resolve(reply);
+    pending.resolve({ reply, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
     if (state.pending.size === 0) {
       // An idle worker never keeps the process alive.
       worker.unref();
@@ -82,8 +88,20 @@ function workerState(): WorkerState {
   return state;
 }
 
-/** Runs one activation on the activation worker thread. */
-export function activateInWorker(request: ActivationRequest, timeoutMs = ACTIVATION_TIMEOUT_MS): Promise<ActivationReply> {
+/** Ends the activation worker now, when no activation is under way (benchmarks; it also ends when idle). */
+export async function closeActivationWorker(): Promise<void> {
+  const state = shared;
+  if (state === null || state.pending.size > 0) return;
+  shared = null;
+  if (state.idle !== null) clearTimeout(state.idle);
+  await state.worker.terminate();
+}
+
+/**
+ * Runs one activation on the activation worker thread. request.bytes may be moved there (then it
+ * reads as empty here): use the bytes of the answer.
+ */
+export function activateInWorker(request: ActivationRequest, timeoutMs = ACTIVATION_TIMEOUT_MS): Promise<Answered> {
   return new Promise((resolve, reject) => {
     const state = workerState();
     if (state.idle !== null) clearTimeout(state.idle);
@@ -102,19 +120,19 @@ export function activateInWorker(request: ActivationRequest, timeoutMs = ACTIVAT
     timer.unref();
     state.pending.set(id, { resolve, reject, timer });
     state.worker.ref();
-    state.worker.postMessage({ id, request } satisfies WorkerRequest);
+    state.worker.postMessage({ id, request } satisfies WorkerRequest, movableBuffer(request.bytes));
   });
 }
 
 /** The lifecycle's activate step through a worker; providers are created here, on the main thread. */
 export function workerActivation(trusted: readonly TrustedKey[], ctx: ProviderContext): Activate {
   return async (bytes, gate) => {
-    const reply = await activateInWorker({ bytes, trusted, gate });
+    const { reply, bytes: envelope } = await activateInWorker({ bytes, trusted, gate });
     switch (reply.kind) {
       case 'unchanged':
-        return 'unchanged';
+        return { next: 'unchanged', bytes: envelope };
       case 'activate':
-        return activeBundleOf(reply.compact, ctx, gate.nowMs);
+        return { next: activeBundleOf(reply.compact, ctx, gate.nowMs), bytes: envelope };
       case 'refused':
         throw new BundleError(reply.code, reply.message);
       default:

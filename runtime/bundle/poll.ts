@@ -15,9 +15,10 @@ export type RefreshOutcome = 'activated' | 'unchanged' | 'not-modified' | 'rejec
 
 /**
  * Verify, gate and compile envelope bytes away from the event loop (off-thread.ts): the next
- * bundle, or 'unchanged' for the active one; throws BundleError for a refusal.
+ * bundle, or 'unchanged' for the active one, with the envelope handed back (bytes may have been
+ * moved to the worker thread); throws BundleError for a refusal.
  */
-export type Activate = (bytes: Buffer, gate: ActivationGate) => Promise<ActiveBundle | 'unchanged'>;
+export type Activate = (bytes: Buffer, gate: ActivationGate) => Promise<{ next: ActiveBundle | 'unchanged'; bytes: Buffer }>;
 
 export interface BundleEvents {
   activated(active: ActiveBundle, origin: Origin): void;
@@ -89,23 +90,24 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     allow: options.allow ?? ALLOW_ALL,
   });
 
-  // The next bundle, or 'unchanged'; throws BundleError. Same checks in the same order either way.
-  const prepare = async (bytes: Buffer, origin: Origin, nowMs: number): Promise<ActiveBundle | 'unchanged'> => {
+  // The next bundle or 'unchanged', and the envelope to persist; throws BundleError. The same
+  // checks in the same order either way.
+  const prepare = async (bytes: Buffer, origin: Origin, nowMs: number): Promise<{ next: ActiveBundle | 'unchanged'; bytes: Buffer }> => {
     if (options.activate !== undefined) {
-      const next = await options.activate(bytes, gateAt(nowMs, origin));
-      if (next === 'unchanged') return next;
+      const done = await options.activate(bytes, gateAt(nowMs, origin));
+      if (done.next === 'unchanged') return done;
       // Another activation may have landed while the worker ran: the gate again, on this thread.
-      return checkActivation(next, gateAt(now(), origin)) === 'unchanged' ? 'unchanged' : next;
+      return checkActivation(done.next, gateAt(now(), origin)) === 'unchanged' ? { next: 'unchanged', bytes: done.bytes } : done;
     }
     if (options.compile === undefined) throw new Error('the bundle lifecycle needs activate or compile');
     const verified = verifyBundle(bytes, options.trusted);
-    if (checkActivation(verified, gateAt(nowMs, origin)) === 'unchanged') return 'unchanged';
-    return options.compile(verified, nowMs);
+    if (checkActivation(verified, gateAt(nowMs, origin)) === 'unchanged') return { next: 'unchanged', bytes };
+    return { next: options.compile(verified, nowMs), bytes };
   };
 
-  const consider = async (bytes: Buffer, origin: Origin): Promise<RefreshOutcome> => {
+  const consider = async (received: Buffer, origin: Origin): Promise<RefreshOutcome> => {
     const nowMs = now();
-    const next = await prepare(bytes, origin, nowMs);
+    const { next, bytes } = await prepare(received, origin, nowMs);
     if (next === 'unchanged') return 'unchanged';
     current = next; // the atomic swap: requests in flight keep the reference they started with
     floor = { serial: next.serial, digest: next.digest };

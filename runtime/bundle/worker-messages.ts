@@ -6,6 +6,7 @@ import type { ActivationGate } from './gate.ts';
 
 /** One bundle to activate (structured clone: KeyObjects are cloneable). */
 export interface ActivationRequest {
+  /** The envelope; its ArrayBuffer is moved to the worker when it owns it whole, and moved back. */
   bytes: Uint8Array;
   trusted: readonly TrustedKey[];
   gate: ActivationGate;
@@ -26,4 +27,16 @@ export interface WorkerRequest {
 export interface WorkerReply {
   id: number;
   reply: ActivationReply;
+  /** The request's envelope, handed back (the lifecycle persists it). */
+  bytes: Uint8Array;
+}
+
+/**
+ * The ArrayBuffer to move along with bytes, when bytes is its only view: copying a 30 MB envelope
+ * (structured clone, or any copy) held the event loop for up to a second on a busy machine. A
+ * small Buffer shares Node's pool and is copied instead.
+ */
+export function movableBuffer(bytes: Uint8Array): ArrayBuffer[] {
+  const buffer = bytes.buffer;
+  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength && bytes.byteLength >= 64 * 1024 ? [buffer] : [];
 }

@@ -48,7 +48,7 @@ function inProcess(bytes: Buffer, g: ActivationGate): string {
 
 async function inWorker(bytes: Buffer, g: ActivationGate): Promise<string> {
   try {
-    const next = await workerActivation(trusted, ctx)(bytes, g);
+    const { next } = await workerActivation(trusted, ctx)(bytes, g);
     return next === 'unchanged' ? next : 'activate';
   } catch (error) {
     if (error instanceof BundleError) return `${error.code}: ${error.message}`;
@@ -128,7 +128,7 @@ describe('the activation worker', () => {
     it('answers failed without detail, and the lifecycle refuses the bundle MG_BUNDLE_MALFORMED as for any unexpected error', async () => {
       // An allow-list the gate cannot read (no list of prefixes): a TypeError inside the worker.
       const broken = gate({ allow: { secretRefPrefixes: 5, upstreamHosts: null } as unknown as ActivationGate['allow'] });
-      expect(await activateInWorker({ bytes: good, trusted, gate: broken })).toEqual({ kind: 'failed' });
+      expect((await activateInWorker({ bytes: good, trusted, gate: broken })).reply).toEqual({ kind: 'failed' });
 
       const rejected: string[] = [];
       const life = createBundleLifecycle({
@@ -155,7 +155,7 @@ describe('the activation worker', () => {
     let fromWorker: ActiveBundle;
     let inProc: ActiveBundle;
     beforeAll(async () => {
-      const next = await workerActivation(trusted, ctx)(good, gate());
+      const { next } = await workerActivation(trusted, ctx)(Buffer.from(good), gate());
       if (next === 'unchanged') throw new Error('expected a new bundle');
       fromWorker = next;
       inProc = compileActiveBundle(verifyBundle(good, trusted), ctx, NOW);
