@@ -49,6 +49,8 @@ interface LoadReport {
   /** The same steps in process, timed one by one. */
   verifyMs: number;
   layoutMs: number;
+  /** The typed arrays of the principal, key and grant tables (what is transferred). */
+  tablesMb: number;
   assembleMs: number;
   maxRssMb: number;
   decisions: number;
@@ -116,7 +118,7 @@ async function loadChild(bundlePath: string, publicKeyPath: string): Promise<Loa
   const { createPublicKey } = await import('node:crypto');
   const { Agent } = await import('undici');
   const { trustKeys, verifyBundle } = await import('../../schemas/bundle/verify.ts');
-  const { compactBundle } = await import('../../runtime/bundle/compact.ts');
+  const { compactBundle, transferListOf } = await import('../../runtime/bundle/compact.ts');
   const { activeBundleOf } = await import('../../runtime/bundle/activate.ts');
   const { closeActivationWorker, workerActivation } = await import('../../runtime/bundle/off-thread.ts');
   const { mulberry32 } = await import('../support/prng.ts');
@@ -157,6 +159,7 @@ async function loadChild(bundlePath: string, publicKeyPath: string): Promise<Loa
   t = process.hrtime.bigint();
   const compact = compactBundle(verified);
   const layoutMs = ms(t);
+  const tablesMb = transferListOf(compact).reduce((sum, b) => sum + b.byteLength, 0) / 2 ** 20;
   t = process.hrtime.bigint();
   activeBundleOf(compact, ctx, LOAD_AT);
   const assembleMs = ms(t);
@@ -183,6 +186,7 @@ async function loadChild(bundlePath: string, publicKeyPath: string): Promise<Loa
     arrayBuffersMb: (after.arrayBuffers - before.arrayBuffers) / 2 ** 20,
     verifyMs,
     layoutMs,
+    tablesMb,
     assembleMs,
     maxRssMb: mb(process.resourceUsage().maxRSS),
     decisions: DECISIONS,
