@@ -51,6 +51,36 @@ describe('when a rule is resolved', () => {
   });
 });
 
+describe('when rules carry ids and repeat names', () => {
+  it("reports MG_DUPLICATE_RULE_ID at the second rule with the first one's place, and keeps each rule's own id", async () => {
+    const { diagnostics, model } = await rulesOf(
+      '  - id: chat\n    models: [openai-main/gpt-4o]\n    users: [alice]\n  - id: other\n    models: [openai-main/gpt-4o]\n    users: [bob]\n  - id: chat\n    models: [openai-main/gpt-4o-mini]\n    users: [bob]\n',
+    );
+    expect(brief(diagnostics)).toEqual(['MG_DUPLICATE_RULE_ID authz.yaml:8:9 rule id "chat" is already used by the rule at authz.yaml:2:5']);
+    expect(diagnostics[0]!.hint).toBe('give each rule its own id');
+    expect(model).toBeNull();
+  });
+
+  it('accepts distinct ids, and gives a rule without one a content id', async () => {
+    const { diagnostics, model } = await rulesOf(
+      '  - id: chat\n    models: [openai-main/gpt-4o]\n    users: [alice]\n  - models: [openai-main/gpt-4o]\n    users: [alice]\n',
+    );
+    expect(diagnostics).toEqual([]);
+    expect(model!.rules.map((r) => r.id)).toEqual(['chat', expect.stringMatching(/^r-[0-9a-f]{12}$/)]);
+    // No teams named: none, and no description property at all (the bundle's JSON must not carry one).
+    expect(model!.rules[1]).toMatchObject({ teams: [], namedUsers: ['alice'] });
+    expect(Object.keys(model!.rules[1]!)).not.toContain('description');
+  });
+
+  it('names each team and user once', async () => {
+    const { model, diagnostics } = await rulesOf('  - models: [openai-main/gpt-4o]\n    teams: [ml, ml]\n    users: [bob, alice, bob]\n');
+    expect(diagnostics).toEqual([]);
+    expect(model!.rules[0]).toMatchObject({ teams: ['ml'], namedUsers: ['bob', 'alice'], users: ['alice', 'bob'] });
+    const teamOnly = await rulesOf('  - models: [openai-main/gpt-4o]\n    teams: [ml]\n');
+    expect(teamOnly.model!.rules[0]).toMatchObject({ teams: ['ml'], namedUsers: [] });
+  });
+});
+
 describe('when a rule uses a glob', () => {
   it.each([
     ['openai-main/gpt-4o*', ['openai-main/gpt-4o', 'openai-main/gpt-4o-mini']],
