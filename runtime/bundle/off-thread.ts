@@ -29,7 +29,8 @@ function startWorker(): Worker {
   }
   for (const candidate of ['./activation-worker.js', '../activation-worker.js', './modelgate-activation-worker.js']) {
     const url = new URL(candidate, import.meta.url);
-    if (existsSync(url)) return new Worker(url);
+    // A worker inherits the process's flags; --input-type (node -e) would refuse to load a file.
+    if (existsSync(url)) return new Worker(url, { execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')) });
   }
   throw new Error('the activation worker script is missing from the build');
 }
