@@ -87,7 +87,7 @@ export interface RunningRuntime {
   shutdown(plan?: Partial<ShutdownPlan>): Promise<void>;
 }
 
-/** Boots from the cache, listens, fetches the bundle once, then polls. */
+/** Boots from the cache (else fetches the first bundle), listens, fetches the bundle once, then polls. */
 export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = {}): Promise<RunningRuntime> {
   const logger = deps.logger ?? createLogger();
   // One connection pool set for every provider, kept across bundle activations.
@@ -204,6 +204,13 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   });
 
   await lifecycle.boot();
+  // With nothing cached, the first bundle is fetched and activated before listening, so that the
+  // first requests find it: activation runs on a worker thread and takes a while (seconds for a
+  // 100k-principal bundle), where it used to hold the event loop and with it those requests. A
+  // failed fetch only delays listening by --fetch-timeout; the gateway then answers 503 until a
+  // poll succeeds.
+  const fetchedFirst = lifecycle.current === null;
+  if (fetchedFirst) await lifecycle.refresh();
   const inFlight = new InFlightCalls();
   let draining = false;
   const app = buildServer({
@@ -245,7 +252,8 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
           options.adminPort,
         );
   if (admin !== null) logger.info({ event: 'admin_listening', address: admin.url }, `admin (/readyz, /metrics, /healthz) on ${admin.url}`);
-  await lifecycle.refresh();
+  // One fetch at start either way (a refused bundle is reported once).
+  if (!fetchedFirst) await lifecycle.refresh();
   lifecycle.start();
 
   let closing: Promise<void> | null = null;
