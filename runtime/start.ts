@@ -207,7 +207,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
   // With nothing cached, the first bundle is fetched and activated before listening, so that the
   // first requests find it: activation runs on a worker thread and takes a while (seconds for a
   // 100k-principal bundle), where it used to hold the event loop and with it those requests. A
-  // failed fetch only delays listening by --fetch-timeout; the gateway then answers 503 until a
+  // failed fetch only delays listening by the fetch timeout (30 s); the gateway then answers 503 until a
   // poll succeeds.
   const fetchedFirst = lifecycle.current === null;
   if (fetchedFirst) await lifecycle.refresh();
