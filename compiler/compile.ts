@@ -5,6 +5,7 @@ import { checkAliases } from './check/aliases.ts';
 import { checkConfusables, type NamedThing } from './check/confusables.ts';
 import { checkGateway } from './check/gateway.ts';
 import { checkKeys, type ResolvedKey } from './check/keys.ts';
+import { checkLimits, type ResolvedLimit } from './check/limits.ts';
 import { type Catalog, checkProviders } from './check/providers.ts';
 import { checkRules, type ResolvedRule } from './check/rules.ts';
 import { type Diagnostic, hasErrors, sortDiagnostics } from './diagnostics/diagnostic.ts';
@@ -20,6 +21,8 @@ export interface PolicyModel {
   rules: ResolvedRule[];
   directory: DirectorySnapshot;
   keys: ResolvedKey[];
+  /** Limits in document order (limits/*.yaml sorted by path). */
+  limits: ResolvedLimit[];
 }
 
 export interface AnalyzeOptions {
@@ -43,6 +46,7 @@ export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagno
   const providers = checkProviders(set.providers);
   const rules = checkRules(set.authz, providers.catalog, directory, options.now, set.unloaded);
   const keys = checkKeys(set.keys, directory, options.now, set.unloaded.directory);
+  const limits = checkLimits(set.limits, providers.catalog, directory, new Set(set.keys.map((k) => k.data.id)), set.unloaded);
   const lock = checkLock(directory, set.lock, options.frozenLock === true);
   const confusables = checkConfusables(namedThings(set, directory));
   const gateway = checkGateway(set.gateway);
@@ -52,6 +56,7 @@ export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagno
     ...providers.diagnostics,
     ...rules.diagnostics,
     ...keys.diagnostics,
+    ...limits.diagnostics,
     ...lock.diagnostics,
     ...confusables,
     ...gateway,
@@ -60,7 +65,7 @@ export function analyze(set: PolicySet, directory: DirectorySnapshot, loadDiagno
   const model: PolicyModel | null =
     hasErrors(diagnostics) || set.gateway === null
       ? null
-      : { gateway: set.gateway.data, catalog: providers.catalog, rules: rules.rules, directory, keys: keys.keys };
+      : { gateway: set.gateway.data, catalog: providers.catalog, rules: rules.rules, directory, keys: keys.keys, limits: limits.limits };
   return { diagnostics, model, lock: lock.lock, lockChanged: lock.changed };
 }
 
@@ -78,6 +83,19 @@ export function requestedNames(set: PolicySet): NameRequest {
         teams.add(t);
       });
       rule.services?.forEach((s) => {
+        services.add(s);
+      });
+    }
+  }
+  for (const doc of set.limits) {
+    for (const limit of doc.data.limits) {
+      limit.users?.forEach((u) => {
+        users.add(u);
+      });
+      limit.teams?.forEach((t) => {
+        teams.add(t);
+      });
+      limit.services?.forEach((s) => {
         services.add(s);
       });
     }

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { compile } from 'json-schema-to-typescript';
 
-const SCHEMAS = ['provider', 'authz', 'directory', 'key', 'gateway', 'lock', 'bundle', 'audit-line'];
+const SCHEMAS = ['provider', 'authz', 'limits', 'directory', 'key', 'gateway', 'lock', 'bundle', 'audit-line'];
 const here = fileURLToPath(new URL('.', import.meta.url));
 const target = `${here}types.generated.ts`;
 

@@ -54,6 +54,22 @@ export interface ProviderModel {
    * Disabled models are denied to everyone.
    */
   enabled?: boolean;
+  pricing?: ModelPricing;
+}
+/**
+ * Price of the model per million tokens; budgets in money (limits/*.yaml) need it.
+ */
+export interface ModelPricing {
+  input_per_1m: number;
+  output_per_1m: number;
+  /**
+   * Price of cached input tokens when the provider reports them (default: input_per_1m).
+   */
+  cached_input_per_1m?: number;
+  /**
+   * ISO 4217 code, like USD.
+   */
+  currency: string;
 }
 
 /**
@@ -81,6 +97,61 @@ export interface AuthzRule {
    */
   expires?: string;
   description?: string;
+}
+
+export type PositiveCount = number;
+
+/**
+ * Rate limits and budgets, in any policies/limits/*.yaml. Subjects and models are named as in authz rules; every limit a request falls under applies (the strictest one refuses).
+ */
+export interface LimitsFile {
+  limits: LimitRule[];
+}
+export interface LimitRule {
+  /**
+   * Stable id of the limit, named in audit lines and bucket keys (default: a hash of the limit's content). Unique across limits files.
+   */
+  id?: string;
+  /**
+   * Fully qualified model names account/model, or minimatch globs over the declared models.
+   *
+   * @minItems 1
+   */
+  models: string[];
+  users?: string[];
+  teams?: string[];
+  services?: string[];
+  /**
+   * Key ids from keys/*.yaml: the limit applies to requests made with that key.
+   */
+  keys?: string[];
+  /**
+   * each: every named principal (or key) has its own counters; shared: one set of counters for everything the limit names.
+   */
+  per?: 'each' | 'shared';
+  requests_per_minute?: PositiveCount;
+  requests_per_hour?: PositiveCount;
+  requests_per_day?: PositiveCount;
+  tokens_per_minute?: PositiveCount;
+  tokens_per_day?: PositiveCount;
+  input_tokens_per_minute?: PositiveCount;
+  output_tokens_per_minute?: PositiveCount;
+  concurrent?: PositiveCount;
+  budget?: LimitBudget;
+  description?: string;
+}
+/**
+ * A spending cap per calendar period: in money (amount and currency, priced from the provider files) or in tokens (input plus output). Exactly one of amount or tokens.
+ */
+export interface LimitBudget {
+  amount?: number;
+  currency?: string;
+  tokens?: PositiveCount;
+  period: 'day' | 'month';
+  /**
+   * IANA time zone the calendar period is counted in (default UTC).
+   */
+  time_zone?: string;
 }
 
 /**
@@ -194,6 +265,8 @@ export interface IdentityLock {
   };
 }
 
+export type BundleCount = number;
+
 /**
  * The signed decision bundle payload (DSSE payloadType application/vnd.modelgate.bundle.v1+json). Everything the runtime needs to decide, and no secret. Arrays are referenced by index.
  */
@@ -230,6 +303,14 @@ export interface BundlePayload {
      */
     model: number;
   }[];
+  /**
+   * Rate limits and budgets from limits/*.yaml, referenced by index from limit_classes and keys. Absent when there are none.
+   */
+  limits?: BundleLimit[];
+  /**
+   * Deduplicated sorted sets of limit indices (like access_classes). Principals named by the same limits (directly, through a team, or as a service) share one class.
+   */
+  limit_classes?: number[][];
   oidc: {
     issuers: BundleOidcIssuer[];
   };
@@ -262,6 +343,16 @@ export interface BundleModel {
    */
   upstream: string;
   enabled: boolean;
+  pricing?: BundlePricing;
+}
+/**
+ * Price per million tokens, copied from the provider file; money = input_tokens*input_per_1m/1e6 + output_tokens*output_per_1m/1e6 (cached input tokens at cached_input_per_1m when given).
+ */
+export interface BundlePricing {
+  input_per_1m: number;
+  output_per_1m: number;
+  cached_input_per_1m?: number;
+  currency: string;
 }
 export interface BundleRule {
   /**
@@ -303,6 +394,10 @@ export interface BundlePrincipal {
   teams?: number[];
   oidc_subject?: string;
   oidc_client_id?: string;
+  /**
+   * Index into limit_classes; absent when no limit names this principal.
+   */
+  limit_class?: number;
 }
 export interface BundleKey {
   id: string;
@@ -313,6 +408,50 @@ export interface BundleKey {
   principal: number;
   expires?: string;
   revoked?: boolean;
+  /**
+   * Sorted indices into limits of the limits that name this key id (subject keys:); absent when none.
+   */
+  limits?: number[];
+}
+export interface BundleLimit {
+  /**
+   * Stable id: the limit's id in the policy, else a hash of its content. Bucket keys start with it.
+   */
+  id: string;
+  /**
+   * file:line:col of the limit in the policy repository.
+   */
+  source: string;
+  /**
+   * each: a bucket per principal (limit.id|principal.id, or limit.id|key:KEYID through keys); shared: one bucket (limit.id).
+   */
+  per: 'each' | 'shared';
+  /**
+   * Sorted indices into models of the enabled models the limit applies to.
+   */
+  models: number[];
+  requests_per_minute?: BundleCount;
+  requests_per_hour?: BundleCount;
+  requests_per_day?: BundleCount;
+  tokens_per_minute?: BundleCount;
+  tokens_per_day?: BundleCount;
+  input_tokens_per_minute?: BundleCount;
+  output_tokens_per_minute?: BundleCount;
+  concurrent?: BundleCount;
+  budget?: BundleBudget;
+}
+/**
+ * Exactly one of amount+currency (money, from the models' pricing) or tokens (input plus output) per calendar period in time_zone.
+ */
+export interface BundleBudget {
+  amount?: number;
+  currency?: string;
+  tokens?: number;
+  period: 'day' | 'month';
+  /**
+   * IANA time zone of the calendar period (absent: UTC).
+   */
+  time_zone?: string;
 }
 export interface BundleOidcIssuer {
   issuer: string;

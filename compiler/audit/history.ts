@@ -59,6 +59,8 @@ const EMPTY: AccessSnapshot = {
   accounts: new Map(),
   pins: new Map(),
   broadRules: [],
+  limits: new Map(),
+  prices: new Map(),
 };
 
 /** The stable id a name has at the last commit, else in its identity lock, else in the latest commit that knew the name. */

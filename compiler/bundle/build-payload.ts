@@ -3,10 +3,11 @@
 // which keeps the bundle small where per-principal model sets would not be (DESIGN.md section 4).
 
 import { MAX_BUNDLE_LIFETIME_MS, parseBoundedDuration } from '../../schemas/formats/duration.ts';
-import type { BundlePayload, BundlePrincipal, BundleProvider } from '../../schemas/types.generated.ts';
+import type { BundlePayload, BundlePricing, BundlePrincipal, BundleProvider, ModelPricing } from '../../schemas/types.generated.ts';
 import type { ResolvedKey } from '../check/keys.ts';
 import type { PolicyModel } from '../compile.ts';
 import { principalKey } from '../resolve/principal.ts';
+import { buildLimitIndex } from './build-limits.ts';
 
 export interface BundleMeta {
   serial: number;
@@ -35,8 +36,11 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
   const modelIndex = new Map<string, number>();
   const models = [...catalog.models.values()].map((m, i) => {
     modelIndex.set(m.fqn, i);
-    return { fqn: m.fqn, provider: providerIndex.get(m.account)!, upstream: m.upstream, enabled: m.enabled };
+    const out: BundlePayload['models'][number] = { fqn: m.fqn, provider: providerIndex.get(m.account)!, upstream: m.upstream, enabled: m.enabled };
+    if (m.pricing !== undefined) out.pricing = bundlePricing(m.pricing);
+    return out;
   });
+  const limitIndex = buildLimitIndex(model.limits, modelIndex);
 
   const rulesByUser = new Map<string, number[]>();
   const rulesByService = new Map<string, number[]>();
@@ -78,6 +82,8 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     const teams = teamsOfUser.get(name);
     if (teams !== undefined && p.access_class !== null) p.teams = teams;
     if (user.oidc_subject !== undefined) p.oidc_subject = user.oidc_subject;
+    const limitClass = limitIndex.classOf(principalKey('user', name));
+    if (limitClass !== undefined) p.limit_class = limitClass;
     principalIndex.set(principalKey('user', name), principals.length);
     principals.push(p);
   }
@@ -88,6 +94,8 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     const service = directory.services.get(name)!;
     const p: BundlePrincipal = { id: service.id, name, kind: 'service', access_class: classOf(rulesByService.get(name)) };
     if (service.oidc_client_id !== undefined) p.oidc_client_id = service.oidc_client_id;
+    const limitClass = limitIndex.classOf(principalKey('service', name));
+    if (limitClass !== undefined) p.limit_class = limitClass;
     principalIndex.set(principalKey('service', name), principals.length);
     principals.push(p);
   }
@@ -96,6 +104,8 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     const out: BundlePayload['keys'][number] = { id: k.record.id, sha256: k.record.sha256, principal: principalIndex.get(principalKey(k.kind, k.name))! };
     if (k.record.expires !== undefined) out.expires = new Date(Date.parse(k.record.expires)).toISOString();
     if (k.record.revoked === true) out.revoked = true;
+    const limits = limitIndex.keyLimits(k.record.id);
+    if (limits !== undefined) out.limits = limits;
     return out;
   });
 
@@ -133,6 +143,11 @@ export function buildPayload(model: PolicyModel, meta: BundleMeta): BundlePayloa
     oidc: { issuers },
   };
   if (aliases.length > 0) payload.aliases = aliases;
+  // Written only when the policy has limits: bundles without them stay as they were.
+  if (limitIndex.limits.length > 0) {
+    payload.limits = limitIndex.limits;
+    payload.limit_classes = limitIndex.limitClasses;
+  }
   return payload;
 }
 
@@ -141,6 +156,16 @@ function lifetimeMs(text: string): number {
   const ms = parseBoundedDuration(text, MAX_BUNDLE_LIFETIME_MS);
   if (ms === null) throw new Error(`invalid lifetime "${text}"`);
   return ms;
+}
+
+// Key order fixed (the schema's), whatever order the provider file wrote them in.
+function bundlePricing(pricing: ModelPricing): BundlePricing {
+  return {
+    input_per_1m: pricing.input_per_1m,
+    output_per_1m: pricing.output_per_1m,
+    ...(pricing.cached_input_per_1m === undefined ? {} : { cached_input_per_1m: pricing.cached_input_per_1m }),
+    currency: pricing.currency,
+  };
 }
 
 function push(map: Map<string, number[]>, key: string, value: number): void {

@@ -1,7 +1,7 @@
 // Provider accounts: names, duplicates, secret references, and pasted credentials.
 
 import { containsKnownKeyShape, isSecretRefProblem, parseSecretRef } from '../../schemas/formats/secret-ref.ts';
-import type { ProviderAccount } from '../../schemas/types.generated.ts';
+import type { ModelPricing, ProviderAccount } from '../../schemas/types.generated.ts';
 import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
 import type { JsonPath } from '../load/parse-yaml.ts';
 import type { Doc } from '../load/policy-set.ts';
@@ -14,6 +14,8 @@ export interface CatalogModel {
   name: string;
   upstream: string;
   enabled: boolean;
+  /** Price per million tokens, when the provider file declares it (money budgets need it). */
+  pricing?: ModelPricing;
 }
 
 export interface CatalogAccount {
@@ -64,7 +66,9 @@ export function checkProviders(docs: readonly Doc<ProviderAccount>[]): { catalog
         return;
       }
       const upstream = account.type === 'azure-openai' ? (model.deployment ?? model.name) : (model.upstream_name ?? model.name);
-      models.set(model.name, { fqn: `${account.name}/${model.name}`, account: account.name, name: model.name, upstream, enabled: model.enabled !== false });
+      const entry: CatalogModel = { fqn: `${account.name}/${model.name}`, account: account.name, name: model.name, upstream, enabled: model.enabled !== false };
+      if (model.pricing !== undefined) entry.pricing = model.pricing;
+      models.set(model.name, entry);
     });
     accounts.set(account.name, { doc, models });
   }

@@ -125,10 +125,11 @@ export function checkRules(
   return { rules, diagnostics };
 }
 
-type Report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string) => void;
+export type Report = (code: Parameters<typeof diagnostic>[0], path: JsonPath, message: string, hint?: string) => void;
 
-function resolveModels(
-  rule: AuthzRule,
+/** The models a rule or limit names: enabled and disabled FQNs in catalog order (unknown ones reported). */
+export function resolveModels(
+  rule: Pick<AuthzRule, 'models'>,
   catalog: Catalog,
   position: ReadonlyMap<string, number>,
   expand: (pattern: string) => string[],
@@ -192,7 +193,12 @@ function resolveModels(
   return { enabled, disabled };
 }
 
-function resolvePrincipals(rule: AuthzRule, directory: DirectorySnapshot, report: Report): { users: string[]; services: string[] } {
+/** The users (direct and through teams) and services a rule or limit names (unknown ones reported). */
+export function resolvePrincipals(
+  rule: Pick<AuthzRule, 'users' | 'teams' | 'services'>,
+  directory: DirectorySnapshot,
+  report: Report,
+): { users: string[]; services: string[] } {
   const users = new Set<string>();
   const services = new Set<string>();
   const unknown = (kind: 'user' | 'team' | 'service', code: Parameters<typeof diagnostic>[0], path: JsonPath, name: string, known: Iterable<string>): void => {
@@ -217,7 +223,7 @@ function resolvePrincipals(rule: AuthzRule, directory: DirectorySnapshot, report
 
 // Patterns of the form "account/<glob>" only look at that account's models, which keeps
 // expansion linear in rules x models-per-account instead of rules x all models.
-function globExpander(catalog: Catalog): (pattern: string) => string[] {
+export function globExpander(catalog: Catalog): (pattern: string) => string[] {
   const cache = new Map<string, string[]>();
   return (pattern) => {
     const cached = cache.get(pattern);

@@ -1,5 +1,5 @@
 // Turns the files of a policy folder into typed, positioned documents (or diagnostics).
-import type { AuthzFile, DirectoryFile, GatewayFile, IdentityLock, KeyRecord, ProviderAccount } from '../../schemas/types.generated.ts';
+import type { AuthzFile, DirectoryFile, GatewayFile, IdentityLock, KeyRecord, LimitsFile, ProviderAccount } from '../../schemas/types.generated.ts';
 import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
 import { commentSecrets } from './comment-secrets.ts';
 import { type ParsedYaml, parseYaml } from './parse-yaml.ts';
@@ -15,6 +15,7 @@ export interface PolicySet {
   gateway: Doc<GatewayFile> | null;
   providers: Doc<ProviderAccount>[];
   authz: Doc<AuthzFile>[];
+  limits: Doc<LimitsFile>[];
   directory: Doc<DirectoryFile> | null;
   keys: Doc<KeyRecord>[];
   lock: Doc<IdentityLock> | null;
@@ -29,6 +30,7 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
     gateway: null,
     providers: [],
     authz: [],
+    limits: [],
     directory: null,
     keys: [],
     lock: null,
@@ -48,7 +50,7 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
             file.path,
             { line: 1, col: 1 },
             'modelgate does not read this file',
-            'providers go in providers/, rules in authz.yaml or authz/, keys in keys/; see docs/policy-reference.md',
+            'providers go in providers/, rules in authz.yaml or authz/, limits in limits/, keys in keys/; see docs/policy-reference.md',
           ),
         );
       }
@@ -89,6 +91,9 @@ export function loadPolicySet(files: readonly SourceFile[]): { set: PolicySet; d
         break;
       case 'authz':
         set.authz.push(doc as Doc<AuthzFile>);
+        break;
+      case 'limits':
+        set.limits.push(doc as Doc<LimitsFile>);
         break;
       case 'key':
         set.keys.push(doc as Doc<KeyRecord>);

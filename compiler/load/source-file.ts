@@ -4,7 +4,7 @@ export interface SourceFile {
   text: string;
 }
 
-export type DocumentKind = 'provider' | 'authz' | 'directory' | 'key' | 'gateway' | 'lock';
+export type DocumentKind = 'provider' | 'authz' | 'limits' | 'directory' | 'key' | 'gateway' | 'lock';
 
 export const LOCK_FILE = 'identities.lock.yaml';
 
@@ -13,6 +13,7 @@ export function classify(path: string): DocumentKind | null {
   if (!/\.ya?ml$/.test(path)) return null;
   if (/^providers\/[^/]+\.ya?ml$/.test(path)) return 'provider';
   if (/^authz\.ya?ml$/.test(path) || /^authz\/.+\.ya?ml$/.test(path)) return 'authz';
+  if (/^limits\/.+\.ya?ml$/.test(path)) return 'limits';
   if (/^keys\/[^/]+\.ya?ml$/.test(path)) return 'key';
   if (/^directory\.ya?ml$/.test(path)) return 'directory';
   if (/^gateway\.ya?ml$/.test(path)) return 'gateway';

@@ -5,6 +5,7 @@ import authzSchema from '../../schemas/authz.schema.json' with { type: 'json' };
 import directorySchema from '../../schemas/directory.schema.json' with { type: 'json' };
 import gatewaySchema from '../../schemas/gateway.schema.json' with { type: 'json' };
 import keySchema from '../../schemas/key.schema.json' with { type: 'json' };
+import limitsSchema from '../../schemas/limits.schema.json' with { type: 'json' };
 import lockSchema from '../../schemas/lock.schema.json' with { type: 'json' };
 import providerSchema from '../../schemas/provider.schema.json' with { type: 'json' };
 import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.ts';
@@ -16,6 +17,7 @@ const ajv = createAjv({ allErrors: true, verbose: true });
 const validators = {
   provider: ajv.compile(providerSchema),
   authz: ajv.compile(authzSchema),
+  limits: ajv.compile(limitsSchema),
   directory: ajv.compile(directorySchema),
   key: ajv.compile(keySchema),
   gateway: ajv.compile(gatewaySchema),
@@ -25,6 +27,7 @@ const validators = {
 const KIND_LABEL: Record<DocumentKind, string> = {
   provider: 'provider account',
   authz: 'authz file',
+  limits: 'limits file',
   directory: 'directory',
   key: 'key record',
   gateway: 'gateway.yaml',
@@ -76,12 +79,12 @@ function mapError(kind: DocumentKind, doc: ParsedYaml, error: ErrorObject): Diag
       return diagnostic('MG_SCHEMA_WRONG_TYPE', doc.file, doc.locate(path), `${field} must be ${article(expected)}, not ${typeName(error.data)}`);
     }
     case 'minItems':
-      if (kind === 'authz' && path[path.length - 1] === 'models') {
+      if ((kind === 'authz' || kind === 'limits') && path[path.length - 1] === 'models') {
         return diagnostic(
           'MG_EMPTY_MODELS',
           doc.file,
           doc.locate(path),
-          'this rule has an empty models list; an empty list never means "all models"',
+          `this ${kind === 'limits' ? 'limit' : 'rule'} has an empty models list; an empty list never means "all models"`,
           'list the models (account/model or a glob like "account/*")',
         );
       }
@@ -89,8 +92,10 @@ function mapError(kind: DocumentKind, doc: ParsedYaml, error: ErrorObject): Diag
     case 'enum': {
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map(String);
       const suggestion = typeof error.data === 'string' ? didYouMean(error.data, allowed) : undefined;
+      // A mistyped per would change who shares a bucket; it gets its own code.
+      const code = kind === 'limits' && path[path.length - 1] === 'per' ? 'MG_LIMIT_PER_INVALID' : 'MG_SCHEMA_INVALID_VALUE';
       return diagnostic(
-        'MG_SCHEMA_INVALID_VALUE',
+        code,
         doc.file,
         doc.locate(path),
         `${field} must be one of ${allowed.join(', ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`,

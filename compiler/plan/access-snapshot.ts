@@ -6,6 +6,7 @@ import type { PolicyModel } from '../compile.ts';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { PolicySet } from '../load/policy-set.ts';
 import { principalKey, principalText } from '../resolve/principal.ts';
+import { type LimitState, limitStates, priceStates } from './diff-limits.ts';
 
 export interface PrincipalRef {
   kind: 'user' | 'service';
@@ -55,6 +56,10 @@ export interface AccessSnapshot {
   pins: Map<string, string>;
   /** Rules that are broad enough to deserve a second look. */
   broadRules: BroadRule[];
+  /** Limits by id. */
+  limits: Map<string, LimitState>;
+  /** Model FQN -> its price as text, for models that declare one. */
+  prices: Map<string, string>;
 }
 
 export interface SnapshotOptions {
@@ -87,6 +92,8 @@ export function accessSnapshot(
     aliases: new Map(),
     pins: new Map(),
     broadRules: [],
+    limits: new Map(),
+    prices: new Map(),
   };
   for (const [name, id] of Object.entries(set.lock?.data.users ?? {})) snapshot.pins.set(principalKey('user', name), id);
   for (const [name, id] of Object.entries(set.lock?.data.services ?? {})) snapshot.pins.set(principalKey('service', name), id);
@@ -120,6 +127,8 @@ export function accessSnapshot(
   }
 
   snapshot.broadRules = broadRules(set, model, options.largeTeam);
+  snapshot.limits = limitStates(model);
+  snapshot.prices = priceStates(model);
   return snapshot;
 }
 

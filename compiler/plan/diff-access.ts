@@ -4,6 +4,7 @@
 import { parsePrincipalKey } from '../resolve/principal.ts';
 import type { AccessSnapshot, BroadRule, Grant, KeyState, PrincipalRef } from './access-snapshot.ts';
 import { type AliasChange, diffAliases } from './diff-aliases.ts';
+import { diffLimits, diffPrices, type LimitChange, type PriceChange } from './diff-limits.ts';
 
 export interface GrantChange {
   principal: PrincipalRef;
@@ -49,6 +50,10 @@ export interface PlanDiff {
   catalog: CatalogChange[];
   aliases: AliasChange[];
   identities: IdentityChange[];
+  /** Limits added, removed or changed (by id). */
+  limits: LimitChange[];
+  /** Model prices set, changed or removed. */
+  prices: PriceChange[];
   warnings: BroadRule[];
   /** Diagnostics of the head a reviewer should see (MG_KEY_NO_EXPIRY). */
   diagnostics: AccessSnapshot['warnings'];
@@ -96,6 +101,8 @@ export function diffAccess(base: AccessSnapshot, head: AccessSnapshot, options: 
     catalog: diffCatalog(base.accounts, head.accounts),
     aliases: diffAliases(base.aliases, head.aliases),
     identities: diffIdentities(base, head),
+    limits: diffLimits(base.limits, head.limits),
+    prices: diffPrices(base.prices, head.prices),
     warnings,
     diagnostics: head.warnings,
     errors: head.errors,

@@ -3,6 +3,7 @@
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { GrantChange, PlanDiff } from './diff-access.ts';
 import { aliasLines } from './diff-aliases.ts';
+import { limitLines } from './diff-limits.ts';
 
 export interface MarkdownOptions {
   /** Lines of the grants diff block before it is cut (a PR comment holds at most 65,536 characters). */
@@ -78,6 +79,7 @@ export function renderMarkdown(plan: PlanDiff, options: MarkdownOptions): string
       );
   }
   out.push(...aliasLines(plan.aliases, escapeMarkdown));
+  out.push(...limitLines(plan.limits, plan.prices, escapeMarkdown));
   if (plan.identities.length > 0) {
     out.push('', '#### Identities', '');
     for (const i of plan.identities) out.push(`- ${identityLine(i)}`);

@@ -4,7 +4,7 @@
 // parts (providers, models, aliases, OIDC issuers, teams, and any optional part a newer compiler
 // adds, such as limits) travel as plain data. A new per-principal or per-key field becomes one
 // more column here, read through the accessors of tables.ts.
-import { buildGrantLayout, type GrantLayout } from '../../schemas/bundle/grant-layout.ts';
+import { buildGrantLayout, type GrantLayout, packLists } from '../../schemas/bundle/grant-layout.ts';
 import { buildHashIndex, encodeStrings, type HashIndexData, type StringTableData, transferablesOf } from '../../schemas/bundle/string-table.ts';
 import type { VerifiedBundle } from '../../schemas/bundle/verify.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
@@ -18,6 +18,8 @@ export interface PrincipalLayout {
   text: StringTableData;
   /** 0: user, 1: service. */
   kind: Uint8Array;
+  /** Index into limit_classes, -1 for none. */
+  limitClass: Int32Array;
   oidc: OidcPrincipalLayout;
 }
 
@@ -29,6 +31,9 @@ export interface KeyLayout {
   principal: Int32Array;
   expires: Float64Array;
   revoked: Uint8Array;
+  /** The limits that name key n (indices into limits): limits[limitsOff[n] .. limitsOff[n + 1]). */
+  limitsOff: Uint32Array;
+  limits: Int32Array;
 }
 
 export interface CompactBundle {
@@ -47,16 +52,18 @@ export function compactBundle(verified: VerifiedBundle): CompactBundle {
   const { principals, keys, rules, access_classes, ...payload } = verified.payload;
   const text: string[] = new Array(principals.length * 2);
   const kind = new Uint8Array(principals.length);
+  const limitClass = new Int32Array(principals.length);
   principals.forEach((p, i) => {
     text[2 * i] = p.id;
     text[2 * i + 1] = p.name;
     kind[i] = p.kind === 'service' ? 1 : 0;
+    limitClass[i] = p.limit_class ?? -1;
   });
   return {
     digest: verified.digest,
     keyid: verified.keyid,
     payload,
-    principals: { text: encodeStrings(text), kind, oidc: oidcPrincipalLayout(principals) },
+    principals: { text: encodeStrings(text), kind, limitClass, oidc: oidcPrincipalLayout(principals) },
     keys: keyLayout(keys),
     grants: buildGrantLayout({ models: payload.models, rules, access_classes, principals }),
   };
@@ -75,7 +82,16 @@ function keyLayout(keys: BundlePayload['keys']): KeyLayout {
     expires[n] = key.expires === undefined ? Infinity : Date.parse(key.expires);
     revoked[n] = key.revoked === true ? 1 : 0;
   });
-  return { ids: buildHashIndex(keys.map((key, n) => [key.id, n] as const)), digests, principal, expires, revoked };
+  const limits = packLists(keys.length, (n) => keys[n]?.limits);
+  return {
+    ids: buildHashIndex(keys.map((key, n) => [key.id, n] as const)),
+    digests,
+    principal,
+    expires,
+    revoked,
+    limitsOff: limits.off,
+    limits: limits.values,
+  };
 }
 
 /** The ArrayBuffers to transfer with a compact bundle (the layouts; the small payload is copied). */

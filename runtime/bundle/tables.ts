@@ -10,6 +10,8 @@ export interface CompiledKey {
   principal: number;
   expiresMs: number;
   revoked: boolean;
+  /** Indices into the payload's limits of the limits that name this key; absent when none. */
+  limits?: readonly number[];
 }
 
 export interface PrincipalInfo {
@@ -18,6 +20,8 @@ export interface PrincipalInfo {
   kind: 'user' | 'service';
   /** How logs and metrics name the principal: alice, service:llmapp1. */
   label: string;
+  /** Index into the payload's limit_classes; absent when no limit names the principal. */
+  limitClass?: number;
 }
 
 /** Keys by id (a Map of CompiledKey satisfies it: tests build bundles by hand). */
@@ -46,14 +50,18 @@ export class KeyTable implements KeyLookup {
   get(id: string): CompiledKey | undefined {
     const n = this.#ids.get(id);
     if (n === undefined) return undefined;
-    const { principal, expires, revoked } = this.#layout;
-    return {
+    const { principal, expires, revoked, limitsOff, limits } = this.#layout;
+    const key: CompiledKey = {
       // A view into the one digest buffer, not a copy.
       digest: this.#digests.subarray(n * DIGEST_BYTES, (n + 1) * DIGEST_BYTES),
       principal: principal[n] as number,
       expiresMs: expires[n] as number,
       revoked: revoked[n] === 1,
     };
+    const from = limitsOff[n] as number;
+    const to = limitsOff[n + 1] as number;
+    if (to > from) key.limits = Array.from(limits.subarray(from, to));
+    return key;
   }
 }
 
@@ -61,16 +69,21 @@ export class PrincipalTable implements PrincipalList {
   readonly length: number;
   readonly #text: StringTable;
   readonly #kind: Uint8Array;
+  readonly #limitClass: Int32Array;
   constructor(layout: PrincipalLayout) {
     this.#text = new StringTable(layout.text);
     this.#kind = layout.kind;
+    this.#limitClass = layout.limitClass;
     this.length = layout.kind.length;
   }
   at(index: number): PrincipalInfo | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined;
     const name = this.#text.get(2 * index + 1);
     const kind = this.#kind[index] === 1 ? 'service' : 'user';
-    return { id: this.#text.get(2 * index), name, kind, label: kind === 'service' ? `service:${name}` : name };
+    const info: PrincipalInfo = { id: this.#text.get(2 * index), name, kind, label: kind === 'service' ? `service:${name}` : name };
+    const limitClass = this.#limitClass[index] as number;
+    if (limitClass >= 0) info.limitClass = limitClass;
+    return info;
   }
   *[Symbol.iterator](): IterableIterator<PrincipalInfo> {
     for (let i = 0; i < this.length; i++) yield this.at(i) as PrincipalInfo;

@@ -36,7 +36,7 @@ export interface GrantLayout {
 type GrantPayload = Pick<BundlePayload, 'models' | 'rules' | 'access_classes' | 'principals'>;
 
 /** Packs lists into CSR offsets + values (each array owning its ArrayBuffer). */
-function packLists(count: number, listOf: (i: number) => readonly number[] | undefined): { off: Uint32Array; values: Int32Array } {
+export function packLists(count: number, listOf: (i: number) => readonly number[] | undefined): { off: Uint32Array; values: Int32Array } {
   const off = new Uint32Array(count + 1);
   for (let i = 0; i < count; i++) off[i + 1] = (off[i] as number) + (listOf(i)?.length ?? 0);
   const values = new Int32Array(off[count] as number);

@@ -81,6 +81,8 @@ describe('when plan compares two revisions', () => {
         catalog: [],
         aliases: changes,
         identities: [],
+        limits: [],
+        prices: [],
         warnings: [],
         diagnostics: [],
         errors: [],

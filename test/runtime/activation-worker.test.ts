@@ -217,4 +217,21 @@ describe('the activation worker', () => {
       expect(fromWorker.oidc.principals.users.get('nobody')).toBeUndefined();
     });
   });
+
+  describe('when the payload carries limits (optional parts of the bundle)', () => {
+    it('keeps a principal limit class and a key limit list in the flat tables, and limits and limit_classes as plain data', () => {
+      const { payload, digest } = verifyBundle(good, trusted);
+      const edited = structuredClone(payload);
+      edited.limits = [{ id: 'l-1' }, { id: 'l-2' }, { id: 'l-3' }] as unknown as NonNullable<typeof payload.limits>;
+      edited.limit_classes = [[0], [1, 2]];
+      (edited.principals[1] as { limit_class?: number }).limit_class = 1;
+      (edited.keys[0] as { limits?: number[] }).limits = [0, 2];
+      const active = compileActiveBundle({ payload: edited, digest, keyid: 'k' }, ctx, NOW);
+      expect(active.principals.at(1)?.limitClass).toBe(1);
+      expect(active.principals.at(0)).not.toHaveProperty('limitClass');
+      expect(active.keys.get(edited.keys[0]!.id)?.limits).toEqual([0, 2]);
+      expect(active.keys.get(edited.keys[1]!.id)).not.toHaveProperty('limits');
+      expect(active.payload).toMatchObject({ limits: edited.limits, limit_classes: edited.limit_classes });
+    });
+  });
 });

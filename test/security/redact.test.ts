@@ -138,6 +138,28 @@ describe('when a provider error passes through', () => {
     expect(text).toContain('null');
   });
 
+  it('cuts at exactly 16 levels, objects and arrays alike', () => {
+    // The body is level 0 and its error level 1, so the n-th nested container is at level n + 1.
+    const nest = (levels: number, open: string, close: string) => `${open.repeat(levels)}"x"${close.repeat(levels)}`;
+    const deepOf = (inner: string) => JSON.parse(passThroughBody('MG_UPSTREAM_ERROR', `{"error":{"message":"m","deep":${inner}}}`, ROOT)).error.deep;
+    const innermost = (value: unknown, levels: number): unknown => {
+      let v = value;
+      for (let i = 0; i < levels - 1; i++) v = Array.isArray(v) ? v[0] : (v as Record<string, unknown>).a;
+      return v;
+    };
+    expect(innermost(deepOf(nest(14, '[', ']')), 14)).toEqual(['x']);
+    expect(innermost(deepOf(nest(15, '[', ']')), 15)).toBeNull();
+    expect(innermost(deepOf(nest(14, '{"a":', '}')), 14)).toEqual({ a: 'x' });
+    expect(innermost(deepOf(nest(15, '{"a":', '}')), 15)).toBeNull();
+    // Deep objects are cut too, not only arrays: 20,000 levels fit in the 64 KiB error body cap.
+    const text = passThroughBody(
+      'MG_UPSTREAM_ERROR',
+      `{"error":{"message":"m","deep":${nest(8_000, '{"a":', '}').replace('"x"', JSON.stringify(ROOT))}}}`,
+      ROOT,
+    );
+    expect(text).not.toContain(ROOT);
+  });
+
   it('wraps a body of another shape in ours: error as a string, then a top-level message, then our own message', () => {
     expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', JSON.stringify({ error: `no ${ROOT}` }), ROOT)).error).toEqual({
       message: 'no [redacted]',
@@ -150,6 +172,10 @@ describe('when a provider error passes through', () => {
     expect(none.error).toMatchObject({ code: 'MG_UPSTREAM_ERROR', param: null });
     expect(typeof none.error.message).toBe('string');
     expect(none.error.message).not.toBe('');
+    // JSON that is not an object at all (null, a number, a string, an array): our own message, never a crash.
+    for (const body of ['null', '42', '"text"', '[1]']) {
+      expect(parsed(passThroughBody('MG_UPSTREAM_ERROR', body, ROOT)).error).toEqual({ ...none.error, message: none.error.message });
+    }
   });
 
   it('passes a text body as the message, redacted, trimmed and capped, and an empty one as ours', () => {

@@ -8,6 +8,7 @@ import type { Command } from '../command.ts';
 import { failure, policyErrors, UsageError } from '../errors.ts';
 import { printResult } from '../output.ts';
 import { analyzePolicies, POLICY_OPTIONS } from '../policies.ts';
+import { explainLimits, explainPrice, limitTextLines } from './explain-limits.ts';
 
 const REASONS: Record<DenyReason, string> = {
   unknown_model: 'no account declares this model',
@@ -18,11 +19,13 @@ const REASONS: Record<DenyReason, string> = {
 
 export const explainCommand: Command = {
   name: 'explain',
-  summary: 'say which rule grants PRINCIPAL the use of MODEL, or why not',
+  summary: 'say which rule grants PRINCIPAL the use of MODEL, or why not, and which limits apply',
   usage: `modelgate explain PRINCIPAL MODEL [--at TIME] [--policies DIR] [--format text|json]
 
 Compiles the policies and answers with the same index the gateway uses.
-PRINCIPAL is a username or service:NAME; MODEL is account/model.
+PRINCIPAL is a username or service:NAME; MODEL is account/model. Also lists the limits
+(limits/*.yaml) on the principal and model, with how each names the principal (user, team,
+service, or one of its keys: requests with that key only), and the model's price.
 
   --at TIME   decide at this instant (RFC 3339 or a duration like 30d from now; default: now)
 
@@ -71,6 +74,8 @@ error, so scripts can test access by the exit code.`,
       granted_by: decision.allowed ? decision.source : null,
       reason: decision.allowed ? null : decision.reason,
       rules: related,
+      limits: explainLimits(payload, model, principalIndex, fqn),
+      price: explainPrice(model, fqn),
     };
     const lines = [`${decision.allowed ? 'ALLOW' : 'DENY'} ${principalText} -> ${fqn} at ${result.at}`];
     if (decision.allowed) lines.push(`  granted by ${decision.source}`);
@@ -80,6 +85,7 @@ error, so scripts can test access by the exit code.`,
       const who = r.applies ? `applies via ${r.via.join(', ')}` : 'does not name this principal';
       lines.push(`  rule ${r.source}: ${who}; ${state}${r.description ? ` ("${r.description}")` : ''}`);
     }
+    lines.push(...limitTextLines(result.limits, result.price));
     printResult(json, result, lines.join('\n') + '\n');
     // Scripts test access by exit code: a DENY is an answer that says no.
     return decision.allowed ? 0 : 1;
