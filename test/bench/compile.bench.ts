@@ -221,7 +221,7 @@ const loadRows = (load: LoadReport): string[] => [
   `| &nbsp;&nbsp;in process: wrap on the main thread (activeBundleOf) | ${fmt(load.assembleMs)} ms | | |`,
   `| longest event-loop stall of the main thread during the load | ${fmt(load.maxStallMs, 1)} ms | | |`,
   `| activated bundle memory (RSS after load − before, after GC) | ${fmt(load.bundleMemoryMb, 1)} MB | < ${fmt(TARGETS.bundleMemoryMb)} MB | ${verdict(load.bundleMemoryMb, TARGETS.bundleMemoryMb)} |`,
-  `| &nbsp;&nbsp;of which JS heap / ArrayBuffers | ${fmt(load.heapMb, 1)} MB / ${fmt(load.arrayBuffersMb, 1)} MB | | |`,
+  `| &nbsp;&nbsp;JS heap / ArrayBuffers, after − before; the tables' typed arrays | ${fmt(load.heapMb, 1)} MB / ${fmt(load.arrayBuffersMb, 1)} MB; ${fmt(load.tablesMb, 1)} MB | | |`,
   `| runtime peak RSS (load child maxRSS, in-process steps included) | ${fmt(load.maxRssMb)} MB | | |`,
   `| one decision (${fmt(load.decisions)} random pairs, ${fmt(load.allowedShare * 100, 1)}% allowed) | ${fmt(load.decisionNs, 0)} ns (${fmt(1e9 / load.decisionNs / 1e6, 1)} M/s) | < ${fmt(TARGETS.decisionNs)} ns | ${verdict(load.decisionNs, TARGETS.decisionNs)} |`,
 ];
