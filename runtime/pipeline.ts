@@ -252,14 +252,14 @@ function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authenticatio
     record.authReason = who.reason;
     // A revoked or expired key was presented whole (its secret matched): whose it is, is known.
     if (who.principal !== undefined) {
-      const owner = bundle.principals[who.principal];
+      const owner = bundle.principals.at(who.principal);
       record.principal = owner?.label ?? null;
       record.principalId = owner?.id ?? null;
     }
     if (who.reason.startsWith('oidc_')) metrics.oidcFailure(who.reason.slice(5));
     return who.reason === 'unknown_subject' ? 'MG_UNKNOWN_SUBJECT' : 'MG_UNAUTHENTICATED';
   }
-  const principal = bundle.principals[who.principal];
+  const principal = bundle.principals.at(who.principal);
   record.principal = principal?.label ?? null;
   record.principalId = principal?.id ?? null;
   return { record, bundle, principal: who.principal, trace };

@@ -17,9 +17,9 @@ export interface CompiledLimit {
 export interface LimitIndex {
   limits: CompiledLimit[];
   /** By principal index: the limits that name the principal (directly, through a team, as a service). */
-  byPrincipal: ReadonlyArray<readonly number[] | undefined>;
+  byPrincipal(principal: number): readonly number[] | undefined;
   /** By key id: the limits that name the key. */
-  byKey: ReadonlyMap<string, readonly number[]>;
+  byKey(keyId: string): readonly number[] | undefined;
   /** By model index: its prices (money budgets). */
   pricing: ReadonlyArray<BundlePricing | undefined>;
 }
@@ -31,8 +31,18 @@ export interface AppliedLimit {
   bucket: string;
 }
 
-/** The index of payload's limits, or null when it has none (the request path then skips limits). */
-export function buildLimitIndex(payload: BundlePayload): LimitIndex | null {
+/** Where the per-principal and per-key parts live: the activated bundle's flat tables. */
+export interface LimitTables {
+  principals: { limitClassOf(index: number): number | undefined };
+  keys: { get(id: string): { limits?: readonly number[] } | undefined };
+}
+
+/**
+ * The index of the payload's limits, or null when it has none (the request path then skips
+ * limits). Principals and keys are read from the bundle's tables on demand, so activation never
+ * walks them on the main thread.
+ */
+export function buildLimitIndex(payload: Pick<BundlePayload, 'limits' | 'limit_classes' | 'models'>, tables: LimitTables): LimitIndex | null {
   const specs = payload.limits ?? [];
   if (specs.length === 0) return null;
   const limits = specs.map((spec): CompiledLimit => {
@@ -41,10 +51,18 @@ export function buildLimitIndex(payload: BundlePayload): LimitIndex | null {
     return { id: spec.id, source: spec.source, shared: spec.per === 'shared', meters: metersOf(spec), models };
   });
   const classes = payload.limit_classes ?? [];
-  const byPrincipal = payload.principals.map((p) => (p.limit_class === undefined ? undefined : classes[p.limit_class]));
-  const byKey = new Map<string, number[]>();
-  for (const key of payload.keys) if (key.limits !== undefined && key.limits.length > 0) byKey.set(key.id, key.limits);
-  return { limits, byPrincipal, byKey, pricing: payload.models.map((m) => m.pricing) };
+  return {
+    limits,
+    byPrincipal: (principal) => {
+      const cls = tables.principals.limitClassOf(principal);
+      return cls === undefined ? undefined : classes[cls];
+    },
+    byKey: (keyId) => {
+      const list = tables.keys.get(keyId)?.limits;
+      return list !== undefined && list.length > 0 ? list : undefined;
+    },
+    pricing: payload.models.map((m) => m.pricing),
+  };
 }
 
 const NONE: AppliedLimit[] = [];
@@ -54,8 +72,8 @@ const NONE: AppliedLimit[] = [];
  * a token-authenticated caller), kept when they cover model.
  */
 export function applicableLimits(index: LimitIndex, principal: number, principalId: string, keyId: string | null, model: number): AppliedLimit[] {
-  const own = index.byPrincipal[principal];
-  const viaKey = keyId === null ? undefined : index.byKey.get(keyId);
+  const own = index.byPrincipal(principal);
+  const viaKey = keyId === null ? undefined : index.byKey(keyId);
   if (own === undefined && viaKey === undefined) return NONE;
   const applied: AppliedLimit[] = [];
   if (own !== undefined) {
