@@ -8,7 +8,10 @@ export type ErrorType =
   | 'not_found_error'
   | 'upstream_error'
   | 'service_unavailable'
-  | 'server_error';
+  | 'server_error'
+  // OpenAI's types for its own rate limits and exhausted quota (clients branch on them).
+  | 'requests'
+  | 'insufficient_quota';
 
 interface ErrorSpec {
   status: number;
@@ -58,6 +61,10 @@ export const RUNTIME_ERRORS = {
   MG_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error', message: 'the request body is larger than the limit' },
   MG_BAD_CONTENT_TYPE: { status: 415, type: 'invalid_request_error', message: 'the content-type header is not a valid media type; send application/json' },
   MG_HEADERS_TOO_LARGE: { status: 431, type: 'invalid_request_error', message: 'the request headers are too large' },
+  // A limit of the policy (docs/limits.md): the body's code is OpenAI's rate_limit_exceeded.
+  MG_RATE_LIMITED: { status: 429, type: 'requests', message: 'rate limit reached; retry after the time in retry-after' },
+  // A budget of the policy is spent for its period: the body's code is OpenAI's insufficient_quota.
+  MG_BUDGET_EXHAUSTED: { status: 429, type: 'insufficient_quota', message: 'the budget for this model is spent until its period ends' },
   MG_UPSTREAM_RATE_LIMITED: { status: 429, type: 'upstream_error', message: 'the provider is rate limiting; retry later' },
   MG_INTERNAL: { status: 500, type: 'server_error', message: 'internal error' },
   MG_UPSTREAM_UNREACHABLE: { status: 502, type: 'upstream_error', message: 'the provider could not be reached' },
@@ -82,6 +89,12 @@ export const RUNTIME_ERRORS = {
     status: 503,
     type: 'service_unavailable',
     message: 'the gateway cannot record requests right now (audit log unavailable); retry later',
+  },
+  // --limits-on-store-error deny: the limits store (Redis) did not answer in time.
+  MG_LIMITS_UNAVAILABLE: {
+    status: 503,
+    type: 'service_unavailable',
+    message: 'the rate-limit store cannot be reached, and this gateway refuses requests it cannot count; retry later',
   },
   MG_SHUTTING_DOWN: { status: 503, type: 'service_unavailable', message: 'the gateway is shutting down; retry' },
   MG_NO_ACTIVE_BUNDLE: { status: 503, type: 'service_unavailable', message: 'no valid policy bundle is active' },

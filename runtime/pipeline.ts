@@ -1,6 +1,6 @@
 // The model-route pipeline, independent of the HTTP framework that carries it:
 //   admit (servable bundle + authenticate) -> [body read by the caller] -> parse -> authorize ->
-//   resolve provider secret -> forward (stream) -> audit.
+//   limits -> resolve provider secret -> forward (stream) -> audit.
 // Each step is its own module; this file only connects them. Two front ends call it: the plain
 // node:http handler of http/plain-front-end.ts (the hot path) and Fastify's routes in server.ts
 // (the same routes reached through any other spelling of their URL), so both behave the same.
@@ -24,6 +24,8 @@ import { anthropicRequestParts, type ForwardedRequestParts } from './http/anthro
 import { clientAddress, type TraceContext, traceContextFrom } from './http/caller-info.ts';
 import type { RequestEnding } from './http/request-ending.ts';
 import type { InFlightCalls } from './lifecycle/in-flight.ts';
+import { limitStep } from './limits/limit-step.ts';
+import type { Limiter } from './limits/limiter.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import type { Operation } from './providers/provider.ts';
 import { forward } from './proxy/forward.ts';
@@ -52,6 +54,8 @@ export interface PipelineOptions {
   auditRequired: boolean;
   /** Proxies whose X-Forwarded-For is believed; null: none (the socket address is the client). */
   trustedProxies: BlockList | null;
+  /** Enforces the bundle's rate limits and budgets (runtime/limits); without it they are not enforced. */
+  limiter?: Limiter;
 }
 
 /** What the admit step learned, carried to the rest of the pipeline. */
@@ -154,6 +158,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     record.account = route.account;
     if (route.target.urls[operation] === undefined) return 'MG_API_NOT_SUPPORTED';
 
+    // Step 2b: the policy's rate limits and budgets; a refusal is answered by the step.
+    let limitHeaders: Readonly<Record<string, string>> | null = null;
+    if (bundle.limits !== null && options.limiter !== undefined) {
+      const limited = await limitStep(options.limiter, bundle, bundle.limits, principal, record, parsed.json, parsed.bytes.length, res, options.ending);
+      if (limited === 'answered') return undefined;
+      if (typeof limited === 'string') return limited;
+      limitHeaders = limited.headers;
+    }
+
     // Step 3: the provider's root key, from memory (read at bundle activation, refreshed in the
     // background, served stale while its store is down). A reference still being read is waited
     // for (bounded by the read timeout); one whose reads failed and was never read is a 503.
@@ -201,6 +214,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         requestId,
         trace,
         timeoutMs: options.upstreamTimeoutMs,
+        limitHeaders,
         ...forwardedParts(admitted),
       },
       res,
@@ -238,14 +252,14 @@ function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authenticatio
     record.authReason = who.reason;
     // A revoked or expired key was presented whole (its secret matched): whose it is, is known.
     if (who.principal !== undefined) {
-      const owner = bundle.principals[who.principal];
+      const owner = bundle.principals.at(who.principal);
       record.principal = owner?.label ?? null;
       record.principalId = owner?.id ?? null;
     }
     if (who.reason.startsWith('oidc_')) metrics.oidcFailure(who.reason.slice(5));
     return who.reason === 'unknown_subject' ? 'MG_UNKNOWN_SUBJECT' : 'MG_UNAUTHENTICATED';
   }
-  const principal = bundle.principals[who.principal];
+  const principal = bundle.principals.at(who.principal);
   record.principal = principal?.label ?? null;
   record.principalId = principal?.id ?? null;
   return { record, bundle, principal: who.principal, trace };

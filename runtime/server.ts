@@ -24,6 +24,7 @@ import { createPlainFrontEnd, declaresBody } from './http/plain-front-end.ts';
 import { readinessAnswer } from './http/readyz.ts';
 import { RequestEnding } from './http/request-ending.ts';
 import type { InFlightCalls } from './lifecycle/in-flight.ts';
+import type { Limiter } from './limits/limiter.ts';
 import type { RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { type AdmitResult, type Admitted, createPipeline } from './pipeline.ts';
 import type { SecretResolver } from './secrets/resolve.ts';
@@ -53,6 +54,8 @@ export interface ServerOptions {
   oidc?: OidcAuthenticator;
   /** The upstream calls a shutdown ends at its drain timeout. */
   inFlight?: InFlightCalls;
+  /** Enforces the bundle's rate limits and budgets; without it they are not enforced. */
+  limiter?: Limiter;
   /** Serve /readyz and /metrics here (default true); false when an admin listener serves them. */
   operationsRoutes?: boolean;
   /** True once a shutdown began: /readyz answers 503 while requests are still served. */

@@ -8,7 +8,8 @@ import type { SecretSource } from '../schemas/formats/secret-source.ts';
 import { auditEvents } from './audit/audit-events.ts';
 import { type AuditLog, openAuditLog } from './audit/audit-log.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
-import { type ActiveBundle, compileActiveBundle } from './bundle/activate.ts';
+import type { ActiveBundle } from './bundle/activate.ts';
+import { workerActivation } from './bundle/off-thread.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
 import { answerPrimary } from './fleet/worker.ts';
@@ -17,7 +18,9 @@ import { trustedProxies } from './http/caller-info.ts';
 import { readinessAnswer } from './http/readyz.ts';
 import { InFlightCalls } from './lifecycle/in-flight.ts';
 import { gracefulShutdown, type ShutdownPlan } from './lifecycle/shutdown.ts';
+import { openLimiter } from './limits/open-limiter.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
+import { registerLimitMetrics } from './metrics/limit-metrics.ts';
 import { createMetrics, type RuntimeMetrics } from './metrics/runtime-metrics.ts';
 import { registerSecretMetrics } from './metrics/secret-metrics.ts';
 import type { CloudSecretSourcesOptions } from './secrets/cloud-sources.ts';
@@ -43,7 +46,10 @@ type OptionalSettings =
   | 'auditLog'
   | 'auditRequired'
   | 'trustedProxies'
-  | 'metricsPrincipalLabel';
+  | 'metricsPrincipalLabel'
+  | 'limitsStore'
+  | 'limitsOnStoreError'
+  | 'limitsStoreTimeoutMs';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -86,7 +92,7 @@ export interface RunningRuntime {
   shutdown(plan?: Partial<ShutdownPlan>): Promise<void>;
 }
 
-/** Boots from the cache, listens, fetches the bundle once, then polls. */
+/** Boots from the cache (else fetches the first bundle), listens, fetches the bundle once, then polls. */
 export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = {}): Promise<RunningRuntime> {
   const logger = deps.logger ?? createLogger();
   // One connection pool set for every provider, kept across bundle activations.
@@ -137,6 +143,16 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
       onRead: onSecretRead,
     });
   secretMetrics = registerSecretMetrics(metrics.registry, () => secrets.status());
+  // Counters in this process unless a Redis is named (docs/limits.md).
+  const limits = await openLimiter(
+    {
+      limitsStore: options.limitsStore ?? 'memory',
+      limitsOnStoreError: options.limitsOnStoreError ?? 'deny',
+      limitsStoreTimeoutMs: options.limitsStoreTimeoutMs ?? 500,
+    },
+    registerLimitMetrics(metrics.registry),
+    logger,
+  );
 
   // Every reference of a new bundle is read in parallel at activation; a request for an account
   // whose key is still being read waits for that read only.
@@ -152,10 +168,11 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     );
   }
 
+  const trusted = trustKeys(options.trustedKeys);
   lifecycle = createBundleLifecycle({
     allow,
     source: options.bundle,
-    trusted: trustKeys(options.trustedKeys),
+    trusted,
     audience: options.audience,
     maxBytes: options.maxBundleBytes,
     fetchTimeoutMs: options.fetchTimeoutMs,
@@ -163,7 +180,8 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     jitter: options.jitter ?? 0.1,
     cacheDir: options.cacheDir,
     expiryPolicy: options.expiryPolicy,
-    compile: (verified, nowMs) => compileActiveBundle(verified, { dispatcher }, nowMs),
+    // Verification, the gate and the flat tables are built in a worker thread: no request waits.
+    activate: workerActivation(trusted, { dispatcher }),
     events: {
       activated(active, origin) {
         metrics.bundleActivated(origin);
@@ -200,10 +218,20 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     },
   });
 
+  // A first connection to a Redis store before listening (bounded by --limits-store-timeout).
+  await limits.store.ready?.();
   await lifecycle.boot();
+  // With nothing cached, the first bundle is fetched and activated before listening, so that the
+  // first requests find it: activation runs on a worker thread and takes a while (seconds for a
+  // 100k-principal bundle), where it used to hold the event loop and with it those requests. A
+  // failed fetch only delays listening by the fetch timeout (30 s); the gateway then answers 503 until a
+  // poll succeeds.
+  const fetchedFirst = lifecycle.current === null;
+  if (fetchedFirst) await lifecycle.refresh();
   const inFlight = new InFlightCalls();
   let draining = false;
   const app = buildServer({
+    limiter: limits.limiter,
     inFlight,
     draining: () => draining,
     operationsRoutes: options.adminPort == null && options.fleetWorker !== true,
@@ -242,7 +270,8 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
           options.adminPort,
         );
   if (admin !== null) logger.info({ event: 'admin_listening', address: admin.url }, `admin (/readyz, /metrics, /healthz) on ${admin.url}`);
-  await lifecycle.refresh();
+  // One fetch at start either way (a refused bundle is reported once).
+  if (!fetchedFirst) await lifecycle.refresh();
   lifecycle.start();
 
   let closing: Promise<void> | null = null;
@@ -262,6 +291,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
         await admin?.close();
         await dispatcher.close();
         secrets.close();
+        await limits.store.close();
         // Every request has ended (app.close waited for them): their lines go out now.
         auditLog.flushSync();
       })();
@@ -294,6 +324,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
           closeClients: async () => {
             await admin?.close();
             await dispatcher.close();
+            await limits.store.close();
           },
           // The one flush of the shutdown: the audit stream, then the operations log.
           flush: () => {

@@ -533,6 +533,22 @@ export interface AuditLine {
     completion_tokens: Count;
     total_tokens: Count;
   };
+  /**
+   * The policy limit that refused the request (429): its id and the field that was reached. docs/limits.md.
+   */
+  limit?: {
+    id: Bounded;
+    reason:
+      | 'requests_per_minute'
+      | 'requests_per_hour'
+      | 'requests_per_day'
+      | 'tokens_per_minute'
+      | 'tokens_per_day'
+      | 'input_tokens_per_minute'
+      | 'output_tokens_per_minute'
+      | 'concurrent'
+      | 'budget';
+  };
   bundle_serial?: number;
   /**
    * The policy commit the bundle was compiled from, or unknown.

@@ -1,6 +1,8 @@
 // `npm run build:runtime`: esbuild bundles the runtime (runtime/ + its npm dependencies, never
 // compiler/) into one file, dist/modelgate-runtime.js. Run it as
 //   node dist/modelgate-runtime.js serve --bundle ... --public-key ... --audience ...
+// The bundle activation worker is built beside it, dist/modelgate-activation-worker.js (a worker
+// thread loads it by file; runtime/bundle/off-thread.ts looks for it next to the runtime).
 
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -34,7 +36,22 @@ const result = await build({
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __mgCreateRequire } from 'node:module';\nconst require = __mgCreateRequire(import.meta.url);" },
 });
 
-const compilerInputs = Object.keys(result.metafile.inputs).filter((path) => path.startsWith('compiler/'));
+const worker = await build({
+  absWorkingDir: root,
+  entryPoints: ['runtime/bundle/activation-worker.ts'],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outfile: join(root, 'dist', 'modelgate-activation-worker.js'),
+  minify: process.env.MG_BUILD_MINIFY !== '0',
+  legalComments: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+  banner: { js: "import { createRequire as __mgCreateRequire } from 'node:module';\nconst require = __mgCreateRequire(import.meta.url);" },
+});
+
+const compilerInputs = [...Object.keys(result.metafile.inputs), ...Object.keys(worker.metafile.inputs)].filter((path) => path.startsWith('compiler/'));
 if (compilerInputs.length > 0) {
   console.error(`build:runtime: the runtime bundle pulled in compiler code: ${compilerInputs.join(', ')}`);
   process.exitCode = 1;

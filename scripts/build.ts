@@ -4,7 +4,9 @@
 // dispatcher; `serve` loads the runtime's chunk, every other command the compiler's. The package
 // then has no runtime dependencies to install, and a command parses one file instead of resolving
 // hundreds. The cloud secret SDKs stay outside (optional peer dependencies, loaded on first use).
-// The bundled packages' licenses go to dist/THIRD-PARTY-LICENSES.txt.
+// The bundled packages' licenses go to dist/THIRD-PARTY-LICENSES.txt. The bundle activation worker
+// (runtime/bundle/activation-worker.ts) is a second entry point, dist/activation-worker.js: a worker
+// thread loads it by file (runtime/bundle/off-thread.ts finds it from the runtime's chunk).
 
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -37,7 +39,7 @@ async function usageText(): Promise<string> {
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { cli: 'bin/cli.ts' },
+  entryPoints: { cli: 'bin/cli.ts', 'activation-worker': 'runtime/bundle/activation-worker.ts' },
   bundle: true,
   splitting: true,
   platform: 'node',

@@ -60,6 +60,7 @@ export function auditFields(record: RequestRecord, latencyMs: number): string {
   if (usage !== null) {
     out += `,"usage":{"prompt_tokens":${jsonNumber(usage.prompt_tokens)},"completion_tokens":${jsonNumber(usage.completion_tokens)},"total_tokens":${jsonNumber(usage.total_tokens)}}`;
   }
+  if (record.limit !== null) out += `,"limit":{"id":${jsonString(bounded(record.limit.id))},"reason":${jsonString(record.limit.reason)}}`;
   if (record.bundleSerial !== null) out += `,"bundle_serial":${jsonNumber(record.bundleSerial)}`;
   if (record.revision !== null) out += `,"revision":${jsonString(record.revision)}`;
   return out;

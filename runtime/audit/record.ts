@@ -1,6 +1,7 @@
 // What the audit line of one request says, filled in along the request path.
 // What goes in: identities by id (principal, key id), the decision and the rule that granted it,
 // timings, usage, the bundle serial. What never goes in: keys, prompts, headers, query strings.
+import type { LimitTicket } from '../limits/limiter.ts';
 import type { Usage } from '../proxy/usage.ts';
 
 export interface RequestRecord {
@@ -46,6 +47,10 @@ export interface RequestRecord {
   /** Streams: from the request to the first body byte of the provider's answer. */
   ttftMs: number | null;
   usage: Usage | null;
+  /** The limit that refused the request (docs/limits.md): its id and the field that was reached. */
+  limit: { id: string; reason: string } | null;
+  /** Taken from the request's limits, settled when the request ends (http/request-ending.ts). Not audited. */
+  limitTicket: LimitTicket | null;
   /** Whose error shape the gateway answers in: Anthropic's on its Messages routes, OpenAI's elsewhere. Not audited. */
   dialect: 'openai' | 'anthropic';
   /** Counted in the in-flight gauge (admitted to the pipeline), uncounted at the end. */
@@ -86,6 +91,8 @@ export function newRecord(requestId: string, method: string, route: string): Req
     upstreamMs: null,
     ttftMs: null,
     usage: null,
+    limit: null,
+    limitTicket: null,
     dialect: route.startsWith('/v1/messages') ? 'anthropic' : 'openai',
     inFlight: false,
     ended: false,

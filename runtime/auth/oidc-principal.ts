@@ -5,33 +5,56 @@
 // is matched by the directory's oidc_subject only; with another claim (preferred_username, email:
 // mutable at some IdPs) by username or oidc_subject.
 import type { JWTPayload } from 'jose';
+import { buildHashIndex, HashIndex, type HashIndexData } from '../../schemas/bundle/string-table.ts';
 import type { BundleOidcIssuer, BundlePayload } from '../../schemas/types.generated.ts';
+
+/** What principalOf reads: a Map, or the activated bundle's flat hash (HashIndex). */
+export interface NameLookup {
+  get(name: string): number | undefined;
+}
 
 export interface OidcPrincipals {
   /** Users by username and by oidc_subject. */
-  users: ReadonlyMap<string, number>;
+  users: NameLookup;
   /** Users by oidc_subject only (for the user claim `sub`). */
-  subjects: ReadonlyMap<string, number>;
-  services: ReadonlyMap<string, number>;
+  subjects: NameLookup;
+  services: NameLookup;
 }
 
-/** Lookup maps from a payload, built once per activation. */
-export function indexOidcPrincipals(payload: BundlePayload): OidcPrincipals {
-  const users = new Map<string, number>();
-  const subjects = new Map<string, number>();
-  const services = new Map<string, number>();
-  payload.principals.forEach((p, i) => {
+/** The three lookups as flat data, built in the activation worker (runtime/bundle/compact.ts). */
+export interface OidcPrincipalLayout {
+  users: HashIndexData;
+  subjects: HashIndexData;
+  services: HashIndexData;
+}
+
+/** Builds the lookups' data from a payload's principals. */
+export function oidcPrincipalLayout(principals: BundlePayload['principals']): OidcPrincipalLayout {
+  const users: [string, number][] = [];
+  const subjects: [string, number][] = [];
+  const services: [string, number][] = [];
+  principals.forEach((p, i) => {
     if (p.kind === 'user') {
-      users.set(p.name, i);
+      users.push([p.name, i]);
       if (p.oidc_subject !== undefined) {
-        users.set(p.oidc_subject, i);
-        subjects.set(p.oidc_subject, i);
+        users.push([p.oidc_subject, i]);
+        subjects.push([p.oidc_subject, i]);
       }
     } else if (p.oidc_client_id !== undefined) {
-      services.set(p.oidc_client_id, i);
+      services.push([p.oidc_client_id, i]);
     }
   });
-  return { users, subjects, services };
+  return { users: buildHashIndex(users), subjects: buildHashIndex(subjects), services: buildHashIndex(services) };
+}
+
+/** The lookups over their flat data. */
+export function oidcPrincipalsOf(layout: OidcPrincipalLayout): { users: HashIndex; subjects: HashIndex; services: HashIndex } {
+  return { users: new HashIndex(layout.users), subjects: new HashIndex(layout.subjects), services: new HashIndex(layout.services) };
+}
+
+/** Lookup tables from a payload, built in one step (tests). */
+export function indexOidcPrincipals(payload: Pick<BundlePayload, 'principals'>): { users: HashIndex; subjects: HashIndex; services: HashIndex } {
+  return oidcPrincipalsOf(oidcPrincipalLayout(payload.principals));
 }
 
 export type SubjectMatch = { principal: number; subject: string } | { principal: null; subject: string };

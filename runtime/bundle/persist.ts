@@ -4,7 +4,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../schemas/io/write-atomic.ts';
-import type { SerialFloor } from './activate.ts';
+import type { SerialFloor } from './gate.ts';
 
 const ENVELOPE = 'bundle.json';
 const FLOOR = 'serial-floor.json';

@@ -3,15 +3,22 @@
 
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { type TrustedKey, type VerifiedBundle, verifyBundle } from '../../schemas/bundle/verify.ts';
-import type { ActiveBundle, SerialFloor } from './activate.ts';
-import { checkActivation } from './activate.ts';
+import type { ActiveBundle } from './activate.ts';
 import { ALLOW_ALL, type OperatorAllowList } from './allow-list.ts';
 import { type BundleSource, downloadBundle } from './download.ts';
+import { type ActivationGate, checkActivation, type SerialFloor } from './gate.ts';
 import { readCache, writeCache } from './persist.ts';
 import type { BundleStatus, ExpiryPolicy } from './status.ts';
 
 export type Origin = 'source' | 'cache';
 export type RefreshOutcome = 'activated' | 'unchanged' | 'not-modified' | 'rejected';
+
+/**
+ * Verify, gate and compile envelope bytes away from the event loop (off-thread.ts): the next
+ * bundle, or 'unchanged' for the active one, with the envelope handed back (bytes may have been
+ * moved to the worker thread); throws BundleError for a refusal.
+ */
+export type Activate = (bytes: Buffer, gate: ActivationGate) => Promise<{ next: ActiveBundle | 'unchanged'; bytes: Buffer }>;
 
 export interface BundleEvents {
   activated(active: ActiveBundle, origin: Origin): void;
@@ -34,7 +41,10 @@ export interface BundleLifecycleOptions {
   expiryPolicy: ExpiryPolicy;
   /** The operator's allow-lists for secret references and upstream hosts (default: anything). */
   allow?: OperatorAllowList;
-  compile(bundle: VerifiedBundle, nowMs: number): ActiveBundle;
+  /** In process, on the event loop, after verifyBundle and the gate (tests; `activate` wins when set). */
+  compile?(bundle: VerifiedBundle, nowMs: number): ActiveBundle;
+  /** Off the event loop: verification, the gate and compilation in one step (the gateway's way). */
+  activate?: Activate;
   events: BundleEvents;
   now?: () => number;
   random?: () => number;
@@ -71,20 +81,34 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     return 'rejected';
   };
 
-  const consider = async (bytes: Buffer, origin: Origin): Promise<RefreshOutcome> => {
+  const gateAt = (nowMs: number, origin: Origin): ActivationGate => ({
+    audience: options.audience,
+    active: current === null ? null : { serial: current.serial, digest: current.digest },
+    floor,
+    nowMs,
+    acceptExpired: origin === 'cache' && options.expiryPolicy === 'serve-stale',
+    allow: options.allow ?? ALLOW_ALL,
+  });
+
+  // The next bundle or 'unchanged', and the envelope to persist; throws BundleError. The same
+  // checks in the same order either way.
+  const prepare = async (bytes: Buffer, origin: Origin, nowMs: number): Promise<{ next: ActiveBundle | 'unchanged'; bytes: Buffer }> => {
+    if (options.activate !== undefined) {
+      const done = await options.activate(bytes, gateAt(nowMs, origin));
+      if (done.next === 'unchanged') return done;
+      // Another activation may have landed while the worker ran: the gate again, on this thread.
+      return checkActivation(done.next, gateAt(now(), origin)) === 'unchanged' ? { next: 'unchanged', bytes: done.bytes } : done;
+    }
+    if (options.compile === undefined) throw new Error('the bundle lifecycle needs activate or compile');
     const verified = verifyBundle(bytes, options.trusted);
+    if (checkActivation(verified, gateAt(nowMs, origin)) === 'unchanged') return { next: 'unchanged', bytes };
+    return { next: options.compile(verified, nowMs), bytes };
+  };
+
+  const consider = async (received: Buffer, origin: Origin): Promise<RefreshOutcome> => {
     const nowMs = now();
-    const active = current === null ? null : { serial: current.serial, digest: current.digest };
-    const verdict = checkActivation(verified, {
-      audience: options.audience,
-      active,
-      floor,
-      nowMs,
-      acceptExpired: origin === 'cache' && options.expiryPolicy === 'serve-stale',
-      allow: options.allow ?? ALLOW_ALL,
-    });
-    if (verdict === 'unchanged') return 'unchanged';
-    const next = options.compile(verified, nowMs);
+    const { next, bytes } = await prepare(received, origin, nowMs);
+    if (next === 'unchanged') return 'unchanged';
     current = next; // the atomic swap: requests in flight keep the reference they started with
     floor = { serial: next.serial, digest: next.digest };
     status.lastActivationMs = nowMs;

@@ -60,6 +60,12 @@ export interface RuntimeSettings {
   shutdownDelayMs: number;
   /** On SIGTERM, after the delay: how long requests in flight may run before they are cut. */
   drainTimeoutMs: number;
+  /** Where limit counters live: 'memory' (this process) or a redis:// / rediss:// URL. */
+  limitsStore: string;
+  /** What a request gets when the limits store fails: admitted uncounted, or 503. */
+  limitsOnStoreError: 'allow' | 'deny';
+  /** Deadline of one limits store call (and connection attempt). */
+  limitsStoreTimeoutMs: number;
 }
 
 export type ParsedArgs = { help: true } | { help: false; settings: RuntimeSettings } | { help: false; problem: string };
@@ -92,6 +98,9 @@ Options (environment variable in brackets):
   --log-level LEVEL        operations log level (default info); audit lines do not depend on it  [MODELGATE_LOG_LEVEL]
   --audit-log DEST         audit lines to stdout (default), stderr or a file (reopened on SIGHUP)  [MODELGATE_AUDIT_LOG]
   --audit-required         refuse model requests (503) while the audit log cannot be written  [MODELGATE_AUDIT_REQUIRED=1]
+  --limits-store STORE     rate-limit and budget counters: memory (default, this process) or redis://[user:pass@]host:port[/db], rediss:// for TLS  [MODELGATE_LIMITS_STORE]
+  --limits-on-store-error allow|deny  when the store fails: admit uncounted, or refuse with 503 MG_LIMITS_UNAVAILABLE (default deny)  [MODELGATE_LIMITS_ON_STORE_ERROR]
+  --limits-store-timeout DUR  deadline of one store call and connection attempt (default 500ms)  [MODELGATE_LIMITS_STORE_TIMEOUT]
   --trusted-proxies CIDRS  proxies whose X-Forwarded-For names the client, comma-separated (default none)  [MODELGATE_TRUSTED_PROXIES]
   --metrics-principal-label none|id  label request metrics with the principal's id (default none)  [MODELGATE_METRICS_PRINCIPAL_LABEL]
   --oidc-clock-skew DUR    tolerated clock difference on token exp/nbf/iat (default 30s)  [MODELGATE_OIDC_CLOCK_SKEW]
@@ -136,6 +145,9 @@ const OPTIONS = {
   'shutdown-delay': { type: 'string' },
   workers: { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'limits-store': { type: 'string' },
+  'limits-on-store-error': { type: 'string' },
+  'limits-store-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -192,6 +204,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     'secret-ttl': parseDuration(text('secret-ttl', 'MODELGATE_SECRET_TTL') ?? '5m'),
     'secret-timeout': parseDuration(text('secret-timeout', 'MODELGATE_SECRET_TIMEOUT') ?? '10s'),
     'drain-timeout': parseDuration(text('drain-timeout', 'MODELGATE_DRAIN_TIMEOUT') ?? '30s'),
+    'limits-store-timeout': parseDuration(text('limits-store-timeout', 'MODELGATE_LIMITS_STORE_TIMEOUT') ?? '500ms'),
   };
   // Zero is a valid delay: readiness and the listener then close together.
   const shutdownDelay = parseDuration(text('shutdown-delay', 'MODELGATE_SHUTDOWN_DELAY') ?? '5s');
@@ -208,6 +221,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
   if ((durations['header-timeout'] as number) > (durations['request-timeout'] as number))
     return { help: false, problem: '--header-timeout must not be longer than --request-timeout (which includes the headers)' };
+  const limits = limitSettings(text('limits-store', 'MODELGATE_LIMITS_STORE'), text('limits-on-store-error', 'MODELGATE_LIMITS_ON_STORE_ERROR'));
+  if ('problem' in limits) return { help: false, problem: limits.problem };
   const audit = auditSettings(text, list, values['audit-required'] === true || env.MODELGATE_AUDIT_REQUIRED === '1');
   if ('problem' in audit) return { help: false, problem: audit.problem };
   const maxConnections = Number(text('max-connections', 'MODELGATE_MAX_CONNECTIONS') ?? '4096');
@@ -244,6 +259,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       workers,
       shutdownDelayMs: shutdownDelay,
       drainTimeoutMs: durations['drain-timeout'] as number,
+      ...limits,
+      limitsStoreTimeoutMs: durations['limits-store-timeout'] as number,
     },
   };
 }
@@ -285,4 +302,26 @@ function auditSettings(
   const label = text('metrics-principal-label', 'MODELGATE_METRICS_PRINCIPAL_LABEL') ?? 'none';
   if (label !== 'none' && label !== 'id') return { problem: '--metrics-principal-label must be none or id' };
   return { auditLog, auditRequired, trustedProxies, metricsPrincipalLabel: label };
+}
+
+type LimitFlags = Pick<RuntimeSettings, 'limitsStore' | 'limitsOnStoreError'>;
+
+/** The limits store (memory or a Redis URL) and its failure policy. */
+function limitSettings(store: string | undefined, onError: string | undefined): LimitFlags | { problem: string } {
+  const limitsStore = store ?? 'memory';
+  if (limitsStore !== 'memory') {
+    let url: URL | null = null;
+    try {
+      url = new URL(limitsStore);
+    } catch {
+      url = null;
+    }
+    // The URL is not echoed: it may hold the password.
+    if (url === null || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+      return { problem: '--limits-store must be memory or a URL redis://[user:password@]host[:port][/db] (rediss:// for TLS)' };
+    }
+  }
+  const policy = onError ?? 'deny';
+  if (policy !== 'allow' && policy !== 'deny') return { problem: '--limits-on-store-error must be allow or deny' };
+  return { limitsStore, limitsOnStoreError: policy };
 }

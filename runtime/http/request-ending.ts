@@ -103,6 +103,8 @@ export class RequestEnding {
 
   private end(record: RequestRecord): void {
     record.ended = true;
+    // The request's concurrency lease is freed and its token reservation corrected here, at its one ending.
+    if (record.limitTicket !== null) record.limitTicket.settle(record);
     writeAudit(this.audit, this.metrics, record);
   }
 }

@@ -48,6 +48,8 @@ export interface UpstreamCall {
   headers?: Readonly<Record<string, string>>;
   /** The caller's query string, without '?', for APIs that define one (Anthropic's ?beta=true). */
   query?: string;
+  /** The gateway's own x-ratelimit-* headers (runtime/limits), sent instead of the provider's. */
+  limitHeaders?: Readonly<Record<string, string>> | null;
 }
 
 /**

@@ -225,7 +225,10 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
     const contentType = headerText(headers, 'content-type') ?? 'application/json';
     this.sse = contentType.startsWith('text/event-stream');
     this.filter = this.sse && this.call.stripUsage === true ? new UsageFilter() : undefined;
-    const out: Record<string, string> = withRateLimitHints(headers, { 'content-type': contentType, 'x-request-id': this.call.requestId });
+    // The policy's limits are the caller's limits: they speak instead of the provider's account-wide ones.
+    const base = { 'content-type': contentType, 'x-request-id': this.call.requestId };
+    const limits = this.call.limitHeaders;
+    const out: Record<string, string> = limits == null ? withRateLimitHints(headers, base) : Object.assign(base, limits);
     this.phase = 'relaying';
     if (this.sse) {
       out['cache-control'] = 'no-cache';

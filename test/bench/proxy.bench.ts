@@ -13,6 +13,7 @@
 //   nginx binary is found: Debian's nginx-light; BENCH_NGINX= runs none)
 //   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
+//   BENCH_LIMITS=memory,redis the limits rows (limit-gateways.ts; default both, empty: none)
 //
 // The same file plays the helper processes: --role upstream|bare.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -22,6 +23,7 @@ import { createServer } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { limitsTable, startLimitGateways } from './limit-gateways.ts';
 import { nginxBinary, startNginx } from './nginx.ts';
 
 const here = fileURLToPath(import.meta.url);
@@ -186,6 +188,7 @@ async function main(): Promise<void> {
   const gatewayPort = 19403;
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
   const children: ChildProcess[] = [];
+  let stopRedis: (() => Promise<void>) | null = null;
   try {
     children.push(await startChild(['--role', 'upstream', '--port', String(upstreamPort)]));
     children.push(await startChild(['--role', 'bare', '--port', String(barePort), '--upstream', upstreamUrl]));
@@ -239,6 +242,24 @@ async function main(): Promise<void> {
       await waitReady(`http://127.0.0.1:${workers === 1 ? port : port + 1}`);
       gateways.push({ name: workers === 1 ? 'gateway' : `gateway x${workers}`, url: `http://127.0.0.1:${port}`, pid: gateway.pid as number });
     }
+
+    // The same gateway with limits on every request, memory store and Redis (limit-gateways.ts).
+    const limited = await startLimitGateways(
+      {
+        dir,
+        policies: join(dir, 'p'),
+        signer: signer.privateKey,
+        entry,
+        nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        firstPort: gatewayPort + 50,
+        stdout: auditFile.fd,
+        env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY },
+        waitReady,
+      },
+      children,
+    );
+    stopRedis = limited.redis === null ? null : () => (limited.redis as NonNullable<typeof limited.redis>).stop();
+    gateways.push(...limited.gateways);
 
     // The Messages mode sends Anthropic's credential header and model names (the gateway's caller
     // key in x-api-key, as the Anthropic SDK does with ANTHROPIC_API_KEY).
@@ -322,6 +343,7 @@ async function main(): Promise<void> {
     printTable(rows, duration, auditLines);
   } finally {
     for (const child of children) child.kill('SIGTERM');
+    await stopRedis?.();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -389,6 +411,7 @@ function printTable(rows: Row[], duration: number, auditLines: number): void {
           lines.push(`| ${mode} | ${c} | ${fleet.slice('gateway x'.length)} | ${ratio(f?.rps, g?.rps)} | ${ratio(f?.cpuUsPerReq, g?.cpuUsPerReq)} |`);
         }
   }
+  lines.push(...limitsTable(rows));
   console.log(lines.join('\n'));
 }
 

@@ -194,10 +194,10 @@ describe('when a verified bundle is compiled for the request path', () => {
 
   it('labels principals, routes each model to its account, and indexes grants and OIDC principals', () => {
     const active = compileActiveBundle({ payload, digest: 'd1', keyid: 'k' }, { dispatcher: {} as Dispatcher }, NOW);
-    expect(active.principals.map((p) => `${p.id} ${p.kind} ${p.name} ${p.label}`)).toEqual(
+    expect([...active.principals].map((p) => `${p.id} ${p.kind} ${p.name} ${p.label}`)).toEqual(
       payload.principals.map((p) => `${p.id} ${p.kind} ${p.name} ${p.kind === 'service' ? `service:${p.name}` : p.name}`),
     );
-    expect(active.principals.find((p) => p.kind === 'service')!.label).toBe('service:llmapp1');
+    expect([...active.principals].find((p) => p.kind === 'service')!.label).toBe('service:llmapp1');
     expect(active.routes.map((r) => `${r.fqn} ${r.account}`)).toEqual(payload.models.map((m) => `${m.fqn} ${m.fqn.split('/')[0]}`));
     expect(active.providers.map((p) => p.name)).toEqual(payload.providers.map((p) => p.name));
     for (const route of active.routes) expect(active.providers).toContain(route.provider);

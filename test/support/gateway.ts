@@ -40,6 +40,10 @@ export interface TestGatewayOptions {
   trustedProxies?: string[];
   metricsPrincipalLabel?: PrincipalLabel;
   auditRequired?: boolean;
+  /** --limits-store: memory (default) or a redis:// URL. */
+  limitsStore?: string;
+  limitsOnStoreError?: 'allow' | 'deny';
+  limitsStoreTimeoutMs?: number;
   logs?: LogCapture;
 }
 
@@ -75,6 +79,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       ...(options.trustedProxies === undefined ? {} : { trustedProxies: options.trustedProxies.map(cidr) }),
       ...(options.metricsPrincipalLabel === undefined ? {} : { metricsPrincipalLabel: options.metricsPrincipalLabel }),
       ...(options.auditRequired === undefined ? {} : { auditRequired: options.auditRequired }),
+      ...(options.limitsStore === undefined ? {} : { limitsStore: options.limitsStore }),
+      ...(options.limitsOnStoreError === undefined ? {} : { limitsOnStoreError: options.limitsOnStoreError }),
+      ...(options.limitsStoreTimeoutMs === undefined ? {} : { limitsStoreTimeoutMs: options.limitsStoreTimeoutMs }),
     },
     { logger: logs.logger, audit: logs.audit, ...(options.cloudSecrets === undefined ? {} : { cloudSecrets: options.cloudSecrets }) },
   );

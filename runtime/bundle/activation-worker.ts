@@ -1,0 +1,31 @@
+// The activation worker (a node:worker_threads entry point; off-thread.ts starts one per bundle).
+// It does the heavy part of an activation away from the event loop: signature, parse and schema
+// (verifyBundle), the gate (gate.ts: audience, creation time, serial, expiry, allow-lists, in that
+// order), then the flat layouts (compact.ts), whose ArrayBuffers go to the main thread by transfer.
+// It answers one message per bundle; off-thread.ts ends it once idle, and its heap (the parsed
+// payloads) goes with it.
+import { parentPort } from 'node:worker_threads';
+import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { verifyBundle } from '../../schemas/bundle/verify.ts';
+import { compactBundle, transferListOf } from './compact.ts';
+import { checkActivation } from './gate.ts';
+import { type ActivationReply, type ActivationRequest, movableBuffer, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
+
+function run(request: ActivationRequest): { reply: ActivationReply; transfer: ArrayBuffer[] } {
+  try {
+    const verified = verifyBundle(request.bytes, request.trusted);
+    if (checkActivation(verified, request.gate) === 'unchanged') return { reply: { kind: 'unchanged' }, transfer: [] };
+    const compact = compactBundle(verified);
+    return { reply: { kind: 'activate', compact }, transfer: transferListOf(compact) };
+  } catch (error) {
+    // A refusal keeps its code and message; anything else is reported as the lifecycle reports
+    // an unexpected error in process (poll.ts), with no detail that could carry payload text.
+    if (error instanceof BundleError) return { reply: { kind: 'refused', code: error.code, message: error.message }, transfer: [] };
+    return { reply: { kind: 'failed' }, transfer: [] };
+  }
+}
+
+parentPort?.on('message', ({ id, request }: WorkerRequest) => {
+  const { reply, transfer } = run(request);
+  parentPort?.postMessage({ id, reply, bytes: request.bytes } satisfies WorkerReply, [...transfer, ...movableBuffer(request.bytes)]);
+});

@@ -1,0 +1,42 @@
+// The messages between the main thread and the activation worker (activation-worker.ts).
+import type { BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
+import type { TrustedKey } from '../../schemas/bundle/verify.ts';
+import type { CompactBundle } from './compact.ts';
+import type { ActivationGate } from './gate.ts';
+
+/** One bundle to activate (structured clone: KeyObjects are cloneable). */
+export interface ActivationRequest {
+  /** The envelope; its ArrayBuffer is moved to the worker when it owns it whole, and moved back. */
+  bytes: Uint8Array;
+  trusted: readonly TrustedKey[];
+  gate: ActivationGate;
+}
+
+export type ActivationReply =
+  | { kind: 'unchanged' }
+  | { kind: 'activate'; compact: CompactBundle }
+  | { kind: 'refused'; code: BundleErrorCode; message: string }
+  | { kind: 'failed' };
+
+/** What goes to the worker and back: the id pairs a reply with its request. */
+export interface WorkerRequest {
+  id: number;
+  request: ActivationRequest;
+}
+
+export interface WorkerReply {
+  id: number;
+  reply: ActivationReply;
+  /** The request's envelope, handed back (the lifecycle persists it). */
+  bytes: Uint8Array;
+}
+
+/**
+ * The ArrayBuffer to move along with bytes, when bytes is its only view: copying a 30 MB envelope
+ * (structured clone, or any copy) held the event loop for up to a second on a busy machine. A
+ * small Buffer shares Node's pool and is copied instead.
+ */
+export function movableBuffer(bytes: Uint8Array): ArrayBuffer[] {
+  const buffer = bytes.buffer;
+  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength && bytes.byteLength >= 64 * 1024 ? [buffer] : [];
+}

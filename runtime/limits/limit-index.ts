@@ -1,0 +1,94 @@
+// The bundle's limits, indexed at activation so that a request finds its limits in O(1):
+// principal -> limit class -> limit indices, plus the limits that name the request's key, each
+// kept when its model set (a bitmap by model index) holds the request's model.
+import type { BundlePayload, BundlePricing } from '../../schemas/types.generated.ts';
+import { type Meter, metersOf } from './meters.ts';
+
+export interface CompiledLimit {
+  id: string;
+  /** file:line:col of the limit in the policy repository. */
+  source: string;
+  shared: boolean;
+  meters: Meter[];
+  /** 1 at the index of each model the limit applies to. */
+  models: Uint8Array;
+}
+
+export interface LimitIndex {
+  limits: CompiledLimit[];
+  /** By principal index: the limits that name the principal (directly, through a team, as a service). */
+  byPrincipal(principal: number): readonly number[] | undefined;
+  /** By key id: the limits that name the key. */
+  byKey(keyId: string): readonly number[] | undefined;
+  /** By model index: its prices (money budgets). */
+  pricing: ReadonlyArray<BundlePricing | undefined>;
+}
+
+/** One limit as it applies to one request: the limit and the bucket it counts in. */
+export interface AppliedLimit {
+  limit: CompiledLimit;
+  /** limit.id, then the principal's id (per: each) or key:KEYID (a limit reached through keys:). */
+  bucket: string;
+}
+
+/** Where the per-principal and per-key parts live: the activated bundle's flat tables. */
+export interface LimitTables {
+  principals: { limitClassOf(index: number): number | undefined };
+  keys: { get(id: string): { limits?: readonly number[] } | undefined };
+}
+
+/**
+ * The index of the payload's limits, or null when it has none (the request path then skips
+ * limits). Principals and keys are read from the bundle's tables on demand, so activation never
+ * walks them on the main thread.
+ */
+export function buildLimitIndex(payload: Pick<BundlePayload, 'limits' | 'limit_classes' | 'models'>, tables: LimitTables): LimitIndex | null {
+  const specs = payload.limits ?? [];
+  if (specs.length === 0) return null;
+  const limits = specs.map((spec): CompiledLimit => {
+    const models = new Uint8Array(payload.models.length);
+    for (const m of spec.models) models[m] = 1;
+    return { id: spec.id, source: spec.source, shared: spec.per === 'shared', meters: metersOf(spec), models };
+  });
+  const classes = payload.limit_classes ?? [];
+  return {
+    limits,
+    byPrincipal: (principal) => {
+      const cls = tables.principals.limitClassOf(principal);
+      return cls === undefined ? undefined : classes[cls];
+    },
+    byKey: (keyId) => {
+      const list = tables.keys.get(keyId)?.limits;
+      return list !== undefined && list.length > 0 ? list : undefined;
+    },
+    pricing: payload.models.map((m) => m.pricing),
+  };
+}
+
+const NONE: AppliedLimit[] = [];
+
+/**
+ * The limits of one request: principal's (by its index and stable id), those of keyId (null for
+ * a token-authenticated caller), kept when they cover model.
+ */
+export function applicableLimits(index: LimitIndex, principal: number, principalId: string, keyId: string | null, model: number): AppliedLimit[] {
+  const own = index.byPrincipal(principal);
+  const viaKey = keyId === null ? undefined : index.byKey(keyId);
+  if (own === undefined && viaKey === undefined) return NONE;
+  const applied: AppliedLimit[] = [];
+  if (own !== undefined) {
+    for (const i of own) {
+      const limit = index.limits[i] as CompiledLimit;
+      if (limit.models[model] === 1) applied.push({ limit, bucket: limit.shared ? limit.id : `${limit.id}|${principalId}` });
+    }
+  }
+  if (viaKey !== undefined) {
+    for (const i of viaKey) {
+      const limit = index.limits[i] as CompiledLimit;
+      if (limit.models[model] !== 1) continue;
+      const bucket = limit.shared ? limit.id : `${limit.id}|key:${keyId}`;
+      if (!applied.some((a) => a.bucket === bucket)) applied.push({ limit, bucket });
+    }
+  }
+  return applied;
+}

@@ -1,0 +1,194 @@
+// Admission against the request's limits (the pipeline's limits step) and the settlement when the
+// request ends: one store call to check and take every meter, all or nothing; afterwards the
+// token reservation is corrected by the provider's reported usage and the concurrency lease freed.
+import { randomBytes } from 'node:crypto';
+import type { BundlePricing } from '../../schemas/types.generated.ts';
+import { periodAt } from './calendar.ts';
+import { rateLimitHeaders } from './headers.ts';
+import type { AppliedLimit, LimitIndex } from './limit-index.ts';
+import type { LimitReason, Meter } from './meters.ts';
+import type { Reservation } from './reservation.ts';
+import type { CheckResult, LimitStore, StoreCheck, StoreSettle } from './store.ts';
+
+/** What a store failure does to a request: admit it unlimited, or refuse it (503). */
+export type StoreErrorPolicy = 'allow' | 'deny';
+
+export interface LimiterEvents {
+  /** One store call took seconds (check or settle). */
+  storeCall(op: 'check' | 'settle', seconds: number): void;
+  /** A store call failed; policy says what the request got (null for a settle). */
+  storeError(op: 'check' | 'settle', error: Error, policy: StoreErrorPolicy | null): void;
+  refused(reason: LimitReason): void;
+}
+
+export interface LimiterOptions {
+  store: LimitStore;
+  onStoreError: StoreErrorPolicy;
+  /** How long a concurrency lease lives when its gateway never releases it (a crash). */
+  leaseTtlMs: number;
+  events: LimiterEvents;
+  now: () => number;
+}
+
+/** The request's measure, as settle() reads it from the audit record. */
+export interface EndedRequest {
+  usage: { prompt_tokens: number; completion_tokens: number } | null;
+  /** null when the provider never answered (nothing was used: the reservation is given back). */
+  upstreamMs: number | null;
+}
+
+/** Held by an admitted request until it ends. */
+export interface LimitTicket {
+  settle(ended: EndedRequest): void;
+}
+
+export type LimitOutcome =
+  | { ok: true; headers: Record<string, string> | null; ticket: LimitTicket | null }
+  | { ok: false; limit: { id: string; reason: LimitReason }; budget: boolean; retryMs: number; headers: Record<string, string> }
+  | { ok: false; limit: null };
+
+const UNLIMITED: LimitOutcome = Object.freeze({ ok: true, headers: null, ticket: null });
+const UNAVAILABLE: LimitOutcome = Object.freeze({ ok: false, limit: null });
+
+export class Limiter {
+  private readonly leasePrefix = randomBytes(6).toString('hex');
+  private leases = 0;
+
+  constructor(private readonly options: LimiterOptions) {}
+
+  /** Checks the request against applied (non-empty) and takes from its meters. */
+  admit(applied: readonly AppliedLimit[], index: LimitIndex, model: number, reservation: Reservation): LimitOutcome | Promise<LimitOutcome> {
+    const now = this.options.now();
+    const pricing = index.pricing[model];
+    const meters: Meter[] = [];
+    const owners: AppliedLimit[] = [];
+    const checks: StoreCheck[] = [];
+    const lease = `${this.leasePrefix}:${++this.leases}`;
+    for (const a of applied) {
+      for (const meter of a.limit.meters) {
+        meters.push(meter);
+        owners.push(a);
+        checks.push(checkOf(meter, `mg:l:${a.bucket}|${meter.reason}`, reservation, pricing, lease, this.options.leaseTtlMs, now));
+      }
+    }
+    const started = performance.now();
+    let result: CheckResult | Promise<CheckResult>;
+    try {
+      result = this.options.store.check(checks);
+    } catch (error) {
+      return this.failed(error);
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => {
+          this.options.events.storeCall('check', (performance.now() - started) / 1000);
+          return this.decide(r, meters, owners, checks, pricing);
+        },
+        (error) => this.failed(error),
+      );
+    }
+    return this.decide(result, meters, owners, checks, pricing);
+  }
+
+  private failed(error: unknown): LimitOutcome {
+    const policy = this.options.onStoreError;
+    this.options.events.storeError('check', error instanceof Error ? error : new Error(String(error)), policy);
+    return policy === 'allow' ? UNLIMITED : UNAVAILABLE;
+  }
+
+  private decide(result: CheckResult, meters: Meter[], owners: AppliedLimit[], checks: StoreCheck[], pricing: BundlePricing | undefined): LimitOutcome {
+    const headers = rateLimitHeaders(meters, result.states);
+    if (!result.ok) {
+      // The meter that keeps the request out longest names the refusal: retrying after its wait is enough.
+      let worst = -1;
+      for (let i = 0; i < result.states.length; i++) {
+        const state = result.states[i] as CheckResult['states'][number];
+        if (state.retryMs > 0 && (worst < 0 || state.retryMs > (result.states[worst] as CheckResult['states'][number]).retryMs)) worst = i;
+      }
+      const meter = meters[worst] as Meter;
+      this.options.events.refused(meter.reason);
+      return {
+        ok: false,
+        limit: { id: (owners[worst] as AppliedLimit).limit.id, reason: meter.reason },
+        budget: meter.kind === 'budget',
+        retryMs: (result.states[worst] as CheckResult['states'][number]).retryMs,
+        headers,
+      };
+    }
+    return { ok: true, headers: Object.keys(headers).length === 0 ? null : headers, ticket: new Ticket(this.options, meters, checks, pricing) };
+  }
+}
+
+function checkOf(meter: Meter, key: string, r: Reservation, pricing: BundlePricing | undefined, lease: string, leaseTtlMs: number, now: number): StoreCheck {
+  switch (meter.kind) {
+    case 'rate':
+      return { kind: 'rate', key, limit: meter.limit, periodMs: meter.periodMs, cost: costOf(meter.quantity, r.input, r.output) };
+    case 'concurrent':
+      return { kind: 'concurrent', key, max: meter.max, lease, ttlMs: leaseTtlMs };
+    case 'budget': {
+      const period = periodAt(now, meter.period, meter.timeZone);
+      const cost = meter.unit === 'tokens' ? r.input + r.output : micros(pricing, r.input, r.output);
+      return { kind: 'budget', key: `${key}|${period.label}`, cap: meter.cap, cost, endMs: period.endMs };
+    }
+  }
+}
+
+function costOf(quantity: 'requests' | 'tokens' | 'input' | 'output', input: number, output: number): number {
+  if (quantity === 'requests') return 1;
+  if (quantity === 'tokens') return input + output;
+  return quantity === 'input' ? input : output;
+}
+
+/** Money in millionths of the currency, rounded up (a budget is never undercharged). */
+function micros(pricing: BundlePricing | undefined, input: number, output: number): number {
+  if (pricing === undefined) return 0;
+  // input_per_1m is the price of a million tokens: one token costs input_per_1m millionths.
+  return Math.ceil(input * pricing.input_per_1m + output * pricing.output_per_1m);
+}
+
+class Ticket implements LimitTicket {
+  constructor(
+    private readonly options: LimiterOptions,
+    private readonly meters: Meter[],
+    private readonly checks: StoreCheck[],
+    private readonly pricing: BundlePricing | undefined,
+  ) {}
+
+  settle(ended: EndedRequest): void {
+    // Reported usage replaces the reservation; no answer at all gives it back; an answer without
+    // usage (a stream cut short) keeps it.
+    let used: Reservation | null;
+    if (ended.usage !== null) used = { input: ended.usage.prompt_tokens, output: ended.usage.completion_tokens };
+    else used = ended.upstreamMs === null ? { input: 0, output: 0 } : null;
+    const settles: StoreSettle[] = [];
+    for (let i = 0; i < this.checks.length; i++) {
+      const check = this.checks[i] as StoreCheck;
+      const meter = this.meters[i] as Meter;
+      if (check.kind === 'concurrent') {
+        settles.push({ kind: 'concurrent', key: check.key, lease: check.lease });
+        continue;
+      }
+      if (used === null) continue;
+      if (check.kind === 'rate' && meter.kind === 'rate') {
+        const delta = costOf(meter.quantity, used.input, used.output) - check.cost;
+        if (delta !== 0 && meter.quantity !== 'requests') settles.push({ kind: 'rate', key: check.key, limit: check.limit, periodMs: check.periodMs, delta });
+      } else if (check.kind === 'budget' && meter.kind === 'budget') {
+        const real = meter.unit === 'tokens' ? used.input + used.output : micros(this.pricing, used.input, used.output);
+        if (real !== check.cost) settles.push({ kind: 'budget', key: check.key, delta: real - check.cost, endMs: check.endMs });
+      }
+    }
+    if (settles.length === 0) return;
+    const started = performance.now();
+    try {
+      const done = this.options.store.settle(settles);
+      if (done instanceof Promise) {
+        done.then(
+          () => this.options.events.storeCall('settle', (performance.now() - started) / 1000),
+          (error) => this.options.events.storeError('settle', error instanceof Error ? error : new Error(String(error)), null),
+        );
+      }
+    } catch (error) {
+      this.options.events.storeError('settle', error instanceof Error ? error : new Error(String(error)), null);
+    }
+  }
+}

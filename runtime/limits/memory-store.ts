@@ -1,0 +1,112 @@
+// The default store: this process's memory. Same semantics as the Redis store (store.ts), so a
+// test of one is a test of the other's arithmetic; counters are per process and lost on restart
+// (docs/limits.md).
+import type { CheckResult, CheckState, LimitStore, StoreCheck, StoreSettle } from './store.ts';
+import { BUDGET_GRACE_MS } from './store.ts';
+
+const SWEEP_MS = 60_000;
+
+export class MemoryStore implements LimitStore {
+  /** Rate buckets: the theoretical arrival time (ms), and when the entry can be dropped. */
+  private readonly tats = new Map<string, number>();
+  private readonly leases = new Map<string, Map<string, number>>();
+  private readonly counters = new Map<string, { used: number; expiresMs: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly now: () => number = Date.now) {
+    // Full buckets and finished periods are dropped, so memory follows the active buckets only.
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
+
+  check(checks: readonly StoreCheck[]): CheckResult {
+    const now = this.now();
+    const states: CheckState[] = [];
+    let ok = true;
+    for (const c of checks) {
+      const state = this.look(c, now);
+      if (state.retryMs > 0) ok = false;
+      states.push(state);
+    }
+    if (ok) for (let i = 0; i < checks.length; i++) this.take(checks[i] as StoreCheck, now);
+    return { ok, states };
+  }
+
+  private look(c: StoreCheck, now: number): CheckState {
+    switch (c.kind) {
+      case 'rate': {
+        const interval = c.periodMs / c.limit;
+        const tat = Math.max(this.tats.get(c.key) ?? now, now);
+        const next = tat + c.cost * interval;
+        const allowAt = next - c.periodMs;
+        if (allowAt > now) return { remaining: Math.max(0, Math.floor((c.periodMs - (tat - now)) / interval)), resetMs: tat - now, retryMs: allowAt - now };
+        return { remaining: Math.floor((c.periodMs - (next - now)) / interval), resetMs: next - now, retryMs: 0 };
+      }
+      case 'concurrent': {
+        const held = this.liveLeases(c.key, now);
+        if (held >= c.max) return { remaining: 0, resetMs: 0, retryMs: 1_000 };
+        return { remaining: c.max - held - 1, resetMs: 0, retryMs: 0 };
+      }
+      case 'budget': {
+        const used = this.counters.get(c.key)?.used ?? 0;
+        if (used >= c.cap) return { remaining: 0, resetMs: c.endMs - now, retryMs: Math.max(1, c.endMs - now) };
+        return { remaining: Math.max(0, c.cap - used - c.cost), resetMs: c.endMs - now, retryMs: 0 };
+      }
+    }
+  }
+
+  private take(c: StoreCheck, now: number): void {
+    switch (c.kind) {
+      case 'rate': {
+        const tat = Math.max(this.tats.get(c.key) ?? now, now);
+        this.tats.set(c.key, tat + (c.cost * c.periodMs) / c.limit);
+        return;
+      }
+      case 'concurrent': {
+        let set = this.leases.get(c.key);
+        if (set === undefined) this.leases.set(c.key, (set = new Map()));
+        set.set(c.lease, now + c.ttlMs);
+        return;
+      }
+      case 'budget':
+        this.add(c.key, c.cost, c.endMs);
+    }
+  }
+
+  settle(settles: readonly StoreSettle[]): void {
+    const now = this.now();
+    for (const s of settles) {
+      if (s.kind === 'rate') {
+        const tat = this.tats.get(s.key);
+        if (tat !== undefined) this.tats.set(s.key, Math.max(tat + (s.delta * s.periodMs) / s.limit, now));
+      } else if (s.kind === 'concurrent') {
+        this.leases.get(s.key)?.delete(s.lease);
+      } else {
+        this.add(s.key, s.delta, s.endMs);
+      }
+    }
+  }
+
+  private add(key: string, delta: number, endMs: number): void {
+    const counter = this.counters.get(key);
+    if (counter === undefined) this.counters.set(key, { used: Math.max(0, delta), expiresMs: endMs + BUDGET_GRACE_MS });
+    else counter.used = Math.max(0, counter.used + delta);
+  }
+
+  private liveLeases(key: string, now: number): number {
+    const set = this.leases.get(key);
+    if (set === undefined) return 0;
+    for (const [lease, expires] of set) if (expires <= now) set.delete(lease);
+    return set.size;
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, tat] of this.tats) if (tat <= now) this.tats.delete(key);
+    for (const [key, counter] of this.counters) if (counter.expiresMs <= now) this.counters.delete(key);
+    for (const key of this.leases.keys()) if (this.liveLeases(key, now) === 0) this.leases.delete(key);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+}

@@ -1,0 +1,45 @@
+// Limit metrics, registered next to the runtime's others (same registry): the store's latency
+// and failures, what a failure did to requests, and refusals by the field that was reached.
+// Labels are fixed words only (never a limit id, principal or key: those are in the audit line).
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { LimitReason } from '../limits/meters.ts';
+
+export interface LimitMetrics {
+  storeCall(op: 'check' | 'settle', seconds: number): void;
+  storeError(op: 'check' | 'settle', policy: 'allow' | 'deny' | null): void;
+  refused(reason: LimitReason): void;
+}
+
+// A Redis round trip is ~0.1-1 ms; the top buckets catch a store near its timeout.
+const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** Registers the limits families on registry. */
+export function registerLimitMetrics(registry: Registry): LimitMetrics {
+  const latency = new Histogram({
+    name: 'modelgate_limits_store_seconds',
+    help: 'Round trips to the limits store (Redis), by operation (check before forwarding, settle after).',
+    labelNames: ['op'],
+    buckets: STORE_BUCKETS,
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'modelgate_limits_store_errors_total',
+    help: 'Failed or timed-out calls to the limits store, by operation and what the request got (allow, deny; none for a settle).',
+    labelNames: ['op', 'policy'],
+    registers: [registry],
+  });
+  errors.labels('check', 'allow').inc(0);
+  errors.labels('check', 'deny').inc(0);
+  const refusals = new Counter({
+    name: 'modelgate_limit_refusals_total',
+    help: 'Requests refused (429) by a policy limit, by the field that was reached.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const check = latency.labels('check');
+  return {
+    storeCall: (op, seconds) => (op === 'check' ? check.observe(seconds) : latency.labels(op).observe(seconds)),
+    storeError: (op, policy) => errors.labels(op, policy ?? 'none').inc(),
+    refused: (reason) => refusals.labels(reason).inc(),
+  };
+}

@@ -1,0 +1,183 @@
+// `npm run bench:swap`: steady traffic through the real gateway (`modelgate serve`, its own
+// process) while it activates the 100k-principal bundle of bench:compile several times. Each
+// request's latency is recorded with the time it was sent; requests that overlap an activation
+// (from the moment the host serves the new bundle until the gateway logs it active) are compared
+// with the steady ones of the same run: p50, p99 and max. Target: no request delayed by more than
+// 20 ms by a swap (max during swaps − p50 steady). Not part of npm test.
+//
+//   npm run bench:compile -- --keep DIR        once: the 100k tree, its bundle and signing key
+//   npm run bench:swap -- --reuse DIR          BENCH_SWAPS=4 BENCH_RATE=400 BENCH_CONNECTIONS=8
+//   BENCH_GATEWAY=dist                         run dist/cli.js (npm run build) instead of the sources
+//
+// The bundles are DIR/bundle.json's payload re-signed with fresh dates and serials, plus a mock
+// account, a grant of it to the first principal and an API key of theirs (the bench's caller).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { mintApiKey } from '../../schemas/formats/api-key.ts';
+import type { BundlePayload } from '../../schemas/types.generated.ts';
+import { signPayload } from '../support/policies.ts';
+
+const root = resolve(fileURLToPath(import.meta.url), '../../..');
+const SWAPS = Number(process.env.BENCH_SWAPS ?? 4);
+const RATE = Number(process.env.BENCH_RATE ?? 400);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const STEADY_MS = 4_000;
+const TARGET_DELAY_MS = 20;
+
+const { values } = parseArgs({ options: { reuse: { type: 'string' } } });
+if (values.reuse === undefined) throw new Error('usage: npm run bench:swap -- --reuse DIR (DIR from npm run bench:compile -- --keep DIR)');
+const dir = values.reuse;
+
+// ---- the bundles --------------------------------------------------------------------------------
+const envelope = JSON.parse(readFileSync(join(dir, 'bundle.json'), 'utf8')) as { payload: string };
+const base = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as BundlePayload;
+const signer = createPrivateKey(readFileSync(join(dir, 'signing.pem')));
+const caller = mintApiKey();
+const provider = base.providers.length;
+base.providers.push({ name: 'benchmock', type: 'mock', base_url: 'mock://local' } as BundlePayload['providers'][number]);
+const model = base.models.length;
+base.models.push({ fqn: 'benchmock/m', provider, upstream: 'm', enabled: true } as BundlePayload['models'][number]);
+const rule = base.rules.length;
+base.rules.push({ source: 'bench', id: 'bench', models: [model] });
+base.access_classes.push([rule]);
+(base.principals[0] as { access_class: number | null }).access_class = base.access_classes.length - 1;
+base.keys.push({ id: caller.id, sha256: caller.sha256, principal: 0 });
+const bundleOf = (serial: number): Buffer => {
+  const now = Date.now();
+  return signPayload({ ...base, serial, created_at: new Date(now - 60_000).toISOString(), expires_at: new Date(now + 7 * 86_400_000).toISOString() }, signer);
+};
+process.stderr.write(`signing ${SWAPS + 1} bundles of ${(Buffer.from(envelope.payload, 'base64').length / 1e6).toFixed(1)} MB...\n`);
+const bundles = Array.from({ length: SWAPS + 1 }, (_, i) => bundleOf(i + 1));
+
+// ---- the bundle host and the gateway ------------------------------------------------------------
+let served = bundles[0] as Buffer;
+let servedSerial = 1;
+const host = createServer((req, res) => {
+  const etag = `"serial-${servedSerial}"`;
+  if (req.headers['if-none-match'] === etag) return res.writeHead(304, { etag }).end();
+  res.writeHead(200, { etag, 'content-length': served.length }).end(served);
+});
+await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+const hostUrl = `http://127.0.0.1:${(host.address() as AddressInfo).port}/bundle.json`;
+
+const activatedAt = new Map<number, number>();
+const args = [
+  'serve',
+  ...['--bundle', hostUrl, '--public-key', join(dir, 'signing.pub.pem'), '--audience', base.audience],
+  ...['--port', '0', '--cache-dir', 'none', '--poll', '500ms', '--audit-log', '/dev/null', '--log-level', 'info'],
+];
+// bin/modelgate.js runs the sources through tsx in a clone; dist/cli.js is what the package runs.
+const dist = `const { run } = await import(${JSON.stringify(join(root, 'dist/cli.js'))}); process.exitCode = await run(process.argv.slice(1));`;
+const entry = process.env.BENCH_GATEWAY === 'dist' ? ['--input-type=module', '-e', dist] : [join(root, 'bin/modelgate.js')];
+const gateway: ChildProcess = spawn(process.execPath, [...entry, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+let gatewayUrl = '';
+let pending = '';
+gateway.stdout?.on('data', (chunk: Buffer) => {
+  pending += chunk.toString('utf8');
+  let nl = pending.indexOf('\n');
+  while (nl >= 0) {
+    const line = pending.slice(0, nl);
+    pending = pending.slice(nl + 1);
+    nl = pending.indexOf('\n');
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { event?: string; serial?: number; address?: string; level?: string; msg?: string };
+    if (entry.event === 'listening') gatewayUrl = entry.address ?? '';
+    if (entry.event === 'bundle_activated' && entry.serial !== undefined) activatedAt.set(entry.serial, performance.now());
+    if (entry.event === 'bundle_rejected') process.stderr.write(`gateway: ${line}\n`);
+  }
+});
+const until = async (cond: () => boolean, what: string, limitMs = 120_000): Promise<void> => {
+  const start = performance.now();
+  while (!cond()) {
+    if (performance.now() - start > limitMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+try {
+  await until(() => gatewayUrl !== '' && activatedAt.has(1), 'the gateway to start with serial 1');
+  process.stderr.write(`gateway up at ${gatewayUrl}; traffic at ${RATE} req/s over ${CONNECTIONS} connections, ${SWAPS} swaps\n`);
+
+  // ---- traffic, and the swaps during it ---------------------------------------------------------
+  const samples: { sentMs: number; latencyMs: number; status: number }[] = [];
+  const windows: [number, number][] = [];
+  const body = JSON.stringify({ model: 'benchmock/m', messages: [{ role: 'user', content: 'hi' }] });
+  const startedMs = performance.now();
+  const totalMs = STEADY_MS * (SWAPS + 1) + 60_000 * SWAPS;
+  let finished = (): void => {};
+  const done = new Promise<void>((r) => {
+    finished = r;
+  });
+  const instance = autocannon(
+    {
+      url: `${gatewayUrl}/v1/chat/completions`,
+      method: 'POST',
+      headers: { authorization: `Bearer ${caller.key}`, 'content-type': 'application/json' },
+      body,
+      connections: CONNECTIONS,
+      overallRate: RATE,
+      duration: totalMs / 1000,
+    },
+    () => finished(),
+  );
+  instance.on('response', (_client: unknown, status: number, _bytes: number, latencyMs: number) => {
+    const now = performance.now();
+    samples.push({ sentMs: now - latencyMs, latencyMs, status });
+  });
+
+  await new Promise((r) => setTimeout(r, STEADY_MS));
+  for (let i = 1; i <= SWAPS; i++) {
+    const serial = i + 1;
+    const from = performance.now();
+    served = bundles[i] as Buffer;
+    servedSerial = serial;
+    await until(() => activatedAt.has(serial), `serial ${serial} to activate`);
+    windows.push([from, (activatedAt.get(serial) as number) + 50]);
+    process.stderr.write(`serial ${serial} active ${Math.round((activatedAt.get(serial) as number) - from)} ms after the host served it\n`);
+    await new Promise((r) => setTimeout(r, STEADY_MS));
+  }
+  instance.stop();
+  await done;
+
+  // ---- the report -----------------------------------------------------------------------------
+  const overlaps = (s: { sentMs: number; latencyMs: number }): boolean => windows.some(([a, b]) => s.sentMs <= b && s.sentMs + s.latencyMs >= a);
+  const settled = samples.filter((s) => s.sentMs > startedMs + 1_000); // past the warm-up
+  const during = settled.filter(overlaps);
+  const steady = settled.filter((s) => !overlaps(s));
+  const pct = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? Number.NaN;
+  const stats = (set: typeof samples) => {
+    const xs = set.map((s) => s.latencyMs).sort((a, b) => a - b);
+    return { n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), max: xs.at(-1) ?? Number.NaN, failed: set.filter((s) => s.status !== 200).length };
+  };
+  const a = stats(steady);
+  const b = stats(during);
+  const delay = b.max - a.p50;
+  const swapMs = windows.map(([x, y]) => y - 50 - x);
+  const f = (n: number): string => n.toFixed(1);
+  process.stdout.write(
+    [
+      `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'})`,
+      '',
+      `${RATE} req/s over ${CONNECTIONS} connections (chat completions, mock account, API key); ${SWAPS} activations, ${swapMs.map((m) => `${Math.round(m)} ms`).join(', ')} from the host serving the bundle to the gateway logging it active.`,
+      '',
+      '| requests | count | non-200 | p50 | p99 | max |',
+      '|---|---:|---:|---:|---:|---:|',
+      `| steady state | ${a.n} | ${a.failed} | ${f(a.p50)} ms | ${f(a.p99)} ms | ${f(a.max)} ms |`,
+      `| during a swap | ${b.n} | ${b.failed} | ${f(b.p50)} ms | ${f(b.p99)} ms | ${f(b.max)} ms |`,
+      '',
+      `Largest delay by a swap (max during swaps − steady p50): ${f(delay)} ms (target < ${TARGET_DELAY_MS} ms: ${delay < TARGET_DELAY_MS ? 'yes' : '**NO**'}); during/steady p99 ratio ${(b.p99 / a.p99).toFixed(2)}.`,
+    ].join('\n') + '\n',
+  );
+} finally {
+  gateway.kill('SIGTERM');
+  await new Promise((r) => gateway.once('exit', r));
+  host.closeAllConnections();
+  host.close();
+}

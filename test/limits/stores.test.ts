@@ -1,0 +1,117 @@
+// The memory store and the Redis store (a real redis-server) run the same sequences and must
+// answer the same: GCRA arithmetic for requests and tokens, all-or-nothing checks, settlement,
+// concurrency leases released or expired, budget counters under their cap.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../runtime/limits/memory-store.ts';
+import { RedisStore } from '../../runtime/limits/redis-store.ts';
+import type { LimitStore, StoreCheck } from '../../runtime/limits/store.ts';
+import { waitFor } from '../support/gateway.ts';
+import { type RedisServer, startRedis } from '../support/redis-server.ts';
+import { scaled } from '../support/time-scale.ts';
+
+const DAY = 86_400_000;
+let redis: RedisServer;
+const stores: Record<string, LimitStore> = {};
+
+beforeAll(async () => {
+  redis = await startRedis();
+  stores.memory = new MemoryStore();
+  stores.redis = new RedisStore({
+    url: redis.url,
+    timeoutMs: scaled(2_000),
+    onError: (error) => {
+      throw error;
+    },
+  });
+  await waitFor(async () => {
+    try {
+      await stores.redis?.check([]);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}, scaled(30_000));
+afterAll(async () => {
+  for (const store of Object.values(stores)) await store.close();
+  await redis?.stop();
+});
+
+const fresh = (): string => `t:${randomBytes(6).toString('hex')}`;
+const rate = (key: string, limit: number, cost = 1): StoreCheck => ({ kind: 'rate', key, limit, periodMs: DAY, cost });
+
+describe.each(['memory', 'redis'])('the %s store', (name) => {
+  const store = (): LimitStore => stores[name] as LimitStore;
+
+  it('admits a rate limit of 5 a day five times, remaining 4 to 0, then refuses with a retry of at most one interval', async () => {
+    const key = fresh();
+    for (let n = 4; n >= 0; n--) {
+      const result = await store().check([rate(key, 5)]);
+      expect(result.ok).toBe(true);
+      expect(result.states[0]?.remaining).toBe(n);
+      expect(result.states[0]?.retryMs).toBe(0);
+    }
+    const refused = await store().check([rate(key, 5)]);
+    expect(refused.ok).toBe(false);
+    expect(refused.states[0]?.remaining).toBe(0);
+    expect(refused.states[0]?.retryMs).toBeGreaterThan(0);
+    expect(refused.states[0]?.retryMs).toBeLessThanOrEqual(DAY / 5);
+    // Full again only after the whole day's allowance has drained.
+    expect(refused.states[0]?.resetMs).toBeGreaterThan(DAY - DAY / 5);
+    expect(refused.states[0]?.resetMs).toBeLessThanOrEqual(DAY);
+  });
+
+  it('takes nothing from any meter when one of them refuses', async () => {
+    const roomy = fresh();
+    const full = fresh();
+    await store().check([rate(full, 1)]);
+    const refused = await store().check([rate(roomy, 10), rate(full, 1)]);
+    expect(refused.ok).toBe(false);
+    expect(refused.states[0]?.retryMs).toBe(0);
+    const after = await store().check([rate(roomy, 10)]);
+    expect(after.states[0]?.remaining).toBe(9);
+  });
+
+  it('charges tokens by cost and corrects the bucket by the settled difference', async () => {
+    const key = fresh();
+    expect((await store().check([rate(key, 1000, 300)])).states[0]?.remaining).toBe(700);
+    // The request used 100 of the 300 reserved.
+    await store().settle([{ kind: 'rate', key, limit: 1000, periodMs: DAY, delta: -200 }]);
+    expect((await store().check([rate(key, 1000, 100)])).states[0]?.remaining).toBe(800);
+    // A request whose cost alone is over the limit never fits.
+    const tooBig = await store().check([rate(key, 1000, 1001)]);
+    expect(tooBig.ok).toBe(false);
+  });
+
+  it('holds concurrency leases until released, and frees an unreleased one at its expiry', async () => {
+    const key = fresh();
+    const lease = (id: string, ttlMs = DAY): StoreCheck => ({ kind: 'concurrent', key, max: 2, lease: id, ttlMs });
+    expect((await store().check([lease('a')])).states[0]?.remaining).toBe(1);
+    expect((await store().check([lease('b')])).ok).toBe(true);
+    expect((await store().check([lease('c')])).ok).toBe(false);
+    await store().settle([{ kind: 'concurrent', key, lease: 'a' }]);
+    // A lease whose gateway never releases it (a crash): gone at its expiry.
+    expect((await store().check([lease('d', 50)])).ok).toBe(true);
+    expect((await store().check([lease('e')])).ok).toBe(false);
+    await waitFor(async () => (await store().check([lease('e')])).ok);
+  });
+
+  it('admits a budget while its counter is under the cap, and corrects the counter at settlement', async () => {
+    const key = fresh();
+    const endMs = Date.now() + DAY;
+    const spend = (cost: number): StoreCheck => ({ kind: 'budget', key, cap: 10, cost, endMs });
+    expect((await store().check([spend(6)])).states[0]?.remaining).toBe(4);
+    // Used 6 < 10: admitted, although the reservation goes past the cap.
+    const second = await store().check([spend(6)]);
+    expect(second.ok).toBe(true);
+    expect(second.states[0]?.remaining).toBe(0);
+    const refused = await store().check([spend(1)]);
+    expect(refused.ok).toBe(false);
+    expect(refused.states[0]?.retryMs).toBeGreaterThan(0);
+    expect(refused.states[0]?.retryMs).toBeLessThanOrEqual(DAY);
+    // The second request really used 1: 7 < 10 again.
+    await store().settle([{ kind: 'budget', key, delta: -5, endMs }]);
+    expect((await store().check([spend(1)])).ok).toBe(true);
+  });
+});

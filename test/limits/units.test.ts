@@ -1,0 +1,100 @@
+// The small pure parts of limit enforcement: OpenAI's duration format, calendar periods in a time
+// zone (across a DST change), the token reservation, and the --limits-* settings.
+import { describe, expect, it } from 'vitest';
+import { parseServeArgs } from '../../runtime/config/parse-args.ts';
+import { periodAt } from '../../runtime/limits/calendar.ts';
+import { goDuration } from '../../runtime/limits/headers.ts';
+import { MAX_OUTPUT_RESERVATION, reservationOf } from '../../runtime/limits/reservation.ts';
+
+describe('when a reset is written as OpenAI writes it', () => {
+  it.each([
+    [0, '0ms'],
+    [20, '20ms'],
+    [999.2, '1s'],
+    [1_000, '1s'],
+    [1_500, '1.5s'],
+    [12_340, '12.34s'],
+    [360_000, '6m0s'],
+    [90_500, '1m30.5s'],
+    [3_600_000, '1h0m0s'],
+    [86_400_000, '24h0m0s'],
+  ])('%d ms is %s', (ms, text) => {
+    expect(goDuration(ms)).toBe(text);
+  });
+});
+
+describe('when a budget period is computed in a time zone', () => {
+  it('is the UTC day by default', () => {
+    const p = periodAt(Date.parse('2026-11-30T23:59:59.999Z'), 'day', 'UTC');
+    expect(p).toEqual({ label: '2026-11-30', startMs: Date.parse('2026-11-30T00:00:00Z'), endMs: Date.parse('2026-12-01T00:00:00Z') });
+  });
+
+  it('is already the next day in Paris at 23:30 UTC, and the month ends at local midnight', () => {
+    const at = Date.parse('2026-11-30T23:30:00Z');
+    expect(periodAt(at, 'day', 'Europe/Paris').label).toBe('2026-12-01');
+    const month = periodAt(Date.parse('2026-11-15T12:00:00Z'), 'month', 'Europe/Paris');
+    expect(month).toEqual({ label: '2026-11', startMs: Date.parse('2026-10-31T23:00:00Z'), endMs: Date.parse('2026-11-30T23:00:00Z') });
+  });
+
+  it('has 23 hours on the day clocks go forward (New York, 2026-03-08)', () => {
+    const p = periodAt(Date.parse('2026-03-08T12:00:00Z'), 'day', 'America/New_York');
+    expect(p.label).toBe('2026-03-08');
+    expect(p.startMs).toBe(Date.parse('2026-03-08T05:00:00Z'));
+    expect(p.endMs - p.startMs).toBe(23 * 3_600_000);
+  });
+
+  it('crosses the year in December', () => {
+    const p = periodAt(Date.parse('2026-12-31T12:00:00Z'), 'month', 'UTC');
+    expect(p.label).toBe('2026-12');
+    expect(p.endMs).toBe(Date.parse('2027-01-01T00:00:00Z'));
+  });
+});
+
+describe('when a request is reserved before forwarding', () => {
+  it('estimates the prompt at 4 bytes a token and reserves the output asked for', () => {
+    expect(reservationOf({ max_tokens: 300 }, 401)).toEqual({ input: 101, output: 300 });
+    expect(reservationOf({ max_completion_tokens: 50 }, 8)).toEqual({ input: 2, output: 50 });
+    expect(reservationOf({ max_output_tokens: 7 }, 0)).toEqual({ input: 0, output: 7 });
+  });
+
+  it('reserves no output for an absent, negative or non-numeric maximum, and caps a huge one', () => {
+    expect(reservationOf({}, 4).output).toBe(0);
+    expect(reservationOf({ max_tokens: -5 }, 4).output).toBe(0);
+    expect(reservationOf({ max_tokens: '100' }, 4).output).toBe(0);
+    expect(reservationOf({ max_tokens: 1e300 }, 4).output).toBe(MAX_OUTPUT_RESERVATION);
+  });
+});
+
+describe('when the limits store is configured', () => {
+  const BASE = ['--bundle', '/b.json', '--public-key', '/k.pem', '--audience', 'a'];
+  const settings = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const parsed = parseServeArgs([...BASE, ...args], env);
+    if (parsed.help || 'problem' in parsed) throw new Error(parsed.help ? 'help' : parsed.problem);
+    return parsed.settings;
+  };
+  const problem = (args: string[]): string => {
+    const parsed = parseServeArgs([...BASE, ...args], {});
+    return !parsed.help && 'problem' in parsed ? parsed.problem : '';
+  };
+
+  it('defaults to memory, deny and 500 ms', () => {
+    expect(settings([])).toMatchObject({ limitsStore: 'memory', limitsOnStoreError: 'deny', limitsStoreTimeoutMs: 500 });
+  });
+
+  it('takes a redis:// or rediss:// URL from the flag or MODELGATE_LIMITS_STORE', () => {
+    expect(settings(['--limits-store', 'rediss://u:p@redis.internal:6380/1']).limitsStore).toBe('rediss://u:p@redis.internal:6380/1');
+    expect(settings([], { MODELGATE_LIMITS_STORE: 'redis://10.0.0.5' }).limitsStore).toBe('redis://10.0.0.5');
+    expect(settings(['--limits-on-store-error', 'allow', '--limits-store-timeout', '2s'])).toMatchObject({
+      limitsOnStoreError: 'allow',
+      limitsStoreTimeoutMs: 2000,
+    });
+  });
+
+  it('refuses another scheme without echoing the URL (it may hold a password)', () => {
+    const text = problem(['--limits-store', 'http://user:hunter2@redis:6379']);
+    expect(text).toContain('--limits-store must be memory or a URL');
+    expect(text).not.toContain('hunter2');
+    expect(problem(['--limits-on-store-error', 'maybe'])).toBe('--limits-on-store-error must be allow or deny');
+    expect(problem(['--limits-store-timeout', 'soon'])).toContain('--limits-store-timeout must be a duration');
+  });
+});

@@ -1,0 +1,237 @@
+// The activation worker (runtime/bundle/activation-worker.ts, started by off-thread.ts) against the
+// in-process path it replaces, on real signed bundles: every refusal comes back with the code and
+// message verifyBundle and the gate give in process, a bundle the worker cannot process is refused
+// as the lifecycle refuses any unexpected error, and an accepted bundle decides exactly as the
+// in-process compilation of the same payload.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Dispatcher } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ActiveBundle, compileActiveBundle } from '../../runtime/bundle/activate.ts';
+import { type ActivationGate, checkActivation } from '../../runtime/bundle/gate.ts';
+import { activateInWorker, workerActivation } from '../../runtime/bundle/off-thread.ts';
+import { createBundleLifecycle } from '../../runtime/bundle/poll.ts';
+import { BundleError } from '../../schemas/bundle/bundle-error.ts';
+import { trustKeys, verifyBundle } from '../../schemas/bundle/verify.ts';
+import { AUDIENCE, buildBundle, mintTestKeys, type TestKeys, writePolicyTree } from '../support/policies.ts';
+
+const signer = generateKeyPairSync('ed25519');
+const stranger = generateKeyPairSync('ed25519');
+const trusted = trustKeys([signer.publicKey]);
+const ctx = { dispatcher: {} as Dispatcher };
+const NOW = Date.now();
+let dir: string;
+let keys: TestKeys;
+let good: Buffer;
+
+const gate = (over: Partial<ActivationGate> = {}): ActivationGate => ({
+  audience: AUDIENCE,
+  active: null,
+  floor: null,
+  nowMs: NOW,
+  acceptExpired: false,
+  allow: { secretRefPrefixes: null, upstreamHosts: null },
+  ...over,
+});
+
+/** The in-process outcome: 'unchanged', 'activate', or the refusal's code and message. */
+function inProcess(bytes: Buffer, g: ActivationGate): string {
+  try {
+    return checkActivation(verifyBundle(bytes, trusted), g);
+  } catch (error) {
+    if (error instanceof BundleError) return `${error.code}: ${error.message}`;
+    throw error;
+  }
+}
+
+async function inWorker(bytes: Buffer, g: ActivationGate): Promise<string> {
+  try {
+    const { next } = await workerActivation(trusted, ctx)(bytes, g);
+    return next === 'unchanged' ? next : 'activate';
+  } catch (error) {
+    if (error instanceof BundleError) return `${error.code}: ${error.message}`;
+    throw error;
+  }
+}
+
+describe('the activation worker', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mg-activation-worker-'));
+    keys = mintTestKeys();
+    await writePolicyTree(join(dir, 'p'), keys, {
+      upstreamUrl: 'http://127.0.0.1:9',
+      azureKeyFile: join(dir, 'none'),
+      openaiKeyVar: 'MG_NONE',
+      oidcIssuer: 'https://idp.test',
+      teams: '  - {name: platform, members: [bob, carol]}\n',
+      extraRules: '  - models: ["local/*"]\n    teams: [platform]\n    users: [alice]\n',
+    });
+    good = await buildBundle(join(dir, 'p'), 5, signer.privateKey);
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('when a bundle is refused in the worker', () => {
+    const cases: [string, () => Promise<Buffer> | Buffer, Partial<ActivationGate>, string][] = [
+      ['not JSON', () => Buffer.from('{"payloadType":'), {}, 'MG_BUNDLE_MALFORMED'],
+      ['signed by an untrusted key', () => buildBundle(join(dir, 'p'), 5, stranger.privateKey), {}, 'MG_BUNDLE_BAD_SIGNATURE'],
+      [
+        'with a payload that breaks the schema',
+        () =>
+          buildBundle(join(dir, 'p'), 5, signer.privateKey, (p) => {
+            (p as { serial: unknown }).serial = 'five';
+          }),
+        {},
+        'MG_BUNDLE_SCHEMA',
+      ],
+      [
+        'for another audience',
+        () =>
+          buildBundle(join(dir, 'p'), 5, signer.privateKey, (p) => {
+            p.audience = 'other';
+          }),
+        {},
+        'MG_BUNDLE_AUDIENCE',
+      ],
+      ['older than the serial floor', () => good, { floor: { serial: 6, digest: 'f'.repeat(64) } }, 'MG_BUNDLE_ROLLBACK'],
+      ['reusing the active serial with other content', () => good, { active: { serial: 5, digest: 'e'.repeat(64) } }, 'MG_BUNDLE_SERIAL_CONFLICT'],
+      ['past its expiry', () => good, { nowMs: NOW + 30 * 86_400_000 }, 'MG_BUNDLE_EXPIRED'],
+      ['created in the future', () => good, { nowMs: NOW - 86_400_000 }, 'MG_BUNDLE_CREATED_IN_FUTURE'],
+      [
+        'outside --allow-upstream-host',
+        () => good,
+        { allow: { secretRefPrefixes: null, upstreamHosts: ['api.openai.com'] } },
+        'MG_BUNDLE_UPSTREAM_NOT_ALLOWED',
+      ],
+    ];
+    for (const [what, bytesOf, over, code] of cases) {
+      it(`refuses a bundle ${what} with ${code}, the code and message of the in-process path`, async () => {
+        const bytes = await bytesOf();
+        const expected = inProcess(bytes, gate(over));
+        expect(expected.startsWith(`${code}: `)).toBe(true);
+        expect(await inWorker(bytes, gate(over))).toBe(expected);
+      });
+    }
+
+    it('answers unchanged for the active bundle seen again, as in process', async () => {
+      const digest = verifyBundle(good, trusted).digest;
+      const g = gate({ active: { serial: 5, digest } });
+      expect(inProcess(good, g)).toBe('unchanged');
+      expect(await inWorker(good, g)).toBe('unchanged');
+    });
+  });
+
+  describe('when the worker fails on something that is not a refusal', () => {
+    it('answers failed without detail, and the lifecycle refuses the bundle MG_BUNDLE_MALFORMED as for any unexpected error', async () => {
+      // An allow-list the gate cannot read (no list of prefixes): a TypeError inside the worker.
+      const broken = gate({ allow: { secretRefPrefixes: 5, upstreamHosts: null } as unknown as ActivationGate['allow'] });
+      expect((await activateInWorker({ bytes: good, trusted, gate: broken })).reply).toEqual({ kind: 'failed' });
+
+      const rejected: string[] = [];
+      const life = createBundleLifecycle({
+        source: { kind: 'file', path: join(dir, 'none.json') },
+        trusted,
+        audience: AUDIENCE,
+        maxBytes: 1024 * 1024,
+        fetchTimeoutMs: 1000,
+        pollMs: 60_000,
+        jitter: 0,
+        cacheDir: null,
+        expiryPolicy: 'fail-closed',
+        activate: (bytes, g) => workerActivation(trusted, ctx)(bytes, { ...g, allow: broken.allow }),
+        events: { activated: () => {}, rejected: (e, origin) => rejected.push(`${origin} ${e.code} ${e.message}`), expired: () => {}, cacheFailed: () => {} },
+      });
+      await writeFile(join(dir, 'none.json'), good);
+      expect(await life.refresh()).toBe('rejected');
+      expect(life.current).toBeNull();
+      expect(rejected).toEqual(['source MG_BUNDLE_MALFORMED the bundle could not be processed']);
+    });
+  });
+
+  describe('when the worker accepts a bundle', () => {
+    let fromWorker: ActiveBundle;
+    let inProc: ActiveBundle;
+    beforeAll(async () => {
+      const { next } = await workerActivation(trusted, ctx)(Buffer.from(good), gate());
+      if (next === 'unchanged') throw new Error('expected a new bundle');
+      fromWorker = next;
+      inProc = compileActiveBundle(verifyBundle(good, trusted), ctx, NOW);
+    });
+
+    it('carries the identity, the small payload parts and every principal as the in-process compilation', () => {
+      const { payload } = verifyBundle(good, trusted);
+      expect(fromWorker).toMatchObject({ serial: 5, revision: 'rev-5', digest: inProc.digest, audience: AUDIENCE, activatedAtMs: NOW });
+      expect(fromWorker.payload).toEqual(inProc.payload);
+      expect(fromWorker.payload.models).toEqual(payload.models);
+      expect(fromWorker.payload).not.toHaveProperty('principals');
+      expect([...fromWorker.principals]).toEqual([...inProc.principals]);
+      expect([...fromWorker.principals].map((p) => p.label)).toEqual(payload.principals.map((p) => (p.kind === 'service' ? `service:${p.name}` : p.name)));
+      expect(fromWorker.principals.at(payload.principals.length)).toBeUndefined();
+    });
+
+    it('finds every key by id with its digest, owner, expiry and revocation, and no other id', () => {
+      const { payload } = verifyBundle(good, trusted);
+      expect(fromWorker.keys.size).toBe(payload.keys.length);
+      for (const key of payload.keys) {
+        expect(fromWorker.keys.get(key.id)).toEqual({
+          digest: Buffer.from(key.sha256, 'hex'),
+          principal: key.principal,
+          expiresMs: key.expires === undefined ? Infinity : Date.parse(key.expires),
+          revoked: key.revoked === true,
+        });
+      }
+      expect(fromWorker.keys.get(`${keys.alice.split('_')[1]}x`)).toBeUndefined();
+      expect(fromWorker.keys.get('')).toBeUndefined();
+    });
+
+    it('decides every principal x model, lists models and names the team a grant came through, as in process', () => {
+      const { payload } = verifyBundle(good, trusted);
+      let allowed = 0;
+      for (let p = 0; p < payload.principals.length; p++) {
+        expect(fromWorker.index.allowedModels(p, NOW)).toEqual(inProc.index.allowedModels(p, NOW));
+        for (const model of [...payload.models.map((m) => m.fqn), 'local/nope']) {
+          const decision = fromWorker.index.decide(p, model, NOW);
+          expect(decision).toEqual(inProc.index.decide(p, model, NOW));
+          if (decision.allowed) {
+            allowed++;
+            expect(fromWorker.index.via(p, decision.rule)).toBe(inProc.index.via(p, decision.rule));
+          }
+        }
+      }
+      expect(allowed).toBeGreaterThan(10);
+      const bob = payload.principals.findIndex((p) => p.name === 'bob');
+      const viaTeam = fromWorker.index.decide(bob, 'local/gpt-4o-mini', NOW);
+      expect(viaTeam).toMatchObject({ allowed: true });
+      expect(viaTeam.allowed && fromWorker.index.via(bob, viaTeam.rule)).toBe('platform');
+    });
+
+    it('finds OIDC principals by subject and client id, as in process', () => {
+      const { payload } = verifyBundle(good, trusted);
+      expect(fromWorker.oidc.issuers).toEqual(payload.oidc.issuers);
+      expect(fromWorker.oidc.principals.services.get('llmapp1')).toBe(payload.principals.findIndex((p) => p.name === 'llmapp1'));
+      expect(fromWorker.oidc.principals.users.get('alice')).toBe(payload.principals.findIndex((p) => p.name === 'alice'));
+      expect(fromWorker.oidc.principals.subjects.get('alice')).toBe(inProc.oidc.principals.subjects.get('alice'));
+      expect(fromWorker.oidc.principals.users.get('nobody')).toBeUndefined();
+    });
+  });
+
+  describe('when the payload carries limits (optional parts of the bundle)', () => {
+    it('keeps a principal limit class and a key limit list in the flat tables, and limits and limit_classes as plain data', () => {
+      const { payload, digest } = verifyBundle(good, trusted);
+      const edited = structuredClone(payload);
+      edited.limits = [{ id: 'l-1' }, { id: 'l-2' }, { id: 'l-3' }] as unknown as NonNullable<typeof payload.limits>;
+      edited.limit_classes = [[0], [1, 2]];
+      (edited.principals[1] as { limit_class?: number }).limit_class = 1;
+      (edited.keys[0] as { limits?: number[] }).limits = [0, 2];
+      const active = compileActiveBundle({ payload: edited, digest, keyid: 'k' }, ctx, NOW);
+      expect(active.principals.at(1)?.limitClass).toBe(1);
+      expect(active.principals.at(0)).not.toHaveProperty('limitClass');
+      expect(active.keys.get(edited.keys[0]!.id)?.limits).toEqual([0, 2]);
+      expect(active.keys.get(edited.keys[1]!.id)).not.toHaveProperty('limits');
+      expect(active.payload).toMatchObject({ limits: edited.limits, limit_classes: edited.limit_classes });
+    });
+  });
+});
