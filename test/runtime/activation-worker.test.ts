@@ -222,7 +222,13 @@ describe('the activation worker', () => {
     it('keeps a principal limit class and a key limit list in the flat tables, and limits and limit_classes as plain data', () => {
       const { payload, digest } = verifyBundle(good, trusted);
       const edited = structuredClone(payload);
-      edited.limits = [{ id: 'l-1' }, { id: 'l-2' }, { id: 'l-3' }] as unknown as NonNullable<typeof payload.limits>;
+      edited.limits = ['l-1', 'l-2', 'l-3'].map((id, i) => ({
+        id,
+        source: `limits/l.yaml:${2 + 3 * i}:5`,
+        per: 'each' as const,
+        models: [0],
+        requests_per_minute: 10,
+      }));
       edited.limit_classes = [[0], [1, 2]];
       (edited.principals[1] as { limit_class?: number }).limit_class = 1;
       (edited.keys[0] as { limits?: number[] }).limits = [0, 2];
@@ -232,6 +238,11 @@ describe('the activation worker', () => {
       expect(active.keys.get(edited.keys[0]!.id)?.limits).toEqual([0, 2]);
       expect(active.keys.get(edited.keys[1]!.id)).not.toHaveProperty('limits');
       expect(active.payload).toMatchObject({ limits: edited.limits, limit_classes: edited.limit_classes });
+      // The limit index reads the same classes and key lists from the tables.
+      expect(active.limits?.byPrincipal(1)).toEqual([1, 2]);
+      expect(active.limits?.byPrincipal(0)).toBeUndefined();
+      expect(active.limits?.byKey(edited.keys[0]!.id)).toEqual([0, 2]);
+      expect(active.limits?.byKey(edited.keys[1]!.id)).toBeUndefined();
     });
   });
 });
