@@ -117,6 +117,9 @@ describe('indexOidcPrincipals', () => {
     expect(principalOf({ sub: 'sub-alice' }, bySub, built)).toEqual({ principal: 0, subject: 'sub-alice' });
     expect(principalOf({ sub: 'alice' }, bySub, built)).toEqual({ principal: null, subject: 'alice' });
     expect(principalOf({ preferred_username: 'alice' }, issuer, built)).toEqual({ principal: 0, subject: 'alice' });
+    // With another user claim, a person is also found by oidc_subject; a service name is no user.
+    expect(principalOf({ preferred_username: 'sub-alice', client_id: 'client-1' }, issuer, built)).toEqual({ principal: 0, subject: 'sub-alice' });
+    expect(principalOf({ preferred_username: 'llmapp1' }, issuer, built)).toEqual({ principal: null, subject: 'llmapp1' });
     expect(principalOf({ sub: 'client-1', client_id: 'client-1' }, issuer, built)).toEqual({ principal: 1, subject: 'client:client-1' });
     expect(principalOf({ sub: 'no-oidc', client_id: 'no-oidc' }, issuer, built)).toEqual({ principal: null, subject: 'client:no-oidc' });
   });

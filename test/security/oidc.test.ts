@@ -5,9 +5,9 @@ import { webcrypto } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createOidcAuthenticator } from '../../runtime/auth/oidc-authenticator.ts';
-import { indexOidcPrincipals, principalOf } from '../../runtime/auth/oidc-principal.ts';
+import { indexOidcPrincipals } from '../../runtime/auth/oidc-principal.ts';
 import { createOidcVerifier } from '../../runtime/auth/oidc-verifier.ts';
 import type { ActiveBundle } from '../../runtime/bundle/activate.ts';
 import type { BundleOidcIssuer, BundlePayload } from '../../schemas/types.generated.ts';
@@ -319,56 +319,7 @@ describe('OIDC tokens', () => {
     });
   });
 
-  describe('when a verified token is mapped to a principal', () => {
-    const payload = {
-      principals: [
-        { kind: 'user', name: 'alice', id: 'u-1', oidc_subject: 'sub-alice' },
-        { kind: 'service', name: 'llmapp1', id: 's-1', oidc_client_id: 'client-1' },
-        { kind: 'service', name: 'no-oidc', id: 's-2' },
-        { kind: 'user', name: 'bob', id: 'u-2' },
-      ],
-    } as unknown as BundlePayload;
-    // Built inside each test (not at collection) so that per-test coverage sees it.
-    let index: ReturnType<typeof indexOidcPrincipals>;
-    beforeEach(() => {
-      index = indexOidcPrincipals(payload);
-    });
-    const issuer = issuerConfig();
-
-    it('indexes users by name and oidc_subject, services by oidc_client_id only', () => {
-      expect([...index.users]).toEqual([
-        ['alice', 0],
-        ['sub-alice', 0],
-        ['bob', 3],
-      ]);
-      expect([...index.services]).toEqual([['client-1', 1]]);
-    });
-
-    it('matches a token with the user claim to a user, never to a service', () => {
-      expect(principalOf({ preferred_username: 'bob', client_id: 'client-1' }, issuer, index)).toEqual({ principal: 3, subject: 'bob' });
-      expect(principalOf({ preferred_username: 'sub-alice' }, issuer, index)).toEqual({ principal: 0, subject: 'sub-alice' });
-      expect(principalOf({ preferred_username: 'mallory', client_id: 'client-1' }, issuer, index)).toEqual({ principal: null, subject: 'mallory' });
-      expect(principalOf({ preferred_username: 'llmapp1' }, issuer, index)).toEqual({ principal: null, subject: 'llmapp1' });
-    });
-
-    it('matches a client-credentials token without the user claim to a service by service_claim, then azp', () => {
-      expect(principalOf({ client_id: 'client-1', sub: 'client-1' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
-      expect(principalOf({ azp: 'client-1', gty: 'client-credentials' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
-      expect(principalOf({ client_id: 'client-1', idtyp: 'app' }, issuer, index)).toEqual({ principal: 1, subject: 'client:client-1' });
-      expect(principalOf({ client_id: 'other', sub: 'other' }, issuer, index)).toEqual({ principal: null, subject: 'client:other' });
-    });
-
-    it('never makes a token without a client-credentials mark, or with any user claim, a service', () => {
-      expect(principalOf({ client_id: 'client-1' }, issuer, index)).toEqual({ principal: null, subject: 'client:client-1' });
-      expect(principalOf({ azp: 'client-1', sub: 'person-7' }, issuer, index)).toEqual({ principal: null, subject: 'client:client-1' });
-      expect(principalOf({ preferred_username: '', azp: 'client-1', sub: 'client-1' }, issuer, index).principal).toBeNull();
-    });
-
-    it('answers a token with neither by its sub, or unknown', () => {
-      expect(principalOf({ sub: 'x', client_id: '' }, issuer, index)).toEqual({ principal: null, subject: 'x' });
-      expect(principalOf({ preferred_username: 7 }, issuer, index)).toEqual({ principal: null, subject: 'unknown' });
-    });
-  });
+  // Mapping verified claims to a principal: test/security/oidc-principal.test.ts.
 
   describe('when the bundle changes its issuers (the authenticator)', () => {
     const bundleWith = (issuers: BundleOidcIssuer[]): ActiveBundle =>
