@@ -53,7 +53,7 @@ export function buildGrantLayout(payload: GrantPayload): GrantLayout {
   const rules = payload.rules;
   const ruleBits = new Uint32Array(rules.length * words);
   const ruleExpires = new Float64Array(rules.length);
-  const ruleStrings: string[] = new Array(rules.length * 2);
+  const ruleStrings: string[] = [];
   rules.forEach((rule, r) => {
     const base = r * words;
     for (const m of rule.models) ruleBits[base + (m >>> 5)] = (ruleBits[base + (m >>> 5)] as number) | (1 << (m & 31));
@@ -61,9 +61,11 @@ export function buildGrantLayout(payload: GrantPayload): GrantLayout {
     ruleStrings[2 * r] = rule.source;
     ruleStrings[2 * r + 1] = rule.id ?? rule.source;
   });
-  const namesTeams = (r: number): boolean => (rules[r]?.teams?.length ?? 0) > 0;
-  const ruleTeams = packLists(rules.length, (r) => (namesTeams(r) ? rules[r]?.teams : undefined));
-  const ruleNamed = packLists(rules.length, (r) => (namesTeams(r) ? [...(rules[r]?.named ?? [])].sort((a, b) => a - b) : undefined));
+  // packLists asks only for r < rules.length.
+  const ruleAt = (r: number) => rules[r] as (typeof rules)[number];
+  const namesTeams = (r: number): boolean => (ruleAt(r).teams?.length ?? 0) > 0;
+  const ruleTeams = packLists(rules.length, (r) => (namesTeams(r) ? ruleAt(r).teams : undefined));
+  const ruleNamed = packLists(rules.length, (r) => (namesTeams(r) ? [...(ruleAt(r).named ?? [])].sort((a, b) => a - b) : undefined));
 
   const classes = payload.access_classes;
   const sorted = classes.map((ids) => [...ids].sort((a, b) => (ruleExpires[b] as number) - (ruleExpires[a] as number) || a - b));
@@ -82,7 +84,7 @@ export function buildGrantLayout(payload: GrantPayload): GrantLayout {
   principals.forEach((p, i) => {
     classOf[i] = p.access_class === null ? -1 : p.access_class;
   });
-  const members = packLists(principals.length, (i) => principals[i]?.teams);
+  const members = packLists(principals.length, (i) => (principals[i] as (typeof principals)[number]).teams);
   return {
     words,
     enabled: Uint8Array.from(payload.models, (m) => (m.enabled ? 1 : 0)),

@@ -24,12 +24,12 @@ export function encodeStrings(strings: readonly string[]): StringTableData {
   const offsets = new Uint32Array(new ArrayBuffer((strings.length + 1) * 4));
   let total = 0;
   for (let i = 0; i < strings.length; i++) {
-    total += Buffer.byteLength(strings[i] as string, 'utf8');
+    total += Buffer.byteLength(strings[i] as string); // UTF-8, Buffer's default
     offsets[i + 1] = total;
   }
   const bytes = new Uint8Array(new ArrayBuffer(total));
   const view = Buffer.from(bytes.buffer, 0, total);
-  for (let i = 0; i < strings.length; i++) view.write(strings[i] as string, offsets[i] as number, 'utf8');
+  for (let i = 0; i < strings.length; i++) view.write(strings[i] as string, offsets[i] as number);
   return { bytes, offsets };
 }
 

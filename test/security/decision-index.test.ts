@@ -147,3 +147,52 @@ describe('when the audit line asks which team a grant came through (via)', () =>
     expect(teamIndex(false).via(0, 0)).toBeNull();
   });
 });
+
+describe('when the principal is in a class past the first, with models past the first word', () => {
+  it('decides and lists models by the class of that principal, and an out-of-range principal gets nothing', () => {
+    const idx = index([{ models: [0] }, { models: [33, 69] }, { models: [5] }], [[0], [1], [2]], [0, 1, 2]);
+    expect(idx.allowedModels(1, T)).toEqual([fqn(33), fqn(69)]);
+    expect(idx.allowedModels(2, T)).toEqual([fqn(5)]);
+    expect(idx.allowedModels(3, T)).toEqual([]);
+    expect(idx.allowedModels(-1, T)).toEqual([]);
+    expect(idx.decide(3, fqn(33), T)).toEqual({ allowed: false, reason: 'no_grant' });
+    expect(idx.decide(-1, fqn(33), T)).toEqual({ allowed: false, reason: 'no_grant' });
+    expect(idx.decide(2, fqn(5), T)).toMatchObject({ allowed: true, rule: 2 });
+    expect(idx.decide(1, fqn(69), T)).toMatchObject({ allowed: true, rule: 1 });
+    expect(idx.decide(1, fqn(5), T)).toEqual({ allowed: false, reason: 'no_grant' });
+  });
+
+  it('returns the same source and id on a repeated grant', () => {
+    const idx = index([{ models: [0] }, { models: [1] }], [[0, 1]], [0]);
+    for (let n = 0; n < 2; n++) {
+      expect(idx.decide(0, fqn(1), T)).toMatchObject({ rule: 1, source: 'authz.yaml:2:3', ruleId: 'authz.yaml:2:3' });
+      expect(idx.decide(0, fqn(0), T)).toMatchObject({ rule: 0, source: 'authz.yaml:1:3', ruleId: 'authz.yaml:1:3' });
+    }
+  });
+});
+
+describe('when via looks a principal up among the users a rule names directly (binary search)', () => {
+  const NAMED = [2, 5, 9, 14, 20, 31];
+  function namedIndex() {
+    const payload = {
+      models: [{ fqn: fqn(0), enabled: true }],
+      rules: [{ models: [0], source: 'authz.yaml:1:3', teams: [0], named: [20, 2, 31, 9, 14, 5] }],
+      access_classes: [[0]],
+      principals: Array.from({ length: 40 }, () => ({ access_class: 0, teams: [0] })),
+      teams: ['ml-platform'],
+    } as unknown as BundlePayload;
+    return buildDecisionIndex(payload);
+  }
+
+  it('finds the first, the last and every one between, and none below, above or between', () => {
+    const idx = namedIndex();
+    for (let p = 0; p < 40; p++) expect(idx.via(p, 0)).toBe(NAMED.includes(p) ? null : 'ml-platform');
+  });
+
+  it('names no team for a rule out of range, whatever the principal', () => {
+    const idx = namedIndex();
+    expect(idx.via(0, 1)).toBeNull();
+    expect(idx.via(0, 99)).toBeNull();
+    expect(idx.via(0, -1)).toBeNull();
+  });
+});
