@@ -166,6 +166,8 @@ describe('when a verified bundle is compiled for the request path', () => {
       azureKeyFile: join(dir, 'none'),
       openaiKeyVar: 'MG_NONE',
       oidcIssuer: 'https://idp.test',
+      teams: '  - {name: ml, members: [carol]}\n',
+      extraRules: '  - models: [azure/gpt-4o]\n    teams: [ml]\n',
     });
     payload = await compilePayload(dir, 3, new Date('2026-11-30T00:00:00Z'));
   });
@@ -205,5 +207,10 @@ describe('when a verified bundle is compiled for the request path', () => {
     expect(active.index.decide(alice, 'azure/gpt-4o', NOW)).toMatchObject({ allowed: true });
     expect(active.oidc.issuers.map((i) => i.issuer)).toEqual(['https://idp.test']);
     expect(active.oidc.principals.services.get('llmapp1')).toBe(payload.principals.findIndex((p) => p.name === 'llmapp1'));
+    // The team a grant came through (the audit line's via) is read from the bundle's team names.
+    const carol = payload.principals.findIndex((p) => p.name === 'carol');
+    const granted = active.index.decide(carol, 'azure/gpt-4o', NOW);
+    expect(granted).toMatchObject({ allowed: true });
+    expect(active.index.via(carol, (granted as { rule: number }).rule)).toBe('ml');
   });
 });
