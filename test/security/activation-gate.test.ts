@@ -213,4 +213,18 @@ describe('when a verified bundle is compiled for the request path', () => {
     expect(granted).toMatchObject({ allowed: true });
     expect(active.index.via(carol, (granted as { rule: number }).rule)).toBe('ml');
   });
+
+  it('indexes limits by principal and key from the flat tables', () => {
+    const edited = structuredClone(payload);
+    edited.limits = ['l-1', 'l-2'].map((id) => ({ id, source: 'limits/l.yaml:2:5', per: 'each' as const, models: [0], requests_per_minute: 10 }));
+    edited.limit_classes = [[1]];
+    const alice = edited.principals.findIndex((p) => p.name === 'alice');
+    edited.principals[alice]!.limit_class = 0;
+    edited.keys[0]!.limits = [0];
+    const active = compileActiveBundle({ payload: edited, digest: 'd1', keyid: 'k' }, { dispatcher: {} as Dispatcher }, NOW);
+    expect(active.limits?.limits.map((l) => l.id)).toEqual(['l-1', 'l-2']);
+    expect(active.limits?.byPrincipal(alice)).toEqual([1]);
+    expect(active.limits?.byKey(edited.keys[0]!.id)).toEqual([0]);
+    expect(compileActiveBundle({ payload, digest: 'd1', keyid: 'k' }, { dispatcher: {} as Dispatcher }, NOW).limits).toBeNull();
+  });
 });
