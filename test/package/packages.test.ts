@@ -77,15 +77,27 @@ afterAll(async () => {
 });
 
 describe('the tarballs', () => {
-  it('modelgate holds the launcher, the bundle, the license texts and the docs, and no sources, tests or keys', () => {
+  it('modelgate holds the launcher, the bundle (with its activation worker), the license texts and the docs, and no sources, tests or keys', () => {
     const paths = modelgateTgz.files.map((f) => f.path).sort();
     expect(
       paths.filter(
-        (p) => !/^(bin\/modelgate\.js|dist\/(cli\.js|chunks\/[\w-]+\.js|THIRD-PARTY-LICENSES\.txt)|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(p),
+        (p) =>
+          !/^(bin\/modelgate\.js|dist\/(cli\.js|activation-worker\.js|chunks\/[\w-]+\.js|THIRD-PARTY-LICENSES\.txt)|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(
+            p,
+          ),
       ),
     ).toEqual([]);
     expect(paths).toEqual(
-      expect.arrayContaining(['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'bin/modelgate.js', 'dist/cli.js', 'dist/THIRD-PARTY-LICENSES.txt']),
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'CHANGELOG.md',
+        'package.json',
+        'bin/modelgate.js',
+        'dist/cli.js',
+        'dist/activation-worker.js',
+        'dist/THIRD-PARTY-LICENSES.txt',
+      ]),
     );
     expect(paths.filter((p) => /(^|\/)(test|\.github|\.ci)\/|\.pem$|\.ts$|key/i.test(p))).toEqual([]);
     sizes.push(`modelgate tarball ${mb(modelgateTgz.size)} (unpacked ${mb(modelgateTgz.unpackedSize)}, ${paths.length} files)`);
