@@ -17,9 +17,14 @@ export interface DsseEnvelope {
 
 /** DSSE pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, lengths in bytes. */
 export function pae(payloadType: string, payload: Uint8Array): Buffer {
+  return Buffer.concat([paeHeader(payloadType, payload.length), payload]);
+}
+
+/** The PAE up to the body: a verifier can decode the body straight after it, into one buffer. */
+export function paeHeader(payloadType: string, bodyLength: number): Buffer {
   // Buffer.from(string) encodes UTF-8: LEN(type) counts the type's UTF-8 bytes.
   const type = Buffer.from(payloadType);
-  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${bodyLength} `)]);
 }
 
 /** keyid = hex sha256 of the public key's SPKI DER; a hint for finding the key, never a source of trust. */
@@ -41,8 +46,13 @@ export function signEnvelope(payload: Uint8Array, payloadType: string, privateKe
 
 /** True when sig is a valid Ed25519 signature of PAE(payloadType, payload) under publicKey. */
 export function verifyPae(payloadType: string, payload: Uint8Array, sig: Uint8Array, publicKey: KeyObject): boolean {
+  return verifyEncoded(pae(payloadType, payload), sig, publicKey);
+}
+
+/** True when sig is a valid Ed25519 signature of the given PAE bytes (see paeHeader). */
+export function verifyEncoded(paeBytes: Uint8Array, sig: Uint8Array, publicKey: KeyObject): boolean {
   try {
-    return verify(null, pae(payloadType, payload), publicKey, sig);
+    return verify(null, paeBytes, publicKey, sig);
   } catch {
     return false;
   }
