@@ -47,6 +47,23 @@ export function packLists(count: number, listOf: (i: number) => readonly number[
   return { off, values };
 }
 
+/**
+ * Sorts each class's rules in place: latest expiry first (never-expiring rules lead), then by
+ * index. The order is decided once over all rules (a rank each); each class then sorts its ranks
+ * as plain numbers, with no comparator call per pair.
+ */
+function sortClassRules(lists: { off: Uint32Array; values: Int32Array }, ruleCount: number, byExpiry: (a: number, b: number) => number): void {
+  const rank = new Int32Array(ruleCount);
+  const order = Int32Array.from(rank.keys()).sort(byExpiry);
+  order.forEach((r, i) => {
+    rank[r] = i;
+  });
+  const { off, values } = lists;
+  for (let k = 0; k < values.length; k++) values[k] = rank[values[k] as number] as number;
+  for (let c = 0; c + 1 < off.length; c++) values.subarray(off[c], off[c + 1]).sort();
+  for (let k = 0; k < values.length; k++) values[k] = order[values[k] as number] as number;
+}
+
 /** Flattens the grants of a (verified) payload. */
 export function buildGrantLayout(payload: GrantPayload): GrantLayout {
   const words = Math.max(1, Math.ceil(payload.models.length / 32));
@@ -68,16 +85,31 @@ export function buildGrantLayout(payload: GrantPayload): GrantLayout {
   const ruleNamed = packLists(rules.length, (r) => (namesTeams(r) ? [...(ruleAt(r).named ?? [])].sort((a, b) => a - b) : undefined));
 
   const classes = payload.access_classes;
-  const sorted = classes.map((ids) => [...ids].sort((a, b) => (ruleExpires[b] as number) - (ruleExpires[a] as number) || a - b));
-  const classRules = packLists(classes.length, (c) => sorted[c]);
+  const byExpiry = (a: number, b: number): number => (ruleExpires[b] as number) - (ruleExpires[a] as number) || a - b;
+  // A class that names a rule the bundle does not hold (a compiler never writes one) keeps the
+  // comparator sort, so that the rank table below is never read out of range.
+  const inRange = classes.every((ids) => ids.every((r) => r < rules.length));
+  const classRules = packLists(classes.length, (c) => (inRange ? classes[c] : [...(classes[c] ?? [])].sort(byExpiry)));
+  if (inRange) sortClassRules(classRules, rules.length, byExpiry);
   const classUnion = new Uint32Array(classes.length * words);
-  sorted.forEach((ids, c) => {
-    const base = c * words;
-    for (const r of ids) {
-      const from = r * words;
-      for (let w = 0; w < words; w++) classUnion[base + w] = (classUnion[base + w] as number) | (ruleBits[from + w] as number);
-    }
+  // Only a rule's non-zero words are OR-ed in: a rule names a few models out of thousands, and a
+  // class holds tens of rules, so whole rows cost most of an activation's grant build.
+  const nonZero = packLists(rules.length, (r) => {
+    const base = r * words;
+    const list: number[] = [];
+    for (let w = 0; w < words; w++) if (ruleBits[base + w] !== 0) list.push(w);
+    return list;
   });
+  for (let c = 0; c < classes.length; c++) {
+    const base = c * words;
+    for (let k = classRules.off[c] as number; k < (classRules.off[c + 1] as number); k++) {
+      const r = classRules.values[k] as number;
+      for (let j = nonZero.off[r] as number; j < (nonZero.off[r + 1] as number); j++) {
+        const w = nonZero.values[j] as number;
+        classUnion[base + w] = (classUnion[base + w] as number) | (ruleBits[r * words + w] as number);
+      }
+    }
+  }
 
   const principals = payload.principals;
   const classOf = new Int32Array(principals.length);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { buildGrantLayout, packLists } from '../../schemas/bundle/grant-layout.ts';
 import { StringTable } from '../../schemas/bundle/string-table.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
+import { mulberry32 } from '../support/prng.ts';
 
 interface Rule {
   models: number[];
@@ -108,5 +109,39 @@ describe('buildGrantLayout classes and principals', () => {
     expect(Array.from(l.classOf)).toEqual([-1, 0, 0]);
     expect(Array.from(l.memberOff)).toEqual([0, 0, 2, 2]);
     expect(Array.from(l.members)).toEqual([2, 0]);
+  });
+
+  it('sorts and unions classes as a comparator sort and whole-row unions do, on random grants', () => {
+    // The layout ranks rules once and ORs only non-zero words; this is the direct way, per class.
+    const random = mulberry32(15);
+    for (let round = 0; round < 20; round++) {
+      const models = 1 + random.int(150);
+      const expiries = ['2026-07-01T00:00:00Z', '2026-08-01T00:00:00Z', '2026-09-01T00:00:00Z', undefined];
+      const rules: Rule[] = Array.from({ length: random.int(40) }, () => {
+        const rule: Rule = { models: Array.from({ length: random.int(6) }, () => random.int(models)) };
+        const expires = random.pick(expiries);
+        if (expires !== undefined) rule.expires = expires;
+        return rule;
+      });
+      const classes = Array.from({ length: random.int(12) }, () =>
+        Array.from({ length: random.int(8) }, () => random.int(rules.length || 1)).filter((r) => r < rules.length),
+      );
+      const l = layout(models, rules, classes);
+      const words = l.words;
+      const expiresOf = (r: number): number => (rules[r]?.expires === undefined ? Infinity : Date.parse(rules[r]?.expires as string));
+      const sorted = classes.map((ids) => [...ids].sort((a, b) => expiresOf(b) - expiresOf(a) || a - b));
+      expect(Array.from(l.classRules)).toEqual(sorted.flat());
+      const union = new Uint32Array(classes.length * words);
+      sorted.forEach((ids, c) => {
+        for (const r of ids) for (let w = 0; w < words; w++) union[c * words + w] = (union[c * words + w] as number) | (l.ruleBits[r * words + w] as number);
+      });
+      expect(Array.from(l.classUnion)).toEqual(Array.from(union));
+    }
+  });
+
+  it('keeps a class that names a rule the bundle does not hold from granting another rule', () => {
+    const l = layout(8, [{ models: [1] }, { models: [2], expires: '2026-12-01T00:00:00Z' }], [[5, 1, 0], [7]]);
+    expect(Array.from(l.classRules)).toEqual([0, 1, 5, 7]);
+    expect(Array.from(l.classUnion)).toEqual([0b110, 0]);
   });
 });

@@ -21,6 +21,22 @@ describe('encodeStrings and StringTable', () => {
   it('has length 0 for no strings', () => {
     expect(new StringTable(encodeStrings([])).length).toBe(0);
   });
+
+  it('encodes all-ASCII tables in one pass with the same bytes and offsets as string by string', () => {
+    const strings = ['uid-000001', '', 'user-000001', 'x', '~!"\\\u007f'];
+    const data = encodeStrings(strings);
+    expect(Buffer.from(data.bytes).toString('latin1')).toBe(strings.join(''));
+    expect(Array.from(data.offsets)).toEqual([0, 10, 10, 21, 22, 27]);
+  });
+
+  it('never pairs a lone high surrogate at the end of one string with a low one at the start of the next', () => {
+    // Each lone surrogate is its own replacement character (3 bytes), as Buffer encodes it alone.
+    const strings = ['a\ud83d', '\ude42b'];
+    const data = encodeStrings(strings);
+    expect(Array.from(data.offsets)).toEqual([0, 4, 8]);
+    const table = new StringTable(data);
+    expect([table.get(0), table.get(1)]).toEqual(['a\ufffd', '\ufffdb']);
+  });
 });
 
 describe('hashString', () => {
