@@ -29,8 +29,13 @@ function startWorker(): Worker {
   }
   for (const candidate of ['./activation-worker.js', '../activation-worker.js', './modelgate-activation-worker.js']) {
     const url = new URL(candidate, import.meta.url);
-    // A worker inherits the process's flags; --input-type (node -e) would refuse to load a file.
-    if (existsSync(url)) return new Worker(url, { execArgv: process.execArgv.filter((arg) => !arg.startsWith('--input-type')) });
+    if (existsSync(url)) {
+      // A worker inherits the process's flags; --input-type (node -e) would refuse to load a file.
+      // execArgv is set only to drop it: given explicitly, it refuses the V8 flags a worker skips
+      // when it inherits them (--max-old-space-size, --expose-gc), and no bundle would activate.
+      const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+      return new Worker(url, execArgv.length === process.execArgv.length ? {} : { execArgv });
+    }
   }
   throw new Error('the activation worker script is missing from the build');
 }
