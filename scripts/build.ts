@@ -12,12 +12,10 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { EXTERNAL, REQUIRE_BANNER } from './build-options.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist');
-
-/** Packages that stay outside the bundle: the optional peer dependencies (see package.json). */
-export const EXTERNAL = ['@aws-sdk/*', '@azure/*', '@google-cloud/*', 'google-auth-library', 'google-gax'];
 
 /** The compiler's `modelgate --help` text, captured from its own main(). */
 async function usageText(): Promise<string> {
@@ -54,8 +52,7 @@ const result = await build({
   logLevel: 'warning',
   external: EXTERNAL,
   define: { MODELGATE_USAGE: JSON.stringify(await usageText()) },
-  // Bundled CommonJS dependencies (fastify, pino, ajv, ...) call require() for node built-ins.
-  banner: { js: "import { createRequire as __mgCreateRequire } from 'node:module';\nconst require = __mgCreateRequire(import.meta.url);" },
+  banner: { js: REQUIRE_BANNER },
 });
 
 // One entry per bundled package: name, version, license and its license file(s), as their terms ask.

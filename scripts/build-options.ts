@@ -1,0 +1,8 @@
+// esbuild settings that `npm run build` (scripts/build.ts) and the benchmarks that measure the
+// built package (test/bench/compile.bench.ts) share, so that a benchmark bundles as users get it.
+
+/** Packages that stay outside the bundle: the optional peer dependencies (see package.json). */
+export const EXTERNAL = ['@aws-sdk/*', '@azure/*', '@google-cloud/*', 'google-auth-library', 'google-gax'];
+
+/** Bundled CommonJS dependencies (fastify, pino, ajv, ...) call require() for node built-ins. */
+export const REQUIRE_BANNER = "import { createRequire as __mgCreateRequire } from 'node:module';\nconst require = __mgCreateRequire(import.meta.url);";

@@ -1,0 +1,130 @@
+// The runtime half of bench:compile (compile.bench.ts runs it in a child process of its own): loads
+// a bundle the way the gateway does, on the activation worker (verify, gate, flat tables,
+// transfer) and wrapped on the main thread, then the same steps in process one by one, then times
+// single decisions. Run with --expose-gc: the activated bundle's memory is RSS after the load minus
+// RSS before it, each after a forced GC (and after the worker has ended).
+//
+// compile.bench.ts runs it twice: from the sources (node --import tsx, the worker loaded through
+// tsx as in development and the tests) and esbuild-bundled as `npm run build` bundles the package
+// (plain node, the worker a built .js file): what a user's gateway runs, measured against the target.
+//   node --expose-gc --import tsx test/bench/load-child.ts BUNDLE PUBLIC_KEY NOW_MS
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent } from 'undici';
+import { activeBundleOf } from '../../runtime/bundle/activate.ts';
+import { compactBundle, transferListOf } from '../../runtime/bundle/compact.ts';
+import { closeActivationWorker, workerActivation } from '../../runtime/bundle/off-thread.ts';
+import { decodeUnverified, trustKeys, verifyBundle } from '../../schemas/bundle/verify.ts';
+import { mulberry32 } from '../support/prng.ts';
+
+export interface LoadReport {
+  /** On the activation worker, as the gateway loads: bytes in, ActiveBundle out (worker start included). */
+  workerLoadMs: number;
+  /** The longest the main thread's event loop was held up during that load. */
+  maxStallMs: number;
+  /** RSS after the load minus before it, both after a forced GC, the worker ended. */
+  bundleMemoryMb: number;
+  heapMb: number;
+  arrayBuffersMb: number;
+  /** The same steps in process, timed one by one. */
+  verifyMs: number;
+  layoutMs: number;
+  /** The typed arrays of the principal, key and grant tables (what is transferred). */
+  tablesMb: number;
+  assembleMs: number;
+  maxRssMb: number;
+  decisions: number;
+  decisionNs: number;
+  allowedShare: number;
+}
+
+const DECISIONS = 2_000_000;
+const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
+
+/** The payload's audience, read from its first bytes: the gateway knows it from its flags, and parsing the whole payload here would leave its garbage in "before". */
+function audienceOf(envelope: Buffer): string {
+  const head = decodeUnverified(envelope).payloadBytes.subarray(0, 4096).toString('utf8');
+  const match = /"audience":("(?:[^"\\]|\\.)*")/.exec(head);
+  if (match === null) throw new Error('no audience near the start of the payload');
+  return JSON.parse(match[1] as string) as string;
+}
+
+export async function loadChild(bundlePath: string, publicKeyPath: string, nowMs: number): Promise<LoadReport> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('the load child needs node --expose-gc');
+  const trusted = trustKeys([createPublicKey(readFileSync(publicKeyPath))]);
+  const ctx = { dispatcher: new Agent() };
+  const bytes = readFileSync(bundlePath);
+  const gate = { audience: audienceOf(bytes), active: null, floor: null, nowMs, acceptExpired: false };
+  const settle = async (): Promise<NodeJS.MemoryUsage> => {
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return process.memoryUsage();
+  };
+
+  // The gateway's way, first, in a process that has not parsed the payload itself.
+  const before = await settle();
+  let maxStallMs = 0;
+  let last = performance.now();
+  const probe = setInterval(() => {
+    const now = performance.now();
+    maxStallMs = Math.max(maxStallMs, now - last - 1);
+    last = now;
+  }, 1);
+  let t = process.hrtime.bigint();
+  const { next, bytes: envelope } = await workerActivation(trusted, ctx)(bytes, gate);
+  const workerLoadMs = ms(t);
+  clearInterval(probe);
+  if (next === 'unchanged') throw new Error('the bench bundle was not activated');
+  await closeActivationWorker();
+  const after = await settle();
+
+  // The same steps in process, for where the time goes.
+  t = process.hrtime.bigint();
+  const verified = verifyBundle(envelope, trusted);
+  const verifyMs = ms(t);
+  t = process.hrtime.bigint();
+  const compact = compactBundle(verified);
+  const layoutMs = ms(t);
+  const tablesMb = transferListOf(compact).reduce((sum, b) => sum + b.byteLength, 0) / 2 ** 20;
+  t = process.hrtime.bigint();
+  activeBundleOf(compact, ctx, nowMs);
+  const assembleMs = ms(t);
+
+  // Random (principal, model) pairs chosen up front, so the loop times decide() alone.
+  const index = next.index;
+  const random = mulberry32(99);
+  const fqns = next.payload.models.map((m) => m.fqn);
+  const PAIRS = 1 << 16;
+  const principals = Int32Array.from({ length: PAIRS }, () => random.int(next.principals.length));
+  const models = Array.from({ length: PAIRS }, () => fqns[random.int(fqns.length)] as string);
+  let allowed = 0;
+  for (let i = 0; i < 200_000; i++) if (index.decide(principals[i & (PAIRS - 1)] as number, models[i & (PAIRS - 1)] as string, nowMs).allowed) allowed++; // warm-up
+  allowed = 0;
+  t = process.hrtime.bigint();
+  for (let i = 0; i < DECISIONS; i++) if (index.decide(principals[i & (PAIRS - 1)] as number, models[i & (PAIRS - 1)] as string, nowMs).allowed) allowed++;
+  const loopNs = Number(process.hrtime.bigint() - t);
+  await ctx.dispatcher.close();
+  return {
+    workerLoadMs,
+    maxStallMs,
+    bundleMemoryMb: (after.rss - before.rss) / 2 ** 20,
+    heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
+    arrayBuffersMb: (after.arrayBuffers - before.arrayBuffers) / 2 ** 20,
+    verifyMs,
+    layoutMs,
+    tablesMb,
+    assembleMs,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    decisions: DECISIONS,
+    decisionNs: loopNs / DECISIONS,
+    allowedShare: allowed / DECISIONS,
+  };
+}
+
+const [bundlePath, publicKeyPath, nowMs] = process.argv.slice(2);
+if (bundlePath !== undefined && publicKeyPath !== undefined && nowMs !== undefined) {
+  process.stdout.write(`${JSON.stringify(await loadChild(bundlePath, publicKeyPath, Number(nowMs)))}\n`);
+}
