@@ -3,6 +3,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import type { BundlePayload } from '../types.generated.ts';
 import { BundleError } from './bundle-error.ts';
 import { BUNDLE_PAYLOAD_TYPE, type DsseEnvelope, keyIdOf, paeHeader, verifyEncoded } from './dsse.ts';
+import { scanEnvelope } from './envelope-scan.ts';
 import { bundleSchemaProblem } from './validate-payload.ts';
 
 export interface TrustedKey {
@@ -28,7 +29,11 @@ export function trustKeys(keys: KeyObject[]): TrustedKey[] {
  * audience, serial and expiry are activation checks (see activate.ts).
  */
 export function verifyBundle(envelopeBytes: Uint8Array, trusted: readonly TrustedKey[]): VerifiedBundle {
-  const envelope = parseEnvelope(envelopeBytes);
+  const bytes = Buffer.from(envelopeBytes.buffer, envelopeBytes.byteOffset, envelopeBytes.byteLength);
+  // The plain envelope a compiler writes is read without making its payload a string
+  // (envelope-scan.ts); any other goes through JSON.parse whole, and every refusal with it.
+  const scanned = scanEnvelope(bytes);
+  const envelope = scanned === null ? parseEnvelope(bytes) : envelopeOf(scanned.rest);
   if (envelope.payloadType !== BUNDLE_PAYLOAD_TYPE) {
     throw new BundleError('MG_BUNDLE_PAYLOAD_TYPE', `payloadType must be ${BUNDLE_PAYLOAD_TYPE}`);
   }
@@ -45,9 +50,17 @@ export function verifyBundle(envelopeBytes: Uint8Array, trusted: readonly Truste
 
   // The payload is decoded once, straight after the PAE header: the signature is checked over
   // that buffer and the payload parsed from its tail, with no copy of a 20 MB payload in between.
-  const header = paeHeader(envelope.payloadType, base64Length(envelope.payload));
-  const signed = decodeBase64Strict(envelope.payload, 'payload', 'MG_BUNDLE_MALFORMED', header);
-  const payloadBytes = signed.subarray(header.length);
+  let signed: Buffer;
+  let offset: number;
+  if (scanned === null) {
+    const header = paeHeader(envelope.payloadType, base64Length(envelope.payload));
+    signed = decodeBase64Strict(envelope.payload, 'payload', 'MG_BUNDLE_MALFORMED', header);
+    offset = header.length;
+  } else {
+    signed = scanned.signed;
+    offset = scanned.payloadOffset;
+  }
+  const payloadBytes = signed.subarray(offset);
   const keyid = findVerifyingKey(envelope, signed, trusted);
   if (keyid === null) {
     throw new BundleError('MG_BUNDLE_BAD_SIGNATURE', 'no signature verifies with a trusted public key');
@@ -86,6 +99,11 @@ function parseEnvelope(bytes: Uint8Array): DsseEnvelope {
   } catch {
     throw new BundleError('MG_BUNDLE_MALFORMED', 'the bundle is not a JSON DSSE envelope (truncated or corrupt?)');
   }
+  return envelopeOf(value);
+}
+
+/** The envelope's fields, checked (its payload the empty string when envelope-scan.ts read it). */
+function envelopeOf(value: unknown): DsseEnvelope {
   if (typeof value !== 'object' || value === null) throw new BundleError('MG_BUNDLE_MALFORMED', 'the bundle is not a DSSE envelope');
   const { payloadType, payload, signatures } = value as Record<string, unknown>;
   if (typeof payloadType !== 'string' || typeof payload !== 'string') {
