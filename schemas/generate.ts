@@ -1,12 +1,15 @@
-// Generates schemas/types.generated.ts from the JSON Schemas, which are the single source of truth.
-// `--check` regenerates in memory and fails when the committed file differs (run by `npm test`).
+// Generates schemas/types.generated.ts from the JSON Schemas, which are the single source of truth,
+// and the bundle payload's standalone validator (bundle-validator-source.ts).
+// `--check` regenerates in memory and fails when a committed file differs (run by `npm test`).
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { compile } from 'json-schema-to-typescript';
+import { BUNDLE_VALIDATOR_TYPES, bundleValidatorSource } from './bundle-validator-source.ts';
 
 const SCHEMAS = ['provider', 'authz', 'limits', 'directory', 'key', 'gateway', 'lock', 'bundle', 'audit-line', 'access-report'];
 const here = fileURLToPath(new URL('.', import.meta.url));
 const target = `${here}types.generated.ts`;
+const validatorTarget = `${here}bundle/bundle-validator.generated.js`;
 
 async function generate(): Promise<string> {
   const parts = [
@@ -26,15 +29,23 @@ async function generate(): Promise<string> {
   return parts.join('\n');
 }
 
-const generated = await generate();
+const outputs: [string, string][] = [
+  [target, await generate()],
+  [validatorTarget, bundleValidatorSource(JSON.parse(await readFile(`${here}bundle.schema.json`, 'utf8')))],
+  [validatorTarget.replace(/\.js$/, '.d.ts'), BUNDLE_VALIDATOR_TYPES],
+];
 if (process.argv.includes('--check')) {
-  const committed = await readFile(target, 'utf8').catch(() => '');
-  if (committed !== generated) {
-    console.error('schemas/types.generated.ts is out of date: run `npm run gen:types` and commit the result.');
-    process.exit(1);
+  for (const [path, generated] of outputs) {
+    const committed = await readFile(path, 'utf8').catch(() => '');
+    if (committed !== generated) {
+      console.error(`${path.slice(here.length - 'schemas/'.length)} is out of date: run \`npm run gen:types\` and commit the result.`);
+      process.exit(1);
+    }
   }
-  console.log('schemas/types.generated.ts is up to date');
+  console.log('schemas/types.generated.ts and schemas/bundle/bundle-validator.generated.{js,d.ts} are up to date');
 } else {
-  await writeFile(target, generated);
-  console.log(`wrote ${target}`);
+  for (const [path, generated] of outputs) {
+    await writeFile(path, generated);
+    console.log(`wrote ${path}`);
+  }
 }

@@ -1,10 +1,8 @@
-// The bundle payload validator, compiled once from schemas/bundle.schema.json (the single source of truth).
+// The bundle payload validator: standalone code generated from schemas/bundle.schema.json (the single
+// source of truth) by schemas/generate.ts, so that no activation compiles the schema (see
+// schemas/bundle-validator-source.ts).
 
-import { createAjv } from '../ajv.ts';
-import bundleSchema from '../bundle.schema.json' with { type: 'json' };
-import type { BundlePayload } from '../types.generated.ts';
-
-const validate = createAjv({ allErrors: false }).compile<BundlePayload>(bundleSchema);
+import { validate } from './bundle-validator.generated.js';
 
 /** Returns null when the value is a valid bundle payload, else a short description of the first problem. */
 export function bundleSchemaProblem(value: unknown): string | null {
