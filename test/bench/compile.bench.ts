@@ -2,9 +2,13 @@
 // policy repository as YAML files, then, each in a fresh child process so that peak RSS belongs
 // to one job: compiles it the way `modelgate compile` does (read, load, check, index, serialize,
 // sign), and loads the bundle the way the runtime does: on the activation worker (verify, gate,
-// flat tables, transfer) and wrapped on the main thread; then times single decisions. The load
-// child runs with --expose-gc: the activated bundle's memory is RSS after the load minus RSS before
-// it, each after a forced GC (and after the worker has ended). Prints a markdown table.
+// flat tables, transfer) and wrapped on the main thread; then times single decisions (load-child.ts).
+// The load child runs with --expose-gc: the activated bundle's memory is RSS after the load minus
+// RSS before it, each after a forced GC (and after the worker has ended). It runs twice: bundled
+// by esbuild as `npm run build` bundles the package and run by plain node, which is what an
+// installed gateway (npm package, container image) runs and so what the load and memory targets
+// are held to; and from the sources through tsx, as in development and the tests, where starting
+// the worker also compiles its TypeScript. Prints a markdown table.
 //
 //   npm run bench:compile                    the full size (100k users, 2k models, 10k rules, 50k keys)
 //   npm run bench:compile -- --scale 0.1     a tenth of everything, for a quick look
