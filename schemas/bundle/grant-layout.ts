@@ -100,13 +100,18 @@ export function buildGrantLayout(payload: GrantPayload): GrantLayout {
     for (let w = 0; w < words; w++) if (ruleBits[base + w] !== 0) list.push(w);
     return list;
   });
+  const { off: classOff, values: classIds } = classRules;
+  const { off: wordOff, values: wordIds } = nonZero;
   for (let c = 0; c < classes.length; c++) {
     const base = c * words;
-    for (let k = classRules.off[c] as number; k < (classRules.off[c + 1] as number); k++) {
-      const r = classRules.values[k] as number;
-      for (let j = nonZero.off[r] as number; j < (nonZero.off[r + 1] as number); j++) {
-        const w = nonZero.values[j] as number;
-        classUnion[base + w] = (classUnion[base + w] as number) | (ruleBits[r * words + w] as number);
+    const last = classOff[c + 1] as number;
+    for (let k = classOff[c] as number; k < last; k++) {
+      const r = classIds[k] as number;
+      const from = r * words;
+      const end = wordOff[r + 1] as number;
+      for (let j = wordOff[r] as number; j < end; j++) {
+        const w = wordIds[j] as number;
+        classUnion[base + w] = (classUnion[base + w] as number) | (ruleBits[from + w] as number);
       }
     }
   }
