@@ -92,18 +92,60 @@ export async function startLimitGateways(
   return { gateways, redis };
 }
 
-/** The limits rows against limits off, by mode and connections (the targets: memory >= 0.95x, Redis >= 0.8x at 32 connections). */
-export function limitsTable(rows: { target: string; mode: string; connections: number; rps: number; cpuUsPerReq: number | null }[]): string[] {
-  const limited = [...new Set(rows.map((r) => r.target))].filter((t) => t.startsWith('gateway limits:'));
+/** One run of a round of the interleaved limits comparison (proxy.bench.ts). */
+export interface LimitRound {
+  round: number;
+  target: string;
+  mode: string;
+  connections: number;
+  rps: number;
+  cpuUsPerReq: number | null;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+/**
+ * The limits rows against limits off (targets: memory >= 0.95x, Redis >= 0.8x RPS at 32
+ * connections): per round, the limited gateway's RPS and CPU per request over limits off's in
+ * the same round; the median of the rounds, and their range.
+ */
+export function limitsTable(rounds: readonly LimitRound[]): string[] {
+  const limited = [...new Set(rounds.map((r) => r.target))].filter((t) => t.startsWith('gateway limits:'));
   if (limited.length === 0) return [];
-  const lines = ['', '| mode | conns | store | RPS vs limits off | CPU per request vs limits off |', '|---|---|---|---|---|'];
-  const ratio = (a: number | null | undefined, b: number | null | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+  const count = new Set(rounds.map((r) => r.round)).size;
+  const lines = [
+    '',
+    `limits on against limits off: ${count} interleaved rounds per mode (each: limits off and every store, back to back, in a rotating order); median of the per-round ratios [min-max]`,
+    '',
+    '| mode | conns | store | RPS vs limits off | CPU per request vs limits off | RPS limits off / on (medians) |',
+    '|---|---|---|---|---|---|',
+  ];
+  const range = (values: number[]): string => `${median(values).toFixed(2)}x [${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)}]`;
   for (const target of limited)
-    for (const mode of new Set(rows.map((r) => r.mode)))
-      for (const c of new Set(rows.map((r) => r.connections))) {
-        const l = rows.find((r) => r.target === target && r.mode === mode && r.connections === c);
-        const g = rows.find((r) => r.target === 'gateway' && r.mode === mode && r.connections === c);
-        lines.push(`| ${mode} | ${c} | ${target.slice('gateway limits:'.length)} | ${ratio(l?.rps, g?.rps)} | ${ratio(l?.cpuUsPerReq, g?.cpuUsPerReq)} |`);
+    for (const mode of new Set(rounds.map((r) => r.mode)))
+      for (const c of new Set(rounds.map((r) => r.connections))) {
+        const rps: number[] = [];
+        const cpu: number[] = [];
+        const offRps: number[] = [];
+        const onRps: number[] = [];
+        for (const round of new Set(rounds.map((r) => r.round))) {
+          const at = (name: string) => rounds.find((r) => r.round === round && r.target === name && r.mode === mode && r.connections === c);
+          const on = at(target);
+          const off = at('gateway');
+          if (on === undefined || off === undefined || off.rps === 0) continue;
+          rps.push(on.rps / off.rps);
+          offRps.push(off.rps);
+          onRps.push(on.rps);
+          if (on.cpuUsPerReq !== null && off.cpuUsPerReq !== null && off.cpuUsPerReq > 0) cpu.push(on.cpuUsPerReq / off.cpuUsPerReq);
+        }
+        if (rps.length === 0) continue;
+        lines.push(
+          `| ${mode} | ${c} | ${target.slice('gateway limits:'.length)} | ${range(rps)} | ${cpu.length === 0 ? '-' : range(cpu)} | ${median(offRps).toFixed(0)} / ${median(onRps).toFixed(0)} |`,
+        );
       }
   return lines;
 }

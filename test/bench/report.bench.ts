@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type GenerateOptions, generatePolicies } from './generate-policies.ts';
+import { measureInBrowser } from './report-browser.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const EXAMPLE = fileURLToPath(new URL('../../policies', import.meta.url));
@@ -142,12 +143,12 @@ async function main(): Promise<void> {
   };
   const lines = [`### modelgate report access benchmark (seed ${options.seed}, scale ${scale})`, ''];
   const rows: string[] = [];
-  if (values.only !== 'history') benchLarge(options, lines, rows);
+  if (values.only !== 'history') await benchLarge(options, lines, rows);
   if (values.only !== 'large') benchHistory(lines, rows);
   process.stdout.write([...lines, '', '| measure | value | target | met |', '|---|---:|---:|:---:|', ...rows].join('\n') + '\n');
 }
 
-function benchLarge(options: GenerateOptions, lines: string[], rows: string[]): void {
+async function benchLarge(options: GenerateOptions, lines: string[], rows: string[]): Promise<void> {
   const large = mkdtempSync(join(tmpdir(), 'mg-bench-report-'));
   try {
     const t = process.hrtime.bigint();
@@ -170,7 +171,8 @@ function benchLarge(options: GenerateOptions, lines: string[], rows: string[]): 
     const out = (name: string) => statSync(join(large, 'review', name)).size / 1e6;
     const report = JSON.parse(readFileSync(join(large, 'review', 'access.json'), 'utf8')) as {
       summary: { grants: number; principals: number };
-      grants: unknown[];
+      grants: { principal: number }[];
+      principals: { name: string }[];
     };
     lines.push(
       `Enterprise tree: ${fmt(options.users)} users, ${fmt(options.teams)} teams, ${fmt(options.rules)} rules, ${fmt(options.keys)} keys, one commit; the review: ${fmt(report.summary.principals)} principals with access, ${fmt(report.summary.grants)} (principal, model) grants in ${fmt(report.grants.length)} rows.`,
@@ -181,6 +183,19 @@ function benchLarge(options: GenerateOptions, lines: string[], rows: string[]): 
       `| enterprise tree: peak RSS (child maxRSS) | ${fmt(big.maxRssMb)} MB | < ${fmt(TARGETS.largeRssMb)} MB | ${verdict(big.maxRssMb, TARGETS.largeRssMb)} |`,
       `| enterprise tree: HTML / JSON / grants CSV | ${fmt(out('access.html'), 1)} / ${fmt(out('access.json'), 1)} / ${fmt(out('access-grants.csv'), 1)} MB | | |`,
     );
+    // The page at that size in Chromium: a principal from the middle of the grants to filter by.
+    const middle = report.grants[Math.floor(report.grants.length / 2)];
+    const principal = middle === undefined ? '' : (report.principals[middle.principal]?.name ?? '');
+    const browser = await measureInBrowser(join(large, 'review', 'access.html'), principal);
+    if (browser !== null) {
+      const s = (value: number) => `${fmt(value / 1000, 1)} s`;
+      rows.push(
+        `| enterprise page in Chromium: open until the tables show (${fmt(out('access.html'), 0)} MB from disk) | ${s(browser.openMs)} | | |`,
+        `| &nbsp;&nbsp;filter by one principal (incl. the page's 150 ms typing pause) / sort the filtered rows | ${s(browser.filterMs)} / ${s(browser.sortMs)} | | |`,
+        `| &nbsp;&nbsp;clear the filter / sort all ${fmt(report.grants.length)} rows / next page | ${s(browser.unfilterMs)} / ${s(browser.sortAllMs)} / ${s(browser.nextPageMs)} | | |`,
+        `| &nbsp;&nbsp;page JS heap; requests other than its own file | ${fmt(browser.heapMb)} MB; ${browser.requests} | 0 requests | ${browser.requests === 0 ? 'yes' : '**NO**'} |`,
+      );
+    }
   } finally {
     rmSync(large, { recursive: true, force: true });
   }
