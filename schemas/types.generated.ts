@@ -532,6 +532,10 @@ export interface AuditLine {
     prompt_tokens: Count;
     completion_tokens: Count;
     total_tokens: Count;
+    /**
+     * Input tokens the provider read from its prompt cache (part of prompt_tokens); present when it reported more than 0.
+     */
+    cached_tokens?: number | null;
   };
   /**
    * The policy limit that refused the request (429): its id and the field that was reached. docs/limits.md.
