@@ -161,7 +161,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Step 2b: the policy's rate limits and budgets; a refusal is answered by the step.
     let limitHeaders: Readonly<Record<string, string>> | null = null;
     if (bundle.limits !== null && options.limiter !== undefined) {
-      const limited = await limitStep(options.limiter, bundle, bundle.limits, principal, record, parsed.json, parsed.bytes.length, res, options.ending);
+      const step = limitStep(options.limiter, bundle, bundle.limits, principal, record, parsed.json, parsed.bytes.length, res, options.ending);
+      // The memory store answers at once: no turn through the microtask queue for it.
+      const limited = step instanceof Promise ? await step : step;
       if (limited === 'answered') return undefined;
       if (typeof limited === 'string') return limited;
       limitHeaders = limited.headers;

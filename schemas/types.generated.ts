@@ -136,6 +136,8 @@ export interface LimitRule {
   tokens_per_day?: PositiveCount;
   input_tokens_per_minute?: PositiveCount;
   output_tokens_per_minute?: PositiveCount;
+  input_tokens_per_day?: PositiveCount;
+  output_tokens_per_day?: PositiveCount;
   concurrent?: PositiveCount;
   budget?: LimitBudget;
   description?: string;
@@ -437,6 +439,8 @@ export interface BundleLimit {
   tokens_per_day?: BundleCount;
   input_tokens_per_minute?: BundleCount;
   output_tokens_per_minute?: BundleCount;
+  input_tokens_per_day?: BundleCount;
+  output_tokens_per_day?: BundleCount;
   concurrent?: BundleCount;
   budget?: BundleBudget;
 }
@@ -532,6 +536,10 @@ export interface AuditLine {
     prompt_tokens: Count;
     completion_tokens: Count;
     total_tokens: Count;
+    /**
+     * Input tokens the provider read from its prompt cache (part of prompt_tokens); present when it reported more than 0.
+     */
+    cached_tokens?: number | null;
   };
   /**
    * The policy limit that refused the request (429): its id and the field that was reached. docs/limits.md.
@@ -546,6 +554,8 @@ export interface AuditLine {
       | 'tokens_per_day'
       | 'input_tokens_per_minute'
       | 'output_tokens_per_minute'
+      | 'input_tokens_per_day'
+      | 'output_tokens_per_day'
       | 'concurrent'
       | 'budget';
   };

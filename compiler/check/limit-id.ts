@@ -13,6 +13,8 @@ export const LIMIT_FIELDS = [
   'tokens_per_day',
   'input_tokens_per_minute',
   'output_tokens_per_minute',
+  'input_tokens_per_day',
+  'output_tokens_per_day',
   'concurrent',
 ] as const;
 
@@ -31,9 +33,17 @@ export function limitValues(limit: LimitRule): LimitValues {
 
 const sorted = (list: readonly string[] | undefined): string[] => [...(list ?? [])].sort();
 
+/**
+ * Fields added after content ids were first published: hashed only when set, so that the id of
+ * a limit that does not use them (and the counters the gateways keep under it) stays the same.
+ */
+const ADDED_FIELDS: readonly LimitField[] = ['input_tokens_per_day', 'output_tokens_per_day'];
+const FIRST_FIELDS = LIMIT_FIELDS.filter((field) => !ADDED_FIELDS.includes(field));
+
 /** `l-` and 12 hex characters of the sha256 of the limit, in a canonical form. */
 export function contentLimitId(limit: LimitRule): string {
   const budget = limit.budget;
+  const added = ADDED_FIELDS.filter((field) => limit[field] !== undefined).map((field) => [field, limit[field]]);
   const canonical = JSON.stringify([
     sorted(limit.models),
     sorted(limit.users),
@@ -41,8 +51,9 @@ export function contentLimitId(limit: LimitRule): string {
     sorted(limit.services),
     sorted(limit.keys),
     limit.per ?? 'each',
-    LIMIT_FIELDS.map((field) => limit[field] ?? null),
+    FIRST_FIELDS.map((field) => limit[field] ?? null),
     budget === undefined ? null : [budget.amount ?? null, budget.currency ?? null, budget.tokens ?? null, budget.period, budget.time_zone ?? 'UTC'],
+    ...(added.length === 0 ? [] : [added]),
   ]);
   return `l-${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`;
 }

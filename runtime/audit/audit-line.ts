@@ -58,7 +58,8 @@ export function auditFields(record: RequestRecord, latencyMs: number): string {
   if (record.upstreamMs !== null) out += `,"upstream_latency_ms":${jsonNumber(round(record.upstreamMs))}`;
   const usage = record.usage;
   if (usage !== null) {
-    out += `,"usage":{"prompt_tokens":${jsonNumber(usage.prompt_tokens)},"completion_tokens":${jsonNumber(usage.completion_tokens)},"total_tokens":${jsonNumber(usage.total_tokens)}}`;
+    out += `,"usage":{"prompt_tokens":${jsonNumber(usage.prompt_tokens)},"completion_tokens":${jsonNumber(usage.completion_tokens)},"total_tokens":${jsonNumber(usage.total_tokens)}`;
+    out += usage.cached_tokens === undefined ? '}' : `,"cached_tokens":${jsonNumber(usage.cached_tokens)}}`;
   }
   if (record.limit !== null) out += `,"limit":{"id":${jsonString(bounded(record.limit.id))},"reason":${jsonString(record.limit.reason)}}`;
   if (record.bundleSerial !== null) out += `,"bundle_serial":${jsonNumber(record.bundleSerial)}`;

@@ -32,7 +32,7 @@ export interface LimiterOptions {
 
 /** The request's measure, as settle() reads it from the audit record. */
 export interface EndedRequest {
-  usage: { prompt_tokens: number; completion_tokens: number } | null;
+  usage: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number } | null;
   /** null when the provider never answered (nothing was used: the reservation is given back). */
   upstreamMs: number | null;
 }
@@ -139,11 +139,18 @@ function costOf(quantity: 'requests' | 'tokens' | 'input' | 'output', input: num
   return quantity === 'input' ? input : output;
 }
 
-/** Money in millionths of the currency, rounded up (a budget is never undercharged). */
-function micros(pricing: BundlePricing | undefined, input: number, output: number): number {
+/**
+ * Money in millionths of the currency, rounded up (a budget is never undercharged). cached of the
+ * input tokens were read from the provider's prompt cache: they cost cached_input_per_1m when the
+ * provider file gives it (input_per_1m otherwise). A reservation knows of no cache: it is charged
+ * at the full input price and corrected when the usage comes.
+ */
+function micros(pricing: BundlePricing | undefined, input: number, output: number, cached = 0): number {
   if (pricing === undefined) return 0;
   // input_per_1m is the price of a million tokens: one token costs input_per_1m millionths.
-  return Math.ceil(input * pricing.input_per_1m + output * pricing.output_per_1m);
+  const fromCache = Math.min(cached, input);
+  const cachedPrice = pricing.cached_input_per_1m ?? pricing.input_per_1m;
+  return Math.ceil((input - fromCache) * pricing.input_per_1m + fromCache * cachedPrice + output * pricing.output_per_1m);
 }
 
 class Ticket implements LimitTicket {
@@ -158,8 +165,11 @@ class Ticket implements LimitTicket {
     // Reported usage replaces the reservation; no answer at all gives it back; an answer without
     // usage (a stream cut short) keeps it.
     let used: Reservation | null;
-    if (ended.usage !== null) used = { input: ended.usage.prompt_tokens, output: ended.usage.completion_tokens };
-    else used = ended.upstreamMs === null ? { input: 0, output: 0 } : null;
+    let cached = 0;
+    if (ended.usage !== null) {
+      used = { input: ended.usage.prompt_tokens, output: ended.usage.completion_tokens };
+      cached = ended.usage.cached_tokens ?? 0;
+    } else used = ended.upstreamMs === null ? { input: 0, output: 0 } : null;
     const settles: StoreSettle[] = [];
     for (let i = 0; i < this.checks.length; i++) {
       const check = this.checks[i] as StoreCheck;
@@ -173,7 +183,7 @@ class Ticket implements LimitTicket {
         const delta = costOf(meter.quantity, used.input, used.output) - check.cost;
         if (delta !== 0 && meter.quantity !== 'requests') settles.push({ kind: 'rate', key: check.key, limit: check.limit, periodMs: check.periodMs, delta });
       } else if (check.kind === 'budget' && meter.kind === 'budget') {
-        const real = meter.unit === 'tokens' ? used.input + used.output : micros(this.pricing, used.input, used.output);
+        const real = meter.unit === 'tokens' ? used.input + used.output : micros(this.pricing, used.input, used.output, cached);
         if (real !== check.cost) settles.push({ kind: 'budget', key: check.key, delta: real - check.cost, endMs: check.endMs });
       }
     }

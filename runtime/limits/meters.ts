@@ -11,6 +11,8 @@ export type LimitReason =
   | 'tokens_per_day'
   | 'input_tokens_per_minute'
   | 'output_tokens_per_minute'
+  | 'input_tokens_per_day'
+  | 'output_tokens_per_day'
   | 'concurrent'
   | 'budget';
 
@@ -42,6 +44,8 @@ const RATES: ReadonlyArray<readonly [LimitReason & keyof BundleLimit, Quantity, 
   ['tokens_per_day', 'tokens', DAY],
   ['input_tokens_per_minute', 'input', MINUTE],
   ['output_tokens_per_minute', 'output', MINUTE],
+  ['input_tokens_per_day', 'input', DAY],
+  ['output_tokens_per_day', 'output', DAY],
 ];
 
 /** Money in the store: integer millionths, so that counters stay exact integers (INCRBY). */

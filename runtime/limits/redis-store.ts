@@ -36,6 +36,10 @@ export class RedisStore implements LimitStore {
       url: settings.url,
       // Commands fail at once while disconnected instead of waiting in a queue.
       disableOfflineQueue: true,
+      // No per-command timeout of the client's (its default is 5 s, and each one costs an
+      // AbortSignal.timeout: a fifth of the client's CPU per request): bounded() holds every
+      // command to --limits-store-timeout with one plain timer.
+      commandOptions: { timeout: 0 },
       socket: {
         connectTimeout: settings.timeoutMs,
         // Reconnect for ever, backing off to 2 s: Redis coming back must be noticed without a restart.
@@ -62,7 +66,7 @@ export class RedisStore implements LimitStore {
   }
 
   async check(checks: readonly StoreCheck[]): Promise<CheckResult> {
-    const reply = (await this.run(CHECK_SHA, CHECK_SCRIPT, checks.map(keyOf), checks.flatMap(checkArgs))) as number[];
+    const reply = (await this.run(CHECK_SHA, CHECK_SCRIPT, scriptArgs(checks, checkArgs))) as number[];
     const states: CheckState[] = [];
     for (let i = 0; i < checks.length; i++) {
       states.push({ remaining: Number(reply[1 + i * 3]), resetMs: Number(reply[2 + i * 3]), retryMs: Number(reply[3 + i * 3]) });
@@ -93,29 +97,34 @@ export class RedisStore implements LimitStore {
     this.scheduled = null;
     const batch = this.pending;
     this.pending = [];
-    return this.run(SETTLE_SHA, SETTLE_SCRIPT, batch.map(keyOf), batch.flatMap(settleArgs)).then(() => undefined);
+    return this.run(SETTLE_SHA, SETTLE_SCRIPT, scriptArgs(batch, settleArgs)).then(() => undefined);
   }
 
   /** EVALSHA, and EVAL once when this Redis does not hold the script yet (a restart, a failover). */
-  private async run(sha: string, script: string, keys: string[], args: string[]): Promise<unknown> {
-    const tail = [String(keys.length), ...keys, ...args];
+  private async run(sha: string, script: string, args: string[]): Promise<unknown> {
+    args[0] = 'EVALSHA';
+    args[1] = sha;
     try {
-      return await this.bounded(['EVALSHA', sha, ...tail]);
+      return await this.bounded(args);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.bounded(['EVAL', script, ...tail]);
+      args[0] = 'EVAL';
+      args[1] = script;
+      return await this.bounded(args);
     }
   }
 
   /**
-   * One command under the deadline. The client's own timeout does not cover a command already
-   * written to a server that stopped answering (a hung or paused Redis): this one does. A reply
-   * that comes later is read and dropped by the client.
+   * One command under the deadline, whether it is still queued or already written to a server
+   * that stopped answering (a hung or paused Redis). A reply that comes later is read and
+   * dropped; a command still queued when its deadline passes may yet be sent (a check then takes
+   * from its meters for a request already answered by --limits-on-store-error: counted, never
+   * lost, and only when Redis is slower than the timeout).
    */
   private bounded(args: string[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`limits store timeout after ${this.options.timeout} ms`)), this.options.timeout);
-      this.client.sendCommand(args, this.options).then(
+      this.client.sendCommand(args).then(
         (reply) => {
           clearTimeout(timer);
           resolve(reply);
@@ -140,26 +149,40 @@ export class RedisStore implements LimitStore {
   }
 }
 
-const keyOf = (c: { key: string }): string => c.key;
+/**
+ * One script call's arguments in one array, built without intermediate arrays (this runs for
+ * every request): two slots for the command and the script (run() fills them), the number of
+ * keys, the keys, then four ARGV per key written by argsOf.
+ */
+function scriptArgs<T extends { key: string }>(items: readonly T[], argsOf: (item: T, out: string[]) => void): string[] {
+  const out: string[] = ['', '', String(items.length)];
+  for (const item of items) out.push(item.key);
+  for (const item of items) argsOf(item, out);
+  return out;
+}
 
-function checkArgs(c: StoreCheck): string[] {
+function checkArgs(c: StoreCheck, out: string[]): void {
   switch (c.kind) {
     case 'rate':
-      return ['r', String(c.limit), String(c.periodMs), String(c.cost)];
+      out.push('r', String(c.limit), String(c.periodMs), String(c.cost));
+      return;
     case 'concurrent':
-      return ['c', String(c.max), String(c.ttlMs), c.lease];
+      out.push('c', String(c.max), String(c.ttlMs), c.lease);
+      return;
     case 'budget':
-      return ['b', String(c.cap), String(c.cost), String(c.endMs)];
+      out.push('b', String(c.cap), String(c.cost), String(c.endMs));
   }
 }
 
-function settleArgs(s: StoreSettle): string[] {
+function settleArgs(s: StoreSettle, out: string[]): void {
   switch (s.kind) {
     case 'rate':
-      return ['r', String(s.limit), String(s.periodMs), String(s.delta)];
+      out.push('r', String(s.limit), String(s.periodMs), String(s.delta));
+      return;
     case 'concurrent':
-      return ['c', s.lease, '0', '0'];
+      out.push('c', s.lease, '0', '0');
+      return;
     case 'budget':
-      return ['b', String(s.delta), String(s.endMs), '0'];
+      out.push('b', String(s.delta), String(s.endMs), '0');
   }
 }

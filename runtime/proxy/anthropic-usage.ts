@@ -1,6 +1,7 @@
 // Token usage of an Anthropic Messages stream: the input tokens are reported once, in the first
 // event (message_start's message.usage), and the output tokens at the end (message_delta's usage,
 // cumulative). A JSON answer has both at its end and goes through usageFromTail like the others.
+// Cache reads and writes are input tokens too (usage.ts).
 // https://docs.anthropic.com/en/docs/build-with-claude/streaming
 import { type Usage, usageFromTail } from './usage.ts';
 
@@ -13,8 +14,11 @@ export function messagesStreamUsage(first: Buffer | undefined, tail: string): Us
   const end = usageFromTail(tail);
   if (start === null) return end;
   if (end === null) return start;
-  // message_delta's usage may repeat input_tokens (newer API versions) and always has the final output count.
+  // message_delta's usage may repeat the input counts (newer API versions) and always has the final output count.
   const prompt = Math.max(start.prompt_tokens, end.prompt_tokens);
   const completion = Math.max(start.completion_tokens, end.completion_tokens);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  const cached = Math.max(start.cached_tokens ?? 0, end.cached_tokens ?? 0);
+  if (cached > 0) usage.cached_tokens = cached;
+  return usage;
 }

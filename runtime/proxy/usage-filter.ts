@@ -8,7 +8,7 @@
 // event (a caller's SSE parser cannot use half an event anyway), so an event split across reads,
 // or sharing one with `data: [DONE]`, is handled alike. The scans are native Buffer searches for
 // two fixed byte strings; an event is parsed only when it holds `"choices":[]`.
-import type { Usage } from './usage.ts';
+import { type Usage, usageOf } from './usage.ts';
 
 const EMPTY = Buffer.alloc(0);
 const LF_LF = Buffer.from('\n\n');
@@ -46,8 +46,12 @@ function usageOnly(event: Buffer): Usage | null {
   try {
     const value = JSON.parse(text) as { choices?: unknown; usage?: Record<string, unknown> | null };
     if (!Array.isArray(value.choices) || value.choices.length > 0 || typeof value.usage !== 'object' || value.usage === null) return null;
-    const count = (name: string): number => (typeof value.usage?.[name] === 'number' ? (value.usage[name] as number) : 0);
-    return { prompt_tokens: count('prompt_tokens'), completion_tokens: count('completion_tokens'), total_tokens: count('total_tokens') };
+    const usage = value.usage;
+    const details = usage.prompt_tokens_details as Record<string, unknown> | null | undefined;
+    return usageOf((name) => {
+      const n = name === 'cached_tokens' ? details?.cached_tokens : usage[name];
+      return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+    });
   } catch {
     return null;
   }

@@ -3,21 +3,23 @@
 // last few chunks instead of parsing the whole body.
 
 export interface Usage {
+  /** Every input token, cached or not (OpenAI's meaning; for Anthropic, its three input counts added). */
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /**
+   * The input tokens the provider read from its prompt cache (part of prompt_tokens), priced at
+   * cached_input_per_1m; absent when none were reported.
+   */
+  cached_tokens?: number;
 }
 
 const USAGE_KEY = Buffer.from('"usage"');
-// OpenAI's chat names, and the Responses API's and Anthropic's input/output names (mapped onto them).
-const FIELD = /"(prompt_tokens|completion_tokens|total_tokens|input_tokens|output_tokens)"\s*:\s*(\d+)/g;
-const CANONICAL: Record<string, keyof Usage> = {
-  prompt_tokens: 'prompt_tokens',
-  input_tokens: 'prompt_tokens',
-  completion_tokens: 'completion_tokens',
-  output_tokens: 'completion_tokens',
-  total_tokens: 'total_tokens',
-};
+// OpenAI's chat names, the Responses API's and Anthropic's input/output names, and the cache
+// counts: OpenAI's prompt_tokens_details.cached_tokens (input_tokens_details in the Responses API,
+// both part of the input count) and Anthropic's cache reads and writes (not part of input_tokens).
+const FIELD =
+  /"(prompt_tokens|completion_tokens|total_tokens|input_tokens|output_tokens|cached_tokens|cache_read_input_tokens|cache_creation_input_tokens)"\s*:\s*(\d+)/g;
 
 /** The usage object reported at the end of `tail`, or null when there is none. */
 export function usageFromTail(tail: string): Usage | null {
@@ -25,20 +27,28 @@ export function usageFromTail(tail: string): Usage | null {
   if (at < 0) return null;
   const window = tail.slice(at, at + 800);
   if (/^"usage"\s*:\s*null/.test(window)) return null;
-  const usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-  let found = false;
-  let total = false;
+  // The first occurrence of each name is the top-level one; nested *_details come later.
+  const seen = new Map<string, number>();
   FIELD.lastIndex = 0;
   for (let match = FIELD.exec(window); match !== null; match = FIELD.exec(window)) {
-    const name = CANONICAL[match[1] as string] as keyof Usage;
-    // The first occurrence of each name is the top-level one; nested *_details come later.
-    if (usage[name] === 0) usage[name] = Number(match[2]);
-    if (name === 'total_tokens') total = true;
-    found = true;
+    if (!seen.has(match[1] as string)) seen.set(match[1] as string, Number(match[2]));
   }
-  // Anthropic reports no total.
-  if (found && !total) usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-  return found ? usage : null;
+  return seen.size === 0 ? null : usageOf((name) => seen.get(name));
+}
+
+/**
+ * One Usage from a provider's counts, by their names: OpenAI's (prompt_tokens, ...), or the
+ * Responses API's and Anthropic's (input_tokens, ...); Anthropic's cache reads and writes are
+ * input tokens too, and it reports no total.
+ */
+export function usageOf(count: (name: string) => number | undefined): Usage {
+  const cacheRead = count('cache_read_input_tokens') ?? 0;
+  const prompt = (count('prompt_tokens') ?? count('input_tokens') ?? 0) + cacheRead + (count('cache_creation_input_tokens') ?? 0);
+  const completion = count('completion_tokens') ?? count('output_tokens') ?? 0;
+  const usage: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: count('total_tokens') ?? prompt + completion };
+  const cached = count('cached_tokens') ?? cacheRead;
+  if (cached > 0) usage.cached_tokens = Math.min(cached, prompt);
+  return usage;
 }
 
 /** Keeps references to the last few chunks (no copying on the hot path). */

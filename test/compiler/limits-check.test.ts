@@ -114,6 +114,8 @@ describe('limits in limits/*.yaml', () => {
         '    tokens_per_day: 2000000',
         '    input_tokens_per_minute: 100000',
         '    output_tokens_per_minute: 50000',
+        '    input_tokens_per_day: 1000000',
+        '    output_tokens_per_day: 500000',
         '    concurrent: 10',
         '    budget: {tokens: 5000000, period: day, time_zone: Europe/Berlin}',
         '  - models: [openai-main/gpt-4o]',

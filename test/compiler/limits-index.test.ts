@@ -62,6 +62,7 @@ const TREE = {
     '    services: [app1]',
     '    per: shared',
     '    tokens_per_day: 1000000',
+    '    output_tokens_per_day: 300000',
     '    budget: {tokens: 5000000, period: day, time_zone: UTC}',
     '  - id: alice-key',
     '    models: ["openai-main/*"]',
@@ -69,6 +70,7 @@ const TREE = {
     '    tokens_per_minute: 1000',
     '    input_tokens_per_minute: 800',
     '    output_tokens_per_minute: 200',
+    '    input_tokens_per_day: 8000',
     '',
   ].join('\n'),
 };

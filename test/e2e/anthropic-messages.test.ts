@@ -34,7 +34,7 @@ beforeAll(async () => {
   world = await createWorld({
     tree: {
       extraProviders: {
-        'claude.yaml': `name: claude\ntype: anthropic\nbase_url: ${upstream.url}/v1\nsecret: env://${keyVar}\nmodels:\n  - name: claude-sonnet-4-5\n    upstream_name: claude-sonnet-4-5-20250929\n  - name: overloaded\n  - name: broken-stream\n  - name: firehose\n`,
+        'claude.yaml': `name: claude\ntype: anthropic\nbase_url: ${upstream.url}/v1\nsecret: env://${keyVar}\nmodels:\n  - name: claude-sonnet-4-5\n    upstream_name: claude-sonnet-4-5-20250929\n  - name: overloaded\n  - name: broken-stream\n  - name: firehose\n  - name: cached-claude\n`,
       },
       extraRules: `  - models: ["claude/*"]\n    users: [alice]\n`,
       // Claude Code sends Anthropic's bare model names.
@@ -84,6 +84,17 @@ describe('when alice sends a message with her gateway key in x-api-key', () => {
     expect(types.at(-1)).toBe('message_stop');
     expect(upstream.received.at(-1)!.headers.accept).toBe('text/event-stream');
     expect(lastAudit()).toMatchObject({ status: 200, outcome: 'ok', usage: { prompt_tokens: 12, completion_tokens: 6, total_tokens: 18 } });
+  });
+
+  it('audits cache reads and writes as input tokens, and the reads as cached_tokens, JSON and stream alike', async () => {
+    // Anthropic's input_tokens leaves both out: 12 + 100 read + 20 written are 132 input tokens.
+    const expected = { prompt_tokens: 132, completion_tokens: 6, total_tokens: 138, cached_tokens: 100 };
+    await sdk(world.keys.alice).messages.create({ model: 'claude/cached-claude', ...hello });
+    expect(lastAudit()).toMatchObject({ status: 200, model: 'claude/cached-claude', usage: expected });
+    await sdk(world.keys.alice)
+      .messages.stream({ model: 'claude/cached-claude', ...hello })
+      .finalMessage();
+    expect(lastAudit()).toMatchObject({ status: 200, model: 'claude/cached-claude', outcome: 'ok', usage: expected });
   });
 
   it('counts tokens through /v1/messages/count_tokens', async () => {

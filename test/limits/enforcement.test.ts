@@ -35,6 +35,7 @@ beforeAll(async () => {
       { id: 'alice-azure', models: ['azure/gpt-4o'], principals: ['alice'], requests_per_minute: 100, tokens_per_minute: 1000 },
       { id: 'alice-slow', models: ['local/slow-model'], principals: ['alice'], concurrent: 1 },
       { id: 'llmapp1-budget', models: ['azure/gpt-4o'], principals: ['service:llmapp1'], budget: { tokens: 20, period: 'day' } },
+      { id: 'alice-output-day', models: ['local/split-usage'], principals: ['alice'], output_tokens_per_day: 8 },
       { id: 'revoked-key', models: ['local/gpt-3.5-turbo-instruct'], keys: [keyIdOf(world.keys.alice)], requests_per_minute: 1 },
     ]),
   );
@@ -117,6 +118,25 @@ describe('when a limit bounds tokens a minute', () => {
     expect((refused as RateLimitError).code).toBe('rate_limit_exceeded');
     expect((refused as RateLimitError).type).toBe('tokens');
     expect(auditOf((refused as RateLimitError).headers.get('x-request-id')).limit).toEqual({ id: 'alice-azure', reason: 'tokens_per_minute' });
+  });
+});
+
+describe('when a limit bounds output tokens a day', () => {
+  it('counts output tokens only (4 a call with max_tokens 4): two calls, then rate_limit_exceeded naming output_tokens_per_day', async () => {
+    const first = await chat(world.keys.alice, 'local/split-usage', { max_tokens: 4 });
+    // The output meter speaks for tokens: 8 a day, 4 reserved by max_tokens and confirmed by the usage.
+    expect(first.response.headers.get('x-ratelimit-limit-tokens')).toBe('8');
+    expect(first.response.headers.get('x-ratelimit-remaining-tokens')).toBe('4');
+    expect((await chat(world.keys.alice, 'local/split-usage', { max_tokens: 4 })).response.status).toBe(200);
+    const refused = await chat(world.keys.alice, 'local/split-usage', { max_tokens: 4 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RateLimitError);
+    const error = refused as RateLimitError;
+    expect(error.code).toBe('rate_limit_exceeded');
+    expect(error.type).toBe('tokens');
+    // 8 a day is one token every 3 hours: the 4 this call asks for come back in 12 hours.
+    expect(Number(error.headers.get('retry-after'))).toBeGreaterThan(12 * 3600 - 60);
+    expect(Number(error.headers.get('retry-after'))).toBeLessThanOrEqual(12 * 3600);
+    expect(auditOf(error.headers.get('x-request-id')).limit).toEqual({ id: 'alice-output-day', reason: 'output_tokens_per_day' });
   });
 });
 

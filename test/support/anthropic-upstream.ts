@@ -4,6 +4,7 @@
 //   overloaded      answers 529 overloaded_error, with the root key in the message
 //   broken-stream   sends message_start and one delta, then drops the connection
 //   firehose        streams ~64 MB of deltas honouring its own backpressure (firehoseBytes)
+//   cached-claude   reports cache reads (100) and writes (20) beside its input tokens
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -67,7 +68,13 @@ export async function startAnthropicUpstream(rootKey: string): Promise<Anthropic
       stop_sequence: null,
       usage,
     });
-    const fullUsage = { ...ANTHROPIC_USAGE, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+    // cached-claude: 100 input tokens read from the prompt cache and 20 written to it (Anthropic
+    // counts both apart from input_tokens).
+    const cache =
+      model === 'cached-claude'
+        ? { cache_creation_input_tokens: 20, cache_read_input_tokens: 100 }
+        : { cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+    const fullUsage = { ...ANTHROPIC_USAGE, ...cache };
     if (body.stream !== true) {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(JSON.stringify(message([{ type: 'text', text }], fullUsage, 'end_turn')));

@@ -8,6 +8,7 @@
 //   firehose        streams ~64 MB honouring its own backpressure; bytes written go to firehoseBytes
 //   root-key-refused answers 401 as if the root key had been rotated away
 //   split-usage     streams with its usage chunk (when asked for) split across two writes
+//   cached-prompt   reports 10 of its 11 prompt tokens as read from the prompt cache
 // OpenAI-shaped paths accept any bearer key in `openaiKeys` (tests rotate keys by editing the set).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -136,7 +137,14 @@ export async function startUpstream(options: UpstreamOptions): Promise<Upstream>
     }
     const chat = operation === 'chat/completions';
     const text = `upstream ${model} says hi`;
-    const usage = { prompt_tokens: 11, completion_tokens: 4, total_tokens: 15, completion_tokens_details: { reasoning_tokens: 0 } };
+    const usage = {
+      prompt_tokens: 11,
+      completion_tokens: 4,
+      total_tokens: 15,
+      // cached-prompt: 10 of the 11 input tokens came from OpenAI's prompt cache.
+      ...(model === 'cached-prompt' ? { prompt_tokens_details: { cached_tokens: 10, audio_tokens: 0 } } : {}),
+      completion_tokens_details: { reasoning_tokens: 0 },
+    };
     if (body.stream !== true) {
       const choice = chat ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' } : { index: 0, text, finish_reason: 'stop' };
       return json(
