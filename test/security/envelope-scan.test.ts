@@ -75,6 +75,10 @@ describe('scanEnvelope', () => {
       `{"payloadType":"t","payload":"QQ=A","signatures":[]}`,
       `{"payloadType":"t","payload":"QUJD\\u0044","signatures":[]}`,
       `{"payloadType":"t","payload":"QUJD-_==","signatures":[]}`,
+      `{"payloadType":"t","payload":"QUJD_0JD","signatures":[]}`,
+      `{"payloadType":"t","payload":"QUJD QUJ","signatures":[]}`,
+      `{"payloadType":"t","payload":"QUJ.QUJD","signatures":[]}`,
+      `{"payloadType":"t","payload":"QU=DQUJD","signatures":[]}`,
       `{"payloadType":"t","payload":"QUJDR","signatures":[]}`,
       `{"payloadType":"t","payload":7,"signatures":[]}`,
       `{"payloadType":1,"payload":"${p}","signatures":[]}`,
@@ -90,7 +94,8 @@ describe('scanEnvelope', () => {
 
   it('agrees with JSON.parse on random edits of valid envelopes', () => {
     const random = mulberry32(1515);
-    const pieces = ['"', '\\', '=', '{', '}', '[', ']', ',', ':', ' ', 'A', '/', '-', '\u00e9', 'payload', '"payload":', '\\u0041', '\n'];
+    // Foreign bytes a lenient base64 decoder skips or maps (URL-safe - and _, whitespace, . ! NUL) among them.
+    const pieces = ['"', '\\', '=', '{', '}', '[', ']', ',', ':', ' ', 'A', '/', '-', '_', '\t', '.', '!', '\u0000', '\u00e9', 'payload', '"payload":', '\\u0041', '\n'];
     let read = 0;
     let left = 0;
     for (let round = 0; round < 12_000; round++) {
