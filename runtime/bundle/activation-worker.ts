@@ -4,6 +4,7 @@
 // order), then the flat layouts (compact.ts), whose ArrayBuffers go to the main thread by transfer.
 // It answers one message per bundle; off-thread.ts ends it once idle, and its heap (the parsed
 // payloads) goes with it.
+import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { verifyBundle } from '../../schemas/bundle/verify.ts';
@@ -22,6 +23,18 @@ function run(request: ActivationRequest): { reply: ActivationReply; transfer: Ar
     // an unexpected error in process (poll.ts), with no detail that could carry payload text.
     if (error instanceof BundleError) return { reply: { kind: 'refused', code: error.code, message: error.message }, transfer: [] };
     return { reply: { kind: 'failed' }, transfer: [] };
+  }
+}
+
+// Requests come first: on Linux a thread has its own nice value, and setPriority(pid 0) sets the
+// calling thread's, so this thread yields the cores to the event loop (and to everything else on
+// a small machine) while it works through a big bundle. Elsewhere (or where it is not allowed) the
+// call may set the whole process's or fail; activation then runs at the process's priority.
+if (process.platform === 'linux') {
+  try {
+    setPriority(constants.priority.PRIORITY_LOW);
+  } catch {
+    // Not permitted here: no harm, only no lower priority.
   }
 }
 
