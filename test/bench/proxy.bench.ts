@@ -14,6 +14,8 @@
 //   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //   BENCH_LIMITS=memory,redis the limits rows (limit-gateways.ts; default both, empty: none)
+//   BENCH_LIMITS_ROUNDS=5 interleaved rounds of limits off against each store, whose median
+//   ratios make the limits table (one run against another differs by ±30% on a 2-core machine)
 //
 // The same file plays the helper processes: --role upstream|bare.
 import { type ChildProcess, spawn } from 'node:child_process';
