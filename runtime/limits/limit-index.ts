@@ -22,6 +22,12 @@ export interface LimitIndex {
   byKey(keyId: string): readonly number[] | undefined;
   /** By model index: its prices (money budgets). */
   pricing: ReadonlyArray<BundlePricing | undefined>;
+  /**
+   * A principal's own limits on a model, by principal × models + model, made once: the request
+   * path then builds no bucket or key strings (their garbage was most of what limits cost a
+   * request). Bounded by APPLIED_CACHE_MAX; lives and dies with the bundle.
+   */
+  applied: Map<number, readonly AppliedLimit[]>;
 }
 
 /** One limit as it applies to one request: the limit and the bucket it counts in. */
@@ -29,6 +35,15 @@ export interface AppliedLimit {
   limit: CompiledLimit;
   /** limit.id, then the principal's id (per: each) or key:KEYID (a limit reached through keys:). */
   bucket: string;
+  /** The store's key of each of limit.meters, in order: mg:l:BUCKET|REASON. */
+  keys: readonly string[];
+}
+
+/** Entries of LimitIndex.applied before it starts afresh (a few MB at most). */
+export const APPLIED_CACHE_MAX = 65_536;
+
+function appliedOf(limit: CompiledLimit, bucket: string): AppliedLimit {
+  return { limit, bucket, keys: limit.meters.map((meter) => `mg:l:${bucket}|${meter.reason}`) };
 }
 
 /** Where the per-principal and per-key parts live: the activated bundle's flat tables. */
@@ -62,33 +77,43 @@ export function buildLimitIndex(payload: Pick<BundlePayload, 'limits' | 'limit_c
       return list !== undefined && list.length > 0 ? list : undefined;
     },
     pricing: payload.models.map((m) => m.pricing),
+    applied: new Map(),
   };
 }
 
-const NONE: AppliedLimit[] = [];
+const NONE: readonly AppliedLimit[] = Object.freeze([]);
 
 /**
  * The limits of one request: principal's (by its index and stable id), those of keyId (null for
  * a token-authenticated caller), kept when they cover model.
  */
-export function applicableLimits(index: LimitIndex, principal: number, principalId: string, keyId: string | null, model: number): AppliedLimit[] {
-  const own = index.byPrincipal(principal);
+export function applicableLimits(index: LimitIndex, principal: number, principalId: string, keyId: string | null, model: number): readonly AppliedLimit[] {
+  const own = ownLimits(index, principal, principalId, model);
   const viaKey = keyId === null ? undefined : index.byKey(keyId);
-  if (own === undefined && viaKey === undefined) return NONE;
+  if (viaKey === undefined) return own;
+  const applied = [...own];
+  for (const i of viaKey) {
+    const limit = index.limits[i] as CompiledLimit;
+    if (limit.models[model] !== 1) continue;
+    const bucket = limit.shared ? limit.id : `${limit.id}|key:${keyId}`;
+    if (!applied.some((a) => a.bucket === bucket)) applied.push(appliedOf(limit, bucket));
+  }
+  return applied;
+}
+
+/** The principal's own limits that cover model, from the cache or made and kept there. */
+function ownLimits(index: LimitIndex, principal: number, principalId: string, model: number): readonly AppliedLimit[] {
+  const own = index.byPrincipal(principal);
+  if (own === undefined) return NONE;
+  const at = principal * (index.pricing.length + 1) + model;
+  const held = index.applied.get(at);
+  if (held !== undefined) return held;
   const applied: AppliedLimit[] = [];
-  if (own !== undefined) {
-    for (const i of own) {
-      const limit = index.limits[i] as CompiledLimit;
-      if (limit.models[model] === 1) applied.push({ limit, bucket: limit.shared ? limit.id : `${limit.id}|${principalId}` });
-    }
+  for (const i of own) {
+    const limit = index.limits[i] as CompiledLimit;
+    if (limit.models[model] === 1) applied.push(appliedOf(limit, limit.shared ? limit.id : `${limit.id}|${principalId}`));
   }
-  if (viaKey !== undefined) {
-    for (const i of viaKey) {
-      const limit = index.limits[i] as CompiledLimit;
-      if (limit.models[model] !== 1) continue;
-      const bucket = limit.shared ? limit.id : `${limit.id}|key:${keyId}`;
-      if (!applied.some((a) => a.bucket === bucket)) applied.push({ limit, bucket });
-    }
-  }
+  if (index.applied.size >= APPLIED_CACHE_MAX) index.applied.clear();
+  index.applied.set(at, applied);
   return applied;
 }

@@ -65,10 +65,12 @@ export class Limiter {
     const checks: StoreCheck[] = [];
     const lease = `${this.leasePrefix}:${++this.leases}`;
     for (const a of applied) {
-      for (const meter of a.limit.meters) {
+      const all = a.limit.meters;
+      for (let m = 0; m < all.length; m++) {
+        const meter = all[m] as Meter;
         meters.push(meter);
         owners.push(a);
-        checks.push(checkOf(meter, `mg:l:${a.bucket}|${meter.reason}`, reservation, pricing, lease, this.options.leaseTtlMs, now));
+        checks.push(checkOf(meter, a.keys[m] as string, reservation, pricing, lease, this.options.leaseTtlMs, now));
       }
     }
     const started = performance.now();

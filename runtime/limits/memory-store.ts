@@ -7,8 +7,11 @@ import { BUDGET_GRACE_MS } from './store.ts';
 const SWEEP_MS = 60_000;
 
 export class MemoryStore implements LimitStore {
-  /** Rate buckets: the theoretical arrival time (ms), and when the entry can be dropped. */
-  private readonly tats = new Map<string, number>();
+  /**
+   * Rate buckets: the theoretical arrival time (ms), in an object so that it is updated in place
+   * (a Map of numbers stores a new heap number on every request: garbage on the request path).
+   */
+  private readonly tats = new Map<string, { tat: number }>();
   private readonly leases = new Map<string, Map<string, number>>();
   private readonly counters = new Map<string, { used: number; expiresMs: number }>();
   private readonly sweeper: NodeJS.Timeout;
@@ -35,7 +38,7 @@ export class MemoryStore implements LimitStore {
     switch (c.kind) {
       case 'rate': {
         const interval = c.periodMs / c.limit;
-        const tat = Math.max(this.tats.get(c.key) ?? now, now);
+        const tat = Math.max(this.tats.get(c.key)?.tat ?? now, now);
         const next = tat + c.cost * interval;
         const allowAt = next - c.periodMs;
         if (allowAt > now) return { remaining: Math.max(0, Math.floor((c.periodMs - (tat - now)) / interval)), resetMs: tat - now, retryMs: allowAt - now };
@@ -57,8 +60,10 @@ export class MemoryStore implements LimitStore {
   private take(c: StoreCheck, now: number): void {
     switch (c.kind) {
       case 'rate': {
-        const tat = Math.max(this.tats.get(c.key) ?? now, now);
-        this.tats.set(c.key, tat + (c.cost * c.periodMs) / c.limit);
+        const bucket = this.tats.get(c.key);
+        const tat = Math.max(bucket?.tat ?? now, now) + (c.cost * c.periodMs) / c.limit;
+        if (bucket === undefined) this.tats.set(c.key, { tat });
+        else bucket.tat = tat;
         return;
       }
       case 'concurrent': {
@@ -76,8 +81,8 @@ export class MemoryStore implements LimitStore {
     const now = this.now();
     for (const s of settles) {
       if (s.kind === 'rate') {
-        const tat = this.tats.get(s.key);
-        if (tat !== undefined) this.tats.set(s.key, Math.max(tat + (s.delta * s.periodMs) / s.limit, now));
+        const bucket = this.tats.get(s.key);
+        if (bucket !== undefined) bucket.tat = Math.max(bucket.tat + (s.delta * s.periodMs) / s.limit, now);
       } else if (s.kind === 'concurrent') {
         this.leases.get(s.key)?.delete(s.lease);
       } else {
@@ -101,7 +106,7 @@ export class MemoryStore implements LimitStore {
 
   private sweep(): void {
     const now = this.now();
-    for (const [key, tat] of this.tats) if (tat <= now) this.tats.delete(key);
+    for (const [key, bucket] of this.tats) if (bucket.tat <= now) this.tats.delete(key);
     for (const [key, counter] of this.counters) if (counter.expiresMs <= now) this.counters.delete(key);
     for (const key of this.leases.keys()) if (this.liveLeases(key, now) === 0) this.leases.delete(key);
   }

@@ -1,10 +1,20 @@
 // The small pure parts of limit enforcement: OpenAI's duration format, calendar periods in a time
-// zone (across a DST change), the token reservation, and the --limits-* settings.
+// zone (across a DST change), the token reservation, the --limits-* settings, and the lookup of
+// a request's limits with its cache.
 import { describe, expect, it } from 'vitest';
 import { parseServeArgs } from '../../runtime/config/parse-args.ts';
 import { periodAt } from '../../runtime/limits/calendar.ts';
 import { goDuration } from '../../runtime/limits/headers.ts';
+import {
+  APPLIED_CACHE_MAX,
+  type AppliedLimit,
+  applicableLimits,
+  buildLimitIndex,
+  type LimitIndex,
+  type LimitTables,
+} from '../../runtime/limits/limit-index.ts';
 import { MAX_OUTPUT_RESERVATION, reservationOf } from '../../runtime/limits/reservation.ts';
+import type { BundlePayload } from '../../schemas/types.generated.ts';
 
 describe('when a reset is written as OpenAI writes it', () => {
   it.each([
@@ -96,5 +106,49 @@ describe('when the limits store is configured', () => {
     expect(text).not.toContain('hunter2');
     expect(problem(['--limits-on-store-error', 'maybe'])).toBe('--limits-on-store-error must be allow or deny');
     expect(problem(['--limits-store-timeout', 'soon'])).toContain('--limits-store-timeout must be a duration');
+  });
+});
+
+describe("when a request's limits are looked up (limit-index.ts)", () => {
+  // Two limits on model 0: one per principal, one shared; principal p has limit class p % 2
+  // (class 0: both limits, class 1: the shared one only); key K names the per-principal limit.
+  const payload = {
+    models: [{}, {}] as BundlePayload['models'],
+    limits: [
+      { id: 'each', source: 'l.yaml:1:1', per: 'each', models: [0], requests_per_minute: 5, concurrent: 2 },
+      { id: 'team', source: 'l.yaml:5:1', per: 'shared', models: [0, 1], tokens_per_minute: 100 },
+    ] as BundlePayload['limits'],
+    limit_classes: [[0, 1], [1]],
+  };
+  const tables: LimitTables = {
+    principals: { limitClassOf: (p) => p % 2 },
+    keys: { get: (id) => (id === 'K' ? { limits: [0] } : undefined) },
+  };
+
+  it('gives each principal its own bucket and store keys, the shared limit one bucket, and a key its own', () => {
+    const index = buildLimitIndex(payload, tables) as LimitIndex;
+    const view = (list: readonly AppliedLimit[]) => list.map((a) => ({ id: a.limit.id, bucket: a.bucket, keys: a.keys }));
+    expect(view(applicableLimits(index, 4, 'pid-4', null, 0))).toEqual([
+      { id: 'each', bucket: 'each|pid-4', keys: ['mg:l:each|pid-4|requests_per_minute', 'mg:l:each|pid-4|concurrent'] },
+      { id: 'team', bucket: 'team', keys: ['mg:l:team|tokens_per_minute'] },
+    ]);
+    expect(view(applicableLimits(index, 4, 'pid-4', null, 1))).toEqual([{ id: 'team', bucket: 'team', keys: ['mg:l:team|tokens_per_minute'] }]);
+    expect(view(applicableLimits(index, 3, 'pid-3', 'K', 0))).toEqual([
+      { id: 'team', bucket: 'team', keys: ['mg:l:team|tokens_per_minute'] },
+      { id: 'each', bucket: 'each|key:K', keys: ['mg:l:each|key:K|requests_per_minute', 'mg:l:each|key:K|concurrent'] },
+    ]);
+    // The key's limits are not kept in the principal's entry.
+    expect(view(applicableLimits(index, 3, 'pid-3', null, 0))).toEqual([{ id: 'team', bucket: 'team', keys: ['mg:l:team|tokens_per_minute'] }]);
+  });
+
+  it('keeps at most APPLIED_CACHE_MAX entries and answers the same after starting afresh', () => {
+    const index = buildLimitIndex(payload, tables) as LimitIndex;
+    const first = applicableLimits(index, 0, 'pid-0', null, 0);
+    for (let p = 1; p <= APPLIED_CACHE_MAX + 10; p++) applicableLimits(index, p, `pid-${p}`, null, p % 2);
+    expect(index.applied.size).toBeLessThanOrEqual(APPLIED_CACHE_MAX);
+    const again = applicableLimits(index, 0, 'pid-0', null, 0);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+    expect(applicableLimits(index, 0, 'pid-0', null, 0)).toBe(again);
   });
 });
