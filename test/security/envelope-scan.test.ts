@@ -95,7 +95,31 @@ describe('scanEnvelope', () => {
   it('agrees with JSON.parse on random edits of valid envelopes', () => {
     const random = mulberry32(1515);
     // Foreign bytes a lenient base64 decoder skips or maps (URL-safe - and _, whitespace, . ! NUL) among them.
-    const pieces = ['"', '\\', '=', '{', '}', '[', ']', ',', ':', ' ', 'A', '/', '-', '_', '\t', '.', '!', '\u0000', '\u00e9', 'payload', '"payload":', '\\u0041', '\n'];
+    const pieces = [
+      '"',
+      '\\',
+      '=',
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      ' ',
+      'A',
+      '/',
+      '-',
+      '_',
+      '\t',
+      '.',
+      '!',
+      '\u0000',
+      '\u00e9',
+      'payload',
+      '"payload":',
+      '\\u0041',
+      '\n',
+    ];
     let read = 0;
     let left = 0;
     for (let round = 0; round < 12_000; round++) {
