@@ -12,7 +12,7 @@ import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { EXTERNAL, REQUIRE_BANNER } from './build-options.ts';
+import { PACKAGE_BUNDLE } from './build-options.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist');
@@ -38,21 +38,12 @@ await rm(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
   entryPoints: { cli: 'bin/cli.ts', 'activation-worker': 'runtime/bundle/activation-worker.ts' },
-  bundle: true,
-  splitting: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
+  ...PACKAGE_BUNDLE,
   outdir,
-  chunkNames: 'chunks/[name]-[hash]',
-  minify: true,
   sourcemap: false,
   legalComments: 'none', // the licenses are collected per package below
   metafile: true,
-  logLevel: 'warning',
-  external: EXTERNAL,
   define: { MODELGATE_USAGE: JSON.stringify(await usageText()) },
-  banner: { js: REQUIRE_BANNER },
 });
 
 // One entry per bundled package: name, version, license and its license file(s), as their terms ask.

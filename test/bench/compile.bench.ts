@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
-import { EXTERNAL, REQUIRE_BANNER } from '../../scripts/build-options.ts';
+import { PACKAGE_BUNDLE } from '../../scripts/build-options.ts';
 import { type GenerateOptions, generatePolicies } from './generate-policies.ts';
 import type { LoadReport } from './load-child.ts';
 
@@ -106,17 +106,8 @@ function buildLoadChild(outdir: string): string {
   buildSync({
     absWorkingDir: root,
     entryPoints: { 'load-child': 'test/bench/load-child.ts', 'activation-worker': 'runtime/bundle/activation-worker.ts' },
-    bundle: true,
-    splitting: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
+    ...PACKAGE_BUNDLE,
     outdir,
-    chunkNames: 'chunks/[name]-[hash]',
-    minify: true,
-    logLevel: 'warning',
-    external: EXTERNAL,
-    banner: { js: REQUIRE_BANNER },
   });
   return join(outdir, 'load-child.js');
 }
