@@ -192,10 +192,13 @@ describe('@modelgate/client installed from its tarball, with the official openai
       [bin, 'compile', '--policies', tree, '--out', join(work, 'gateway-bundle.json'), '--signing-key', join(work, 'gateway-keys', 'signing-key.pem')],
       work,
     );
+    // Started as operators often do, with a V8 heap flag: the built activation worker inherits it
+    // (passing it back explicitly throws ERR_WORKER_INVALID_EXEC_ARGV, and no bundle activated).
     gateway = await startServeProcess(
       ['--bundle', join(work, 'gateway-bundle.json'), '--public-key', join(work, 'gateway-keys', 'signing-key.pub.pem'), '--audience', AUDIENCE],
       { [rootKeyVar]: rootKey },
       bin,
+      { nodeArgs: ['--max-old-space-size=512'] },
     );
   });
   afterAll(async () => {

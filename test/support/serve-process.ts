@@ -28,15 +28,21 @@ export interface ServeOptions {
    * operations log at --log-level warn or above does not write).
    */
   port?: number;
+  /** Node options before the launcher (V8 flags such as --max-old-space-size). */
+  nodeArgs?: string[];
 }
 
 /** Starts `modelgate serve ARGS`; `bin` is another modelgate launcher (e.g. an installed package's). */
 export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}, bin: string = BIN, options: ServeOptions = {}): Promise<ServeProcess> {
   // A cache folder of its own (the default one is per user): no test sees another's serial floor.
   const cacheHome = await mkdtemp(join(tmpdir(), 'mg-serve-cache-'));
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [bin, 'serve', '--port', String(options.port ?? 0), ...args], {
-    env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', MODELGATE_CACHE_DIR: '', XDG_CACHE_HOME: cacheHome, ...env },
-  });
+  const child: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), bin, 'serve', '--port', String(options.port ?? 0), ...args],
+    {
+      env: { ...process.env, MODELGATE_BUNDLE: '', MODELGATE_AUDIENCE: '', MODELGATE_CACHE_DIR: '', XDG_CACHE_HOME: cacheHome, ...env },
+    },
+  );
   const lines: string[] = [];
   // One partial line per stream: a chunk of stderr must not end up in the middle of a stdout line.
   const collector = (): ((chunk: Buffer) => void) => {
