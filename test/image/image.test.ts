@@ -33,12 +33,13 @@ let upstream: Upstream;
 let bundles: BundleHost;
 const rootKey = `sk-image-${Date.now().toString(36)}0123456789abcdef`;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** n distinct free ports: all held open until each is known (one released port may come back). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 beforeAll(async () => {
@@ -71,7 +72,7 @@ describe('when the Dockerfile is built and run with a read-only root file system
     const user = mustSucceed(await pm(['image', 'inspect', '--format', '{{.Config.User}}', IMAGE], GUARD_MS), 'inspect').stdout.trim();
     expect(user).toBe('10001:10001');
 
-    const [port, adminPort] = [await freePort(), await freePort()];
+    const [port, adminPort] = (await freePorts(2)) as [number, number];
     mustSucceed(
       await pm(
         [
