@@ -1,20 +1,9 @@
 // A bundle limit as the runtime checks it: one meter per quantity it bounds (requests or tokens
 // per period, requests at once, a calendar budget), with the amounts in the store's units.
-import type { BundleLimit } from '../../schemas/types.generated.ts';
+import type { AuditLine, BundleLimit } from '../../schemas/types.generated.ts';
 
-/** Which field of the limit a meter comes from: the reason a refusal names. */
-export type LimitReason =
-  | 'requests_per_minute'
-  | 'requests_per_hour'
-  | 'requests_per_day'
-  | 'tokens_per_minute'
-  | 'tokens_per_day'
-  | 'input_tokens_per_minute'
-  | 'output_tokens_per_minute'
-  | 'input_tokens_per_day'
-  | 'output_tokens_per_day'
-  | 'concurrent'
-  | 'budget';
+/** Which field of the limit a meter comes from: the reason a refusal names (the audit line's limit.reason). */
+export type LimitReason = NonNullable<AuditLine['limit']>['reason'];
 
 /** What one request costs a meter: a request, its tokens (input + output), input or output tokens. */
 export type Quantity = 'requests' | 'tokens' | 'input' | 'output';
