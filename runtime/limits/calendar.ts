@@ -44,12 +44,14 @@ function instantOf(wall: number, timeZone: string): number {
   return guess;
 }
 
-const cache = new Map<string, Period>();
+/** By time zone, the day and the month last asked for (no key string is built per request). */
+const cache = new Map<string, { day?: Period; month?: Period }>();
 
 /** The budget period holding nowMs. timeZone must be valid (checked by the compiler; a bad one throws RangeError). */
 export function periodAt(nowMs: number, period: 'day' | 'month', timeZone: string): Period {
-  const key = `${period}|${timeZone}`;
-  const held = cache.get(key);
+  let zone = cache.get(timeZone);
+  if (zone === undefined) cache.set(timeZone, (zone = {}));
+  const held = zone[period];
   if (held !== undefined && nowMs >= held.startMs && nowMs < held.endMs) return held;
   const wall = new Date(wallClock(nowMs, timeZone));
   const y = wall.getUTCFullYear();
@@ -60,6 +62,6 @@ export function periodAt(nowMs: number, period: 'day' | 'month', timeZone: strin
     period === 'day'
       ? { label: `${y}-${pad(m + 1)}-${pad(d)}`, startMs: instantOf(Date.UTC(y, m, d), timeZone), endMs: instantOf(Date.UTC(y, m, d + 1), timeZone) }
       : { label: `${y}-${pad(m + 1)}`, startMs: instantOf(Date.UTC(y, m, 1), timeZone), endMs: instantOf(Date.UTC(y, m + 1, 1), timeZone) };
-  cache.set(key, found);
+  zone[period] = found;
   return found;
 }

@@ -50,9 +50,37 @@ export type LimitOutcome =
 const UNLIMITED: LimitOutcome = Object.freeze({ ok: true, headers: null, ticket: null });
 const UNAVAILABLE: LimitOutcome = Object.freeze({ ok: false, limit: null });
 
+/** The meters of a set of applied limits, flattened once (the sets are cached per principal and model: limit-index.ts). */
+interface MeterPlan {
+  meters: Meter[];
+  owners: AppliedLimit[];
+  keys: string[];
+  /** Per meter: a budget's key in its current period (its label appended), made once per period. */
+  periodKeys: ({ label: string; key: string } | undefined)[];
+  concurrent: boolean;
+}
+
+function planOf(applied: readonly AppliedLimit[]): MeterPlan {
+  const plan: MeterPlan = { meters: [], owners: [], keys: [], periodKeys: [], concurrent: false };
+  for (const a of applied) {
+    const all = a.limit.meters;
+    for (let m = 0; m < all.length; m++) {
+      const meter = all[m] as Meter;
+      plan.meters.push(meter);
+      plan.owners.push(a);
+      plan.keys.push(a.keys[m] as string);
+      plan.periodKeys.push(undefined);
+      if (meter.kind === 'concurrent') plan.concurrent = true;
+    }
+  }
+  return plan;
+}
+
 export class Limiter {
   private readonly leasePrefix = randomBytes(6).toString('hex');
   private leases = 0;
+  /** Plans by applied set: the cached sets are the same arrays request after request. */
+  private readonly plans = new WeakMap<readonly AppliedLimit[], MeterPlan>();
 
   constructor(private readonly options: LimiterOptions) {}
 
@@ -60,19 +88,12 @@ export class Limiter {
   admit(applied: readonly AppliedLimit[], index: LimitIndex, model: number, reservation: Reservation): LimitOutcome | Promise<LimitOutcome> {
     const now = this.options.now();
     const pricing = index.pricing[model];
-    const meters: Meter[] = [];
-    const owners: AppliedLimit[] = [];
-    const checks: StoreCheck[] = [];
-    const lease = `${this.leasePrefix}:${++this.leases}`;
-    for (const a of applied) {
-      const all = a.limit.meters;
-      for (let m = 0; m < all.length; m++) {
-        const meter = all[m] as Meter;
-        meters.push(meter);
-        owners.push(a);
-        checks.push(checkOf(meter, a.keys[m] as string, reservation, pricing, lease, this.options.leaseTtlMs, now));
-      }
-    }
+    let plan = this.plans.get(applied);
+    if (plan === undefined) this.plans.set(applied, (plan = planOf(applied)));
+    const { meters, owners } = plan;
+    const checks: StoreCheck[] = new Array(meters.length);
+    const lease = plan.concurrent ? `${this.leasePrefix}:${++this.leases}` : '';
+    for (let m = 0; m < meters.length; m++) checks[m] = checkOf(plan, m, reservation, pricing, lease, this.options.leaseTtlMs, now);
     const started = performance.now();
     let result: CheckResult | Promise<CheckResult>;
     try {
@@ -121,7 +142,9 @@ export class Limiter {
   }
 }
 
-function checkOf(meter: Meter, key: string, r: Reservation, pricing: BundlePricing | undefined, lease: string, leaseTtlMs: number, now: number): StoreCheck {
+function checkOf(plan: MeterPlan, m: number, r: Reservation, pricing: BundlePricing | undefined, lease: string, leaseTtlMs: number, now: number): StoreCheck {
+  const meter = plan.meters[m] as Meter;
+  const key = plan.keys[m] as string;
   switch (meter.kind) {
     case 'rate':
       return { kind: 'rate', key, limit: meter.limit, periodMs: meter.periodMs, cost: costOf(meter.quantity, r.input, r.output) };
@@ -129,8 +152,10 @@ function checkOf(meter: Meter, key: string, r: Reservation, pricing: BundlePrici
       return { kind: 'concurrent', key, max: meter.max, lease, ttlMs: leaseTtlMs };
     case 'budget': {
       const period = periodAt(now, meter.period, meter.timeZone);
+      let periodKey = plan.periodKeys[m];
+      if (periodKey === undefined || periodKey.label !== period.label) plan.periodKeys[m] = periodKey = { label: period.label, key: `${key}|${period.label}` };
       const cost = meter.unit === 'tokens' ? r.input + r.output : micros(pricing, r.input, r.output);
-      return { kind: 'budget', key: `${key}|${period.label}`, cap: meter.cap, cost, endMs: period.endMs };
+      return { kind: 'budget', key: periodKey.key, cap: meter.cap, cost, endMs: period.endMs };
     }
   }
 }

@@ -45,7 +45,11 @@ export class MemoryStore implements LimitStore {
         return { remaining: Math.floor((c.periodMs - (next - now)) / interval), resetMs: next - now, retryMs: 0 };
       }
       case 'concurrent': {
-        const held = this.liveLeases(c.key, now);
+        // Expired leases (of a gateway that died holding them) matter only when they would
+        // refuse: below the maximum the lease count is enough, and the walk over every lease of
+        // the bucket (one per request in flight) happens only at the maximum.
+        const count = this.leases.get(c.key)?.size ?? 0;
+        const held = count < c.max ? count : this.liveLeases(c.key, now);
         if (held >= c.max) return { remaining: 0, resetMs: 0, retryMs: 1_000 };
         return { remaining: c.max - held - 1, resetMs: 0, retryMs: 0 };
       }

@@ -1,6 +1,6 @@
 // The fleet's store: one Redis (redis:// or rediss:// for TLS; user and password from the URL).
-// One EVALSHA per admitted request checks and takes every meter it touches (redis-scripts.ts);
-// a second, after the answer, settles usage and releases the concurrency lease. Every command
+// One EVALSHA per turn of the event loop checks and takes every meter its requests touch
+// (redis-scripts.ts); another, after the answers, settles usage and releases concurrency leases. Every command
 // has a deadline and nothing queues while disconnected, so a dead Redis costs a request at most
 // the timeout, never a hang; the caller decides what a failure means (--limits-on-store-error).
 import { createHash } from 'node:crypto';
@@ -19,6 +19,15 @@ export interface RedisStoreOptions {
 type Client = ReturnType<typeof createClient>;
 
 const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
+
+/** Requests per check script call at most: one call holds Redis (single-threaded) for its length. */
+const CHECK_BATCH_MAX = 128;
+
+interface PendingCheck {
+  checks: readonly StoreCheck[];
+  resolve(result: CheckResult): void;
+  reject(error: unknown): void;
+}
 const CHECK_SHA = sha1(CHECK_SCRIPT);
 const SETTLE_SHA = sha1(SETTLE_SCRIPT);
 
@@ -27,6 +36,7 @@ export class RedisStore implements LimitStore {
   private readonly options: { timeout: number };
   private readonly settling = new Set<Promise<void>>();
   private pending: StoreSettle[] = [];
+  private checking: PendingCheck[] = [];
   private scheduled: Promise<void> | null = null;
   private readonly connected: Promise<void>;
 
@@ -65,14 +75,49 @@ export class RedisStore implements LimitStore {
     });
   }
 
-  async check(checks: readonly StoreCheck[]): Promise<CheckResult> {
-    const reply = (await this.run(CHECK_SHA, CHECK_SCRIPT, scriptArgs(checks, checkArgs))) as number[];
-    const states: CheckState[] = [];
-    for (let i = 0; i < checks.length; i++) {
-      states.push({ remaining: Number(reply[1 + i * 3]), resetMs: Number(reply[2 + i * 3]), retryMs: Number(reply[3 + i * 3]) });
-    }
-    return { ok: Number(reply[0]) === 1, states };
+  /**
+   * Checks of one turn of the event loop go to Redis together, in one script call that decides
+   * them in turn (CHECK_SCRIPT): under load the gateway's cost of Redis (a command to encode and
+   * write, a reply to read and parse) is paid per turn instead of per request. A request waits
+   * for the end of the turn it was checked in, never for another round trip.
+   */
+  check(checks: readonly StoreCheck[]): Promise<CheckResult> {
+    return new Promise((resolve, reject) => {
+      this.checking.push({ checks, resolve, reject });
+      if (this.checking.length >= CHECK_BATCH_MAX) this.flushChecks();
+      else if (this.checking.length === 1) setImmediate(this.flushChecks);
+    });
   }
+
+  private readonly flushChecks = (): void => {
+    const batch = this.checking;
+    if (batch.length === 0) return;
+    this.checking = [];
+    this.run(CHECK_SHA, CHECK_SCRIPT, batchArgs(batch)).then(
+      (reply) => {
+        const values = reply as unknown[];
+        const expected = batch.reduce((n, b) => n + 1 + 3 * b.checks.length, 0);
+        if (!Array.isArray(values) || values.length !== expected) {
+          const error = new Error(`limits store: unexpected reply to a batch of ${batch.length} checks`);
+          for (const b of batch) b.reject(error);
+          return;
+        }
+        let at = 0;
+        for (const b of batch) {
+          const ok = Number(values[at]) === 1;
+          const states: CheckState[] = new Array(b.checks.length);
+          for (let i = 0; i < b.checks.length; i++) {
+            states[i] = { remaining: Number(values[at + 1 + i * 3]), resetMs: Number(values[at + 2 + i * 3]), retryMs: Number(values[at + 3 + i * 3]) };
+          }
+          at += 1 + 3 * b.checks.length;
+          b.resolve({ ok, states });
+        }
+      },
+      (error: unknown) => {
+        for (const b of batch) b.reject(error);
+      },
+    );
+  };
 
   /**
    * Settlements of one turn of the event loop go to Redis together, in one script call: under
@@ -158,6 +203,18 @@ function scriptArgs<T extends { key: string }>(items: readonly T[], argsOf: (ite
   const out: string[] = ['', '', String(items.length)];
   for (const item of items) out.push(item.key);
   for (const item of items) argsOf(item, out);
+  return out;
+}
+
+/** CHECK_SCRIPT's arguments for a batch: every request's keys, the request count, each one's number of checks, then four ARGV per check. */
+function batchArgs(batch: readonly PendingCheck[]): string[] {
+  const out: string[] = ['', '', ''];
+  let keys = 0;
+  for (const b of batch) for (const c of b.checks) keys = out.push(c.key) - 3;
+  out[2] = String(keys);
+  out.push(String(batch.length));
+  for (const b of batch) out.push(String(b.checks.length));
+  for (const b of batch) for (const c of b.checks) checkArgs(c, out);
   return out;
 }
 

@@ -25,18 +25,23 @@ export interface LimitGatewayOptions {
   entry: string;
   nodeArgs: string[];
   firstPort: number;
-  stdout: number;
+  /** The gateway's stdout (its audit log), by store name. */
+  stdout(store: string): Promise<number>;
   env: NodeJS.ProcessEnv;
   waitReady(url: string): Promise<void>;
 }
 
-/** Starts the limited gateways (and Redis); children are added to `children` for the caller to stop. */
+/**
+ * Starts the limited gateways (and Redis) for the main table; children are added to `children`
+ * for the caller to stop. startRound starts a fresh set (limits off and each store) for one round
+ * of the side-by-side comparison, on other ports.
+ */
 export async function startLimitGateways(
   options: LimitGatewayOptions,
   children: ChildProcess[],
-): Promise<{ gateways: LimitGateway[]; redis: RedisServer | null }> {
+): Promise<{ gateways: LimitGateway[]; redis: RedisServer | null; startRound: (() => Promise<LimitRoundGateways>) | null }> {
   const stores = (process.env.BENCH_LIMITS ?? 'memory,redis').split(',').filter(Boolean);
-  if (stores.length === 0) return { gateways: [], redis: null };
+  if (stores.length === 0) return { gateways: [], redis: null, startRound: null };
   const bundle = join(options.dir, 'limited.json');
   await writeFile(
     bundle,
@@ -57,42 +62,78 @@ export async function startLimitGateways(
   const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
   if (stores.includes('redis') && !haveRedis) console.error('redis-server not found (apt-get install redis-server): no limits:redis row');
   const redis = stores.includes('redis') && haveRedis ? await startRedis() : null;
-  const gateways: LimitGateway[] = [];
-  for (const [index, store] of stores.entries()) {
-    if (store === 'redis' && redis === null) continue;
-    const port = options.firstPort + index;
+  const usable = stores.filter((store) => store !== 'redis' || redis !== null);
+  const spawnGateway = async (store: string | null, port: number, tag: string): Promise<{ gateway: LimitGateway; child: ChildProcess }> => {
     const child = spawn(
       process.execPath,
       [
         ...options.nodeArgs,
         options.entry,
         'serve',
-        '--bundle',
-        bundle,
-        '--public-key',
-        join(options.dir, 'public.pem'),
-        '--audience',
-        'test-gateway',
-        '--port',
-        String(port),
-        '--poll',
-        '1h',
-        '--cache-dir',
-        'none',
-        '--limits-store',
-        store === 'redis' ? (redis as RedisServer).url : 'memory',
+        ...['--bundle', store === null ? join(options.dir, 'bundle.json') : bundle],
+        ...['--public-key', join(options.dir, 'public.pem'), '--audience', 'test-gateway'],
+        ...['--port', String(port), '--poll', '1h', '--cache-dir', 'none'],
+        ...(store === null ? [] : ['--limits-store', store === 'redis' ? (redis as RedisServer).url : 'memory']),
       ],
-      { stdio: ['ignore', options.stdout, 'inherit'], env: options.env },
+      { stdio: ['ignore', await options.stdout(`${tag}limits-${store ?? 'off'}`), 'inherit'], env: options.env },
     );
-    children.push(child);
     const url = `http://127.0.0.1:${port}`;
-    await options.waitReady(url);
-    gateways.push({ name: `gateway limits:${store}`, url, pid: child.pid as number });
+    try {
+      await options.waitReady(url);
+    } catch (error) {
+      child.kill('SIGTERM');
+      throw error;
+    }
+    return { gateway: { name: store === null ? 'gateway' : `gateway limits:${store}`, url, pid: child.pid as number }, child };
+  };
+  const gateways: LimitGateway[] = [];
+  for (const [index, store] of usable.entries()) {
+    const { gateway, child } = await spawnGateway(store, options.firstPort + index, '');
+    children.push(child);
+    gateways.push(gateway);
   }
-  return { gateways, redis };
+  let rounds = 0;
+  const startRound = async (): Promise<LimitRoundGateways> => {
+    const round = ++rounds;
+    // Spawned (and so pinned, ported and named) in an order that rotates from round to round:
+    // nothing but the store may follow a gateway from one round to the next.
+    const all = [null, ...usable];
+    const order = all.map((_, i) => all[(i + round) % all.length] as string | null);
+    // Ports of its own per round (eight rounds apart): a port just closed may still be held.
+    const settled = await Promise.allSettled(
+      order.map((store, index) => spawnGateway(store, options.firstPort + 10 + (round % 8) * all.length + index, `round-${round}-`)),
+    );
+    const started = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed !== undefined) {
+      for (const { child } of started) child.kill('SIGTERM');
+      throw failed.reason;
+    }
+    return {
+      gateways: started.map((s) => s.gateway),
+      stop: () =>
+        Promise.all(
+          started.map(
+            ({ child }) =>
+              new Promise<void>((resolve) => {
+                if (child.exitCode !== null) return resolve();
+                child.once('exit', () => resolve());
+                child.kill('SIGTERM');
+              }),
+          ),
+        ).then(() => undefined),
+    };
+  };
+  return { gateways, redis, startRound };
 }
 
-/** One run of a round of the interleaved limits comparison (proxy.bench.ts). */
+/** Fresh gateways for one round of the side-by-side comparison: limits off ("gateway") and each store. */
+export interface LimitRoundGateways {
+  gateways: LimitGateway[];
+  stop(): Promise<void>;
+}
+
+/** One gateway's run in a round of the side-by-side limits comparison (proxy.bench.ts). */
 export interface LimitRound {
   round: number;
   target: string;
@@ -119,7 +160,7 @@ export function limitsTable(rounds: readonly LimitRound[]): string[] {
   const count = new Set(rounds.map((r) => r.round)).size;
   const lines = [
     '',
-    `limits on against limits off: ${count} interleaved rounds per mode (each: limits off and every store, back to back, in a rotating order); median of the per-round ratios [min-max]`,
+    `limits on against limits off: ${count} rounds per mode, each starting fresh gateways (limits off and every store) and driving them at the same time (each with its own connections; they share one CPU); median of the per-round ratios [min-max]`,
     '',
     '| mode | conns | store | RPS vs limits off | CPU per request vs limits off | RPS limits off / on (medians) |',
     '|---|---|---|---|---|---|',

@@ -14,8 +14,11 @@
 //   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //   BENCH_LIMITS=memory,redis the limits rows (limit-gateways.ts; default both, empty: none)
-//   BENCH_LIMITS_ROUNDS=5 interleaved rounds of limits off against each store, whose median
-//   ratios make the limits table (one run against another differs by ±30% on a 2-core machine)
+//   BENCH_LIMITS_ROUNDS=5 rounds of limits off and each store side by side (driven at the same
+//   time, sharing one CPU), whose median ratios make the limits table (one run against a later
+//   one differs by ±30% on a 2-core machine)
+//   BENCH_PIN=0 no CPU pinning (cpu-pin.ts; default: each single-process proxy under test on the
+//   last CPU, the load generator, upstream and Redis on the others; multi-process rows on all)
 //
 // The same file plays the helper processes: --role upstream|bare.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -27,6 +30,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { type CpuPlan, cpuPlan, pinTree } from './cpu-pin.ts';
 import { type LimitRound, limitsTable, startLimitGateways } from './limit-gateways.ts';
 import { nginxBinary, startNginx } from './nginx.ts';
 
@@ -34,6 +38,11 @@ const here = fileURLToPath(import.meta.url);
 const root = resolve(here, '../../..');
 const role = process.argv[process.argv.indexOf('--role') + 1];
 const ROOT_KEY = 'sk-bench-root-key-0123456789';
+// Every proxy's young generation at one fixed size. Left to itself V8 sizes it by how much of it
+// survives, and two processes running the same code settled on sizes whose GC cost differs by a
+// third (measured side by side: CPU per request 1.36x between identical gateways); fixed, the
+// comparison compares code. A deployment can pass the same flags (docs/operations.md).
+const FIXED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
 
 // ---- helper role: a minimal OpenAI-shaped upstream --------------------------------------------
 async function runUpstream(port: number): Promise<void> {
@@ -156,7 +165,13 @@ function startChild(args: string[], stdout: 'ignore' | number = 'ignore'): Promi
   return new Promise((resolveChild, reject) => {
     const child = spawn(
       process.execPath,
-      [...(args.includes('bare') ? (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean) : []), '--import', 'tsx', here, ...args],
+      [
+        ...(args.includes('bare') ? [...FIXED_YOUNG_GENERATION, ...(process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean)] : []),
+        '--import',
+        'tsx',
+        here,
+        ...args,
+      ],
       { stdio: ['ignore', stdout, 'inherit', 'ipc'], cwd: root },
     );
     child.once('message', () => resolveChild(child));
@@ -165,7 +180,8 @@ function startChild(args: string[], stdout: 'ignore' | number = 'ignore'): Promi
 }
 
 async function waitReady(url: string, path = '/readyz'): Promise<void> {
-  for (let i = 0; i < 400; i++) {
+  // Up to a minute: a round starts its gateways together, each compiling the sources through tsx.
+  for (let i = 0; i < 2400; i++) {
     try {
       if ((await fetch(`${url}${path}`)).status === 200) return;
     } catch {
@@ -186,6 +202,12 @@ async function main(): Promise<void> {
   const modes = (process.env.BENCH_MODES ?? 'json,sse,messages').split(',');
   const rate = process.env.BENCH_RATE === undefined ? undefined : Number(process.env.BENCH_RATE);
 
+  const pin = cpuPlan();
+  // The bench process (autocannon) first: the upstream and Redis it spawns inherit its CPUs.
+  if (pin !== null) pinTree(process.pid, pin.rest);
+  const pinProxy = (pid: number, processes: number): void => {
+    if (pin !== null) pinTree(pid, processes === 1 ? pin.proxy : pin.all);
+  };
   const dir = await mkdtemp(join(tmpdir(), 'mg-bench-'));
   const upstreamPort = 19401;
   const barePort = 19402;
@@ -196,6 +218,7 @@ async function main(): Promise<void> {
   try {
     children.push(await startChild(['--role', 'upstream', '--port', String(upstreamPort)]));
     children.push(await startChild(['--role', 'bare', '--port', String(barePort), '--upstream', upstreamUrl]));
+    pinProxy(children[1]?.pid as number, 1);
 
     // A policy tree whose "local" account points at the bench upstream; alice holds the key.
     const keys = mintTestKeys();
@@ -213,7 +236,16 @@ async function main(): Promise<void> {
     await writeFile(join(dir, 'bundle.json'), await buildBundle(join(dir, 'p'), 1, signer.privateKey));
     await writeFile(join(dir, 'public.pem'), createPublicKey(signer.privateKey).export({ type: 'spki', format: 'pem' }));
     await mkdir(join(root, '.bench'), { recursive: true });
-    const auditFile = await open(join(root, '.bench', 'gateway-audit.log'), 'w');
+    // One audit file per gateway: gateways driven side by side must not share one file's offset and locks.
+    const auditFiles: string[] = [];
+    const auditHandles: Awaited<ReturnType<typeof open>>[] = [];
+    const auditFd = async (name: string): Promise<number> => {
+      const path = join(root, '.bench', `gateway-audit-${name.replace(/[^a-z0-9]+/gi, '-')}.log`);
+      const handle = await open(path, 'w');
+      auditFiles.push(path);
+      auditHandles.push(handle);
+      return handle.fd;
+    };
     // BENCH_GATEWAY=dist runs the esbuild bundle (npm run build:runtime first) instead of the tsx sources.
     const entry = process.env.BENCH_GATEWAY === 'dist' ? join(root, 'dist', 'modelgate-runtime.js') : join(root, 'bin', 'modelgate.js');
     const workersList = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
@@ -223,6 +255,7 @@ async function main(): Promise<void> {
       const gateway = spawn(
         process.execPath,
         [
+          ...FIXED_YOUNG_GENERATION,
           ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
           entry,
           'serve',
@@ -240,10 +273,11 @@ async function main(): Promise<void> {
           'none',
           ...(workers === 1 ? [] : ['--workers', String(workers), '--admin-port', String(port + 1)]),
         ],
-        { stdio: ['ignore', auditFile.fd, 'inherit'], cwd: root, env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY } },
+        { stdio: ['ignore', await auditFd(`workers-${workers}`), 'inherit'], cwd: root, env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY } },
       );
       children.push(gateway);
       await waitReady(`http://127.0.0.1:${workers === 1 ? port : port + 1}`);
+      pinProxy(gateway.pid as number, workers);
       gateways.push({ name: workers === 1 ? 'gateway' : `gateway x${workers}`, url: `http://127.0.0.1:${port}`, pid: gateway.pid as number });
     }
 
@@ -254,15 +288,16 @@ async function main(): Promise<void> {
         policies: join(dir, 'p'),
         signer: signer.privateKey,
         entry,
-        nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+        nodeArgs: [...FIXED_YOUNG_GENERATION, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
         firstPort: gatewayPort + 50,
-        stdout: auditFile.fd,
+        stdout: auditFd,
         env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY },
         waitReady,
       },
       children,
     );
     stopRedis = limited.redis === null ? null : () => (limited.redis as NonNullable<typeof limited.redis>).stop();
+    for (const limitedGateway of limited.gateways) pinProxy(limitedGateway.pid, 1);
     gateways.push(...limited.gateways);
 
     // The Messages mode sends Anthropic's credential header and model names (the gateway's caller
@@ -276,6 +311,7 @@ async function main(): Promise<void> {
       const port = gatewayPort + 100 + index;
       const child = await startNginx(nginx as string, dir, port, upstreamPort, workers);
       children.push(child);
+      pinProxy(child.pid as number, workers);
       nginxes.push({ name: `nginx x${workers}`, url: `http://127.0.0.1:${port}`, pid: child.pid as number });
     }
     const targets = [
@@ -342,22 +378,39 @@ async function main(): Promise<void> {
         }
       }
     }
-    // The limits comparison again, interleaved: on two shared cores one run of a process against a
-    // later run of another differs by ±30% with nothing changed, so each round runs limits off and
-    // every store back to back (in a rotating order) and the table takes the median of the rounds.
-    const limitTargets = targets.filter((t) => t.name === 'gateway' || t.name.startsWith('gateway limits:'));
+    // The limits comparison again, side by side. On this kind of machine one run of a process
+    // against a later run of another differs by ±30% with nothing changed (the machine's speed
+    // drifts from minute to minute), and two processes of the same code differ by up to a third
+    // for as long as they live (measured: 1.36x CPU per request, limits on and off swapping places
+    // from one start to the next). So each round starts fresh gateways (limits off and every
+    // store), all pinned to the same CPU (cpu-pin.ts), warms them up and then drives them at the
+    // same time, each with its own `connections`, for the same seconds: each gets an equal share
+    // of that CPU, and what it makes of it is its RPS. The table takes the median of the
+    // per-round ratios and shows their range.
     const rounds: LimitRound[] = [];
-    const roundCount = limitTargets.length > 1 ? Number(process.env.BENCH_LIMITS_ROUNDS ?? 5) : 0;
+    const roundCount = limited.startRound === null ? 0 : Number(process.env.BENCH_LIMITS_ROUNDS ?? 5);
     for (const mode of modes)
       for (const connections of connectionsList)
         for (let round = 0; round < roundCount; round++) {
-          const order = limitTargets.map((_, i) => limitTargets[(i + round) % limitTargets.length] as (typeof limitTargets)[number]);
-          for (const target of order) rounds.push({ round, ...(await run(target, mode, connections, duration)) });
-          console.error(`${mode} c=${connections} limits round ${round + 1}/${roundCount} done`);
+          const fresh = await (limited.startRound as NonNullable<typeof limited.startRound>)();
+          try {
+            // Pinned, and driven, in the order they were spawned, which rotates from round to round.
+            for (const gateway of fresh.gateways) pinProxy(gateway.pid, 1);
+            const roundTargets = fresh.gateways.map((g) => ({ ...g, key: keys.alice, prefix: 'local/' }));
+            await Promise.all(roundTargets.map((target) => run(target, mode, connections, 3))); // warm-up: JIT, pools
+            const together = await Promise.all(roundTargets.map((target) => run(target, mode, connections, duration)));
+            for (const row of together) rounds.push({ round, ...row });
+            console.error(
+              `${mode} c=${connections} limits round ${round + 1}/${roundCount}: ${together.map((r) => `${r.target} ${r.rps.toFixed(0)} rps ${r.cpuUsPerReq?.toFixed(0) ?? '-'} us/req`).join(', ')}`,
+            );
+          } finally {
+            await fresh.stop();
+          }
         }
-    await auditFile.close();
-    const auditLines = await countRequestLines(join(root, '.bench', 'gateway-audit.log'));
-    printTable(rows, duration, auditLines, rounds);
+    for (const handle of auditHandles) await handle.close();
+    let auditLines = 0;
+    for (const path of auditFiles) auditLines += await countRequestLines(path);
+    printTable(rows, duration, auditLines, rounds, pin);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await stopRedis?.();
@@ -373,11 +426,11 @@ async function countRequestLines(path: string): Promise<number> {
   return count;
 }
 
-function printTable(rows: Row[], duration: number, auditLines: number, rounds: LimitRound[]): void {
+function printTable(rows: Row[], duration: number, auditLines: number, rounds: LimitRound[], pinned: CpuPlan | null): void {
   const find = (target: string, mode: string, c: number): Row | undefined => rows.find((r) => r.target === target && r.mode === mode && r.connections === c);
   const ratio = (a: number | null | undefined, b: number | null | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
   const lines = [
-    `proxy benchmark: ${duration}s per run, 127.0.0.1, ${availableParallelism()} cores shared by load generator, upstream and proxy; gateway audit lines written: ${auditLines}`,
+    `proxy benchmark: ${duration}s per run, 127.0.0.1, ${availableParallelism()} cores, ${pinned === null ? 'shared by load generator, upstream and proxy' : `a single-process proxy on CPU ${pinned.proxy}, load generator, upstream and Redis on CPU ${pinned.rest}, multi-process proxies on CPU ${pinned.all}`}; gateway audit lines written: ${auditLines}`,
     '',
     '| mode | conns | target | RPS | p50 ms | p99 ms | CPU us/req | errors |',
     '|---|---|---|---|---|---|---|---|',

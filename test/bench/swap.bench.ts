@@ -8,6 +8,9 @@
 //   npm run bench:compile -- --keep DIR        once: the 100k tree, its bundle and signing key
 //   npm run bench:swap -- --reuse DIR          BENCH_SWAPS=4 BENCH_RATE=400 BENCH_CONNECTIONS=8
 //   BENCH_GATEWAY=dist                         run dist/cli.js (npm run build) instead of the sources
+//   BENCH_PIN=0                                no CPU pinning (cpu-pin.ts; default: the gateway, its
+//                                              activation worker included, on the last CPU; this process
+//                                              (load generator, bundle host) on the others)
 //
 // The bundles are DIR/bundle.json's payload re-signed with fresh dates and serials, plus a mock
 // account, a grant of it to the first principal and an API key of theirs (the bench's caller).
@@ -23,6 +26,7 @@ import autocannon from 'autocannon';
 import { mintApiKey } from '../../schemas/formats/api-key.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { signPayload } from '../support/policies.ts';
+import { cpuPlan, pinTree } from './cpu-pin.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const SWAPS = Number(process.env.BENCH_SWAPS ?? 4);
@@ -57,6 +61,11 @@ process.stderr.write(`signing ${SWAPS + 1} bundles of ${(Buffer.from(envelope.pa
 const bundles = Array.from({ length: SWAPS + 1 }, (_, i) => bundleOf(i + 1));
 
 // ---- the bundle host and the gateway ------------------------------------------------------------
+// Pinned, the gateway has one CPU for its event loop and its activation worker together (a
+// one-CPU container, the harder case: the worker's only CPU is the one requests need), and the
+// load generator's own pauses stay off it.
+const pin = cpuPlan();
+if (pin !== null) pinTree(process.pid, pin.rest);
 let served = bundles[0] as Buffer;
 let servedSerial = 1;
 const host = createServer((req, res) => {
@@ -103,6 +112,7 @@ const until = async (cond: () => boolean, what: string, limitMs = 120_000): Prom
 
 try {
   await until(() => gatewayUrl !== '' && activatedAt.has(1), 'the gateway to start with serial 1');
+  if (pin !== null) pinTree(gateway.pid as number, pin.proxy);
   process.stderr.write(`gateway up at ${gatewayUrl}; traffic at ${RATE} req/s over ${CONNECTIONS} connections, ${SWAPS} swaps\n`);
 
   // ---- traffic, and the swaps during it ---------------------------------------------------------
@@ -165,7 +175,7 @@ try {
     [
       `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'})`,
       '',
-      `${RATE} req/s over ${CONNECTIONS} connections (chat completions, mock account, API key); ${SWAPS} activations, ${swapMs.map((m) => `${Math.round(m)} ms`).join(', ')} from the host serving the bundle to the gateway logging it active.`,
+      `${RATE} req/s over ${CONNECTIONS} connections (chat completions, mock account, API key); ${pin === null ? 'no CPU pinning' : `the gateway on CPU ${pin.proxy}, load generator and bundle host on CPU ${pin.rest}`}; ${SWAPS} activations, ${swapMs.map((m) => `${Math.round(m)} ms`).join(', ')} from the host serving the bundle to the gateway logging it active.`,
       '',
       '| requests | count | non-200 | p50 | p99 | max |',
       '|---|---:|---:|---:|---:|---:|',

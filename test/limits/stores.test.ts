@@ -73,6 +73,31 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     expect(after.states[0]?.remaining).toBe(9);
   });
 
+  it('decides checks made at the same time one after another: of 300 against a limit of 200, exactly 200 are admitted, each seeing the ones before it', async () => {
+    // The Redis store sends the checks of one turn of the event loop in one script call, at most
+    // 128 to a call: 300 at once make three calls, decided in turn.
+    const key = fresh();
+    const results = await Promise.all(Array.from({ length: 300 }, () => store().check([rate(key, 200)])));
+    const admitted = results.filter((r) => r.ok);
+    expect(admitted).toHaveLength(200);
+    expect(admitted.map((r) => r.states[0]?.remaining).sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    // In order: the first 200 asked are the ones admitted.
+    expect(results.slice(0, 200).every((r) => r.ok)).toBe(true);
+    expect(results.slice(200).every((r) => !r.ok && (r.states[0]?.retryMs as number) > 0)).toBe(true);
+  });
+
+  it('takes nothing for a refused request checked together with admitted ones', async () => {
+    const shared = fresh();
+    const full = fresh();
+    await store().check([rate(full, 1)]);
+    const [refused, admitted] = await Promise.all([store().check([rate(shared, 10), rate(full, 1)]), store().check([rate(shared, 10)])]);
+    expect(refused?.ok).toBe(false);
+    expect(refused?.states[0]?.retryMs).toBe(0);
+    expect(refused?.states[1]?.retryMs).toBeGreaterThan(0);
+    expect(admitted?.ok).toBe(true);
+    expect(admitted?.states[0]?.remaining).toBe(9);
+  });
+
   it('charges tokens by cost and corrects the bucket by the settled difference', async () => {
     const key = fresh();
     expect((await store().check([rate(key, 1000, 300)])).states[0]?.remaining).toBe(700);
