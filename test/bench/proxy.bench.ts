@@ -38,11 +38,6 @@ const here = fileURLToPath(import.meta.url);
 const root = resolve(here, '../../..');
 const role = process.argv[process.argv.indexOf('--role') + 1];
 const ROOT_KEY = 'sk-bench-root-key-0123456789';
-// Every proxy's young generation at one fixed size. Left to itself V8 sizes it by how much of it
-// survives, and two processes running the same code settled on sizes whose GC cost differs by a
-// third (measured side by side: CPU per request 1.36x between identical gateways); fixed, the
-// comparison compares code. A deployment can pass the same flags (docs/operations.md).
-const FIXED_YOUNG_GENERATION = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
 
 // ---- helper role: a minimal OpenAI-shaped upstream --------------------------------------------
 async function runUpstream(port: number): Promise<void> {
@@ -165,13 +160,7 @@ function startChild(args: string[], stdout: 'ignore' | number = 'ignore'): Promi
   return new Promise((resolveChild, reject) => {
     const child = spawn(
       process.execPath,
-      [
-        ...(args.includes('bare') ? [...FIXED_YOUNG_GENERATION, ...(process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean)] : []),
-        '--import',
-        'tsx',
-        here,
-        ...args,
-      ],
+      [...(args.includes('bare') ? (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter(Boolean) : []), '--import', 'tsx', here, ...args],
       { stdio: ['ignore', stdout, 'inherit', 'ipc'], cwd: root },
     );
     child.once('message', () => resolveChild(child));
@@ -255,7 +244,6 @@ async function main(): Promise<void> {
       const gateway = spawn(
         process.execPath,
         [
-          ...FIXED_YOUNG_GENERATION,
           ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
           entry,
           'serve',
@@ -288,7 +276,7 @@ async function main(): Promise<void> {
         policies: join(dir, 'p'),
         signer: signer.privateKey,
         entry,
-        nodeArgs: [...FIXED_YOUNG_GENERATION, ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)],
+        nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
         firstPort: gatewayPort + 50,
         stdout: auditFd,
         env: { ...process.env, MG_BENCH_ROOT: ROOT_KEY },
