@@ -138,8 +138,14 @@ export class Limiter {
         headers,
       };
     }
-    return { ok: true, headers: Object.keys(headers).length === 0 ? null : headers, ticket: new Ticket(this.options, meters, checks, pricing) };
+    return { ok: true, headers: hasRateMeter(meters) ? headers : null, ticket: new Ticket(this.options, meters, checks, pricing) };
   }
+}
+
+/** Whether rateLimitHeaders wrote any header (it does for a rate meter, and only then). */
+function hasRateMeter(meters: readonly Meter[]): boolean {
+  for (const meter of meters) if (meter.kind === 'rate') return true;
+  return false;
 }
 
 function checkOf(plan: MeterPlan, m: number, r: Reservation, pricing: BundlePricing | undefined, lease: string, leaseTtlMs: number, now: number): StoreCheck {
