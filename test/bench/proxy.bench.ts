@@ -14,6 +14,7 @@
 //   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //   BENCH_LIMITS=memory,redis the limits rows (limit-gateways.ts; default both, empty: none)
+//   BENCH_WARMUP=3 seconds each round's fresh gateways are driven before the measured run
 //   BENCH_LIMITS_ROUNDS=5 rounds of limits off and each store side by side (driven at the same
 //   time, sharing one CPU), whose median ratios make the limits table (one run against a later
 //   one differs by ±30% on a 2-core machine)
@@ -385,7 +386,7 @@ async function main(): Promise<void> {
             // Pinned, and driven, in the order they were spawned, which rotates from round to round.
             for (const gateway of fresh.gateways) pinProxy(gateway.pid, 1);
             const roundTargets = fresh.gateways.map((g) => ({ ...g, key: keys.alice, prefix: 'local/' }));
-            await Promise.all(roundTargets.map((target) => run(target, mode, connections, 3))); // warm-up: JIT, pools
+            await Promise.all(roundTargets.map((target) => run(target, mode, connections, Number(process.env.BENCH_WARMUP ?? 3)))); // warm-up: JIT, pools
             const together = await Promise.all(roundTargets.map((target) => run(target, mode, connections, duration)));
             for (const row of together) rounds.push({ round, ...row });
             console.error(

@@ -22,6 +22,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -93,36 +94,23 @@ const probe = ['--import', join(root, 'test/bench/loop-probe.mjs')];
 const gateway: ChildProcess = spawn(process.execPath, [...probe, ...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 /** The gateway's event-loop stalls: [start, end] in this process's performance.now() time. */
 const stalls: [number, number][] = [];
-let pendingErr = '';
-gateway.stderr?.on('data', (chunk: Buffer) => {
-  pendingErr += chunk.toString('utf8');
-  let nl = pendingErr.indexOf('\n');
-  while (nl >= 0) {
-    const line = pendingErr.slice(0, nl);
-    pendingErr = pendingErr.slice(nl + 1);
-    nl = pendingErr.indexOf('\n');
-    if (line.startsWith('LOOP-STALL ')) {
-      const { end, ms } = JSON.parse(line.slice('LOOP-STALL '.length)) as { end: number; ms: number };
-      const at = end - performance.timeOrigin;
-      stalls.push([at - ms, at]);
-    } else process.stderr.write(`${line}\n`);
-  }
+/** Calls handle with each whole line the stream gives. */
+const onLines = (stream: NodeJS.ReadableStream | null, handle: (line: string) => void): void => {
+  if (stream !== null) createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', handle);
+};
+onLines(gateway.stderr, (line) => {
+  if (!line.startsWith('LOOP-STALL ')) return void process.stderr.write(`${line}\n`);
+  const { end, ms } = JSON.parse(line.slice('LOOP-STALL '.length)) as { end: number; ms: number };
+  const at = end - performance.timeOrigin;
+  stalls.push([at - ms, at]);
 });
 let gatewayUrl = '';
-let pending = '';
-gateway.stdout?.on('data', (chunk: Buffer) => {
-  pending += chunk.toString('utf8');
-  let nl = pending.indexOf('\n');
-  while (nl >= 0) {
-    const line = pending.slice(0, nl);
-    pending = pending.slice(nl + 1);
-    nl = pending.indexOf('\n');
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { event?: string; serial?: number; address?: string; level?: string; msg?: string };
-    if (entry.event === 'listening') gatewayUrl = entry.address ?? '';
-    if (entry.event === 'bundle_activated' && entry.serial !== undefined) activatedAt.set(entry.serial, performance.now());
-    if (entry.event === 'bundle_rejected') process.stderr.write(`gateway: ${line}\n`);
-  }
+onLines(gateway.stdout, (line) => {
+  if (!line.startsWith('{')) return;
+  const entry = JSON.parse(line) as { event?: string; serial?: number; address?: string; level?: string; msg?: string };
+  if (entry.event === 'listening') gatewayUrl = entry.address ?? '';
+  if (entry.event === 'bundle_activated' && entry.serial !== undefined) activatedAt.set(entry.serial, performance.now());
+  if (entry.event === 'bundle_rejected') process.stderr.write(`gateway: ${line}\n`);
 });
 const until = async (cond: () => boolean, what: string, limitMs = 120_000): Promise<void> => {
   const start = performance.now();
