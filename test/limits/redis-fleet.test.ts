@@ -110,11 +110,16 @@ describe('when two gateways share one Redis under concurrent load', () => {
       expect(error.headers.get('x-ratelimit-limit-requests')).toBe('20');
       expect(error.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     }
-    // Both gateways admitted some (the load was shared).
-    const audited = [a, b].map((g) => (g as ServeProcess).lines.filter((l) => l.includes('"audit":true') && l.includes('"status":200')).length);
-    expect(audited[0]).toBeGreaterThan(0);
-    expect(audited[1]).toBeGreaterThan(0);
+    // Both gateways answered all of theirs from the one bucket, admitted or refused. Which one
+    // admits more is not fixed: each sends the checks of one turn of its event loop in one call,
+    // so the first call to reach Redis may take the whole limit. (Stopped first: the audit log is
+    // written in batches, and flushed at the stop.)
     await Promise.all([stop(a as ServeProcess), stop(b as ServeProcess)]);
+    const audited = [a, b].map((g) =>
+      (g as ServeProcess).lines.filter((l) => l.includes('"audit":true') && (l.includes('"status":200') || l.includes('"status":429'))),
+    );
+    expect(audited.map((lines) => lines.length)).toEqual([30, 30]);
+    expect(audited.flat().filter((l) => l.includes('"status":200'))).toHaveLength(20);
   });
 });
 
