@@ -49,8 +49,8 @@ function appliedOf(limit: CompiledLimit, bucket: string): AppliedLimit {
 /** Where the per-principal and per-key parts live: the activated bundle's flat tables. */
 export interface LimitTables {
   principals: { limitClassOf(index: number): number | undefined };
-  /** The limits of a key: KeyTable's limitsOf, or a Map of compiled keys (tests build bundles by hand). */
-  keys: { limitsOf(id: string): readonly number[] | undefined } | { get(id: string): { limits?: readonly number[] } | undefined };
+  /** The limits that name a key, read without building the key's record (KeyTable.limitsOf). */
+  keys: { limitsOf(id: string): readonly number[] | undefined };
 }
 
 /**
@@ -74,8 +74,7 @@ export function buildLimitIndex(payload: Pick<BundlePayload, 'limits' | 'limit_c
       return cls === undefined ? undefined : classes[cls];
     },
     byKey: (keyId) => {
-      const keys = tables.keys;
-      const list = 'limitsOf' in keys ? keys.limitsOf(keyId) : keys.get(keyId)?.limits;
+      const list = tables.keys.limitsOf(keyId);
       return list !== undefined && list.length > 0 ? list : undefined;
     },
     pricing: payload.models.map((m) => m.pricing),

@@ -1,7 +1,7 @@
 // The fleet's store: one Redis (redis:// or rediss:// for TLS; user and password from the URL).
 // One EVALSHA per turn of the event loop checks and takes every meter its requests touch
-// (redis-scripts.ts); another, after the answers, settles usage and releases concurrency leases. Every command
-// has a deadline and nothing queues while disconnected, so a dead Redis costs a request at most
+// (redis-scripts.ts); another, after the answers, settles usage and releases concurrency
+// leases. Every command has a deadline and nothing queues while disconnected, so a dead Redis costs a request at most
 // the timeout, never a hang; the caller decides what a failure means (--limits-on-store-error).
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
@@ -19,17 +19,18 @@ export interface RedisStoreOptions {
 type Client = ReturnType<typeof createClient>;
 
 const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
+const CHECK_SHA = sha1(CHECK_SCRIPT);
+const SETTLE_SHA = sha1(SETTLE_SCRIPT);
 
 /** Requests per check script call at most: one call holds Redis (single-threaded) for its length. */
 const CHECK_BATCH_MAX = 128;
 
+/** A request's checks waiting for the end of the turn, and its promise's ends. */
 interface PendingCheck {
   checks: readonly StoreCheck[];
   resolve(result: CheckResult): void;
   reject(error: unknown): void;
 }
-const CHECK_SHA = sha1(CHECK_SCRIPT);
-const SETTLE_SHA = sha1(SETTLE_SCRIPT);
 
 export class RedisStore implements LimitStore {
   private readonly client: Client;
@@ -121,8 +122,8 @@ export class RedisStore implements LimitStore {
 
   /**
    * Settlements of one turn of the event loop go to Redis together, in one script call: under
-   * load that is one call for many requests instead of one each (the check stays one per request,
-   * since its answer is awaited).
+   * load that is one call for many requests instead of one each, as for checks. Unlike a check,
+   * nobody awaits a settlement's answer: every request of the turn shares the one promise.
    */
   settle(settles: readonly StoreSettle[]): Promise<void> {
     if (settles.length === 0) return Promise.resolve();

@@ -122,7 +122,7 @@ describe("when a request's limits are looked up (limit-index.ts)", () => {
   };
   const tables: LimitTables = {
     principals: { limitClassOf: (p) => p % 2 },
-    keys: { get: (id) => (id === 'K' ? { limits: [0] } : undefined) },
+    keys: { limitsOf: (id) => (id === 'K' ? [0] : undefined) },
   };
 
   it('gives each principal its own bucket and store keys, the shared limit one bucket, and a key its own', () => {
