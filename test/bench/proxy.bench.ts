@@ -15,9 +15,11 @@
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //   BENCH_LIMITS=memory,redis the limits rows (limit-gateways.ts; default both, empty: none)
 //   BENCH_WARMUP=3 seconds each round's fresh gateways are driven before the measured run
-//   BENCH_LIMITS_ROUNDS=5 rounds of limits off and each store side by side (driven at the same
-//   time, sharing one CPU), whose median ratios make the limits table (one run against a later
-//   one differs by ±30% on a 2-core machine)
+//   BENCH_LIMITS_ROUNDS=5 rounds of fresh gateways, limits off and each store, whose median ratios
+//   make the limits table (one run against a later one differs by ±30% on a 2-core machine)
+//   BENCH_LIMITS_DRIVE=alone (default: in a round each gateway is driven alone on the pinned CPU,
+//   in spawn order and then in reverse, and its two runs are averaged) or together (all of them at
+//   the same time, sharing that CPU)
 //   BENCH_PIN=0 no CPU pinning (cpu-pin.ts; default: each single-process proxy under test on the
 //   last CPU, the load generator, upstream and Redis on the others; multi-process rows on all)
 //
@@ -32,7 +34,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type CpuPlan, cpuPlan, pinTree } from './cpu-pin.ts';
-import { type LimitRound, limitsTable, startLimitGateways } from './limit-gateways.ts';
+import { driveAlone, type LimitRound, type LimitsDrive, limitsDrive, limitsTable, startLimitGateways } from './limit-gateways.ts';
 import { nginxBinary, startNginx } from './nginx.ts';
 
 const here = fileURLToPath(import.meta.url);
@@ -367,16 +369,20 @@ async function main(): Promise<void> {
         }
       }
     }
-    // The limits comparison again, side by side. On this kind of machine one run of a process
+    // The limits comparison again, in rounds. On this kind of machine one run of a process
     // against a later run of another differs by ±30% with nothing changed (the machine's speed
     // drifts from minute to minute), and two processes of the same code differ by up to a third
     // for as long as they live (measured: 1.36x CPU per request, limits on and off swapping places
     // from one start to the next). So each round starts fresh gateways (limits off and every
-    // store), all pinned to the same CPU (cpu-pin.ts), warms them up and then drives them at the
-    // same time, each with its own `connections`, for the same seconds: each gets an equal share
-    // of that CPU, and what it makes of it is its RPS. The table takes the median of the
-    // per-round ratios and shows their range.
+    // store), all pinned to the same CPU (cpu-pin.ts), warms them up and drives them: by default
+    // each alone, in spawn order and then in reverse (a drift of the machine's speed within the
+    // round weighs on each the same), as a gateway runs in production, one process to a CPU; or
+    // (BENCH_LIMITS_DRIVE=together) all at the same time, each with its own `connections`,
+    // sharing the CPU. Sharing it, each process's caches are evicted by the others' at every
+    // switch, which inflates CPU per request about fivefold and every code path's cost with it.
+    // The table takes the median of the per-round ratios and shows their range.
     const rounds: LimitRound[] = [];
+    const drive = limitsDrive();
     const roundCount = limited.startRound === null ? 0 : Number(process.env.BENCH_LIMITS_ROUNDS ?? 5);
     for (const mode of modes)
       for (const connections of connectionsList)
@@ -387,10 +393,13 @@ async function main(): Promise<void> {
             for (const gateway of fresh.gateways) pinProxy(gateway.pid, 1);
             const roundTargets = fresh.gateways.map((g) => ({ ...g, key: keys.alice, prefix: 'local/' }));
             await Promise.all(roundTargets.map((target) => run(target, mode, connections, Number(process.env.BENCH_WARMUP ?? 3)))); // warm-up: JIT, pools
-            const together = await Promise.all(roundTargets.map((target) => run(target, mode, connections, duration)));
-            for (const row of together) rounds.push({ round, ...row });
+            const measured =
+              drive === 'together'
+                ? await Promise.all(roundTargets.map((target) => run(target, mode, connections, duration)))
+                : await driveAlone(roundTargets, (target) => run(target, mode, connections, duration));
+            for (const row of measured) rounds.push({ round, ...row });
             console.error(
-              `${mode} c=${connections} limits round ${round + 1}/${roundCount}: ${together.map((r) => `${r.target} ${r.rps.toFixed(0)} rps ${r.cpuUsPerReq?.toFixed(0) ?? '-'} us/req`).join(', ')}`,
+              `${mode} c=${connections} limits round ${round + 1}/${roundCount}: ${measured.map((r) => `${r.target} ${r.rps.toFixed(0)} rps ${r.cpuUsPerReq?.toFixed(0) ?? '-'} us/req`).join(', ')}`,
             );
           } finally {
             await fresh.stop();
@@ -399,7 +408,7 @@ async function main(): Promise<void> {
     for (const handle of auditHandles) await handle.close();
     let auditLines = 0;
     for (const path of auditFiles) auditLines += await countRequestLines(path);
-    printTable(rows, duration, auditLines, rounds, pin);
+    printTable(rows, duration, auditLines, rounds, pin, drive);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await stopRedis?.();
@@ -415,7 +424,7 @@ async function countRequestLines(path: string): Promise<number> {
   return count;
 }
 
-function printTable(rows: Row[], duration: number, auditLines: number, rounds: LimitRound[], pinned: CpuPlan | null): void {
+function printTable(rows: Row[], duration: number, auditLines: number, rounds: LimitRound[], pinned: CpuPlan | null, drive: LimitsDrive): void {
   const find = (target: string, mode: string, c: number): Row | undefined => rows.find((r) => r.target === target && r.mode === mode && r.connections === c);
   const ratio = (a: number | null | undefined, b: number | null | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
   const lines = [
@@ -478,7 +487,7 @@ function printTable(rows: Row[], duration: number, auditLines: number, rounds: L
           lines.push(`| ${mode} | ${c} | ${fleet.slice('gateway x'.length)} | ${ratio(f?.rps, g?.rps)} | ${ratio(f?.cpuUsPerReq, g?.cpuUsPerReq)} |`);
         }
   }
-  lines.push(...limitsTable(rounds));
+  lines.push(...limitsTable(rounds, drive));
   console.log(lines.join('\n'));
 }
 
