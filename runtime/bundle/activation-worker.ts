@@ -1,22 +1,22 @@
 // The activation worker (a node:worker_threads entry point; off-thread.ts starts one per bundle).
 // It does the heavy part of an activation away from the event loop: signature, parse and schema
-// (verifyBundle), the gate (gate.ts: audience, creation time, serial, expiry, allow-lists, in that
+// (verifyEnvelope, payload-scan.ts, parsePayload), the gate (gate.ts: audience, creation time, serial, expiry, allow-lists, in that
 // order), then the flat layouts (compact.ts), whose ArrayBuffers go to the main thread by transfer.
 // It answers one message per bundle; off-thread.ts ends it once idle, and its heap (the parsed
 // payloads) goes with it.
 import { constants, setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
-import { verifyBundle } from '../../schemas/bundle/verify.ts';
-import { compactBundle, transferListOf } from './compact.ts';
+import { verifyEnvelope } from '../../schemas/bundle/verify.ts';
+import { compactParsed, parseForActivation, transferListOf } from './compact.ts';
 import { checkActivation } from './gate.ts';
 import { type ActivationReply, type ActivationRequest, movableBuffer, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
 
 function run(request: ActivationRequest): { reply: ActivationReply; transfer: ArrayBuffer[] } {
   try {
-    const verified = verifyBundle(request.bytes, request.trusted);
-    if (checkActivation(verified, request.gate) === 'unchanged') return { reply: { kind: 'unchanged' }, transfer: [] };
-    const compact = compactBundle(verified);
+    const parsed = parseForActivation(verifyEnvelope(request.bytes, request.trusted));
+    if (checkActivation(parsed.verified, request.gate) === 'unchanged') return { reply: { kind: 'unchanged' }, transfer: [] };
+    const compact = compactParsed(parsed);
     return { reply: { kind: 'activate', compact }, transfer: transferListOf(compact) };
   } catch (error) {
     // A refusal keeps its code and message; anything else is reported as the lifecycle reports

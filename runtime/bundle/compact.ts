@@ -4,11 +4,12 @@
 // parts (providers, models, aliases, OIDC issuers, teams, and any optional part a newer compiler
 // adds, such as limits) travel as plain data. A new per-principal or per-key field becomes one
 // more column here, read through the accessors of tables.ts.
-import { buildGrantLayout, type GrantLayout, packLists } from '../../schemas/bundle/grant-layout.ts';
+import { buildGrantLayout, buildGrantLayoutWith, type GrantLayout, packLists } from '../../schemas/bundle/grant-layout.ts';
 import { buildHashIndex, encodeStrings, type HashIndexData, type StringTableData, transferablesOf } from '../../schemas/bundle/string-table.ts';
-import type { VerifiedBundle } from '../../schemas/bundle/verify.ts';
+import { parsePayload, type SignedPayload, type VerifiedBundle } from '../../schemas/bundle/verify.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { type OidcPrincipalLayout, oidcPrincipalLayout } from '../auth/oidc-principal.ts';
+import { type ScannedPayload, scanPayload } from './payload-scan.ts';
 
 /** The payload without its four large lists, which live in the layouts below. */
 export type SmallPayload = Omit<BundlePayload, 'principals' | 'keys' | 'rules' | 'access_classes'>;
@@ -66,6 +67,41 @@ export function compactBundle(verified: VerifiedBundle): CompactBundle {
     principals: { text: encodeStrings(text), kind, limitClass, oidc: oidcPrincipalLayout(principals) },
     keys: keyLayout(keys),
     grants: buildGrantLayout({ models: payload.models, rules, access_classes, principals }),
+  };
+}
+
+/** A signed payload parsed and checked for activation: scanned is payload-scan.ts's reading, when it could read it. */
+export interface ParsedPayload {
+  /** The payload; when scanned, without its principals, keys and access classes (those lists empty). */
+  verified: VerifiedBundle;
+  scanned: ScannedPayload | null;
+}
+
+/**
+ * Parses a signed payload as verifyBundle does, refusals included: the long lists straight into
+ * their layouts when payload-scan.ts can read them (a compiler's payload), and then only the rest
+ * through JSON.parse and the schema; else all of it.
+ */
+export function parseForActivation(signed: SignedPayload): ParsedPayload {
+  const { payloadBytes, digest, keyid } = signed;
+  const scanned = scanPayload(payloadBytes);
+  return { verified: { payload: parsePayload(scanned === null ? payloadBytes : scanned.rest), digest, keyid }, scanned };
+}
+
+/** The compact bundle of a parsed payload (either way: the same tables). */
+export function compactParsed({ verified, scanned }: ParsedPayload): CompactBundle {
+  return scanned === null ? compactBundle(verified) : compactScanned(verified, scanned);
+}
+
+function compactScanned(verified: VerifiedBundle, scanned: ScannedPayload): CompactBundle {
+  const { principals: _principals, keys: _keys, rules, access_classes: _classes, ...payload } = verified.payload;
+  return {
+    digest: verified.digest,
+    keyid: verified.keyid,
+    payload,
+    principals: scanned.principals,
+    keys: scanned.keys,
+    grants: buildGrantLayoutWith({ models: payload.models, rules }, scanned.access, scanned.classes),
   };
 }
 

@@ -35,8 +35,23 @@ export interface GrantLayout {
 
 type GrantPayload = Pick<BundlePayload, 'models' | 'rules' | 'access_classes' | 'principals'>;
 
+/** What the grants read of the principals: each one's access class (-1 for none) and rule-named teams. */
+export interface PrincipalAccess {
+  classOf: Int32Array;
+  members: PackedLists;
+}
+
+/** The access columns of a payload's principals. */
+export function principalAccessOf(principals: BundlePayload['principals']): PrincipalAccess {
+  const classOf = new Int32Array(principals.length);
+  principals.forEach((p, i) => {
+    classOf[i] = p.access_class === null ? -1 : p.access_class;
+  });
+  return { classOf, members: packLists(principals.length, (i) => (principals[i] as (typeof principals)[number]).teams) };
+}
+
 /** Packs lists into CSR offsets + values (each array owning its ArrayBuffer). */
-export function packLists(count: number, listOf: (i: number) => readonly number[] | undefined): { off: Uint32Array; values: Int32Array } {
+export function packLists(count: number, listOf: (i: number) => readonly number[] | undefined): PackedLists {
   const off = new Uint32Array(count + 1);
   for (let i = 0; i < count; i++) off[i + 1] = (off[i] as number) + (listOf(i)?.length ?? 0);
   const values = new Int32Array(off[count] as number);
@@ -52,7 +67,7 @@ export function packLists(count: number, listOf: (i: number) => readonly number[
  * index. The order is decided once over all rules (a rank each); each class then sorts its ranks
  * as plain numbers, with no comparator call per pair.
  */
-function sortClassRules(lists: { off: Uint32Array; values: Int32Array }, ruleCount: number, byExpiry: (a: number, b: number) => number): void {
+function sortClassRules(lists: PackedLists, ruleCount: number, byExpiry: (a: number, b: number) => number): void {
   const rank = new Int32Array(ruleCount);
   const order = Int32Array.from(rank.keys()).sort(byExpiry);
   order.forEach((r, i) => {
@@ -64,8 +79,27 @@ function sortClassRules(lists: { off: Uint32Array; values: Int32Array }, ruleCou
   for (let k = 0; k < values.length; k++) values[k] = order[values[k] as number] as number;
 }
 
+/** Lists of integers CSR-style: list i is values[off[i] .. off[i + 1]). */
+export interface PackedLists {
+  off: Uint32Array;
+  values: Int32Array;
+}
+
 /** Flattens the grants of a (verified) payload. */
 export function buildGrantLayout(payload: GrantPayload): GrantLayout {
+  const classes = payload.access_classes;
+  return buildGrantLayoutWith(
+    payload,
+    principalAccessOf(payload.principals),
+    packLists(classes.length, (c) => classes[c]),
+  );
+}
+
+/**
+ * buildGrantLayout with the principals' part and the access classes already in columns (the
+ * activation worker's fast path, runtime/bundle/payload-scan.ts). classes is sorted in place.
+ */
+export function buildGrantLayoutWith(payload: Pick<GrantPayload, 'models' | 'rules'>, access: PrincipalAccess, classes: PackedLists): GrantLayout {
   const words = Math.max(1, Math.ceil(payload.models.length / 32));
   const rules = payload.rules;
   const ruleBits = new Uint32Array(rules.length * words);
@@ -84,14 +118,14 @@ export function buildGrantLayout(payload: GrantPayload): GrantLayout {
   const ruleTeams = packLists(rules.length, (r) => (namesTeams(r) ? ruleAt(r).teams : undefined));
   const ruleNamed = packLists(rules.length, (r) => (namesTeams(r) ? [...(ruleAt(r).named ?? [])].sort((a, b) => a - b) : undefined));
 
-  const classes = payload.access_classes;
+  const classCount = classes.off.length - 1;
   const byExpiry = (a: number, b: number): number => (ruleExpires[b] as number) - (ruleExpires[a] as number) || a - b;
   // A class that names a rule the bundle does not hold (a compiler never writes one) keeps the
   // comparator sort, so that the rank table below is never read out of range.
-  const inRange = classes.every((ids) => ids.every((r) => r < rules.length));
-  const classRules = packLists(classes.length, (c) => (inRange ? classes[c] : [...(classes[c] ?? [])].sort(byExpiry)));
+  const inRange = classes.values.every((r) => r < rules.length);
+  const classRules = inRange ? classes : packLists(classCount, (c) => [...classes.values.subarray(classes.off[c], classes.off[c + 1])].sort(byExpiry));
   if (inRange) sortClassRules(classRules, rules.length, byExpiry);
-  const classUnion = new Uint32Array(classes.length * words);
+  const classUnion = new Uint32Array(classCount * words);
   // Only a rule's non-zero words are OR-ed in: a rule names a few models out of thousands, and a
   // class holds tens of rules, so whole rows cost most of an activation's grant build.
   const nonZero = packLists(rules.length, (r) => {
@@ -102,7 +136,7 @@ export function buildGrantLayout(payload: GrantPayload): GrantLayout {
   });
   const { off: classOff, values: classIds } = classRules;
   const { off: wordOff, values: wordIds } = nonZero;
-  for (let c = 0; c < classes.length; c++) {
+  for (let c = 0; c < classCount; c++) {
     const base = c * words;
     const last = classOff[c + 1] as number;
     for (let k = classOff[c] as number; k < last; k++) {
@@ -116,12 +150,7 @@ export function buildGrantLayout(payload: GrantPayload): GrantLayout {
     }
   }
 
-  const principals = payload.principals;
-  const classOf = new Int32Array(principals.length);
-  principals.forEach((p, i) => {
-    classOf[i] = p.access_class === null ? -1 : p.access_class;
-  });
-  const members = packLists(principals.length, (i) => (principals[i] as (typeof principals)[number]).teams);
+  const { classOf, members } = access;
   return {
     words,
     enabled: Uint8Array.from(payload.models, (m) => (m.enabled ? 1 : 0)),

@@ -99,6 +99,64 @@ export function buildHashIndex(entries: readonly (readonly [string, number])[]):
   };
 }
 
+/**
+ * A string table of byte ranges of src (spans: start, end pairs): what encodeStrings makes of the
+ * same text, built from a payload's bytes with no JavaScript string in between.
+ */
+export function stringsFromSpans(src: Buffer, spans: ArrayLike<number>): StringTableData {
+  const count = spans.length / 2;
+  const offsets = new Uint32Array(new ArrayBuffer((count + 1) * 4));
+  for (let i = 0; i < count; i++) offsets[i + 1] = (offsets[i] as number) + (spans[2 * i + 1] as number) - (spans[2 * i] as number);
+  const bytes = new Uint8Array(new ArrayBuffer(offsets[count] as number));
+  // Byte by byte: the strings are short, and a subarray per string cost more than its copy.
+  for (let i = 0, at = 0; i < count; i++) {
+    const end = spans[2 * i + 1] as number;
+    for (let j = spans[2 * i] as number; j < end; j++) bytes[at++] = src[j] as number;
+  }
+  return { bytes, offsets };
+}
+
+/**
+ * buildHashIndex over byte ranges of src holding ASCII text (spans: start, end pairs; values[i]
+ * for span i): the same data as buildHashIndex of the same strings, since FNV-1a over ASCII bytes
+ * is FNV-1a over their UTF-16 code units.
+ */
+export function hashIndexFromSpans(src: Buffer, spans: ArrayLike<number>, values: ArrayLike<number>): HashIndexData {
+  const count = values.length;
+  const keySpans = new Int32Array(2 * count);
+  const kept = new Int32Array(count);
+  const hashes = new Uint32Array(count);
+  let size = 0;
+  const capacity = 2 ** Math.max(3, Math.ceil(Math.log2(count * 2 + 1)));
+  const slots = new Uint32Array(new ArrayBuffer(capacity * 4));
+  const mask = capacity - 1;
+  for (let i = 0; i < count; i++) {
+    const start = spans[2 * i] as number;
+    const end = spans[2 * i + 1] as number;
+    let h = 0x811c9dc5;
+    for (let j = start; j < end; j++) h = Math.imul(h ^ (src[j] as number), 0x01000193);
+    h >>>= 0;
+    let slot = h & mask;
+    for (;;) {
+      const at = slots[slot] as number;
+      if (at === 0) {
+        keySpans[2 * size] = start;
+        keySpans[2 * size + 1] = end;
+        kept[size] = values[i] as number;
+        hashes[size] = h;
+        slots[slot] = ++size;
+        break;
+      }
+      if (hashes[at - 1] === h && src.compare(src, keySpans[2 * at - 2] as number, keySpans[2 * at - 1] as number, start, end) === 0) {
+        kept[at - 1] = values[i] as number;
+        break;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+  return { keys: stringsFromSpans(src, keySpans.subarray(0, 2 * size)), hashes: hashes.slice(0, size), values: kept.slice(0, size), slots };
+}
+
 /** Reads a lookup back: get() is one hash, a short probe and one string compare. */
 export class HashIndex {
   readonly size: number;

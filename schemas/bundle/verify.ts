@@ -1,4 +1,5 @@
 // Pure, synchronous bundle verification: trust material comes in as arguments (sigstore-js style).
+import { isAscii } from 'node:buffer';
 import { createHash, type KeyObject } from 'node:crypto';
 import type { BundlePayload } from '../types.generated.ts';
 import { BundleError } from './bundle-error.ts';
@@ -24,11 +25,27 @@ export function trustKeys(keys: KeyObject[]): TrustedKey[] {
   return keys.map((key) => ({ keyid: keyIdOf(key), key }));
 }
 
+/** A signed payload whose signature verified: its bytes, not yet parsed. */
+export interface SignedPayload {
+  /** The exact payload bytes that were signed (a view into the PAE buffer). */
+  payloadBytes: Buffer;
+  /** sha256 of payloadBytes. */
+  digest: string;
+  /** keyid of the trusted key whose signature verified. */
+  keyid: string;
+}
+
 /**
  * Verifies the envelope bytes and returns the parsed payload. Checks signature then schema;
  * audience, serial and expiry are activation checks (see activate.ts).
  */
 export function verifyBundle(envelopeBytes: Uint8Array, trusted: readonly TrustedKey[]): VerifiedBundle {
+  const { payloadBytes, digest, keyid } = verifyEnvelope(envelopeBytes, trusted);
+  return { payload: parsePayload(payloadBytes), digest, keyid };
+}
+
+/** The signature half of verifyBundle: the envelope's shape and a trusted signature, no parse of the payload. */
+export function verifyEnvelope(envelopeBytes: Uint8Array, trusted: readonly TrustedKey[]): SignedPayload {
   const bytes = Buffer.from(envelopeBytes.buffer, envelopeBytes.byteOffset, envelopeBytes.byteLength);
   // The plain envelope a compiler writes is read without making its payload a string
   // (envelope-scan.ts); any other goes through JSON.parse whole, and every refusal with it.
@@ -65,21 +82,32 @@ export function verifyBundle(envelopeBytes: Uint8Array, trusted: readonly Truste
   if (keyid === null) {
     throw new BundleError('MG_BUNDLE_BAD_SIGNATURE', 'no signature verifies with a trusted public key');
   }
+  return { payloadBytes, digest: createHash('sha256').update(payloadBytes).digest('hex'), keyid };
+}
 
-  // DSSE: parse the exact bytes that were verified, never the envelope again.
-  let payload: unknown;
+/**
+ * The schema half: the payload's JSON text (DSSE: the exact bytes that were verified, never the
+ * envelope again) parsed and checked against the bundle schema.
+ */
+export function parsePayload(payload: Buffer | string): BundlePayload {
+  let value: unknown;
   try {
-    payload = JSON.parse(payloadBytes.toString('utf8'));
+    value = JSON.parse(typeof payload === 'string' ? payload : jsonText(payload));
   } catch {
     throw new BundleError('MG_BUNDLE_SCHEMA', 'the signed payload is not JSON');
   }
-  const problem = bundleSchemaProblem(payload);
+  const problem = bundleSchemaProblem(value);
   if (problem !== null) throw new BundleError('MG_BUNDLE_SCHEMA', `the signed payload does not match the bundle schema: ${problem}`);
-  return {
-    payload: payload as BundlePayload,
-    digest: createHash('sha256').update(payloadBytes).digest('hex'),
-    keyid,
-  };
+  return value as BundlePayload;
+}
+
+/**
+ * UTF-8 bytes as a string. ASCII bytes (what a compiler writes for ASCII names) are the same text
+ * in Latin-1, which Node decodes as a copy and V8 parses as one-byte text: for a 20 MB payload
+ * about 70 ms less than the UTF-8 decoder, and a faster JSON.parse after it.
+ */
+export function jsonText(bytes: Buffer, start = 0, end = bytes.length): string {
+  return isAscii(bytes.subarray(start, end)) ? bytes.toString('latin1', start, end) : bytes.toString('utf8', start, end);
 }
 
 /**

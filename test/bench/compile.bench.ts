@@ -149,8 +149,9 @@ const verdict = (value: number, target: number): string => (value < target ? 'ye
 const loadRows = ({ source, built }: { source: LoadReport; built: LoadReport }): string[] => [
   `| runtime load, total: on the activation worker, as the installed gateway loads (built package: worker start, verify, gate, tables, transfer, wrap) | ${fmt(built.workerLoadMs)} ms | < ${fmt(TARGETS.loadMs)} ms | ${verdict(built.workerLoadMs, TARGETS.loadMs)} |`,
   `| &nbsp;&nbsp;the same from the sources (the worker's modules compiled by tsx as it starts; development and tests) | ${fmt(source.workerLoadMs)} ms | | |`,
-  `| &nbsp;&nbsp;in process: verify + parse + schema (verifyBundle) | ${fmt(built.verifyMs)} ms | | |`,
-  `| &nbsp;&nbsp;in process: principal, key and grant tables (compactBundle) | ${fmt(built.layoutMs)} ms | | |`,
+  `| &nbsp;&nbsp;in process: envelope and signature (verifyEnvelope) | ${fmt(built.verifyMs)} ms | | |`,
+  `| &nbsp;&nbsp;in process: parse and schema (parseForActivation; long lists ${built.scanned ? 'read by the payload scan' : 'through JSON.parse: the scan could not read them'}) | ${fmt(built.parseMs)} ms | | |`,
+  `| &nbsp;&nbsp;in process: principal, key and grant tables (compactParsed) | ${fmt(built.layoutMs)} ms | | |`,
   `| &nbsp;&nbsp;in process: wrap on the main thread (activeBundleOf) | ${fmt(built.assembleMs)} ms | | |`,
   `| longest event-loop stall of the main thread during the load (built / sources) | ${fmt(built.maxStallMs, 1)} ms / ${fmt(source.maxStallMs, 1)} ms | | |`,
   `| activated bundle memory (RSS after load − before, after GC; built package) | ${fmt(built.bundleMemoryMb, 1)} MB | < ${fmt(TARGETS.bundleMemoryMb)} MB | ${verdict(built.bundleMemoryMb, TARGETS.bundleMemoryMb)} |`,

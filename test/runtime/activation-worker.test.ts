@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serializeEnvelope, signBundle } from '../../compiler/bundle/sign.ts';
 import { type ActiveBundle, compileActiveBundle } from '../../runtime/bundle/activate.ts';
 import { type ActivationGate, checkActivation } from '../../runtime/bundle/gate.ts';
 import { activateInWorker, workerActivation } from '../../runtime/bundle/off-thread.ts';
@@ -83,6 +84,15 @@ describe('the activation worker', () => {
         () =>
           buildBundle(join(dir, 'p'), 5, signer.privateKey, (p) => {
             (p as { serial: unknown }).serial = 'five';
+          }),
+        {},
+        'MG_BUNDLE_SCHEMA',
+      ],
+      [
+        'with a principal that breaks the schema (the payload scan leaves it to the schema)',
+        () =>
+          buildBundle(join(dir, 'p'), 5, signer.privateKey, (p) => {
+            (p.principals.at(-1) as { kind: string }).kind = 'robot';
           }),
         {},
         'MG_BUNDLE_SCHEMA',
@@ -206,6 +216,17 @@ describe('the activation worker', () => {
       const viaTeam = fromWorker.index.decide(bob, 'local/gpt-4o-mini', NOW);
       expect(viaTeam).toMatchObject({ allowed: true });
       expect(viaTeam.allowed && fromWorker.index.via(bob, viaTeam.rule)).toBe('platform');
+    });
+
+    it('reads a payload no compiler writes (indented) through JSON.parse, into the same tables', async () => {
+      const { payload } = verifyBundle(good, trusted);
+      const indented = serializeEnvelope(signBundle(Buffer.from(JSON.stringify(payload, null, 2)), signer.privateKey));
+      const { next } = await workerActivation(trusted, ctx)(indented, gate());
+      if (next === 'unchanged') throw new Error('expected a new bundle');
+      expect([...next.principals]).toEqual([...fromWorker.principals]);
+      for (const key of payload.keys) expect(next.keys.get(key.id)).toEqual(fromWorker.keys.get(key.id));
+      for (let p = 0; p < payload.principals.length; p++) expect(next.index.allowedModels(p, NOW)).toEqual(fromWorker.index.allowedModels(p, NOW));
+      expect(next.oidc.principals.subjects.get('alice')).toBe(fromWorker.oidc.principals.subjects.get('alice'));
     });
 
     it('finds OIDC principals by subject and client id, as in process', () => {
