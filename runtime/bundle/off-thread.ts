@@ -40,7 +40,14 @@ function startWorker(): Worker {
       // execArgv is set only to drop it: given explicitly, it refuses the V8 flags a worker skips
       // when it inherits them (--max-old-space-size, --expose-gc), and no bundle would activate.
       const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-      return new Worker(url, { resourceLimits: RESOURCE_LIMITS, ...(execArgv.length === process.execArgv.length ? {} : { execArgv }) });
+      if (execArgv.length === process.execArgv.length) return new Worker(url, { resourceLimits: RESOURCE_LIMITS });
+      try {
+        return new Worker(url, { resourceLimits: RESOURCE_LIMITS, execArgv });
+      } catch (error) {
+        // node -e with a V8 flag (--max-old-space-size, --trace-gc): the built worker needs no flag.
+        if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+        return new Worker(url, { resourceLimits: RESOURCE_LIMITS, execArgv: [] });
+      }
     }
   }
   throw new Error('the activation worker script is missing from the build');
