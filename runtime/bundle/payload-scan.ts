@@ -1,17 +1,19 @@
 // The activation worker's fast path for a payload's long lists, principals, keys and access
 // classes: read straight from the payload's bytes into the flat layouts (compact.ts), with no
-// JavaScript object or string per principal, key or class. JSON.parse of a 100k-principal payload made about 400,000
-// objects and strings that all survived until the layouts were built; the copying of them by the
-// garbage collector cost more than the parse, and the layouts then re-encoded every string.
+// JavaScript object or string per principal, key or class. JSON.parse of a 100k-principal
+// payload made about 400,000 objects and strings that all survived until the layouts were built;
+// the copying of them by the garbage collector cost more than the parse, and the layouts then
+// re-encoded every string.
 //
 // It reads exactly what a compiler writes (compiler/bundle/build-payload.ts through
-// JSON.stringify): each principal and key an object with its fields in the compiler's order, no
-// whitespace, strings of printable ASCII without escapes, integers without sign, fraction or
-// exponent. Everything it accepts is valid JSON that the bundle schema accepts, and it builds
-// what compactBundle builds from the parsed objects (test/security/payload-scan.test.ts). Anything
-// else (another order, an escape, a non-ASCII name, a value out of range, any doubt) returns null,
-// and the caller parses the payload whole, with the schema's refusals. The rest of the payload
-// (the lists written as []) still goes through JSON.parse and the schema: rest is its text.
+// JSON.stringify): each principal and key an object with its fields in the compiler's order, each
+// access class a list of integers, no whitespace, strings of printable ASCII without escapes,
+// integers without sign, fraction or exponent. Everything it accepts is valid JSON that the bundle
+// schema accepts, and it builds what compactBundle builds from the parsed objects
+// (test/security/payload-scan.test.ts). Anything else (another order, an escape, a non-ASCII name,
+// a value out of range, any doubt) returns null, and the caller parses the payload whole, with the
+// schema's refusals. The rest of the payload (the lists written as []) still goes through
+// JSON.parse and the schema: rest is its text.
 
 import type { PackedLists, PrincipalAccess } from '../../schemas/bundle/grant-layout.ts';
 import { floatList, intList, type NumberList } from '../../schemas/bundle/int-list.ts';
@@ -55,7 +57,7 @@ function scan(src: Buffer): ScannedPayload {
   // store is freed in the worker's malloc arena, which outlives the worker as resident memory.
   const many = Math.ceil(src.length / 64);
   const principals = new PrincipalReader(reader, many);
-  const keys = new KeyReader(reader, many / 2);
+  const keys = new KeyReader(reader, Math.ceil(many / 2));
   const classes = { off: intList(many), values: intList(many * 4) };
   classes.off.push(0);
   const readers: Record<ListName, () => void> = {
@@ -359,7 +361,7 @@ class KeyReader {
     this.expires = floatList(many);
     this.revoked = intList(many);
     this.limitsOff = intList(many);
-    this.digests = new Uint8Array(Math.ceil(many) * 32);
+    this.digests = new Uint8Array(many * 32);
     this.limitsOff.push(0);
   }
 
