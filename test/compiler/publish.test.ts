@@ -160,7 +160,14 @@ describe('publish to file://DIR', () => {
       await mkdir(dir);
       const lock = join(dir, 'lock');
       let release = (): void => {};
-      const held = withFileLock(lock, { timeoutMs: 1000, staleMs: 60_000 }, () => new Promise<void>((resolve) => (release = resolve)));
+      let holding = (): void => {};
+      const holds = new Promise<void>((resolve) => (holding = resolve));
+      const held = withFileLock(lock, { timeoutMs: 1000, staleMs: 60_000 }, () => {
+        holding();
+        return new Promise<void>((resolve) => (release = resolve));
+      });
+      // Only once the first holds it: both opens run on libuv's pool, and either may win the file.
+      await holds;
       await expect(withFileLock(lock, { timeoutMs: 150, staleMs: 60_000 }, async () => 'second')).rejects.toMatchObject({ code: 'MG_PUBLISH_LOCKED' });
       release();
       await held;
