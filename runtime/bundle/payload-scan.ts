@@ -7,11 +7,11 @@
 //
 // It reads exactly what a compiler writes (compiler/bundle/build-payload.ts through
 // JSON.stringify): each principal and key an object with its fields in the compiler's order, each
-// access class a list of integers, no whitespace, strings of printable ASCII without escapes,
+// access class a list of integers, no whitespace, strings in valid UTF-8 without escapes,
 // integers without sign, fraction or exponent. Everything it accepts is valid JSON that the bundle
 // schema accepts, and it builds what compactBundle builds from the parsed objects
-// (test/security/payload-scan.test.ts). Anything else (another order, an escape, a non-ASCII name,
-// a value out of range, any doubt) returns null, and the caller parses the payload whole, with the
+// (test/security/payload-scan.test.ts). Anything else (another order, an escape, bytes that are
+// not UTF-8, a value out of range, any doubt) returns null, and the caller parses the payload whole, with the
 // schema's refusals. The rest of the payload (the lists written as []) still goes through
 // JSON.parse and the schema: rest is its text.
 
@@ -156,7 +156,7 @@ class Reader {
   /** Where the last string()'s text ended. */
   end = 0;
 
-  /** A string of printable ASCII without escapes: returns where its text starts (end: where it ends). */
+  /** A string without escapes or control characters, in valid UTF-8: returns where its text starts (end: where it ends). */
   string(): number {
     const { src } = this;
     if (src[this.at] !== QUOTE) throw BAIL;
@@ -165,7 +165,8 @@ class Reader {
     for (; i < src.length; i++) {
       const b = src[i] as number;
       if (b === QUOTE) break;
-      if (b < 0x20 || b >= 0x80 || b === BACKSLASH) throw BAIL;
+      if (b < 0x20 || b === BACKSLASH) throw BAIL;
+      if (b >= 0x80) i += utf8Tail(src, i);
     }
     if (i >= src.length) throw BAIL;
     this.end = i;
@@ -215,6 +216,32 @@ class Reader {
     while (this.byte(0x2c));
     if (!this.byte(0x5d)) throw BAIL;
   }
+}
+
+/** In range: lo <= b <= hi (false for a byte past the end). */
+const within = (b: number | undefined, lo: number, hi: number): boolean => b !== undefined && b >= lo && b <= hi;
+
+/**
+ * The number of continuation bytes of the UTF-8 sequence whose lead byte is at i, checked as
+ * Node's decoder would need to read it without replacing anything: no overlong form, no encoded
+ * surrogate, nothing above U+10FFFF, no sequence cut short. Anything else: BAIL (Node would give
+ * U+FFFD, which the slow path then keeps).
+ */
+function utf8Tail(src: Buffer, i: number): number {
+  const b = src[i] as number;
+  const c1 = src[i + 1];
+  const tail = (from: number, n: number): boolean => {
+    for (let k = from; k <= n; k++) if (!within(src[i + k], 0x80, 0xbf)) return false;
+    return true;
+  };
+  if (b >= 0xc2 && b <= 0xdf && tail(1, 1)) return 1;
+  if (b === 0xe0 && within(c1, 0xa0, 0xbf) && tail(2, 2)) return 2;
+  if (((b >= 0xe1 && b <= 0xec) || b === 0xee || b === 0xef) && tail(1, 2)) return 2;
+  if (b === 0xed && within(c1, 0x80, 0x9f) && tail(2, 2)) return 2;
+  if (b === 0xf0 && within(c1, 0x90, 0xbf) && tail(2, 3)) return 3;
+  if (b >= 0xf1 && b <= 0xf3 && tail(1, 3)) return 3;
+  if (b === 0xf4 && within(c1, 0x80, 0x8f) && tail(2, 3)) return 3;
+  throw BAIL;
 }
 
 /** The index of the quote that ends the string opened at `open`. */

@@ -117,9 +117,9 @@ export function stringsFromSpans(src: Buffer, spans: ArrayLike<number>): StringT
 }
 
 /**
- * buildHashIndex over byte ranges of src holding ASCII text (spans: start, end pairs; values[i]
- * for span i): the same data as buildHashIndex of the same strings, since FNV-1a over ASCII bytes
- * is FNV-1a over their UTF-16 code units.
+ * buildHashIndex over byte ranges of src holding valid UTF-8 text (spans: start, end pairs;
+ * values[i] for span i): the same data as buildHashIndex of the same strings. The hash is taken
+ * over the UTF-16 code units the bytes decode to (an ASCII byte is its own unit).
  */
 export function hashIndexFromSpans(src: Buffer, spans: ArrayLike<number>, values: ArrayLike<number>): HashIndexData {
   const count = values.length;
@@ -134,7 +134,22 @@ export function hashIndexFromSpans(src: Buffer, spans: ArrayLike<number>, values
     const start = spans[2 * i] as number;
     const end = spans[2 * i + 1] as number;
     let h = 0x811c9dc5;
-    for (let j = start; j < end; j++) h = Math.imul(h ^ (src[j] as number), 0x01000193);
+    for (let j = start; j < end; ) {
+      const b = src[j] as number;
+      if (b < 0x80) {
+        h = Math.imul(h ^ b, 0x01000193);
+        j++;
+        continue;
+      }
+      const tail = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1;
+      let cp = b & (0x3f >> tail);
+      for (let k = 1; k <= tail; k++) cp = (cp << 6) | ((src[j + k] as number) & 0x3f);
+      j += tail + 1;
+      if (cp >= 0x10000) {
+        h = Math.imul(h ^ (0xd800 + ((cp - 0x10000) >> 10)), 0x01000193);
+        h = Math.imul(h ^ (0xdc00 + ((cp - 0x10000) & 0x3ff)), 0x01000193);
+      } else h = Math.imul(h ^ cp, 0x01000193);
+    }
     h >>>= 0;
     let slot = h & mask;
     for (;;) {
