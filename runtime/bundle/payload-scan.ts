@@ -15,6 +15,7 @@
 // schema's refusals. The rest of the payload (the lists written as []) still goes through
 // JSON.parse and the schema: rest is its text.
 
+import { stringEnd } from '../../schemas/bundle/envelope-scan.ts';
 import type { PackedLists, PrincipalAccess } from '../../schemas/bundle/grant-layout.ts';
 import { floatList, intList, type NumberList } from '../../schemas/bundle/int-list.ts';
 import { hashIndexFromSpans, stringsFromSpans } from '../../schemas/bundle/string-table.ts';
@@ -114,6 +115,7 @@ class Reader {
       const b = src[i] as number;
       if (b === QUOTE) {
         const close = stringEnd(src, i);
+        if (close < 0) throw BAIL;
         if (depth === 1 && src[close + 1] === 0x3a) {
           if (src.subarray(i + 1, close).includes(BACKSLASH)) throw BAIL;
           const name = src.toString('latin1', i + 1, close) as ListName;
@@ -241,16 +243,6 @@ function utf8Tail(src: Buffer, i: number): number {
   if (b === 0xf0 && within(c1, 0x90, 0xbf) && tail(2, 3)) return 3;
   if (b >= 0xf1 && b <= 0xf3 && tail(1, 3)) return 3;
   if (b === 0xf4 && within(c1, 0x80, 0x8f) && tail(2, 3)) return 3;
-  throw BAIL;
-}
-
-/** The index of the quote that ends the string opened at `open`. */
-function stringEnd(src: Buffer, open: number): number {
-  for (let i = open + 1; i < src.length; i++) {
-    const b = src[i] as number;
-    if (b === BACKSLASH) i++;
-    else if (b === QUOTE) return i;
-  }
   throw BAIL;
 }
 

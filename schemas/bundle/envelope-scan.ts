@@ -88,8 +88,8 @@ function payloadSpan(bytes: Buffer): { start: number; end: number } | null {
   return span;
 }
 
-/** The index of the quote that ends the string opened at `open`, or -1. */
-function stringEnd(bytes: Buffer, open: number): number {
+/** The index of the quote that ends the JSON string opened at `open`, or -1 (payload-scan.ts uses it too). */
+export function stringEnd(bytes: Buffer, open: number): number {
   for (let i = open + 1; i < bytes.length; i++) {
     const b = bytes[i] as number;
     if (b === BACKSLASH) i++;
