@@ -1,7 +1,8 @@
 // The activation worker (a node:worker_threads entry point; off-thread.ts starts one per bundle).
 // It does the heavy part of an activation away from the event loop: signature, parse and schema
-// (verifyEnvelope, payload-scan.ts, parsePayload), the gate (gate.ts: audience, creation time, serial, expiry, allow-lists, in that
-// order), then the flat layouts (compact.ts), whose ArrayBuffers go to the main thread by transfer.
+// (verifyEnvelope, then parseForActivation: payload-scan.ts or JSON.parse, and the schema), the
+// gate (gate.ts: audience, creation time, serial, expiry, allow-lists, in that order), then the
+// flat layouts (compact.ts), whose ArrayBuffers go to the main thread by transfer.
 // It answers one message per bundle; off-thread.ts ends it once idle, and its heap (the parsed
 // payloads) goes with it.
 import { constants, setPriority } from 'node:os';
