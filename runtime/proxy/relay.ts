@@ -77,6 +77,8 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
   private gone = false;
   /** Ended by a shutdown's drain timeout (cut()): the failure is reported as MG_SHUTTING_DOWN. */
   private cutting = false;
+  /** Its slot in context.inFlight while it is there. */
+  private inFlightSlot = -1;
   private started = 0;
   private statusCode = 0;
   private headers: IncomingHttpHeaders = {};
@@ -108,7 +110,7 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
   start(): void {
     (this.res as Carrier)[kRelay] = this;
     this.res.on('close', onCallerClose);
-    this.context.inFlight?.add(this);
+    this.inFlightSlot = this.context.inFlight?.add(this) ?? -1;
     this.send();
   }
 
@@ -364,6 +366,6 @@ export class Relay implements UpstreamHandler, RetryableCall, CuttableCall {
     this.disarm();
     this.record.outcome = result;
     this.res.off('close', onCallerClose);
-    this.context.inFlight?.delete(this);
+    this.context.inFlight?.delete(this.inFlightSlot, this);
   }
 }

@@ -1,8 +1,8 @@
 // `npm run bench:swap`: steady traffic through the real gateway (`modelgate serve`, its own
-// process) while it activates the 100k-principal bundle of bench:compile several times. Each
-// request's latency is recorded with the time it was sent; requests that overlap an activation
-// (from the moment the host serves the new bundle until the gateway logs it active) are compared
-// with the steady ones of the same run: p50, p99 and max. Target: no request delayed by more than
+// process) while it activates the 100k-principal bundle of bench:compile several times. The
+// traffic is evenly paced (paced-load.mjs, its own process), and each request's latency counts from
+// the time it was due; requests that overlap an activation (from the moment the host serves the
+// new bundle until the gateway logs it active) are compared with the steady ones of the same run: p50, p99 and max. Target: no request delayed by more than
 // 20 ms by a swap: the longest request during swaps minus the steady p50 (end to end, so it also
 // carries the load generator's own pauses: the reading errs towards failing). Beside it, the
 // gateway's side: the longest its event loop was held (loop-probe.mjs, a 1 ms timer's lateness,
@@ -13,8 +13,8 @@
 //   BENCH_GATEWAY=dist                         run dist/cli.js (npm run build) instead of the sources
 //   BENCH_NODE_ARGS='--trace-gc'               node flags for the gateway process
 //   BENCH_PIN=1                                pin (cpu-pin.ts): the gateway, its activation worker
-//                                              included, on the last CPU, this process (load generator,
-//                                              bundle host) on the others: a one-CPU gateway
+//                                              included, on the last CPU, this process (bundle host)
+//                                              and the load generator on the others: a one-CPU gateway
 //
 // The bundles are DIR/bundle.json's payload re-signed with fresh dates and serials, plus a mock
 // account, a grant of it to the first principal and an API key of theirs (the bench's caller).
@@ -27,7 +27,6 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { mintApiKey } from '../../schemas/formats/api-key.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
 import { signPayload } from '../support/policies.ts';
@@ -133,31 +132,29 @@ try {
   process.stderr.write(`gateway up at ${gatewayUrl}; traffic at ${RATE} req/s over ${CONNECTIONS} connections, ${SWAPS} swaps\n`);
 
   // ---- traffic, and the swaps during it ---------------------------------------------------------
-  const samples: { sentMs: number; latencyMs: number; status: number }[] = [];
   const windows: [number, number][] = [];
   const body = JSON.stringify({ model: 'benchmock/m', messages: [{ role: 'user', content: 'hi' }] });
   const startedMs = performance.now();
-  const totalMs = STEADY_MS * (SWAPS + 1) + 60_000 * SWAPS;
-  let finished = (): void => {};
-  const done = new Promise<void>((r) => {
-    finished = r;
-  });
-  const instance = autocannon(
-    {
-      url: `${gatewayUrl}/v1/chat/completions`,
-      method: 'POST',
-      headers: { authorization: `Bearer ${caller.key}`, 'content-type': 'application/json' },
-      body,
-      connections: CONNECTIONS,
-      overallRate: RATE,
-      duration: totalMs / 1000,
-    },
-    () => finished(),
+  // The load generator (paced-load.mjs) runs until its stdin ends; its answer is one JSON line.
+  const load = spawn(
+    process.execPath,
+    [
+      join(root, 'test/bench/paced-load.mjs'),
+      JSON.stringify({
+        url: `${gatewayUrl}/v1/chat/completions`,
+        rate: RATE,
+        connections: CONNECTIONS,
+        headers: { authorization: `Bearer ${caller.key}`, 'content-type': 'application/json' },
+        body,
+      }),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  instance.on('response', (_client: unknown, status: number, _bytes: number, latencyMs: number) => {
-    const now = performance.now();
-    samples.push({ sentMs: now - latencyMs, latencyMs, status });
+  let loadOutput = '';
+  load.stdout.setEncoding('utf8').on('data', (text: string) => {
+    loadOutput += text;
   });
+  const loadExit = new Promise<void>((r) => load.once('exit', () => r()));
 
   await new Promise((r) => setTimeout(r, STEADY_MS));
   for (let i = 1; i <= SWAPS; i++) {
@@ -171,8 +168,11 @@ try {
     process.stderr.write(`serial ${serial} active ${Math.round((activatedAt.get(serial) as number) - from)} ms after the host served it\n`);
     await new Promise((r) => setTimeout(r, STEADY_MS));
   }
-  instance.stop();
-  await done;
+  load.stdin.end();
+  await loadExit;
+  const answer = JSON.parse(loadOutput) as { samples: [number, number, number][]; late: number };
+  // Times on this process's clock: the generator's are on the wall clock (timeOrigin + now).
+  const samples = answer.samples.map(([due, latencyMs, status]) => ({ sentMs: due - performance.timeOrigin, latencyMs, status }));
 
   // ---- the report -----------------------------------------------------------------------------
   const overlaps = (s: { sentMs: number; latencyMs: number }): boolean => windows.some(([a, b]) => s.sentMs <= b && s.sentMs + s.latencyMs >= a);
@@ -194,12 +194,26 @@ try {
   const stallDuring = stallStats(settledStalls.filter(inWindow));
   const stallSteady = stallStats(settledStalls.filter((st) => !inWindow(st)));
   const swapMs = windows.map(([x, y]) => y - 50 - x);
+  // BENCH_DETAIL=1: where in its swap each of the slowest requests fell (ms from the host serving the bundle).
+  if (process.env.BENCH_DETAIL === '1') {
+    const slowest = [...during].sort((x, y) => y.latencyMs - x.latencyMs).slice(0, 12);
+    for (const s of slowest) {
+      const w = windows.findIndex(([a0, b0]) => s.sentMs <= b0 && s.sentMs + s.latencyMs >= a0);
+      const [a0, b0] = windows[w] as [number, number];
+      process.stderr.write(`slow: ${s.latencyMs.toFixed(1)} ms, due at +${(s.sentMs - a0).toFixed(0)} ms of swap ${w + 1} (${(b0 - 50 - a0).toFixed(0)} ms long)\n`);
+    }
+    for (const [x, y] of settledStalls.filter(inWindow)) {
+      if (y - x < 8) continue;
+      const w = windows.findIndex(([a0, b0]) => x <= b0 && y >= a0);
+      process.stderr.write(`stall: ${(y - x).toFixed(1)} ms, from +${(x - (windows[w] as [number, number])[0]).toFixed(0)} ms of swap ${w + 1}\n`);
+    }
+  }
   const f = (n: number): string => n.toFixed(1);
   process.stdout.write(
     [
       `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'})`,
       '',
-      `${RATE} req/s over ${CONNECTIONS} connections (chat completions, mock account, API key); ${pin === null ? 'no CPU pinning' : `the gateway on CPU ${pin.proxy}, load generator and bundle host on CPU ${pin.rest}`}; ${SWAPS} activations, ${swapMs.map((m) => `${Math.round(m)} ms`).join(', ')} from the host serving the bundle to the gateway logging it active.`,
+      `${RATE} req/s, evenly paced, over up to ${CONNECTIONS} connections (chat completions, mock account, API key; the load generator sent a request at most ${f(answer.late)} ms after it was due); ${pin === null ? 'no CPU pinning' : `the gateway on CPU ${pin.proxy}, load generator and bundle host on CPU ${pin.rest}`}; ${SWAPS} activations, ${swapMs.map((m) => `${Math.round(m)} ms`).join(', ')} from the host serving the bundle to the gateway logging it active.`,
       '',
       '| requests | count | non-200 | p50 | p99 | max |',
       '|---|---:|---:|---:|---:|---:|',
