@@ -200,7 +200,9 @@ try {
     for (const s of slowest) {
       const w = windows.findIndex(([a0, b0]) => s.sentMs <= b0 && s.sentMs + s.latencyMs >= a0);
       const [a0, b0] = windows[w] as [number, number];
-      process.stderr.write(`slow: ${s.latencyMs.toFixed(1)} ms, due at +${(s.sentMs - a0).toFixed(0)} ms of swap ${w + 1} (${(b0 - 50 - a0).toFixed(0)} ms long)\n`);
+      process.stderr.write(
+        `slow: ${s.latencyMs.toFixed(1)} ms, due at +${(s.sentMs - a0).toFixed(0)} ms of swap ${w + 1} (${(b0 - 50 - a0).toFixed(0)} ms long)\n`,
+      );
     }
     for (const [x, y] of settledStalls.filter(inWindow)) {
       if (y - x < 8) continue;
