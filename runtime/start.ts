@@ -9,7 +9,7 @@ import { auditEvents } from './audit/audit-events.ts';
 import { type AuditLog, openAuditLog } from './audit/audit-log.ts';
 import { createOidcAuthenticator } from './auth/oidc-authenticator.ts';
 import type { ActiveBundle } from './bundle/activate.ts';
-import { workerActivation } from './bundle/off-thread.ts';
+import { workerActivation, workerFetchActivation } from './bundle/off-thread.ts';
 import { type BundleLifecycle, createBundleLifecycle } from './bundle/poll.ts';
 import type { RuntimeSettings } from './config/parse-args.ts';
 import { answerPrimary } from './fleet/worker.ts';
@@ -180,8 +180,10 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
     jitter: options.jitter ?? 0.1,
     cacheDir: options.cacheDir,
     expiryPolicy: options.expiryPolicy,
-    // Verification, the gate and the flat tables are built in a worker thread: no request waits.
+    // The download, verification, the gate and the flat tables are done in a worker thread: no
+    // request waits. (activate is the same without the download: the cached envelope at boot.)
     activate: workerActivation(trusted, { dispatcher }),
+    fetchActivate: workerFetchActivation(trusted, { dispatcher }),
     events: {
       activated(active, origin) {
         metrics.bundleActivated(origin);

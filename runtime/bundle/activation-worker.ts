@@ -10,6 +10,7 @@ import { parentPort } from 'node:worker_threads';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { verifyEnvelope } from '../../schemas/bundle/verify.ts';
 import { compactParsed, parseForActivation, transferListOf } from './compact.ts';
+import { downloadBundle } from './download.ts';
 import { checkActivation } from './gate.ts';
 import { type ActivationReply, type ActivationRequest, movableBuffer, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
 
@@ -39,7 +40,30 @@ if (process.platform === 'linux') {
   }
 }
 
+/**
+ * Downloads the envelope when asked to (the request's fetch), then runs it. The download's chunks
+ * and its copy into one buffer stay off the event loop too: on the main thread they were most of
+ * what a swap cost requests (the garbage collector, pressed by 40 MB of short-lived buffers).
+ */
+async function fetchAndRun(request: ActivationRequest): Promise<{ reply: ActivationReply; transfer: ArrayBuffer[]; bytes: Uint8Array; etag?: string | null }> {
+  const { fetch } = request;
+  if (fetch === undefined) return { ...run(request), bytes: request.bytes };
+  let download: Awaited<ReturnType<typeof downloadBundle>>;
+  try {
+    download = await downloadBundle(fetch.source, { etag: fetch.etag, maxBytes: fetch.maxBytes, timeoutMs: fetch.timeoutMs });
+  } catch (error) {
+    const reply: ActivationReply = error instanceof BundleError ? { kind: 'refused', code: error.code, message: error.message } : { kind: 'failed' };
+    return { reply, transfer: [], bytes: new Uint8Array(0) };
+  }
+  if (!download.modified) return { reply: { kind: 'not-modified' }, transfer: [], bytes: new Uint8Array(0) };
+  return { ...run({ ...request, bytes: download.bytes }), bytes: download.bytes, etag: download.etag };
+}
+
+// One request at a time, in order: a download waits for the previous activation to end.
+let queue: Promise<void> = Promise.resolve();
 parentPort?.on('message', ({ id, request }: WorkerRequest) => {
-  const { reply, transfer } = run(request);
-  parentPort?.postMessage({ id, reply, bytes: request.bytes } satisfies WorkerReply, [...transfer, ...movableBuffer(request.bytes)]);
+  queue = queue.then(async () => {
+    const { reply, transfer, bytes, etag } = await fetchAndRun(request);
+    parentPort?.postMessage({ id, reply, bytes, etag } satisfies WorkerReply, [...transfer, ...movableBuffer(bytes)]);
+  });
 });

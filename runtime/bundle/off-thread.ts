@@ -6,8 +6,8 @@ import { Worker } from 'node:worker_threads';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import type { TrustedKey } from '../../schemas/bundle/verify.ts';
 import type { ProviderContext } from '../providers/provider.ts';
-import { activeBundleOf } from './activate.ts';
-import type { Activate } from './poll.ts';
+import { type ActiveBundle, activeBundleOf } from './activate.ts';
+import type { Activate, FetchActivate } from './poll.ts';
 import { type ActivationReply, type ActivationRequest, movableBuffer, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
 
 /** A worker that does not answer by then is ended, and the bundle refused (the active one keeps serving). */
@@ -57,6 +57,8 @@ function startWorker(): Worker {
 export interface Answered {
   reply: ActivationReply;
   bytes: Buffer;
+  /** A downloaded envelope's ETag (request.fetch). */
+  etag: string | null;
 }
 
 interface Pending {
@@ -88,12 +90,12 @@ function workerState(): WorkerState {
     state.pending.clear();
     void worker.terminate();
   };
-  worker.on('message', ({ id, reply, bytes }: WorkerReply) => {
+  worker.on('message', ({ id, reply, bytes, etag }: WorkerReply) => {
     const pending = state.pending.get(id);
     if (pending === undefined) return;
     state.pending.delete(id);
     clearTimeout(pending.timer);
-    pending.resolve({ reply, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+    pending.resolve({ reply, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: etag ?? null });
     if (state.pending.size === 0) {
       // An idle worker never keeps the process alive.
       worker.unref();
@@ -147,16 +149,30 @@ export function activateInWorker(request: ActivationRequest, timeoutMs = ACTIVAT
 export function workerActivation(trusted: readonly TrustedKey[], ctx: ProviderContext): Activate {
   return async (bytes, gate) => {
     const { reply, bytes: envelope } = await activateInWorker({ bytes, trusted, gate });
-    switch (reply.kind) {
-      case 'unchanged':
-        return { next: 'unchanged', bytes: envelope };
-      case 'activate':
-        return { next: activeBundleOf(reply.compact, ctx, gate.nowMs), bytes: envelope };
-      case 'refused':
-        throw new BundleError(reply.code, reply.message);
-      default:
-        // Reported as the lifecycle reports any unexpected error (poll.ts: MG_BUNDLE_MALFORMED).
-        throw new Error('the activation worker could not process the bundle');
-    }
+    if (reply.kind === 'not-modified') throw new Error('the activation worker answered a download it was not asked for');
+    return { next: nextOf(reply, ctx, gate.nowMs), bytes: envelope };
   };
+}
+
+/** The lifecycle's download and activate steps together, both on the worker (a poll, a SIGHUP). */
+export function workerFetchActivation(trusted: readonly TrustedKey[], ctx: ProviderContext): FetchActivate {
+  return async (fetch, gate) => {
+    const { reply, bytes, etag } = await activateInWorker({ bytes: new Uint8Array(0), fetch, trusted, gate });
+    if (reply.kind === 'not-modified') return { modified: false };
+    return { modified: true, etag, next: nextOf(reply, ctx, gate.nowMs), bytes };
+  };
+}
+
+function nextOf(reply: Exclude<ActivationReply, { kind: 'not-modified' }>, ctx: ProviderContext, nowMs: number): ActiveBundle | 'unchanged' {
+  switch (reply.kind) {
+    case 'unchanged':
+      return 'unchanged';
+    case 'activate':
+      return activeBundleOf(reply.compact, ctx, nowMs);
+    case 'refused':
+      throw new BundleError(reply.code, reply.message);
+    default:
+      // Reported as the lifecycle reports any unexpected error (poll.ts: MG_BUNDLE_MALFORMED).
+      throw new Error('the activation worker could not process the bundle');
+  }
 }

@@ -7,6 +7,7 @@ import type { ActiveBundle } from './activate.ts';
 import { ALLOW_ALL, type OperatorAllowList } from './allow-list.ts';
 import { type BundleSource, downloadBundle } from './download.ts';
 import { type ActivationGate, checkActivation, type SerialFloor } from './gate.ts';
+import type { FetchRequest } from './worker-messages.ts';
 import { readCache, writeCache } from './persist.ts';
 import type { BundleStatus, ExpiryPolicy } from './status.ts';
 
@@ -19,6 +20,16 @@ export type RefreshOutcome = 'activated' | 'unchanged' | 'not-modified' | 'rejec
  * moved to the worker thread); throws BundleError for a refusal.
  */
 export type Activate = (bytes: Buffer, gate: ActivationGate) => Promise<{ next: ActiveBundle | 'unchanged'; bytes: Buffer }>;
+
+/**
+ * Download, verify, gate and compile away from the event loop, in one step: 'not modified' for
+ * the ETag given, or the next bundle (or 'unchanged') with the downloaded envelope and its ETag;
+ * throws BundleError for a download that failed or a refusal, as downloadBundle and Activate do.
+ */
+export type FetchActivate = (
+  fetch: FetchRequest,
+  gate: ActivationGate,
+) => Promise<{ modified: false } | { modified: true; etag: string | null; next: ActiveBundle | 'unchanged'; bytes: Buffer }>;
 
 export interface BundleEvents {
   activated(active: ActiveBundle, origin: Origin): void;
@@ -45,6 +56,8 @@ export interface BundleLifecycleOptions {
   compile?(bundle: VerifiedBundle, nowMs: number): ActiveBundle;
   /** Off the event loop: verification, the gate and compilation in one step (the gateway's way). */
   activate?: Activate;
+  /** Off the event loop with the download too (the gateway's way for polls; activate boots from the cache). */
+  fetchActivate?: FetchActivate;
   events: BundleEvents;
   now?: () => number;
   random?: () => number;
@@ -107,7 +120,11 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
 
   const consider = async (received: Buffer, origin: Origin): Promise<RefreshOutcome> => {
     const nowMs = now();
-    const { next, bytes } = await prepare(received, origin, nowMs);
+    return apply(await prepare(received, origin, nowMs), origin, nowMs);
+  };
+
+  // The downloaded and prepared bundle swapped in (prepare's result, or fetchActivate's).
+  const apply = async ({ next, bytes }: { next: ActiveBundle | 'unchanged'; bytes: Buffer }, origin: Origin, nowMs: number): Promise<RefreshOutcome> => {
     if (next === 'unchanged') return 'unchanged';
     current = next; // the atomic swap: requests in flight keep the reference they started with
     floor = { serial: next.serial, digest: next.digest };
@@ -123,19 +140,33 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     status.lastCheckMs = now();
     let outcome: RefreshOutcome;
     try {
-      const download = await downloadBundle(options.source, { etag, maxBytes: options.maxBytes, timeoutMs: options.fetchTimeoutMs });
-      if (!download.modified) {
-        outcome = 'not-modified';
-      } else {
-        outcome = await consider(download.bytes, 'source');
-        // Remember the ETag only for a bundle that is now active: a refused one is fetched again.
-        if (outcome !== 'rejected') etag = download.etag;
-      }
+      outcome = options.fetchActivate !== undefined ? await fetchRound(options.fetchActivate) : await downloadRound();
       if (outcome !== 'rejected') status.lastError = null;
     } catch (error) {
       outcome = reject(error, 'source');
     }
     if (current !== null && current.expiresAtMs <= now()) options.events.expired(current, options.expiryPolicy);
+    return outcome;
+  };
+
+  const downloadRound = async (): Promise<RefreshOutcome> => {
+    const download = await downloadBundle(options.source, { etag, maxBytes: options.maxBytes, timeoutMs: options.fetchTimeoutMs });
+    if (!download.modified) return 'not-modified';
+    const outcome = await consider(download.bytes, 'source');
+    // Remember the ETag only for a bundle that is now active: a refused one is fetched again.
+    if (outcome !== 'rejected') etag = download.etag;
+    return outcome;
+  };
+
+  // The download on the worker too (fetchActivate): the same steps, checks and ETag rule.
+  const fetchRound = async (fetchActivate: FetchActivate): Promise<RefreshOutcome> => {
+    const nowMs = now();
+    const fetched = await fetchActivate({ source: options.source, etag, maxBytes: options.maxBytes, timeoutMs: options.fetchTimeoutMs }, gateAt(nowMs, 'source'));
+    if (!fetched.modified) return 'not-modified';
+    // Another activation may have landed while the worker ran: the gate again, on this thread.
+    const unchanged = fetched.next === 'unchanged' || checkActivation(fetched.next, gateAt(now(), 'source')) === 'unchanged';
+    const outcome = await apply({ next: unchanged ? 'unchanged' : fetched.next, bytes: fetched.bytes }, 'source', nowMs);
+    etag = fetched.etag;
     return outcome;
   };
 

@@ -2,17 +2,30 @@
 import type { BundleErrorCode } from '../../schemas/bundle/bundle-error.ts';
 import type { TrustedKey } from '../../schemas/bundle/verify.ts';
 import type { CompactBundle } from './compact.ts';
+import type { BundleSource } from './download.ts';
 import type { ActivationGate } from './gate.ts';
 
 /** One bundle to activate (structured clone: KeyObjects are cloneable). */
 export interface ActivationRequest {
-  /** The envelope; its ArrayBuffer is moved to the worker when it owns it whole, and moved back. */
+  /** The envelope; its ArrayBuffer is moved to the worker when it owns it whole, and moved back. Empty with fetch. */
   bytes: Uint8Array;
+  /** Download the envelope first, on the worker (download.ts, the same size cap and errors). */
+  fetch?: FetchRequest;
   trusted: readonly TrustedKey[];
   gate: ActivationGate;
 }
 
+/** Where the worker downloads the envelope from, and the download's bounds. */
+export interface FetchRequest {
+  source: BundleSource;
+  /** The active bundle's ETag: an unchanged bundle is not downloaded again ('not-modified'). */
+  etag: string | null;
+  maxBytes: number;
+  timeoutMs: number;
+}
+
 export type ActivationReply =
+  | { kind: 'not-modified' }
   | { kind: 'unchanged' }
   | { kind: 'activate'; compact: CompactBundle }
   | { kind: 'refused'; code: BundleErrorCode; message: string }
@@ -27,8 +40,10 @@ export interface WorkerRequest {
 export interface WorkerReply {
   id: number;
   reply: ActivationReply;
-  /** The request's envelope, handed back (the lifecycle persists it). */
+  /** The request's envelope (or the one the worker downloaded), handed back: the lifecycle persists it. */
   bytes: Uint8Array;
+  /** A downloaded envelope's ETag. */
+  etag?: string | null;
 }
 
 /**

@@ -12,7 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeEnvelope, signBundle } from '../../compiler/bundle/sign.ts';
 import { type ActiveBundle, compileActiveBundle } from '../../runtime/bundle/activate.ts';
 import { type ActivationGate, checkActivation } from '../../runtime/bundle/gate.ts';
-import { activateInWorker, workerActivation } from '../../runtime/bundle/off-thread.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { downloadBundle } from '../../runtime/bundle/download.ts';
+import { activateInWorker, workerActivation, workerFetchActivation } from '../../runtime/bundle/off-thread.ts';
 import { createBundleLifecycle } from '../../runtime/bundle/poll.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { trustKeys, verifyBundle } from '../../schemas/bundle/verify.ts';
@@ -264,6 +267,119 @@ describe('the activation worker', () => {
       expect(active.limits?.byPrincipal(0)).toBeUndefined();
       expect(active.limits?.byKey(edited.keys[0]!.id)).toEqual([0, 2]);
       expect(active.limits?.byKey(edited.keys[1]!.id)).toBeUndefined();
+    });
+  });
+  describe('when the worker downloads the bundle too (fetchActivate: polls and SIGHUP)', () => {
+    let host: Server;
+    let url: string;
+    /** What the host answers: the envelope with its ETag, an HTTP status, or a body with no length. */
+    let answer: { body: Buffer; etag: string } | { status: number } | { endless: number } = { body: Buffer.alloc(0), etag: '""' };
+    let requests: (string | undefined)[] = [];
+    beforeAll(async () => {
+      host = createServer((req, res) => {
+        requests.push(req.headers['if-none-match']);
+        if ('status' in answer) return void res.writeHead(answer.status).end('no');
+        if ('endless' in answer) {
+          // Chunked, no content-length: the cap can only be enforced while reading.
+          res.writeHead(200);
+          for (let i = 0; i < answer.endless; i++) res.write(Buffer.alloc(64 * 1024, 0x20));
+          return void res.end();
+        }
+        if (req.headers['if-none-match'] === answer.etag) return void res.writeHead(304, { etag: answer.etag }).end();
+        res.writeHead(200, { etag: answer.etag, 'content-length': answer.body.length }).end(answer.body);
+      });
+      await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+      url = `http://127.0.0.1:${(host.address() as AddressInfo).port}/bundle.json`;
+    });
+    afterAll(() => {
+      host.closeAllConnections();
+      host.close();
+    });
+
+    const fetchRequest = (etag: string | null, maxBytes = 4 * 1024 * 1024) => ({ source: { kind: 'http' as const, url }, etag, maxBytes, timeoutMs: 5_000 });
+
+    /** The in-process download's refusal (code: message), for the same host answer. */
+    async function downloadedInProcess(etag: string | null, maxBytes?: number): Promise<string> {
+      try {
+        await downloadBundle({ kind: 'http', url }, { etag, maxBytes: maxBytes ?? 4 * 1024 * 1024, timeoutMs: 5_000 });
+        return 'downloaded';
+      } catch (error) {
+        if (error instanceof BundleError) return `${error.code}: ${error.message}`;
+        throw error;
+      }
+    }
+
+    it('downloads, activates and hands back the envelope with its ETag; with that ETag, answers not modified', async () => {
+      answer = { body: good, etag: '"v5"' };
+      const fetched = await workerFetchActivation(trusted, ctx)(fetchRequest(null), gate());
+      if (!fetched.modified) throw new Error('expected a download');
+      expect(fetched.etag).toBe('"v5"');
+      expect(Buffer.compare(fetched.bytes, good)).toBe(0);
+      if (fetched.next === 'unchanged') throw new Error('expected a new bundle');
+      expect(fetched.next.serial).toBe(verifyBundle(good, trusted).payload.serial);
+      requests = [];
+      expect(await workerFetchActivation(trusted, ctx)(fetchRequest('"v5"'), gate())).toEqual({ modified: false });
+      expect(requests).toEqual(['"v5"']);
+    });
+
+    it('refuses a failed download with the code and message of the in-process download', async () => {
+      answer = { status: 503 };
+      const inProc = await downloadedInProcess(null);
+      expect(inProc).toBe('MG_BUNDLE_FETCH_FAILED: the bundle host answered HTTP 503');
+      await expect(workerFetchActivation(trusted, ctx)(fetchRequest(null), gate())).rejects.toMatchObject({
+        code: 'MG_BUNDLE_FETCH_FAILED',
+        message: 'the bundle host answered HTTP 503',
+      });
+    });
+
+    it('stops reading a body over the cap, with the code and message of the in-process download', async () => {
+      answer = { endless: 40 }; // 2.5 MB without a length, against a 1 MB cap
+      const inProc = await downloadedInProcess(null, 1024 * 1024);
+      expect(inProc).toBe('MG_BUNDLE_TOO_LARGE: the bundle is larger than the 1048576-byte cap');
+      await expect(workerFetchActivation(trusted, ctx)(fetchRequest(null, 1024 * 1024), gate())).rejects.toMatchObject({
+        code: 'MG_BUNDLE_TOO_LARGE',
+        message: 'the bundle is larger than the 1048576-byte cap',
+      });
+    });
+
+    it('runs the lifecycle: activates, then not modified, and a refused bundle keeps the active one and its ETag unremembered', async () => {
+      const rejected: string[] = [];
+      const activated: number[] = [];
+      const life = createBundleLifecycle({
+        source: { kind: 'http', url },
+        trusted,
+        audience: AUDIENCE,
+        maxBytes: 4 * 1024 * 1024,
+        fetchTimeoutMs: 5_000,
+        pollMs: 60_000,
+        jitter: 0,
+        cacheDir: null,
+        expiryPolicy: 'fail-closed',
+        activate: workerActivation(trusted, ctx),
+        fetchActivate: workerFetchActivation(trusted, ctx),
+        events: {
+          activated: (a) => activated.push(a.serial),
+          rejected: (e, origin) => rejected.push(`${origin} ${e.code}`),
+          expired: () => {},
+          cacheFailed: () => {},
+        },
+      });
+      answer = { body: good, etag: '"v5"' };
+      expect(await life.refresh()).toBe('activated');
+      expect(await life.refresh()).toBe('not-modified');
+      const serial = verifyBundle(good, trusted).payload.serial;
+      expect(activated).toEqual([serial]);
+      // A bundle signed by a stranger, under a new ETag: refused; the active bundle stays.
+      const strangers = await buildBundle(join(dir, 'p'), serial + 1, stranger.privateKey);
+      answer = { body: strangers, etag: '"v6"' };
+      requests = [];
+      expect(await life.refresh()).toBe('rejected');
+      expect(await life.refresh()).toBe('rejected');
+      expect(rejected).toEqual(['source MG_BUNDLE_BAD_SIGNATURE', 'source MG_BUNDLE_BAD_SIGNATURE']);
+      expect(life.current?.serial).toBe(serial);
+      // The refused bundle's ETag was not remembered: each round asked with the active one's.
+      expect(requests).toEqual(['"v5"', '"v5"']);
+      expect(life.status.lastError?.code).toBe('MG_BUNDLE_BAD_SIGNATURE');
     });
   });
 });
