@@ -7,9 +7,9 @@ import type { ActiveBundle } from './activate.ts';
 import { ALLOW_ALL, type OperatorAllowList } from './allow-list.ts';
 import { type BundleSource, downloadBundle } from './download.ts';
 import { type ActivationGate, checkActivation, type SerialFloor } from './gate.ts';
-import type { FetchRequest } from './worker-messages.ts';
 import { readCache, writeCache } from './persist.ts';
 import type { BundleStatus, ExpiryPolicy } from './status.ts';
+import type { FetchRequest } from './worker-messages.ts';
 
 export type Origin = 'source' | 'cache';
 export type RefreshOutcome = 'activated' | 'unchanged' | 'not-modified' | 'rejected';
@@ -161,7 +161,10 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
   // The download on the worker too (fetchActivate): the same steps, checks and ETag rule.
   const fetchRound = async (fetchActivate: FetchActivate): Promise<RefreshOutcome> => {
     const nowMs = now();
-    const fetched = await fetchActivate({ source: options.source, etag, maxBytes: options.maxBytes, timeoutMs: options.fetchTimeoutMs }, gateAt(nowMs, 'source'));
+    const fetched = await fetchActivate(
+      { source: options.source, etag, maxBytes: options.maxBytes, timeoutMs: options.fetchTimeoutMs },
+      gateAt(nowMs, 'source'),
+    );
     if (!fetched.modified) return 'not-modified';
     // Another activation may have landed while the worker ran: the gate again, on this thread.
     const unchanged = fetched.next === 'unchanged' || checkActivation(fetched.next, gateAt(now(), 'source')) === 'unchanged';

@@ -5,16 +5,16 @@
 // in-process compilation of the same payload.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeEnvelope, signBundle } from '../../compiler/bundle/sign.ts';
 import { type ActiveBundle, compileActiveBundle } from '../../runtime/bundle/activate.ts';
-import { type ActivationGate, checkActivation } from '../../runtime/bundle/gate.ts';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { downloadBundle } from '../../runtime/bundle/download.ts';
+import { type ActivationGate, checkActivation } from '../../runtime/bundle/gate.ts';
 import { activateInWorker, workerActivation, workerFetchActivation } from '../../runtime/bundle/off-thread.ts';
 import { createBundleLifecycle } from '../../runtime/bundle/poll.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
