@@ -5,6 +5,7 @@
 // the timeout, never a hang; the caller decides what a failure means (--limits-on-store-error).
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
+import './redis-reply-queue.ts';
 import { CHECK_SCRIPT, SETTLE_SCRIPT } from './redis-scripts.ts';
 import type { CheckResult, CheckState, LimitStore, StoreCheck, StoreSettle } from './store.ts';
 
