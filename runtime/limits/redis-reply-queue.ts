@@ -4,8 +4,8 @@
 // the commands, their arguments (our batches of meters) and replies outlived the young collections
 // and were promoted until the next full collection, command after command (the Redis gateway's
 // scavenges promoted about 1.8 MB each, against 24 KB with limits off; docs/limits.md). Here shift()
-// unlinks the node it takes. Imported for its effect by redis-store.ts; the test checks that the
-// installed node-redis is the list this patches.
+// unlinks the node it takes. Imported for its effect by redis-store.ts
+// (test/limits/redis-reply-queue.test.ts checks that the patch is in place and the queue still works).
 import { SinglyLinkedList } from '@redis/client/dist/lib/client/linked-list.js';
 
 const shift = SinglyLinkedList.prototype.shift;
@@ -19,5 +19,3 @@ SinglyLinkedList.prototype.shift = function shiftAndUnlink<T>(this: SinglyLinked
   }
   return value;
 };
-
-export { SinglyLinkedList };
