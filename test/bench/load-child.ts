@@ -11,7 +11,7 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
-import { activeBundleOf } from '../../runtime/bundle/activate.ts';
+import { type ActiveBundle, activeBundleOf } from '../../runtime/bundle/activate.ts';
 import { compactParsed, parseForActivation, transferListOf } from '../../runtime/bundle/compact.ts';
 import { closeActivationWorker, workerActivation } from '../../runtime/bundle/off-thread.ts';
 import { decodeUnverified, trustKeys, verifyEnvelope } from '../../schemas/bundle/verify.ts';
@@ -24,6 +24,9 @@ export interface LoadReport {
   maxStallMs: number;
   /** RSS after the load minus before it, both after a forced GC, the worker ended. */
   bundleMemoryMb: number;
+  /** The same after SWAPS more activations of the bundle, each replacing the one before (as a gateway's swaps do). */
+  afterSwapsMb: number;
+  swaps: number;
   heapMb: number;
   arrayBuffersMb: number;
   /** The same steps in process, timed one by one: signature, parse and schema (the payload scan first), tables. */
@@ -42,6 +45,8 @@ export interface LoadReport {
 }
 
 const DECISIONS = 2_000_000;
+/** Activations after the first, for the memory a gateway holds after some swaps (the allocator's high-water mark). */
+const SWAPS = 5;
 const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
 
 /** The payload's audience, read from its first bytes: the gateway knows it from its flags, and parsing the whole payload here would leave its garbage in "before". */
@@ -50,6 +55,18 @@ function audienceOf(envelope: Buffer): string {
   const match = /"audience":("(?:[^"\\]|\\.)*")/.exec(head);
   if (match === null) throw new Error('no audience near the start of the payload');
   return JSON.parse(match[1] as string) as string;
+}
+
+/** One more activation of the bundle, its envelope dropped (a gateway keeps it only to write its cache). */
+async function swap(
+  activate: ReturnType<typeof workerActivation>,
+  bundlePath: string,
+  gate: Parameters<ReturnType<typeof workerActivation>>[1],
+): Promise<ActiveBundle> {
+  const { next } = await activate(readFileSync(bundlePath), gate);
+  if (next === 'unchanged') throw new Error('the bench bundle was not activated again');
+  await closeActivationWorker();
+  return next;
 }
 
 export async function loadChild(bundlePath: string, publicKeyPath: string, nowMs: number): Promise<LoadReport> {
@@ -77,12 +94,18 @@ export async function loadChild(bundlePath: string, publicKeyPath: string, nowMs
     last = now;
   }, 1);
   let t = process.hrtime.bigint();
-  const { next, bytes: envelope } = await workerActivation(trusted, ctx)(bytes, gate);
+  // The active bundle lives in this one variable, as in the gateway: each swap below replaces it.
+  let { next: current, bytes: envelope } = await workerActivation(trusted, ctx)(bytes, gate);
   const workerLoadMs = ms(t);
   clearInterval(probe);
-  if (next === 'unchanged') throw new Error('the bench bundle was not activated');
+  if (current === 'unchanged') throw new Error('the bench bundle was not activated');
   await closeActivationWorker();
   const after = await settle();
+  // Swaps: each activation replaces the one before, which then is garbage, as in the gateway.
+  const serial = current.serial;
+  for (let i = 0; i < SWAPS; i++) current = await swap(workerActivation(trusted, ctx), bundlePath, gate);
+  const afterSwaps = await settle();
+  if (current.serial !== serial) throw new Error('a swap activated another bundle');
 
   // The same steps in process, for where the time goes.
   t = process.hrtime.bigint();
@@ -100,11 +123,11 @@ export async function loadChild(bundlePath: string, publicKeyPath: string, nowMs
   const assembleMs = ms(t);
 
   // Random (principal, model) pairs chosen up front, so the loop times decide() alone.
-  const index = next.index;
+  const index = current.index;
   const random = mulberry32(99);
-  const fqns = next.payload.models.map((m) => m.fqn);
+  const fqns = current.payload.models.map((m) => m.fqn);
   const PAIRS = 1 << 16;
-  const principals = Int32Array.from({ length: PAIRS }, () => random.int(next.principals.length));
+  const principals = Int32Array.from({ length: PAIRS }, () => random.int(current.principals.length));
   const models = Array.from({ length: PAIRS }, () => fqns[random.int(fqns.length)] as string);
   let allowed = 0;
   for (let i = 0; i < 200_000; i++) if (index.decide(principals[i & (PAIRS - 1)] as number, models[i & (PAIRS - 1)] as string, nowMs).allowed) allowed++; // warm-up
@@ -117,6 +140,8 @@ export async function loadChild(bundlePath: string, publicKeyPath: string, nowMs
     workerLoadMs,
     maxStallMs,
     bundleMemoryMb: (after.rss - before.rss) / 2 ** 20,
+    afterSwapsMb: (afterSwaps.rss - before.rss) / 2 ** 20,
+    swaps: SWAPS,
     heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
     arrayBuffersMb: (after.arrayBuffers - before.arrayBuffers) / 2 ** 20,
     verifyMs,

@@ -118,6 +118,11 @@ onLines(gateway.stdout, (line) => {
   if (nodeArgs.length > 0 && entry.event?.startsWith('bundle_')) process.stderr.write(`${performance.now().toFixed(0)} ${entry.event} ${entry.serial ?? ''}\n`);
   if (entry.event === 'bundle_rejected') process.stderr.write(`gateway: ${line}\n`);
 });
+/** A process's resident memory in MB (Linux: /proc/PID/status). */
+const residentMb = (pid: number): number => {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? Number.NaN : Number(match[1]) / 1024;
+};
 const until = async (cond: () => boolean, what: string, limitMs = 120_000): Promise<void> => {
   const start = performance.now();
   while (!cond()) {
@@ -157,6 +162,7 @@ try {
   const loadExit = new Promise<void>((r) => load.once('exit', () => r()));
 
   await new Promise((r) => setTimeout(r, STEADY_MS));
+  const rss = [residentMb(gateway.pid as number)];
   for (let i = 1; i <= SWAPS; i++) {
     const serial = i + 1;
     const from = performance.now();
@@ -167,6 +173,7 @@ try {
     windows.push([from, (activatedAt.get(serial) as number) + 50]);
     process.stderr.write(`serial ${serial} active ${Math.round((activatedAt.get(serial) as number) - from)} ms after the host served it\n`);
     await new Promise((r) => setTimeout(r, STEADY_MS));
+    rss.push(residentMb(gateway.pid as number));
   }
   load.stdin.end();
   await loadExit;
@@ -229,6 +236,7 @@ try {
       '',
       `Requests delayed by a swap: the longest request during swaps took ${f(delay)} ms more than the steady p50 (target: under ${TARGET_DELAY_MS} ms: ${delay < TARGET_DELAY_MS ? 'yes' : '**NO**'}); during/steady p99 ratio ${(b.p99 / a.p99).toFixed(2)}.`,
       `Beyond what the same run shows without swaps: the longest request during swaps minus the steady state's own longest (${f(a.max)} ms): ${f(b.max - a.max)} ms.`,
+      `The gateway's resident memory (RSS, ${STEADY_MS / 1000} s after each activation, garbage not collected first): ${rss.map((m) => `${Math.round(m)} MB`).join(', ')}${process.env.MALLOC_MMAP_THRESHOLD_ === undefined ? '' : ` (MALLOC_MMAP_THRESHOLD_=${process.env.MALLOC_MMAP_THRESHOLD_})`}.`,
       `The gateway's event loop (a 1 ms timer's lateness, loop-probe.mjs) was held at most ${f(stallDuring.max)} ms during swaps and ${f(stallSteady.max)} ms in steady state: an upper bound on any one request's wait, which also counts the main thread's scavenges and turns spent on other callbacks.`,
     ].join('\n') + '\n',
   );

@@ -133,6 +133,12 @@ describe('when the Dockerfile is built and run with a read-only root file system
     expect((await logs()).some((l) => l.includes('bundle_cache_failed'))).toBe(false);
     const cached = await pm(['exec', CONTAINER, 'node', '-e', "console.log(require('fs').readdirSync('/var/cache/modelgate').sort().join(','))"], GUARD_MS);
     expect(mustSucceed(cached, 'podman exec').stdout.trim()).toBe('bundle.json,serial-floor.json');
+    // The gateway (PID 1) runs with glibc's mmap threshold fixed (Dockerfile): swaps give their memory back.
+    const environ = await pm(
+      ['exec', CONTAINER, 'node', '-p', "require('fs').readFileSync('/proc/1/environ', 'utf8').split('\\0').filter((e) => e.startsWith('MALLOC_')).join(',')"],
+      GUARD_MS,
+    );
+    expect(mustSucceed(environ, 'podman exec').stdout.trim()).toBe('MALLOC_MMAP_THRESHOLD_=131072');
 
     mustSucceed(await pm(['stop', '--time', String(Math.ceil(GUARD_MS / 1000)), CONTAINER], GUARD_MS), 'podman stop');
     const exit = mustSucceed(await pm(['inspect', '--format', '{{.State.ExitCode}}', CONTAINER], GUARD_MS), 'inspect').stdout.trim();
