@@ -45,5 +45,10 @@ COPY --from=build --chown=10001:10001 /cache /var/cache/modelgate
 USER 10001:10001
 VOLUME ["/var/cache/modelgate"]
 EXPOSE 8080 9090
-ENTRYPOINT ["node", "/app/bin/modelgate.js"]
+# --v8-pool-size=1: one V8 background thread instead of four. They collect the garbage and compile
+# for the event loop and for the bundle activation worker alike, at the event loop's priority: while
+# a big bundle activates, four of them took both cores of a 2-core machine from the event loop in
+# bursts (npm run bench:swap: requests' p99 during swaps 11 to 12 ms with one, 22 to 27 ms with
+# four; docs/runtime.md). Inherited by --workers processes.
+ENTRYPOINT ["node", "--v8-pool-size=1", "/app/bin/modelgate.js"]
 CMD ["serve"]

@@ -12,6 +12,9 @@
 //   npm run bench:swap -- --reuse DIR          BENCH_SWAPS=4 BENCH_RATE=400 BENCH_CONNECTIONS=8
 //   BENCH_GATEWAY=dist                         run dist/cli.js (npm run build) instead of the sources
 //   BENCH_NODE_ARGS='--trace-gc'               node flags for the gateway process
+//   BENCH_AS=plain                             node's defaults; by default the gateway runs as the
+//                                              container image runs it (--v8-pool-size=1 and
+//                                              MALLOC_MMAP_THRESHOLD_=131072, see the Dockerfile)
 //   BENCH_PIN=1                                pin (cpu-pin.ts): the gateway, its activation worker
 //                                              included, on the last CPU, this process (bundle host)
 //                                              and the load generator on the others: a one-CPU gateway
@@ -94,7 +97,13 @@ const entry = process.env.BENCH_GATEWAY === 'dist' ? ['--input-type=module', '-e
 const probe = ['--import', join(root, 'test/bench/loop-probe.mjs')];
 // BENCH_NODE_ARGS: node flags for the gateway, to look into it (--trace-gc, --cpu-prof).
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-const gateway: ChildProcess = spawn(process.execPath, [...nodeArgs, ...probe, ...entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+const asImage = process.env.BENCH_AS !== 'plain';
+const imageArgs = asImage ? ['--v8-pool-size=1'] : [];
+const imageEnv = asImage ? { MALLOC_MMAP_THRESHOLD_: '131072' } : {};
+const gateway: ChildProcess = spawn(process.execPath, [...imageArgs, ...nodeArgs, ...probe, ...entry, ...args], {
+  stdio: ['ignore', 'pipe', 'pipe'],
+  env: { ...process.env, ...imageEnv },
+});
 /** The gateway's event-loop stalls: [start, end] in this process's performance.now() time. */
 const stalls: [number, number][] = [];
 /** Calls handle with each whole line the stream gives. */
@@ -220,7 +229,7 @@ try {
   const f = (n: number): string => n.toFixed(1);
   process.stdout.write(
     [
-      `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'})`,
+      `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'}; ${asImage ? 'node run as the container image runs it: --v8-pool-size=1, MALLOC_MMAP_THRESHOLD_=131072' : "node's defaults"})`,
       '',
       `${RATE} req/s, evenly paced, over up to ${CONNECTIONS} connections (chat completions, mock account, API key; the load generator sent a request at most ${f(answer.late)} ms after it was due); ${pin === null ? 'no CPU pinning' : `the gateway on CPU ${pin.proxy}, load generator and bundle host on CPU ${pin.rest}`}; ${SWAPS} activations, ${swapMs.map((m) => `${Math.round(m)} ms`).join(', ')} from the host serving the bundle to the gateway logging it active.`,
       '',
@@ -236,7 +245,7 @@ try {
       '',
       `Requests delayed by a swap: the longest request during swaps took ${f(delay)} ms more than the steady p50 (target: under ${TARGET_DELAY_MS} ms: ${delay < TARGET_DELAY_MS ? 'yes' : '**NO**'}); during/steady p99 ratio ${(b.p99 / a.p99).toFixed(2)}.`,
       `Beyond what the same run shows without swaps: the longest request during swaps minus the steady state's own longest (${f(a.max)} ms): ${f(b.max - a.max)} ms.`,
-      `The gateway's resident memory (RSS, ${STEADY_MS / 1000} s after each activation, garbage not collected first): ${rss.map((m) => `${Math.round(m)} MB`).join(', ')}${process.env.MALLOC_MMAP_THRESHOLD_ === undefined ? '' : ` (MALLOC_MMAP_THRESHOLD_=${process.env.MALLOC_MMAP_THRESHOLD_})`}.`,
+      `The gateway's resident memory (RSS, ${STEADY_MS / 1000} s after each activation, garbage not collected first): ${rss.map((m) => `${Math.round(m)} MB`).join(', ')}.`,
       `The gateway's event loop (a 1 ms timer's lateness, loop-probe.mjs) was held at most ${f(stallDuring.max)} ms during swaps and ${f(stallSteady.max)} ms in steady state: an upper bound on any one request's wait, which also counts the main thread's scavenges and turns spent on other callbacks.`,
     ].join('\n') + '\n',
   );

@@ -133,7 +133,13 @@ describe('when the Dockerfile is built and run with a read-only root file system
     expect((await logs()).some((l) => l.includes('bundle_cache_failed'))).toBe(false);
     const cached = await pm(['exec', CONTAINER, 'node', '-e', "console.log(require('fs').readdirSync('/var/cache/modelgate').sort().join(','))"], GUARD_MS);
     expect(mustSucceed(cached, 'podman exec').stdout.trim()).toBe('bundle.json,serial-floor.json');
-    // The gateway (PID 1) runs with glibc's mmap threshold fixed (Dockerfile): swaps give their memory back.
+    // The gateway (PID 1) runs with one V8 background thread and glibc's mmap threshold fixed
+    // (Dockerfile): swaps leave the event loop its core and give their memory back.
+    const cmdline = await pm(
+      ['exec', CONTAINER, 'node', '-p', "require('fs').readFileSync('/proc/1/cmdline', 'utf8').split('\\0').slice(0, 3).join(' ')"],
+      GUARD_MS,
+    );
+    expect(mustSucceed(cmdline, 'podman exec').stdout.trim()).toBe('node --v8-pool-size=1 /app/bin/modelgate.js');
     const environ = await pm(
       ['exec', CONTAINER, 'node', '-p', "require('fs').readFileSync('/proc/1/environ', 'utf8').split('\\0').filter((e) => e.startsWith('MALLOC_')).join(',')"],
       GUARD_MS,
