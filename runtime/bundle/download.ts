@@ -83,7 +83,9 @@ async function fetchHttpSource(url: string, { etag, maxBytes, timeoutMs, dispatc
   // Loaded on the first HTTP download, not with this module: the activation worker (which imports
   // it) then starts without undici's half a megabyte of code when it activates bytes it was given
   // (a boot from the cache, npm run bench:compile: about 100 ms less per activation there).
-  const { request } = await import('undici');
+  // Through `default` (module.exports): node gives a CommonJS module's named exports to import(),
+  // esbuild's bundle (dist/) gives only the default.
+  const { request } = (await import('undici')).default;
   const headers: Record<string, string> = { accept: 'application/json' };
   if (etag !== null) headers['if-none-match'] = etag;
   let response: Dispatcher.ResponseData;
