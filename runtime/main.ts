@@ -45,6 +45,16 @@ export async function main(args: string[]): Promise<number> {
   };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
+  // SIGHUP too: its default action ends the process, and one arrives while a gateway starts (logrotate,
+  // or a fleet's primary passing it on to a worker it has just replaced). It reloads once started.
+  let reloadRequested = false;
+  let onReload = (): void => {
+    reloadRequested = true;
+  };
+  process.on('SIGHUP', () => {
+    logger.info({ event: 'reload', signal: 'SIGHUP' }, 'reloading the bundle and reopening the audit log');
+    onReload();
+  });
   let runtime;
   try {
     runtime = await startRuntime({ ...settings, trustedKeys, fleetWorker }, { logger });
@@ -54,11 +64,11 @@ export async function main(args: string[]): Promise<number> {
   }
   const running = runtime;
   // logrotate's default: it renamed the audit file and sends SIGHUP; new lines go to a new file.
-  process.on('SIGHUP', () => {
-    logger.info({ event: 'reload', signal: 'SIGHUP' }, 'reloading the bundle and reopening the audit log');
+  onReload = () => {
     running.audit.reopen();
     void running.lifecycle.refresh();
-  });
+  };
+  if (reloadRequested) onReload();
   return new Promise<number>((resolve) => {
     // Graceful (lifecycle/shutdown.ts): readiness 503 for --shutdown-delay, then the drain of
     // requests in flight for up to --drain-timeout; the logs and audit lines are flushed at its end.

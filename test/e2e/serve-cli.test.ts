@@ -1,6 +1,8 @@
-// `modelgate serve` as a process: --help, usage errors (exit 2), and SIGHUP reloading the bundle.
+// `modelgate serve` as a process: --help, usage errors (exit 2), and SIGHUP reloading the bundle (one sent while it starts too).
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,5 +113,58 @@ describe('when serve runs and receives SIGHUP', () => {
     }
     expect(lines.some((l) => l.includes('"event":"reload"'))).toBe(true);
     expect(leakedSecrets(lines, Object.values(keys))).toEqual([]);
+  });
+});
+
+describe('when serve receives SIGHUP while it starts', () => {
+  it('keeps starting, and reloads once it has started', async () => {
+    // A bundle host that holds the first download until the signal has been sent.
+    let requests = 0;
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const host = createServer((_req, res) => {
+      requests++;
+      const answer = async (): Promise<void> => {
+        if (requests === 1) await held;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(await readFile(join(dir, 'bundle.json')));
+      };
+      void answer();
+    });
+    await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+    const bundleUrl = `http://127.0.0.1:${(host.address() as AddressInfo).port}/bundle.json`;
+    const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [
+      bin,
+      'serve',
+      ...['--bundle', bundleUrl, '--public-key', join(dir, 'public.pem'), '--audience', AUDIENCE],
+      ...['--port', '0', '--poll', '1h', '--cache-dir', 'none'],
+    ]);
+    const lines: string[] = [];
+    child.stdout.on('data', (c: Buffer) => lines.push(...c.toString().split('\n').filter(Boolean)));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    try {
+      // The first download is under way: the gateway has not started yet.
+      await waitFor(() => requests === 1, scaled(20_000));
+      expect(lines.some((l) => l.includes('"event":"listening"'))).toBe(false);
+      child.kill('SIGHUP');
+      // SIGHUP's default action would end the process here.
+      await waitFor(() => lines.some((l) => l.includes('"event":"reload"')) || child.exitCode !== null || child.signalCode !== null, scaled(20_000));
+      expect(child.signalCode).toBe(null);
+      release();
+      await waitFor(() => lines.some((l) => l.includes('"event":"listening"')) || child.exitCode !== null, scaled(20_000));
+      expect(child.exitCode).toBe(null);
+      expect(child.signalCode).toBe(null);
+      // The reload asked for during the start: one more download, once started.
+      await waitFor(() => requests === 2, scaled(20_000));
+      const address = (JSON.parse(lines.find((l) => l.includes('"event":"listening"')) as string) as { address: string }).address;
+      await waitFor(async () => (await fetch(`${address}/readyz`)).status === 200, scaled(20_000));
+    } finally {
+      release();
+      child.kill('SIGTERM');
+      await exited;
+      host.closeAllConnections();
+      await new Promise((r) => host.close(r));
+    }
   });
 });
