@@ -12,9 +12,10 @@
 //   npm run bench:swap -- --reuse DIR          BENCH_SWAPS=4 BENCH_RATE=400 BENCH_CONNECTIONS=8
 //   BENCH_GATEWAY=dist                         run dist/cli.js (npm run build) instead of the sources
 //   BENCH_NODE_ARGS='--trace-gc'               node flags for the gateway process
-//   BENCH_AS=plain                             node's defaults; by default the gateway runs as the
-//                                              container image runs it (--v8-pool-size=1 and
-//                                              MALLOC_MMAP_THRESHOLD_=131072, see the Dockerfile)
+//   BENCH_AS=plain                             node's defaults and no cache folder; by default the
+//                                              gateway runs as the container image runs it
+//                                              (--v8-pool-size=1, MALLOC_MMAP_THRESHOLD_=131072, a
+//                                              cache folder written at each swap; see the Dockerfile)
 //   BENCH_PIN=1                                pin (cpu-pin.ts): the gateway, its activation worker
 //                                              included, on the last CPU, this process (bundle host)
 //                                              and the load generator on the others: a one-CPU gateway
@@ -23,9 +24,10 @@
 // account, a grant of it to the first principal and an API key of theirs (the bench's caller).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -85,10 +87,16 @@ await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
 const hostUrl = `http://127.0.0.1:${(host.address() as AddressInfo).port}/bundle.json`;
 
 const activatedAt = new Map<number, number>();
+// As the container image runs it (Dockerfile): one V8 background thread, a fixed mmap threshold,
+// and a cache folder, so that each swap also writes the envelope and the serial floor.
+const asImage = process.env.BENCH_AS !== 'plain';
+const imageArgs = asImage ? ['--v8-pool-size=1'] : [];
+const imageEnv = asImage ? { MALLOC_MMAP_THRESHOLD_: '131072' } : {};
+const cacheDir = asImage ? mkdtempSync(join(tmpdir(), 'mg-bench-swap-cache-')) : 'none';
 const args = [
   'serve',
   ...['--bundle', hostUrl, '--public-key', join(dir, 'signing.pub.pem'), '--audience', base.audience],
-  ...['--port', '0', '--cache-dir', 'none', '--poll', '500ms', '--audit-log', '/dev/null', '--log-level', 'info'],
+  ...['--port', '0', '--cache-dir', cacheDir, '--poll', '500ms', '--audit-log', '/dev/null', '--log-level', 'info'],
 ];
 // bin/modelgate.js runs the sources through tsx in a clone; dist/cli.js is what the package runs.
 const dist = `const { run } = await import(${JSON.stringify(join(root, 'dist/cli.js'))}); process.exitCode = await run(process.argv.slice(1));`;
@@ -97,9 +105,6 @@ const entry = process.env.BENCH_GATEWAY === 'dist' ? ['--input-type=module', '-e
 const probe = ['--import', join(root, 'test/bench/loop-probe.mjs')];
 // BENCH_NODE_ARGS: node flags for the gateway, to look into it (--trace-gc, --cpu-prof).
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-const asImage = process.env.BENCH_AS !== 'plain';
-const imageArgs = asImage ? ['--v8-pool-size=1'] : [];
-const imageEnv = asImage ? { MALLOC_MMAP_THRESHOLD_: '131072' } : {};
 const gateway: ChildProcess = spawn(process.execPath, [...imageArgs, ...nodeArgs, ...probe, ...entry, ...args], {
   stdio: ['ignore', 'pipe', 'pipe'],
   env: { ...process.env, ...imageEnv },
@@ -229,7 +234,7 @@ try {
   const f = (n: number): string => n.toFixed(1);
   process.stdout.write(
     [
-      `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'}; ${asImage ? 'node run as the container image runs it: --v8-pool-size=1, MALLOC_MMAP_THRESHOLD_=131072' : "node's defaults"})`,
+      `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'}; ${asImage ? 'run as the container image runs it: --v8-pool-size=1, MALLOC_MMAP_THRESHOLD_=131072, a cache folder' : "node's defaults, no cache folder"})`,
       '',
       `${RATE} req/s, evenly paced, over up to ${CONNECTIONS} connections (chat completions, mock account, API key; the load generator sent a request at most ${f(answer.late)} ms after it was due); ${pin === null ? 'no CPU pinning' : `the gateway on CPU ${pin.proxy}, load generator and bundle host on CPU ${pin.rest}`}; ${SWAPS} activations, ${swapMs.map((m) => `${Math.round(m)} ms`).join(', ')} from the host serving the bundle to the gateway logging it active.`,
       '',
@@ -254,4 +259,5 @@ try {
   await new Promise((r) => gateway.once('exit', r));
   host.closeAllConnections();
   host.close();
+  if (cacheDir !== 'none') rmSync(cacheDir, { recursive: true, force: true });
 }
