@@ -11,9 +11,10 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'undici';
-import { type ActiveBundle, activeBundleOf } from '../../runtime/bundle/activate.ts';
+import { type ActivationGate, type ActiveBundle, activeBundleOf } from '../../runtime/bundle/activate.ts';
 import { compactParsed, parseForActivation, transferListOf } from '../../runtime/bundle/compact.ts';
 import { closeActivationWorker, workerActivation } from '../../runtime/bundle/off-thread.ts';
+import type { Activate } from '../../runtime/bundle/poll.ts';
 import { decodeUnverified, trustKeys, verifyEnvelope } from '../../schemas/bundle/verify.ts';
 import { mulberry32 } from '../support/prng.ts';
 
@@ -58,11 +59,7 @@ function audienceOf(envelope: Buffer): string {
 }
 
 /** One more activation of the bundle, its envelope dropped (a gateway keeps it only to write its cache). */
-async function swap(
-  activate: ReturnType<typeof workerActivation>,
-  bundlePath: string,
-  gate: Parameters<ReturnType<typeof workerActivation>>[1],
-): Promise<ActiveBundle> {
+async function swap(activate: Activate, bundlePath: string, gate: ActivationGate): Promise<ActiveBundle> {
   const { next } = await activate(readFileSync(bundlePath), gate);
   if (next === 'unchanged') throw new Error('the bench bundle was not activated again');
   await closeActivationWorker();

@@ -34,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mintApiKey } from '../../schemas/formats/api-key.ts';
 import type { BundlePayload } from '../../schemas/types.generated.ts';
+import { IMAGE_ENV, IMAGE_NODE_ARGS } from '../support/image-node.ts';
 import { signPayload } from '../support/policies.ts';
 import { cpuPlan, pinTree } from './cpu-pin.ts';
 
@@ -90,8 +91,8 @@ const activatedAt = new Map<number, number>();
 // As the container image runs it (Dockerfile): one V8 background thread, a fixed mmap threshold,
 // and a cache folder, so that each swap also writes the envelope and the serial floor.
 const asImage = process.env.BENCH_AS !== 'plain';
-const imageArgs = asImage ? ['--v8-pool-size=1'] : [];
-const imageEnv = asImage ? { MALLOC_MMAP_THRESHOLD_: '131072' } : {};
+const imageArgs = asImage ? IMAGE_NODE_ARGS : [];
+const imageEnv = asImage ? IMAGE_ENV : {};
 const cacheDir = asImage ? mkdtempSync(join(tmpdir(), 'mg-bench-swap-cache-')) : 'none';
 const args = [
   'serve',
@@ -234,7 +235,7 @@ try {
   const f = (n: number): string => n.toFixed(1);
   process.stdout.write(
     [
-      `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'}; ${asImage ? 'run as the container image runs it: --v8-pool-size=1, MALLOC_MMAP_THRESHOLD_=131072, a cache folder' : "node's defaults, no cache folder"})`,
+      `### modelgate swap benchmark (${dir}/bundle.json, ${base.principals.length.toLocaleString('en-US')} principals; ${process.env.BENCH_GATEWAY === 'dist' ? 'dist' : 'sources'}; ${asImage ? `run as the container image runs it: ${[...IMAGE_NODE_ARGS, ...Object.entries(IMAGE_ENV).map(([k, v]) => `${k}=${v}`)].join(', ')}, a cache folder` : "node's defaults, no cache folder"})`,
       '',
       `${RATE} req/s, evenly paced, over up to ${CONNECTIONS} connections (chat completions, mock account, API key; the load generator sent a request at most ${f(answer.late)} ms after it was due); ${pin === null ? 'no CPU pinning' : `the gateway on CPU ${pin.proxy}, load generator and bundle host on CPU ${pin.rest}`}; ${SWAPS} activations, ${swapMs.map((m) => `${Math.round(m)} ms`).join(', ')} from the host serving the bundle to the gateway logging it active.`,
       '',

@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BundleHost, startBundleHost } from '../support/bundle-host.ts';
 import { signingPair, waitFor } from '../support/gateway.ts';
+import { IMAGE_ENV, IMAGE_NODE_ARGS } from '../support/image-node.ts';
 import { leakedSecrets } from '../support/logs.ts';
 import { AUDIENCE, buildBundle, mintTestKeys, type TestKeys, writePolicyTree } from '../support/policies.ts';
 import { scaled } from '../support/time-scale.ts';
@@ -139,12 +140,22 @@ describe('when the Dockerfile is built and run with a read-only root file system
       ['exec', CONTAINER, 'node', '-p', "require('fs').readFileSync('/proc/1/cmdline', 'utf8').split('\\0').slice(0, 3).join(' ')"],
       GUARD_MS,
     );
-    expect(mustSucceed(cmdline, 'podman exec').stdout.trim()).toBe('node --v8-pool-size=1 /app/bin/modelgate.js');
+    expect(mustSucceed(cmdline, 'podman exec').stdout.trim()).toBe(['node', ...IMAGE_NODE_ARGS, '/app/bin/modelgate.js'].join(' '));
     const environ = await pm(
-      ['exec', CONTAINER, 'node', '-p', "require('fs').readFileSync('/proc/1/environ', 'utf8').split('\\0').filter((e) => e.startsWith('MALLOC_')).join(',')"],
+      [
+        'exec',
+        CONTAINER,
+        'node',
+        '-p',
+        `require('fs').readFileSync('/proc/1/environ', 'utf8').split('\\0').filter((e) => ${JSON.stringify(Object.keys(IMAGE_ENV))}.includes(e.split('=')[0])).join(',')`,
+      ],
       GUARD_MS,
     );
-    expect(mustSucceed(environ, 'podman exec').stdout.trim()).toBe('MALLOC_MMAP_THRESHOLD_=131072');
+    expect(mustSucceed(environ, 'podman exec').stdout.trim()).toBe(
+      Object.entries(IMAGE_ENV)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    );
 
     mustSucceed(await pm(['stop', '--time', String(Math.ceil(GUARD_MS / 1000)), CONTAINER], GUARD_MS), 'podman stop');
     const exit = mustSucceed(await pm(['inspect', '--format', '{{.State.ExitCode}}', CONTAINER], GUARD_MS), 'inspect').stdout.trim();
