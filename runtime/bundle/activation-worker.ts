@@ -12,7 +12,8 @@ import { verifyEnvelope } from '../../schemas/bundle/verify.ts';
 import { compactParsed, parseForActivation, transferListOf } from './compact.ts';
 import { downloadBundle } from './download.ts';
 import { checkActivation } from './gate.ts';
-import { type ActivationReply, type ActivationRequest, movableBuffer, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
+import { stageEnvelope } from './persist.ts';
+import { type ActivationReply, type ActivationRequest, movableBuffer, type StagedEnvelope, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
 
 function run(request: ActivationRequest): { reply: ActivationReply; transfer: ArrayBuffer[] } {
   try {
@@ -40,12 +41,24 @@ if (process.platform === 'linux') {
   }
 }
 
+/** What the worker answers for one request. */
+interface Answer {
+  reply: ActivationReply;
+  transfer: ArrayBuffer[];
+  bytes: Uint8Array;
+  etag?: string | null;
+  staged?: StagedEnvelope;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * Downloads the envelope when asked to (the request's fetch), then runs it. The download's chunks
  * and its copy into one buffer stay off the event loop too: on the main thread they were most of
- * what a swap cost requests (the garbage collector, pressed by 40 MB of short-lived buffers).
+ * what a swap cost requests (the garbage collector, pressed by 40 MB of short-lived buffers). So
+ * does the envelope itself: one that activates is staged in the cache folder, not handed back.
  */
-async function fetchAndRun(request: ActivationRequest): Promise<{ reply: ActivationReply; transfer: ArrayBuffer[]; bytes: Uint8Array; etag?: string | null }> {
+async function fetchAndRun(request: ActivationRequest): Promise<Answer> {
   const { fetch } = request;
   if (fetch === undefined) return { ...run(request), bytes: request.bytes };
   let download: Awaited<ReturnType<typeof downloadBundle>>;
@@ -53,17 +66,24 @@ async function fetchAndRun(request: ActivationRequest): Promise<{ reply: Activat
     download = await downloadBundle(fetch.source, { etag: fetch.etag, maxBytes: fetch.maxBytes, timeoutMs: fetch.timeoutMs });
   } catch (error) {
     const reply: ActivationReply = error instanceof BundleError ? { kind: 'refused', code: error.code, message: error.message } : { kind: 'failed' };
-    return { reply, transfer: [], bytes: new Uint8Array(0) };
+    return { reply, transfer: [], bytes: NO_BYTES };
   }
-  if (!download.modified) return { reply: { kind: 'not-modified' }, transfer: [], bytes: new Uint8Array(0) };
-  return { ...run({ ...request, bytes: download.bytes }), bytes: download.bytes, etag: download.etag };
+  if (!download.modified) return { reply: { kind: 'not-modified' }, transfer: [], bytes: NO_BYTES };
+  const ran = run({ ...request, bytes: download.bytes });
+  if (ran.reply.kind !== 'activate' || fetch.stageIn === null) return { ...ran, bytes: NO_BYTES, etag: download.etag };
+  // A full disk must not keep a good bundle out: the bundle activates, the cache reports the failure.
+  const staged = await stageEnvelope(fetch.stageIn, download.bytes).then(
+    (path): StagedEnvelope => ({ path }),
+    (error: unknown): StagedEnvelope => ({ error: error instanceof Error ? error.message : String(error) }),
+  );
+  return { ...ran, bytes: NO_BYTES, etag: download.etag, staged };
 }
 
 // One request at a time, in order: a download waits for the previous activation to end.
 let queue: Promise<void> = Promise.resolve();
 parentPort?.on('message', ({ id, request }: WorkerRequest) => {
   queue = queue.then(async () => {
-    const { reply, transfer, bytes, etag } = await fetchAndRun(request);
-    parentPort?.postMessage({ id, reply, bytes, etag } satisfies WorkerReply, [...transfer, ...movableBuffer(bytes)]);
+    const { reply, transfer, bytes, etag, staged } = await fetchAndRun(request);
+    parentPort?.postMessage({ id, reply, bytes, etag, staged } satisfies WorkerReply, [...transfer, ...movableBuffer(bytes)]);
   });
 });

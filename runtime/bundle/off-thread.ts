@@ -7,8 +7,9 @@ import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import type { TrustedKey } from '../../schemas/bundle/verify.ts';
 import type { ProviderContext } from '../providers/provider.ts';
 import { type ActiveBundle, activeBundleOf } from './activate.ts';
+import { discardStaged } from './persist.ts';
 import type { Activate, FetchActivate } from './poll.ts';
-import { type ActivationReply, type ActivationRequest, movableBuffer, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
+import { type ActivationReply, type ActivationRequest, movableBuffer, type StagedEnvelope, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
 
 /** A worker that does not answer by then is ended, and the bundle refused (the active one keeps serving). */
 export const ACTIVATION_TIMEOUT_MS = 120_000;
@@ -56,9 +57,12 @@ function startWorker(): Worker {
 /** The worker's answer and the envelope it hands back. */
 export interface Answered {
   reply: ActivationReply;
+  /** The request's envelope (empty for a download). */
   bytes: Buffer;
   /** A downloaded envelope's ETag (request.fetch). */
   etag: string | null;
+  /** A downloaded envelope that activates, staged in request.fetch.stageIn. */
+  staged: StagedEnvelope | null;
 }
 
 interface Pending {
@@ -90,12 +94,12 @@ function workerState(): WorkerState {
     state.pending.clear();
     void worker.terminate();
   };
-  worker.on('message', ({ id, reply, bytes, etag }: WorkerReply) => {
+  worker.on('message', ({ id, reply, bytes, etag, staged }: WorkerReply) => {
     const pending = state.pending.get(id);
     if (pending === undefined) return;
     state.pending.delete(id);
     clearTimeout(pending.timer);
-    pending.resolve({ reply, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: etag ?? null });
+    pending.resolve({ reply, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), etag: etag ?? null, staged: staged ?? null });
     if (state.pending.size === 0) {
       // An idle worker never keeps the process alive.
       worker.unref();
@@ -157,9 +161,14 @@ export function workerActivation(trusted: readonly TrustedKey[], ctx: ProviderCo
 /** The lifecycle's download and activate steps together, both on the worker (a poll, a SIGHUP). */
 export function workerFetchActivation(trusted: readonly TrustedKey[], ctx: ProviderContext): FetchActivate {
   return async (fetch, gate) => {
-    const { reply, bytes, etag } = await activateInWorker({ bytes: new Uint8Array(0), fetch, trusted, gate });
+    const { reply, etag, staged } = await activateInWorker({ bytes: new Uint8Array(0), fetch, trusted, gate });
     if (reply.kind === 'not-modified') return { modified: false };
-    return { modified: true, etag, next: nextOf(reply, ctx, gate.nowMs), bytes };
+    try {
+      return { modified: true, etag, next: nextOf(reply, ctx, gate.nowMs), staged };
+    } catch (error) {
+      if (staged !== null && 'path' in staged) await discardStaged(staged.path);
+      throw error;
+    }
   };
 }
 

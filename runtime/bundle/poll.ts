@@ -7,9 +7,9 @@ import type { ActiveBundle } from './activate.ts';
 import { ALLOW_ALL, type OperatorAllowList } from './allow-list.ts';
 import { type BundleSource, downloadBundle } from './download.ts';
 import { type ActivationGate, checkActivation, type SerialFloor } from './gate.ts';
-import { readCache, writeCache } from './persist.ts';
+import { commitStagedCache, discardStaged, readCache, writeCache } from './persist.ts';
 import type { BundleStatus, ExpiryPolicy } from './status.ts';
-import type { FetchRequest } from './worker-messages.ts';
+import type { FetchRequest, StagedEnvelope } from './worker-messages.ts';
 
 export type Origin = 'source' | 'cache';
 export type RefreshOutcome = 'activated' | 'unchanged' | 'not-modified' | 'rejected';
@@ -23,13 +23,14 @@ export type Activate = (bytes: Buffer, gate: ActivationGate) => Promise<{ next: 
 
 /**
  * Download, verify, gate and compile away from the event loop, in one step: 'not modified' for
- * the ETag given, or the next bundle (or 'unchanged') with the downloaded envelope and its ETag;
- * throws BundleError for a download that failed or a refusal, as downloadBundle and Activate do.
+ * the ETag given, or the next bundle (or 'unchanged') with the download's ETag and, with
+ * fetch.stageIn, its envelope staged there (persist.ts); throws BundleError for a download that
+ * failed or a refusal, as downloadBundle and Activate do.
  */
 export type FetchActivate = (
   fetch: FetchRequest,
   gate: ActivationGate,
-) => Promise<{ modified: false } | { modified: true; etag: string | null; next: ActiveBundle | 'unchanged'; bytes: Buffer }>;
+) => Promise<{ modified: false } | { modified: true; etag: string | null; next: ActiveBundle | 'unchanged'; staged: StagedEnvelope | null }>;
 
 export interface BundleEvents {
   activated(active: ActiveBundle, origin: Origin): void;
@@ -120,19 +121,25 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
 
   const consider = async (received: Buffer, origin: Origin): Promise<RefreshOutcome> => {
     const nowMs = now();
-    return apply(await prepare(received, origin, nowMs), origin, nowMs);
+    const { next, bytes } = await prepare(received, origin, nowMs);
+    const dir = options.cacheDir;
+    // A bundle from the cache is not written back; one from the source is, with its floor.
+    return apply(next, origin, nowMs, dir === null || origin !== 'source' ? null : (to) => writeCache(dir, bytes, to));
   };
 
-  // The downloaded and prepared bundle swapped in (prepare's result, or fetchActivate's).
-  const apply = async ({ next, bytes }: { next: ActiveBundle | 'unchanged'; bytes: Buffer }, origin: Origin, nowMs: number): Promise<RefreshOutcome> => {
+  // The prepared bundle swapped in (prepare's result, or fetchActivate's), then persisted by save.
+  const apply = async (
+    next: ActiveBundle | 'unchanged',
+    origin: Origin,
+    nowMs: number,
+    save: ((floor: SerialFloor) => Promise<void>) | null,
+  ): Promise<RefreshOutcome> => {
     if (next === 'unchanged') return 'unchanged';
     current = next; // the atomic swap: requests in flight keep the reference they started with
     floor = { serial: next.serial, digest: next.digest };
     status.lastActivationMs = nowMs;
     options.events.activated(next, origin);
-    if (options.cacheDir !== null && origin === 'source') {
-      await writeCache(options.cacheDir, bytes, floor).catch((error: unknown) => options.events.cacheFailed(error));
-    }
+    if (save !== null) await save(floor).catch((error: unknown) => options.events.cacheFailed(error));
     return 'activated';
   };
 
@@ -161,14 +168,25 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
   // The download on the worker too (fetchActivate): the same steps, checks and ETag rule.
   const fetchRound = async (fetchActivate: FetchActivate): Promise<RefreshOutcome> => {
     const nowMs = now();
+    const dir = options.cacheDir;
     const fetched = await fetchActivate(
-      { source: options.source, etag, maxBytes: options.maxBytes, timeoutMs: options.fetchTimeoutMs },
+      { source: options.source, etag, maxBytes: options.maxBytes, timeoutMs: options.fetchTimeoutMs, stageIn: dir },
       gateAt(nowMs, 'source'),
     );
     if (!fetched.modified) return 'not-modified';
+    const { staged } = fetched;
     // Another activation may have landed while the worker ran: the gate again, on this thread.
-    const unchanged = fetched.next === 'unchanged' || checkActivation(fetched.next, gateAt(now(), 'source')) === 'unchanged';
-    const outcome = await apply({ next: unchanged ? 'unchanged' : fetched.next, bytes: fetched.bytes }, 'source', nowMs);
+    let unchanged = true;
+    try {
+      unchanged = fetched.next === 'unchanged' || checkActivation(fetched.next, gateAt(now(), 'source')) === 'unchanged';
+    } finally {
+      if (unchanged && staged !== null && 'path' in staged) await discardStaged(staged.path);
+    }
+    const save =
+      dir === null || staged === null
+        ? null
+        : (to: SerialFloor) => ('path' in staged ? commitStagedCache(dir, staged.path, to) : Promise.reject(new Error(staged.error)));
+    const outcome = await apply(unchanged ? 'unchanged' : fetched.next, 'source', nowMs, save);
     etag = fetched.etag;
     return outcome;
   };

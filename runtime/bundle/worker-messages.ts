@@ -22,7 +22,17 @@ export interface FetchRequest {
   etag: string | null;
   maxBytes: number;
   timeoutMs: number;
+  /**
+   * The cache folder, or null for none. A downloaded envelope never comes back to the main thread:
+   * one that activates is staged here (persist.ts stageEnvelope), for the lifecycle to commit once
+   * the bundle is active. (Handed back, the 30 MB of a 100k-principal envelope set off a garbage
+   * collection on the event loop at every swap: docs/runtime.md.)
+   */
+  stageIn: string | null;
 }
+
+/** A downloaded envelope staged in the cache folder (its temp file), or why it could not be. */
+export type StagedEnvelope = { path: string } | { error: string };
 
 export type ActivationReply =
   | { kind: 'not-modified' }
@@ -40,10 +50,12 @@ export interface WorkerRequest {
 export interface WorkerReply {
   id: number;
   reply: ActivationReply;
-  /** The request's envelope (or the one the worker downloaded), handed back: the lifecycle persists it. */
+  /** The request's envelope, handed back (empty for a download: see staged). */
   bytes: Uint8Array;
   /** A downloaded envelope's ETag. */
   etag?: string | null;
+  /** A downloaded envelope that activates, with FetchRequest.stageIn: its staged file. */
+  staged?: StagedEnvelope;
 }
 
 /**

@@ -22,6 +22,16 @@ export async function writeFileAtomic(
   mode: number,
   options: WriteAtomicOptions = {},
 ): Promise<void> {
+  await commitStaged(await stageFile(path, bytes, mode), path, options);
+}
+
+/**
+ * The first half of writeFileAtomic: `bytes` written and fsynced to a temp file next to `path`,
+ * whose name it returns; commitStaged gives it the final name. The halves may run on different
+ * threads (the activation worker stages a downloaded bundle, the event loop commits it once the
+ * bundle is active).
+ */
+export async function stageFile(path: string, bytes: Uint8Array | string | Iterable<Uint8Array>, mode: number): Promise<string> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temp, 'wx', mode);
@@ -32,6 +42,16 @@ export async function writeFileAtomic(
     } finally {
       await handle.close();
     }
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  return temp;
+}
+
+/** The second half: the staged temp file takes the name `path` (atomically), or is removed on failure. */
+export async function commitStaged(temp: string, path: string, options: WriteAtomicOptions = {}): Promise<void> {
+  try {
     // link() refuses an existing target where rename() would replace it; both are atomic.
     if (options.exclusive === true) {
       await link(temp, path);

@@ -4,7 +4,7 @@
 // as the lifecycle refuses any unexpected error, and an accepted bundle decides exactly as the
 // in-process compilation of the same payload.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -296,7 +296,13 @@ describe('the activation worker', () => {
       host.close();
     });
 
-    const fetchRequest = (etag: string | null, maxBytes = 4 * 1024 * 1024) => ({ source: { kind: 'http' as const, url }, etag, maxBytes, timeoutMs: 5_000 });
+    const fetchRequest = (etag: string | null, maxBytes = 4 * 1024 * 1024, stageIn: string | null = null) => ({
+      source: { kind: 'http' as const, url },
+      etag,
+      maxBytes,
+      timeoutMs: 5_000,
+      stageIn,
+    });
 
     /** The in-process download's refusal (code: message), for the same host answer. */
     async function downloadedInProcess(etag: string | null, maxBytes?: number): Promise<string> {
@@ -309,14 +315,21 @@ describe('the activation worker', () => {
       }
     }
 
-    it('downloads, activates and hands back the envelope with its ETag; with that ETag, answers not modified', async () => {
+    it('downloads and activates with the ETag, staging the envelope only when given a cache folder; with that ETag, answers not modified', async () => {
       answer = { body: good, etag: '"v5"' };
       const fetched = await workerFetchActivation(trusted, ctx)(fetchRequest(null), gate());
       if (!fetched.modified) throw new Error('expected a download');
       expect(fetched.etag).toBe('"v5"');
-      expect(Buffer.compare(fetched.bytes, good)).toBe(0);
+      expect(fetched.staged).toBeNull();
       if (fetched.next === 'unchanged') throw new Error('expected a new bundle');
       expect(fetched.next.serial).toBe(verifyBundle(good, trusted).payload.serial);
+      // With a cache folder the envelope never comes back: it is in a staged file, whole.
+      const cache = await mkdtemp(join(dir, 'stage-'));
+      const withCache = await workerFetchActivation(trusted, ctx)(fetchRequest(null, undefined, cache), gate());
+      if (!withCache.modified || withCache.staged === null || !('path' in withCache.staged)) throw new Error('expected a staged envelope');
+      expect(withCache.staged.path.startsWith(join(cache, 'bundle.json.'))).toBe(true);
+      expect(Buffer.compare(await readFile(withCache.staged.path), good)).toBe(0);
+      expect(await readdir(cache)).toHaveLength(1);
       requests = [];
       expect(await workerFetchActivation(trusted, ctx)(fetchRequest('"v5"'), gate())).toEqual({ modified: false });
       expect(requests).toEqual(['"v5"']);
@@ -342,9 +355,10 @@ describe('the activation worker', () => {
       });
     });
 
-    it('runs the lifecycle: activates, then not modified, and a refused bundle keeps the active one and its ETag unremembered', async () => {
-      const rejected: string[] = [];
-      const activated: number[] = [];
+    it('activates a bundle whose envelope cannot be staged, and reports the cache failure', async () => {
+      const notAFolder = join(dir, 'a-file');
+      await writeFile(notAFolder, 'x');
+      const failures: string[] = [];
       const life = createBundleLifecycle({
         source: { kind: 'http', url },
         trusted,
@@ -353,7 +367,31 @@ describe('the activation worker', () => {
         fetchTimeoutMs: 5_000,
         pollMs: 60_000,
         jitter: 0,
-        cacheDir: null,
+        cacheDir: join(notAFolder, 'cache'),
+        expiryPolicy: 'fail-closed',
+        fetchActivate: workerFetchActivation(trusted, ctx),
+        events: { activated: () => {}, rejected: () => {}, expired: () => {}, cacheFailed: (e) => failures.push((e as Error).message) },
+      });
+      answer = { body: good, etag: '"v5"' };
+      expect(await life.refresh()).toBe('activated');
+      expect(life.current?.serial).toBe(verifyBundle(good, trusted).payload.serial);
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toContain('ENOTDIR');
+    });
+
+    it('runs the lifecycle: activates, then not modified, and a refused bundle keeps the active one and its ETag unremembered', async () => {
+      const rejected: string[] = [];
+      const activated: number[] = [];
+      const cacheDir = await mkdtemp(join(dir, 'life-cache-'));
+      const life = createBundleLifecycle({
+        source: { kind: 'http', url },
+        trusted,
+        audience: AUDIENCE,
+        maxBytes: 4 * 1024 * 1024,
+        fetchTimeoutMs: 5_000,
+        pollMs: 60_000,
+        jitter: 0,
+        cacheDir,
         expiryPolicy: 'fail-closed',
         activate: workerActivation(trusted, ctx),
         fetchActivate: workerFetchActivation(trusted, ctx),
@@ -369,6 +407,10 @@ describe('the activation worker', () => {
       expect(await life.refresh()).toBe('not-modified');
       const serial = verifyBundle(good, trusted).payload.serial;
       expect(activated).toEqual([serial]);
+      // The staged envelope took its name once the bundle was active, and the floor followed it.
+      expect(Buffer.compare(await readFile(join(cacheDir, 'bundle.json')), good)).toBe(0);
+      expect(JSON.parse(await readFile(join(cacheDir, 'serial-floor.json'), 'utf8'))).toMatchObject({ serial });
+      expect((await readdir(cacheDir)).sort()).toEqual(['bundle.json', 'serial-floor.json']);
       // A bundle signed by a stranger, under a new ETag: refused; the active bundle stays.
       const strangers = await buildBundle(join(dir, 'p'), serial + 1, stranger.privateKey);
       answer = { body: strangers, etag: '"v6"' };
@@ -380,6 +422,9 @@ describe('the activation worker', () => {
       // The refused bundle's ETag was not remembered: each round asked with the active one's.
       expect(requests).toEqual(['"v5"', '"v5"']);
       expect(life.status.lastError?.code).toBe('MG_BUNDLE_BAD_SIGNATURE');
+      // Nothing of the refused bundle reached the cache folder.
+      expect((await readdir(cacheDir)).sort()).toEqual(['bundle.json', 'serial-floor.json']);
+      expect(Buffer.compare(await readFile(join(cacheDir, 'bundle.json')), good)).toBe(0);
     });
   });
 });
