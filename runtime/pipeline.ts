@@ -118,12 +118,18 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     if (!isServable(bundle, nowMs, options.expiryPolicy)) return bundle === null ? 'MG_NO_ACTIVE_BUNDLE' : 'MG_ACTIVE_BUNDLE_EXPIRED';
     record.bundleSerial = bundle.serial;
     record.revision = bundle.revision;
+    // The request holds its bundle's tables until it ends (bundle/holds.ts).
+    bundle.holds.take();
+    record.bundleHolds = bundle.holds;
     const trace = headers.traceparent === undefined ? undefined : traceContextFrom(headers);
     const who = authenticate(headers, bundle, nowMs, options.oidc);
     if (who instanceof Promise) {
+      // A request that ended meanwhile (a receive deadline) reads no more of its bundle, whose
+      // tables may be gone: its answer is out, this one goes nowhere.
       return who.then(
-        (result) => withForwarded(admitAs(record, bundle, result, metrics, trace), url, headers),
-        () => admitAs(record, bundle, { ok: false, reason: 'oidc_discovery_failed', credentialId: null }, metrics, trace),
+        (result) => (record.ended ? 'MG_UNAUTHENTICATED' : withForwarded(admitAs(record, bundle, result, metrics, trace), url, headers)),
+        () =>
+          record.ended ? 'MG_UNAUTHENTICATED' : admitAs(record, bundle, { ok: false, reason: 'oidc_discovery_failed', credentialId: null }, metrics, trace),
       );
     }
     return withForwarded(admitAs(record, bundle, who, metrics, trace), url, headers);
@@ -131,6 +137,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   const infer: Pipeline['infer'] = async (admitted, operation, body, requestId, res) => {
     const { record, bundle, principal, trace } = admitted;
+    // Ended while its body was read (a receive deadline): answered already, and its bundle's
+    // tables may be gone (bundle/holds.ts). Nothing to forward.
+    if (record.ended) return undefined;
     const parsed = parseBody(body);
     if (typeof parsed === 'string') return parsed;
     // An alias stands for one model: authorized, forwarded and audited as that model.

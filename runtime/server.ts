@@ -178,6 +178,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.get('/v1/models', { onRequest: admit('/v1/models') }, (request, reply) => {
     const { record, bundle, principal } = request.mg as Admitted;
     reply.hijack();
+    // An ended request's bundle may be released (bundle/holds.ts): its answer is out already.
+    if (record.ended) return;
     ending.answer(reply.raw, record, 200, null, JSON.stringify(listModels(bundle, principal, now())));
   });
   // The id holds a '/': both /v1/models/account/model and its percent-encoded form (what the
@@ -185,6 +187,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // exist get the same 404, so the answer says nothing about the catalog beyond the caller's list.
   app.get('/v1/models/*', { onRequest: admit('/v1/models/{model}') }, (request, reply) => {
     const { record, bundle, principal } = request.mg as Admitted;
+    if (record.ended) return void reply.hijack();
     const fqn = (request.params as { '*': string })['*'];
     record.model = fqn;
     const entry = retrieveModel(bundle, principal, fqn, now());

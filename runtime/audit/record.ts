@@ -1,6 +1,7 @@
 // What the audit line of one request says, filled in along the request path.
 // What goes in: identities by id (principal, key id), the decision and the rule that granted it,
 // timings, usage, the bundle serial. What never goes in: keys, prompts, headers, query strings.
+import type { BundleHolds } from '../bundle/holds.ts';
 import type { LimitTicket } from '../limits/limiter.ts';
 import type { Usage } from '../proxy/usage.ts';
 
@@ -57,6 +58,8 @@ export interface RequestRecord {
   inFlight: boolean;
   /** Set once the request has ended (answer and audit line out, see http/ending.ts): it ends once. */
   ended: boolean;
+  /** The holds of the bundle the request started on, given back at its ending (bundle/holds.ts). Not audited. */
+  bundleHolds: BundleHolds | null;
 }
 
 /** A blank record for a request that just arrived. */
@@ -96,5 +99,6 @@ export function newRecord(requestId: string, method: string, route: string): Req
     dialect: route.startsWith('/v1/messages') ? 'anthropic' : 'openai',
     inFlight: false,
     ended: false,
+    bundleHolds: null,
   };
 }

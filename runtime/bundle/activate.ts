@@ -10,6 +10,7 @@ import { buildLimitIndex, type LimitIndex } from '../limits/limit-index.ts';
 import { createProvider } from '../providers/index.ts';
 import type { ModelTarget, Provider, ProviderContext } from '../providers/provider.ts';
 import { type CompactBundle, compactBundle, type SmallPayload } from './compact.ts';
+import { BundleHolds } from './holds.ts';
 import { type KeyLookup, KeyTable, type PrincipalList, PrincipalTable } from './tables.ts';
 
 export { type ActivationGate, checkActivation, type GateInput, type SerialFloor } from './gate.ts';
@@ -50,6 +51,8 @@ export interface ActiveBundle {
   payload: Readonly<SmallPayload>;
   /** Rate limits and budgets by principal, key and model; null when the bundle has none. */
   limits: LimitIndex | null;
+  /** The requests on this bundle; its tables are released once it is replaced and they have ended (holds.ts). */
+  holds: BundleHolds;
 }
 
 /** Compiles a verified payload into an ActiveBundle in process (no I/O): tests and tools. */
@@ -59,9 +62,11 @@ export function compileActiveBundle(bundle: VerifiedBundle, ctx: ProviderContext
 
 /**
  * The ActiveBundle over a compact bundle. On the main thread: its cost is the small parts only
- * (providers, routes, model names), never a walk over principals, keys or rules.
+ * (providers, routes, model names), never a walk over principals, keys or rules. buffers: the
+ * tables' ArrayBuffers this thread owns alone (transferred from the worker), released when the
+ * bundle is replaced and no request holds it.
  */
-export function activeBundleOf(compact: CompactBundle, ctx: ProviderContext, nowMs: number): ActiveBundle {
+export function activeBundleOf(compact: CompactBundle, ctx: ProviderContext, nowMs: number, buffers: readonly ArrayBuffer[] = []): ActiveBundle {
   const payload = compact.payload;
   const keys = new KeyTable(compact.keys);
   const principals = new PrincipalTable(compact.principals);
@@ -92,5 +97,6 @@ export function activeBundleOf(compact: CompactBundle, ctx: ProviderContext, now
     oidc: { issuers: payload.oidc.issuers, principals: oidcPrincipalsOf(compact.principals.oidc) },
     payload,
     limits: buildLimitIndex(payload, { principals, keys }),
+    holds: new BundleHolds(buffers),
   };
 }

@@ -7,6 +7,8 @@ import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import type { TrustedKey } from '../../schemas/bundle/verify.ts';
 import type { ProviderContext } from '../providers/provider.ts';
 import { type ActiveBundle, activeBundleOf } from './activate.ts';
+import { transferListOf } from './compact.ts';
+import { afterPendingIo } from './next-turn.ts';
 import { discardStaged } from './persist.ts';
 import type { Activate, FetchActivate } from './poll.ts';
 import { type ActivationReply, type ActivationRequest, movableBuffer, type StagedEnvelope, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
@@ -154,6 +156,7 @@ export function workerActivation(trusted: readonly TrustedKey[], ctx: ProviderCo
   return async (bytes, gate) => {
     const { reply, bytes: envelope } = await activateInWorker({ bytes, trusted, gate });
     if (reply.kind === 'not-modified') throw new Error('the activation worker answered a download it was not asked for');
+    await afterPendingIo();
     return { next: nextOf(reply, ctx, gate.nowMs), bytes: envelope };
   };
 }
@@ -163,6 +166,7 @@ export function workerFetchActivation(trusted: readonly TrustedKey[], ctx: Provi
   return async (fetch, gate) => {
     const { reply, etag, staged } = await activateInWorker({ bytes: new Uint8Array(0), fetch, trusted, gate });
     if (reply.kind === 'not-modified') return { modified: false };
+    await afterPendingIo();
     try {
       return { modified: true, etag, next: nextOf(reply, ctx, gate.nowMs), staged };
     } catch (error) {
@@ -177,7 +181,8 @@ function nextOf(reply: Exclude<ActivationReply, { kind: 'not-modified' }>, ctx: 
     case 'unchanged':
       return 'unchanged';
     case 'activate':
-      return activeBundleOf(reply.compact, ctx, nowMs);
+      // The tables' buffers came by transfer: this thread owns them alone and may release them.
+      return activeBundleOf(reply.compact, ctx, nowMs, transferListOf(reply.compact));
     case 'refused':
       throw new BundleError(reply.code, reply.message);
     default:

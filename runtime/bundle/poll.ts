@@ -7,6 +7,7 @@ import type { ActiveBundle } from './activate.ts';
 import { ALLOW_ALL, type OperatorAllowList } from './allow-list.ts';
 import { type BundleSource, downloadBundle } from './download.ts';
 import { type ActivationGate, checkActivation, type SerialFloor } from './gate.ts';
+import { afterPendingIo } from './next-turn.ts';
 import { commitStagedCache, discardStaged, readCache, writeCache } from './persist.ts';
 import type { BundleStatus, ExpiryPolicy } from './status.ts';
 import type { FetchRequest, StagedEnvelope } from './worker-messages.ts';
@@ -135,9 +136,14 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     save: ((floor: SerialFloor) => Promise<void>) | null,
   ): Promise<RefreshOutcome> => {
     if (next === 'unchanged') return 'unchanged';
+    const replaced = current;
     current = next; // the atomic swap: requests in flight keep the reference they started with
+    // Its tables go once its last request ends (holds.ts).
+    replaced?.holds.replace();
     floor = { serial: next.serial, digest: next.digest };
     status.lastActivationMs = nowMs;
+    // The log line and the secrets' prefetch in a turn of their own (next-turn.ts).
+    await afterPendingIo();
     options.events.activated(next, origin);
     if (save !== null) await save(floor).catch((error: unknown) => options.events.cacheFailed(error));
     return 'activated';

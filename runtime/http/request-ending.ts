@@ -106,5 +106,8 @@ export class RequestEnding {
     // The request's concurrency lease is freed and its token reservation corrected here, at its one ending.
     if (record.limitTicket !== null) record.limitTicket.settle(record);
     writeAudit(this.audit, this.metrics, record);
+    // Nothing reads the bundle's tables for an ended request: a replaced bundle may go now.
+    record.bundleHolds?.give();
+    record.bundleHolds = null;
   }
 }

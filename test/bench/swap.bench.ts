@@ -112,15 +112,18 @@ const gateway: ChildProcess = spawn(process.execPath, [...imageArgs, ...nodeArgs
 });
 /** The gateway's event-loop stalls: [start, end] in this process's performance.now() time. */
 const stalls: [number, number][] = [];
+/** BENCH_DETAIL=1: by a stall's start, how long the main thread ran in it and how long it waited for a CPU. */
+const stallSched = new Map<number, { ranMs: number; waitedMs: number }>();
 /** Calls handle with each whole line the stream gives. */
 const onLines = (stream: NodeJS.ReadableStream | null, handle: (line: string) => void): void => {
   if (stream !== null) createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', handle);
 };
 onLines(gateway.stderr, (line) => {
   if (!line.startsWith('LOOP-STALL ')) return void process.stderr.write(`${line}\n`);
-  const { end, ms } = JSON.parse(line.slice('LOOP-STALL '.length)) as { end: number; ms: number };
+  const { end, ms, ranMs, waitedMs } = JSON.parse(line.slice('LOOP-STALL '.length)) as { end: number; ms: number; ranMs?: number; waitedMs?: number };
   const at = end - performance.timeOrigin;
   stalls.push([at - ms, at]);
+  if (ranMs !== undefined && waitedMs !== undefined) stallSched.set(at - ms, { ranMs, waitedMs });
   if (nodeArgs.length > 0 && ms >= 10) process.stderr.write(`${at.toFixed(0)} stall of ${ms.toFixed(1)} ms\n`);
 });
 let gatewayUrl = '';
@@ -229,7 +232,9 @@ try {
     for (const [x, y] of settledStalls.filter(inWindow)) {
       if (y - x < 8) continue;
       const w = windows.findIndex(([a0, b0]) => x <= b0 && y >= a0);
-      process.stderr.write(`stall: ${(y - x).toFixed(1)} ms, from +${(x - (windows[w] as [number, number])[0]).toFixed(0)} ms of swap ${w + 1}\n`);
+      const s = stallSched.get(x);
+      const split = s === undefined ? '' : ` (the main thread ran ${s.ranMs.toFixed(1)} ms of it and waited ${s.waitedMs.toFixed(1)} ms for a CPU)`;
+      process.stderr.write(`stall: ${(y - x).toFixed(1)} ms, from +${(x - (windows[w] as [number, number])[0]).toFixed(0)} ms of swap ${w + 1}${split}\n`);
     }
   }
   const f = (n: number): string => n.toFixed(1);

@@ -3,6 +3,7 @@
 // test/bench/gitops.bench.ts, not asserted here.
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BundleHost, startBundleHost } from '../support/bundle-host.ts';
@@ -107,6 +108,48 @@ describe('when a grant expires while the bundle stays the same', () => {
     expect(await models()).not.toContain('local/gpt-4o-mini');
     expect(gateway.lifecycle.current?.serial).toBe(3);
     await waitFor(() => gateway.logs.entries('request').some((e) => e.status === 403 && e.deny_reason === 'grant_expired' && e.bundle_serial === 3));
+  });
+});
+
+describe('when a request is still sending its body as its bundle is replaced', () => {
+  it('finishes on the bundle it started on, whose tables are released only once it has ended', async () => {
+    const body = JSON.stringify({ model: 'azure/gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+    const started = gateway.lifecycle.current;
+    if (started === null) throw new Error('no active bundle');
+    // Admitted (authenticated, holding its bundle) on its headers; half of its body sent.
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        `${gateway.url}/v1/chat/completions`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${world.keys.llmapp1}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      waitFor(() => started.holds.held === 1).then(async () => {
+        // A new bundle becomes active while the request waits for the rest of its body.
+        host.bytes = await world.publish(started.serial + 1);
+        await waitFor(() => gateway.lifecycle.current?.serial === started.serial + 1);
+        expect(started.holds.released).toBe(false);
+        req.end(body.slice(10));
+      }, reject);
+    });
+    const { status, text } = await answer;
+    expect({ status, text: status === 200 ? 'ok' : text }).toEqual({ status: 200, text: 'ok' });
+    const line = gateway.logs.entries('request').findLast((e) => e.principal === 'service:llmapp1');
+    expect(line?.bundle_serial).toBe(started.serial);
+    // Released at the request's ending, which the caller may see a moment before it runs.
+    await waitFor(() => started.holds.released);
+    expect(started.holds.held).toBe(0);
+    // The next request starts on the new bundle, which nothing has released.
+    expect(await chat(world.keys.llmapp1, 'azure/gpt-4o')).toBe(200);
+    expect(gateway.lifecycle.current?.holds.released).toBe(false);
   });
 });
 
