@@ -112,7 +112,14 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
       const done = await options.activate(bytes, gateAt(nowMs, origin));
       if (done.next === 'unchanged') return done;
       // Another activation may have landed while the worker ran: the gate again, on this thread.
-      return checkActivation(done.next, gateAt(now(), origin)) === 'unchanged' ? { next: 'unchanged', bytes: done.bytes } : done;
+      // A bundle that does not become active gives its tables back at once.
+      let unchanged = true;
+      try {
+        unchanged = checkActivation(done.next, gateAt(now(), origin)) === 'unchanged';
+      } finally {
+        if (unchanged) done.next.holds.replace();
+      }
+      return unchanged ? { next: 'unchanged', bytes: done.bytes } : done;
     }
     if (options.compile === undefined) throw new Error('the bundle lifecycle needs activate or compile');
     const verified = verifyBundle(bytes, options.trusted);
@@ -182,11 +189,16 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     if (!fetched.modified) return 'not-modified';
     const { staged } = fetched;
     // Another activation may have landed while the worker ran: the gate again, on this thread.
+    // A bundle that does not become active (unchanged, or refused by that check, which throws)
+    // leaves no staged file and gives its tables back at once.
     let unchanged = true;
     try {
       unchanged = fetched.next === 'unchanged' || checkActivation(fetched.next, gateAt(now(), 'source')) === 'unchanged';
     } finally {
-      if (unchanged && staged !== null && 'path' in staged) await discardStaged(staged.path);
+      if (unchanged) {
+        if (fetched.next !== 'unchanged') fetched.next.holds.replace();
+        if (staged !== null && 'path' in staged) await discardStaged(staged.path);
+      }
     }
     const save =
       dir === null || staged === null
