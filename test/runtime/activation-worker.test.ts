@@ -16,7 +16,7 @@ import { type ActiveBundle, compileActiveBundle } from '../../runtime/bundle/act
 import { downloadBundle } from '../../runtime/bundle/download.ts';
 import { type ActivationGate, checkActivation } from '../../runtime/bundle/gate.ts';
 import { activateInWorker, workerActivation, workerFetchActivation } from '../../runtime/bundle/off-thread.ts';
-import { createBundleLifecycle } from '../../runtime/bundle/poll.ts';
+import { type BundleEvents, createBundleLifecycle } from '../../runtime/bundle/poll.ts';
 import { BundleError } from '../../schemas/bundle/bundle-error.ts';
 import { trustKeys, verifyBundle } from '../../schemas/bundle/verify.ts';
 import { AUDIENCE, buildBundle, mintTestKeys, type TestKeys, writePolicyTree } from '../support/policies.ts';
@@ -304,6 +304,23 @@ describe('the activation worker', () => {
       stageIn,
     });
 
+    /** The gateway's lifecycle against the host: activations (boot and polls) on the worker. */
+    const workerLifecycle = (cacheDir: string, events: BundleEvents) =>
+      createBundleLifecycle({
+        source: { kind: 'http', url },
+        trusted,
+        audience: AUDIENCE,
+        maxBytes: 4 * 1024 * 1024,
+        fetchTimeoutMs: 5_000,
+        pollMs: 60_000,
+        jitter: 0,
+        cacheDir,
+        expiryPolicy: 'fail-closed',
+        activate: workerActivation(trusted, ctx),
+        fetchActivate: workerFetchActivation(trusted, ctx),
+        events,
+      });
+
     /** The in-process download's refusal (code: message), for the same host answer. */
     async function downloadedInProcess(etag: string | null, maxBytes?: number): Promise<string> {
       try {
@@ -359,18 +376,11 @@ describe('the activation worker', () => {
       const notAFolder = join(dir, 'a-file');
       await writeFile(notAFolder, 'x');
       const failures: string[] = [];
-      const life = createBundleLifecycle({
-        source: { kind: 'http', url },
-        trusted,
-        audience: AUDIENCE,
-        maxBytes: 4 * 1024 * 1024,
-        fetchTimeoutMs: 5_000,
-        pollMs: 60_000,
-        jitter: 0,
-        cacheDir: join(notAFolder, 'cache'),
-        expiryPolicy: 'fail-closed',
-        fetchActivate: workerFetchActivation(trusted, ctx),
-        events: { activated: () => {}, rejected: () => {}, expired: () => {}, cacheFailed: (e) => failures.push((e as Error).message) },
+      const life = workerLifecycle(join(notAFolder, 'cache'), {
+        activated: () => {},
+        rejected: () => {},
+        expired: () => {},
+        cacheFailed: (e) => failures.push((e as Error).message),
       });
       answer = { body: good, etag: '"v5"' };
       expect(await life.refresh()).toBe('activated');
@@ -383,24 +393,11 @@ describe('the activation worker', () => {
       const rejected: string[] = [];
       const activated: number[] = [];
       const cacheDir = await mkdtemp(join(dir, 'life-cache-'));
-      const life = createBundleLifecycle({
-        source: { kind: 'http', url },
-        trusted,
-        audience: AUDIENCE,
-        maxBytes: 4 * 1024 * 1024,
-        fetchTimeoutMs: 5_000,
-        pollMs: 60_000,
-        jitter: 0,
-        cacheDir,
-        expiryPolicy: 'fail-closed',
-        activate: workerActivation(trusted, ctx),
-        fetchActivate: workerFetchActivation(trusted, ctx),
-        events: {
-          activated: (a) => activated.push(a.serial),
-          rejected: (e, origin) => rejected.push(`${origin} ${e.code}`),
-          expired: () => {},
-          cacheFailed: () => {},
-        },
+      const life = workerLifecycle(cacheDir, {
+        activated: (a) => activated.push(a.serial),
+        rejected: (e, origin) => rejected.push(`${origin} ${e.code}`),
+        expired: () => {},
+        cacheFailed: () => {},
       });
       answer = { body: good, etag: '"v5"' };
       expect(await life.refresh()).toBe('activated');
