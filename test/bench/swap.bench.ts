@@ -12,6 +12,9 @@
 //   npm run bench:swap -- --reuse DIR          BENCH_SWAPS=4 BENCH_RATE=400 BENCH_CONNECTIONS=8
 //   BENCH_GATEWAY=dist                         run dist/cli.js (npm run build) instead of the sources
 //   BENCH_NODE_ARGS='--trace-gc'               node flags for the gateway process
+//   BENCH_DETAIL=1                             where in its swap each of the slowest requests fell,
+//                                              and for each stall during swaps how long the main
+//                                              thread ran in it and waited for a CPU (Linux)
 //   BENCH_AS=plain                             node's defaults and no cache folder; by default the
 //                                              gateway runs as the container image runs it
 //                                              (--v8-pool-size=1, MALLOC_MMAP_THRESHOLD_=131072, a
