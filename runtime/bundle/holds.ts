@@ -34,7 +34,7 @@ export class BundleHolds {
     if (this.replaced && this.requests === 0) this.release();
   }
 
-  /** Another bundle is active now: no new request takes this one. */
+  /** Another bundle is active now, or this one was turned away before it was: no new request takes it. */
   replace(): void {
     this.replaced = true;
     if (this.requests === 0) this.release();

@@ -105,21 +105,26 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     allow: options.allow ?? ALLOW_ALL,
   });
 
+  // Another activation may have landed while the worker ran: the gate again, on this thread.
+  // True when next is still to be activated; a bundle turned away (unchanged, or refused: the
+  // check throws) gives its tables back at once.
+  const stillNew = (next: ActiveBundle, origin: Origin): boolean => {
+    let fresh = false;
+    try {
+      fresh = checkActivation(next, gateAt(now(), origin)) !== 'unchanged';
+    } finally {
+      if (!fresh) next.holds.replace();
+    }
+    return fresh;
+  };
+
   // The next bundle or 'unchanged', and the envelope to persist; throws BundleError. The same
   // checks in the same order either way.
   const prepare = async (bytes: Buffer, origin: Origin, nowMs: number): Promise<{ next: ActiveBundle | 'unchanged'; bytes: Buffer }> => {
     if (options.activate !== undefined) {
       const done = await options.activate(bytes, gateAt(nowMs, origin));
       if (done.next === 'unchanged') return done;
-      // Another activation may have landed while the worker ran: the gate again, on this thread.
-      // A bundle that does not become active gives its tables back at once.
-      let unchanged = true;
-      try {
-        unchanged = checkActivation(done.next, gateAt(now(), origin)) === 'unchanged';
-      } finally {
-        if (unchanged) done.next.holds.replace();
-      }
-      return unchanged ? { next: 'unchanged', bytes: done.bytes } : done;
+      return stillNew(done.next, origin) ? done : { next: 'unchanged', bytes: done.bytes };
     }
     if (options.compile === undefined) throw new Error('the bundle lifecycle needs activate or compile');
     const verified = verifyBundle(bytes, options.trusted);
@@ -188,17 +193,12 @@ export function createBundleLifecycle(options: BundleLifecycleOptions): BundleLi
     );
     if (!fetched.modified) return 'not-modified';
     const { staged } = fetched;
-    // Another activation may have landed while the worker ran: the gate again, on this thread.
-    // A bundle that does not become active (unchanged, or refused by that check, which throws)
-    // leaves no staged file and gives its tables back at once.
+    // A bundle that does not become active (unchanged, or refused: stillNew throws) leaves no staged file.
     let unchanged = true;
     try {
-      unchanged = fetched.next === 'unchanged' || checkActivation(fetched.next, gateAt(now(), 'source')) === 'unchanged';
+      unchanged = fetched.next === 'unchanged' || !stillNew(fetched.next, 'source');
     } finally {
-      if (unchanged) {
-        if (fetched.next !== 'unchanged') fetched.next.holds.replace();
-        if (staged !== null && 'path' in staged) await discardStaged(staged.path);
-      }
+      if (unchanged && staged !== null && 'path' in staged) await discardStaged(staged.path);
     }
     const save =
       dir === null || staged === null
