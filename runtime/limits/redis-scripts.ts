@@ -1,38 +1,72 @@
-// The Redis store's two Lua scripts. Time comes from the Redis server (TIME), so that every
-// gateway of a fleet measures rates on one clock. Arguments: one key per check, and four ARGV
-// per check: kind, then three numbers or strings (store.ts has the meaning of each). Both take
-// a batch: the requests of one turn of the gateway's event loop go to Redis in one call.
+// The Redis store's Lua script. Time comes from the Redis server (TIME), so that every gateway of
+// a fleet measures rates on one clock. One call carries what a turn of the gateway's event loop
+// has for Redis: the settlements of the requests that ended, then the checks of the requests
+// that arrived. Arguments: one key per settlement or check, and one ARGV per request with the
+// numbers of all its keys, separated by spaces (store.ts has the meaning of each): a command of
+// few arguments costs the gateway less to encode than one of four per key.
 
 /**
- * Checks the requests of one batch in turn (the checks a gateway made in one turn of its event
- * loop). For each, every meter is checked, and taken from only when all admit: all or nothing per
- * request, and a request sees what the ones before it in the batch took (atomic as any script).
- * ARGV: the number of requests n, then each request's number of checks, then four per check (in
- * KEYS order): r: limit, periodMs, cost (GCRA) | c: max, ttlMs, lease | b: cap, cost, endMs.
+ * One batch: first the settlements, then the checks.
+ * KEYS: the settlements' keys, then the checks' keys (each request's in turn).
+ * ARGV: the number of settlement groups s (one per ended request), the number of requests n, then
+ * s + n texts: each group's, then each request's, four words per key in KEYS order:
+ * - a settlement: r limit periodMs delta (moves the arrival time, never below now) |
+ *   c lease 0 0 (released) | b delta endMs 0 (the counter corrected, never below 0);
+ * - a check: r limit periodMs cost (GCRA) | c max ttlMs lease | b cap cost endMs.
+ * The requests are checked in turn. For each, every meter is checked, and taken from only when
+ * all admit: all or nothing per request, and a request sees what the settlements and the
+ * requests before it in the batch did (atomic as any script).
  * Returns, per request, {ok, remaining1, reset1, retry1, remaining2, ...} (integers, ms), concatenated.
  */
-export const CHECK_SCRIPT = `
+export const BATCH_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local requests = tonumber(ARGV[1])
-local base = requests + 1
+local groups = tonumber(ARGV[1])
+local requests = tonumber(ARGV[2])
+local function words(text)
+  local w = {}
+  for word in string.gmatch(text, '%S+') do w[#w + 1] = word end
+  return w
+end
+local k = 0
+for g = 1, groups do
+  local w = words(ARGV[2 + g])
+  for a = 0, #w - 4, 4 do
+    k = k + 1
+    local key = KEYS[k]
+    local kind = w[a + 1]
+    if kind == 'r' then
+      local tat = tonumber(redis.call('GET', key) or 0)
+      if tat > now then
+        local nxt = math.max(now, tat + tonumber(w[a + 4]) * tonumber(w[a + 3]) / tonumber(w[a + 2]))
+        redis.call('SET', key, tostring(nxt), 'PX', math.ceil(nxt - now) + 1000)
+      end
+    elseif kind == 'c' then
+      redis.call('ZREM', key, w[a + 2])
+    else
+      local used = redis.call('INCRBY', key, w[a + 2])
+      if used < 0 then redis.call('SET', key, 0) end
+      redis.call('PEXPIREAT', key, tonumber(w[a + 3]) + ${24 * 3_600_000})
+    end
+  end
+end
 local out = {}
-local first = 1
 for g = 1, requests do
-  local last = first + tonumber(ARGV[1 + g]) - 1
+  local w = words(ARGV[2 + groups + g])
+  local first = k + 1
   local ok = 1
   local at = #out + 1
   out[at] = 0
   local plan = {}
-  for i = first, last do
-    local key = KEYS[i]
-    local a = base + (i - 1) * 4
-    local kind = ARGV[a + 1]
+  for a = 0, #w - 4, 4 do
+    k = k + 1
+    local key = KEYS[k]
+    local kind = w[a + 1]
     local remaining, reset, retry = 0, 0, 0
     if kind == 'r' then
-      local limit = tonumber(ARGV[a + 2])
-      local period = tonumber(ARGV[a + 3])
-      local cost = tonumber(ARGV[a + 4])
+      local limit = tonumber(w[a + 2])
+      local period = tonumber(w[a + 3])
+      local cost = tonumber(w[a + 4])
       local interval = period / limit
       local tat = tonumber(redis.call('GET', key) or now)
       if tat < now then tat = now end
@@ -46,10 +80,10 @@ for g = 1, requests do
       else
         remaining = math.floor((period - (nxt - now)) / interval)
         reset = nxt - now
-        plan[i] = nxt
+        plan[k] = nxt
       end
     elseif kind == 'c' then
-      local max = tonumber(ARGV[a + 2])
+      local max = tonumber(w[a + 2])
       redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
       local held = redis.call('ZCARD', key)
       if held >= max then
@@ -59,9 +93,9 @@ for g = 1, requests do
         remaining = max - held - 1
       end
     else
-      local cap = tonumber(ARGV[a + 2])
-      local cost = tonumber(ARGV[a + 3])
-      local ends = tonumber(ARGV[a + 4])
+      local cap = tonumber(w[a + 2])
+      local cost = tonumber(w[a + 3])
+      local ends = tonumber(w[a + 4])
       local used = tonumber(redis.call('GET', key) or 0)
       reset = math.max(0, ends - now)
       if used >= cap then
@@ -76,51 +110,24 @@ for g = 1, requests do
     out[#out + 1] = math.ceil(retry)
   end
   if ok == 1 then
-    for i = first, last do
+    local i = first
+    for a = 0, #w - 4, 4 do
       local key = KEYS[i]
-      local a = base + (i - 1) * 4
-      local kind = ARGV[a + 1]
+      local kind = w[a + 1]
       if kind == 'r' then
         redis.call('SET', key, tostring(plan[i]), 'PX', math.ceil(plan[i] - now) + 1000)
       elseif kind == 'c' then
-        local ttl = tonumber(ARGV[a + 3])
-        redis.call('ZADD', key, now + ttl, ARGV[a + 4])
+        local ttl = tonumber(w[a + 3])
+        redis.call('ZADD', key, now + ttl, w[a + 4])
         redis.call('PEXPIRE', key, ttl + 1000)
       else
-        redis.call('INCRBY', key, ARGV[a + 3])
-        redis.call('PEXPIREAT', key, tonumber(ARGV[a + 4]) + ${24 * 3_600_000})
+        redis.call('INCRBY', key, w[a + 3])
+        redis.call('PEXPIREAT', key, tonumber(w[a + 4]) + ${24 * 3_600_000})
       end
+      i = i + 1
     end
   end
   out[at] = ok
-  first = last + 1
 end
 return out
-`;
-
-/**
- * Settles after a request: r: limit, periodMs, delta (moves the arrival time, never below now) |
- * c: lease (released) | b: delta, endMs (the counter corrected, never below 0). Returns nothing.
- */
-export const SETTLE_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 1, #KEYS do
-  local key = KEYS[i]
-  local kind = ARGV[i * 4 - 3]
-  if kind == 'r' then
-    local tat = tonumber(redis.call('GET', key) or 0)
-    if tat > now then
-      local nxt = math.max(now, tat + tonumber(ARGV[i * 4]) * tonumber(ARGV[i * 4 - 1]) / tonumber(ARGV[i * 4 - 2]))
-      redis.call('SET', key, tostring(nxt), 'PX', math.ceil(nxt - now) + 1000)
-    end
-  elseif kind == 'c' then
-    redis.call('ZREM', key, ARGV[i * 4 - 2])
-  else
-    local used = redis.call('INCRBY', key, ARGV[i * 4 - 2])
-    if used < 0 then redis.call('SET', key, 0) end
-    redis.call('PEXPIREAT', key, tonumber(ARGV[i * 4 - 1]) + ${24 * 3_600_000})
-  end
-end
-return 0
 `;

@@ -1,12 +1,13 @@
 // The fleet's store: one Redis (redis:// or rediss:// for TLS; user and password from the URL).
-// One EVALSHA per turn of the event loop checks and takes every meter its requests touch
-// (redis-scripts.ts); another, after the answers, settles usage and releases concurrency
-// leases. Every command has a deadline and nothing queues while disconnected, so a dead Redis costs a request at most
-// the timeout, never a hang; the caller decides what a failure means (--limits-on-store-error).
+// One EVALSHA per turn of the event loop (redis-scripts.ts) settles the requests that ended in
+// that turn (usage corrected, concurrency leases released) and then checks and takes every meter
+// the requests that arrived touch. Every command has a deadline and nothing queues while
+// disconnected, so a dead Redis costs a request at most the timeout, never a hang; the caller
+// decides what a failure means (--limits-on-store-error).
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import './redis-reply-queue.ts';
-import { CHECK_SCRIPT, SETTLE_SCRIPT } from './redis-scripts.ts';
+import { BATCH_SCRIPT } from './redis-scripts.ts';
 import type { CheckResult, CheckState, LimitStore, StoreCheck, StoreSettle } from './store.ts';
 
 export interface RedisStoreOptions {
@@ -20,8 +21,7 @@ export interface RedisStoreOptions {
 type Client = ReturnType<typeof createClient>;
 
 const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex');
-const CHECK_SHA = sha1(CHECK_SCRIPT);
-const SETTLE_SHA = sha1(SETTLE_SCRIPT);
+const BATCH_SHA = sha1(BATCH_SCRIPT);
 
 /** Requests per check script call at most: one call holds Redis (single-threaded) for its length. */
 const CHECK_BATCH_MAX = 128;
@@ -33,13 +33,23 @@ interface PendingCheck {
   reject(error: unknown): void;
 }
 
+/** The settlements of one batch: the one promise every settle() call of the batch returns. */
+interface PendingSettles {
+  /** Each ended request's settlements (a settle() call's). */
+  groups: (readonly StoreSettle[])[];
+  done: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
 export class RedisStore implements LimitStore {
   private readonly client: Client;
   private readonly options: { timeout: number };
+  /** Batches with settlements on their way, so that close() does not drop the last requests' usage. */
   private readonly settling = new Set<Promise<void>>();
-  private pending: StoreSettle[] = [];
   private checking: PendingCheck[] = [];
-  private scheduled: Promise<void> | null = null;
+  private settles: PendingSettles | null = null;
+  private scheduled = false;
   private readonly connected: Promise<void>;
 
   constructor(settings: RedisStoreOptions) {
@@ -79,24 +89,64 @@ export class RedisStore implements LimitStore {
 
   /**
    * Checks of one turn of the event loop go to Redis together, in one script call that decides
-   * them in turn (CHECK_SCRIPT): under load the gateway's cost of Redis (a command to encode and
+   * them in turn (BATCH_SCRIPT): under load the gateway's cost of Redis (a command to encode and
    * write, a reply to read and parse) is paid per turn instead of per request. A request waits
    * for the end of the turn it was checked in, never for another round trip.
    */
   check(checks: readonly StoreCheck[]): Promise<CheckResult> {
     return new Promise((resolve, reject) => {
       this.checking.push({ checks, resolve, reject });
-      if (this.checking.length >= CHECK_BATCH_MAX) this.flushChecks();
-      else if (this.checking.length === 1) setImmediate(this.flushChecks);
+      if (this.checking.length >= CHECK_BATCH_MAX) this.flush();
+      else this.schedule();
     });
   }
 
-  private readonly flushChecks = (): void => {
+  /**
+   * Settlements ride with the checks of the same turn, in the same script call, before them (a
+   * lease released in a turn is free for the requests checked in it). Nobody awaits a
+   * settlement's answer: every settle() of a batch returns the batch's one promise.
+   */
+  settle(settles: readonly StoreSettle[]): Promise<void> {
+    if (settles.length === 0) return Promise.resolve();
+    let pending = this.settles;
+    if (pending === null) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const done = new Promise<void>((yes, no) => {
+        resolve = yes;
+        reject = no;
+      });
+      this.settles = pending = { groups: [], done, resolve, reject };
+      this.settling.add(done);
+      const forget = (): void => void this.settling.delete(done);
+      done.then(forget, forget);
+    }
+    pending.groups.push(settles);
+    this.schedule();
+    return pending.done;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.flushScheduled);
+  }
+
+  private readonly flushScheduled = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  /** Sends what the turn gathered: its settlements, then its checks. */
+  private flush(): void {
     const batch = this.checking;
-    if (batch.length === 0) return;
+    const settled = this.settles;
+    if (batch.length === 0 && settled === null) return;
     this.checking = [];
-    this.run(CHECK_SHA, CHECK_SCRIPT, batchArgs(batch)).then(
+    this.settles = null;
+    this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch)).then(
       (reply) => {
+        settled?.resolve();
         const values = reply as unknown[];
         const expected = batch.reduce((n, b) => n + 1 + 3 * b.checks.length, 0);
         if (!Array.isArray(values) || values.length !== expected) {
@@ -116,35 +166,10 @@ export class RedisStore implements LimitStore {
         }
       },
       (error: unknown) => {
+        settled?.reject(error);
         for (const b of batch) b.reject(error);
       },
     );
-  };
-
-  /**
-   * Settlements of one turn of the event loop go to Redis together, in one script call: under
-   * load that is one call for many requests instead of one each, as for checks. Unlike a check,
-   * nobody awaits a settlement's answer: every request of the turn shares the one promise.
-   */
-  settle(settles: readonly StoreSettle[]): Promise<void> {
-    if (settles.length === 0) return Promise.resolve();
-    for (const s of settles) this.pending.push(s);
-    if (this.scheduled === null) {
-      const flush = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flush());
-      this.scheduled = flush;
-      // Held until it lands, so that close() does not drop the last requests' usage.
-      this.settling.add(flush);
-      const forget = (): void => void this.settling.delete(flush);
-      flush.then(forget, forget);
-    }
-    return this.scheduled;
-  }
-
-  private flush(): Promise<void> {
-    this.scheduled = null;
-    const batch = this.pending;
-    this.pending = [];
-    return this.run(SETTLE_SHA, SETTLE_SCRIPT, scriptArgs(batch, settleArgs)).then(() => undefined);
   }
 
   /** EVALSHA, and EVAL once when this Redis does not hold the script yet (a restart, a failover). */
@@ -197,51 +222,53 @@ export class RedisStore implements LimitStore {
 }
 
 /**
- * One script call's arguments in one array, built without intermediate arrays (this runs for
- * every request): two slots for the command and the script (run() fills them), the number of
- * keys, the keys, then four ARGV per key written by argsOf.
+ * BATCH_SCRIPT's arguments in one array: two slots for the command and the script (run() fills
+ * them), the number of keys, the settlements' keys, every request's keys, the number of
+ * settlement groups and of requests, then one text per group and per request.
  */
-function scriptArgs<T extends { key: string }>(items: readonly T[], argsOf: (item: T, out: string[]) => void): string[] {
-  const out: string[] = ['', '', String(items.length)];
-  for (const item of items) out.push(item.key);
-  for (const item of items) argsOf(item, out);
-  return out;
-}
-
-/** CHECK_SCRIPT's arguments for a batch: every request's keys, the request count, each one's number of checks, then four ARGV per check. */
-function batchArgs(batch: readonly PendingCheck[]): string[] {
+function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly PendingCheck[]): string[] {
   const out: string[] = ['', '', ''];
-  let keys = 0;
-  for (const b of batch) for (const c of b.checks) keys = out.push(c.key) - 3;
-  out[2] = String(keys);
-  out.push(String(batch.length));
-  for (const b of batch) out.push(String(b.checks.length));
-  for (const b of batch) for (const c of b.checks) checkArgs(c, out);
+  for (const group of groups) for (const s of group) out.push(s.key);
+  for (const b of batch) for (const c of b.checks) out.push(c.key);
+  out[2] = String(out.length - 3);
+  out.push(String(groups.length), String(batch.length));
+  for (const group of groups) out.push(settleText(group));
+  for (const b of batch) out.push(checkText(b.checks));
   return out;
 }
 
-function checkArgs(c: StoreCheck, out: string[]): void {
-  switch (c.kind) {
-    case 'rate':
-      out.push('r', String(c.limit), String(c.periodMs), String(c.cost));
-      return;
-    case 'concurrent':
-      out.push('c', String(c.max), String(c.ttlMs), c.lease);
-      return;
-    case 'budget':
-      out.push('b', String(c.cap), String(c.cost), String(c.endMs));
+/** A request's checks as BATCH_SCRIPT reads them: four words each. */
+function checkText(checks: readonly StoreCheck[]): string {
+  let text = '';
+  for (const c of checks) {
+    switch (c.kind) {
+      case 'rate':
+        text += `r ${c.limit} ${c.periodMs} ${c.cost} `;
+        break;
+      case 'concurrent':
+        text += `c ${c.max} ${c.ttlMs} ${c.lease} `;
+        break;
+      case 'budget':
+        text += `b ${c.cap} ${c.cost} ${c.endMs} `;
+    }
   }
+  return text;
 }
 
-function settleArgs(s: StoreSettle, out: string[]): void {
-  switch (s.kind) {
-    case 'rate':
-      out.push('r', String(s.limit), String(s.periodMs), String(s.delta));
-      return;
-    case 'concurrent':
-      out.push('c', s.lease, '0', '0');
-      return;
-    case 'budget':
-      out.push('b', String(s.delta), String(s.endMs), '0');
+/** An ended request's settlements as BATCH_SCRIPT reads them: four words each. */
+function settleText(settles: readonly StoreSettle[]): string {
+  let text = '';
+  for (const s of settles) {
+    switch (s.kind) {
+      case 'rate':
+        text += `r ${s.limit} ${s.periodMs} ${s.delta} `;
+        break;
+      case 'concurrent':
+        text += `c ${s.lease} 0 0 `;
+        break;
+      case 'budget':
+        text += `b ${s.delta} ${s.endMs} 0 `;
+    }
   }
+  return text;
 }

@@ -5,11 +5,24 @@
 //   BENCH_LIMITS=memory,redis (default both; redis only when redis-server is installed; empty: none)
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import type { KeyObject } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withLimits } from '../support/limits.ts';
-import { buildBundle } from '../support/policies.ts';
+import { type TestLimit, withLimits } from '../support/limits.ts';
+import { buildBundle, compilePayload, signPayload } from '../support/policies.ts';
 import { type RedisServer, startRedis } from '../support/redis-server.ts';
+
+/** The bench's one limit: every meter kind on every bench request, none of which ever refuses. */
+const BENCH_LIMITS: TestLimit[] = [
+  {
+    id: 'bench',
+    models: ['local/gpt-4o-mini', 'claude/claude-sonnet-4-5'],
+    principals: ['alice'],
+    requests_per_minute: 1_000_000_000,
+    tokens_per_minute: 1_000_000_000,
+    concurrent: 100_000,
+    budget: { tokens: 1_000_000_000_000, period: 'month' },
+  },
+];
 
 export interface LimitGateway {
   name: string;
@@ -39,39 +52,34 @@ export interface LimitGatewayOptions {
 export async function startLimitGateways(
   options: LimitGatewayOptions,
   children: ChildProcess[],
-): Promise<{ gateways: LimitGateway[]; redis: RedisServer | null; startRound: (() => Promise<LimitRoundGateways>) | null }> {
+): Promise<{
+  gateways: LimitGateway[];
+  redis: RedisServer | null;
+  startRound: (() => Promise<LimitRoundGateways>) | null;
+  startSwapping: (() => Promise<SwapGateways>) | null;
+}> {
   const stores = (process.env.BENCH_LIMITS ?? 'memory,redis').split(',').filter(Boolean);
-  if (stores.length === 0) return { gateways: [], redis: null, startRound: null };
+  if (stores.length === 0) return { gateways: [], redis: null, startRound: null, startSwapping: null };
   const bundle = join(options.dir, 'limited.json');
-  await writeFile(
-    bundle,
-    await buildBundle(options.policies, 1, options.signer, (payload) =>
-      withLimits(payload, [
-        {
-          id: 'bench',
-          models: ['local/gpt-4o-mini', 'claude/claude-sonnet-4-5'],
-          principals: ['alice'],
-          requests_per_minute: 1_000_000_000,
-          tokens_per_minute: 1_000_000_000,
-          concurrent: 100_000,
-          budget: { tokens: 1_000_000_000_000, period: 'month' },
-        },
-      ]),
-    ),
-  );
+  await writeFile(bundle, await buildBundle(options.policies, 1, options.signer, (payload) => withLimits(payload, BENCH_LIMITS)));
   const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
   if (stores.includes('redis') && !haveRedis) console.error('redis-server not found (apt-get install redis-server): no limits:redis row');
   const redis = stores.includes('redis') && haveRedis ? await startRedis() : null;
   if (redis !== null) favour(redis.port);
   const usable = stores.filter((store) => store !== 'redis' || redis !== null);
-  const spawnGateway = async (store: string | null, port: number, tag: string): Promise<{ gateway: LimitGateway; child: ChildProcess }> => {
+  const spawnGateway = async (
+    store: string | null,
+    port: number,
+    tag: string,
+    bundleFile = store === null ? join(options.dir, 'bundle.json') : bundle,
+  ): Promise<{ gateway: LimitGateway; child: ChildProcess }> => {
     const child = spawn(
       process.execPath,
       [
         ...options.nodeArgs,
         options.entry,
         'serve',
-        ...['--bundle', store === null ? join(options.dir, 'bundle.json') : bundle],
+        ...['--bundle', bundleFile],
         ...['--public-key', join(options.dir, 'public.pem'), '--audience', 'test-gateway'],
         ...['--port', String(port), '--poll', '1h', '--cache-dir', 'none'],
         ...(store === null ? [] : ['--limits-store', store === 'redis' ? (redis as RedisServer).url : 'memory']),
@@ -110,22 +118,75 @@ export async function startLimitGateways(
       for (const { child } of started) child.kill('SIGTERM');
       throw failed.reason;
     }
-    return {
-      gateways: started.map((s) => s.gateway),
-      stop: () =>
-        Promise.all(
-          started.map(
-            ({ child }) =>
-              new Promise<void>((resolve) => {
-                if (child.exitCode !== null) return resolve();
-                child.once('exit', () => resolve());
-                child.kill('SIGTERM');
-              }),
-          ),
-        ).then(() => undefined),
-    };
+    return { gateways: started.map((s) => s.gateway), stop: () => stopAll(started.map((s) => s.child)) };
   };
-  return { gateways, redis, startRound };
+  const startSwapping = async (): Promise<SwapGateways> => {
+    // One payload for every serial: limits are added to it or not, then it is signed.
+    const base = await compilePayload(options.policies, 1);
+    const started: { gateway: SwapGateway; child: ChildProcess }[] = [];
+    const stop = (): Promise<void> => stopAll(started.map((s) => s.child));
+    try {
+      for (const [index, store] of usable.entries()) {
+        const file = join(options.dir, `swapped-${store}.json`);
+        let serial = 1;
+        await writeFile(file, signPayload(base, options.signer));
+        const { gateway, child } = await spawnGateway(store, options.firstPort + 200 + index, 'swap-', file);
+        const setLimits = async (on: boolean): Promise<void> => {
+          const payload = structuredClone(base);
+          payload.serial = ++serial;
+          if (on) withLimits(payload, BENCH_LIMITS);
+          await writeFile(`${file}.next`, signPayload(payload, options.signer));
+          await rename(`${file}.next`, file);
+          child.kill('SIGHUP'); // fetches the bundle at once
+          await waitForSerial(gateway.url, serial);
+        };
+        started.push({ gateway: { ...gateway, store, setLimits }, child });
+      }
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return { gateways: started.map((s) => s.gateway), stop };
+  };
+  return { gateways, redis, startRound, startSwapping };
+}
+
+/** Waits until the gateway's /readyz names serial as its active bundle. */
+async function waitForSerial(url: string, serial: number): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    const body = (await (await fetch(`${url}/readyz`)).json()) as { bundle?: { serial?: number } | null };
+    if (body.bundle?.serial === serial) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`${url} did not activate bundle serial ${serial}`);
+}
+
+function stopAll(children: readonly ChildProcess[]): Promise<void> {
+  return Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+    ),
+  ).then(() => undefined);
+}
+
+/**
+ * A gateway of one store whose bundle the bench swaps between one without limits and the same
+ * with them (a higher serial each time, fetched at once on SIGHUP), so that limits off and on
+ * are measured in one process, minutes apart at most.
+ */
+export interface SwapGateway extends LimitGateway {
+  store: string;
+  setLimits(on: boolean): Promise<void>;
+}
+
+export interface SwapGateways {
+  gateways: SwapGateway[];
+  stop(): Promise<void>;
 }
 
 /**
@@ -147,6 +208,9 @@ export interface LimitRoundGateways {
   stop(): Promise<void>;
 }
 
+/** In swap rounds, the suffix of a store's gateway's runs with limits off. */
+export const OFF = ' (limits off)';
+
 /** One gateway's run in a round of the side-by-side limits comparison (proxy.bench.ts). */
 export interface LimitRound {
   round: number;
@@ -163,12 +227,16 @@ const median = (values: number[]): number => {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 };
 
-/** How a round's gateways are driven: each alone in turn, or all at the same time (proxy.bench.ts). */
-export type LimitsDrive = 'alone' | 'together';
+/**
+ * How limits on are compared with limits off (proxy.bench.ts): swap (one gateway per store whose
+ * bundle is swapped between limits off and on, slice after slice), or rounds of fresh gateways
+ * (limits off and each store), each driven alone in turn or all at the same time.
+ */
+export type LimitsDrive = 'swap' | 'alone' | 'together';
 
 export function limitsDrive(): LimitsDrive {
-  const drive = process.env.BENCH_LIMITS_DRIVE ?? 'alone';
-  if (drive !== 'alone' && drive !== 'together') throw new Error(`BENCH_LIMITS_DRIVE must be alone or together, not ${drive}`);
+  const drive = process.env.BENCH_LIMITS_DRIVE ?? 'swap';
+  if (drive !== 'swap' && drive !== 'alone' && drive !== 'together') throw new Error(`BENCH_LIMITS_DRIVE must be swap, alone or together, not ${drive}`);
   return drive;
 }
 
@@ -197,12 +265,16 @@ export async function driveAlone<T, R extends { rps: number; cpuUsPerReq: number
  * the same round; the median of the rounds, and their range.
  */
 export function limitsTable(rounds: readonly LimitRound[], drive: LimitsDrive): string[] {
-  const limited = [...new Set(rounds.map((r) => r.target))].filter((t) => t.startsWith('gateway limits:'));
+  const limited = [...new Set(rounds.map((r) => r.target))].filter((t) => t.startsWith('gateway limits:') && !t.endsWith(OFF));
   if (limited.length === 0) return [];
   const count = new Set(rounds.map((r) => r.round)).size;
+  const how =
+    drive === 'swap'
+      ? `${count} pairs of slices per mode and store: one gateway per store on one CPU, its bundle swapped between limits off and on (the same bundle with the bench's limit) before each slice, off then on or on then off by turns; median of the per-pair ratios [min-max]`
+      : `${count} rounds per mode, each starting fresh gateways (limits off and every store) on one CPU and driving them ${drive === 'alone' ? 'each alone, in turn and then in reverse (two runs averaged)' : 'at the same time (each with its own connections; they share the CPU)'}; median of the per-round ratios [min-max]`;
   const lines = [
     '',
-    `limits on against limits off: ${count} rounds per mode, each starting fresh gateways (limits off and every store) on one CPU and driving them ${drive === 'alone' ? 'each alone, in turn and then in reverse (two runs averaged)' : 'at the same time (each with its own connections; they share the CPU)'}; median of the per-round ratios [min-max]`,
+    `limits on against limits off: ${how}`,
     '',
     '| mode | conns | store | RPS vs limits off | CPU per request vs limits off | RPS limits off / on (medians) |',
     '|---|---|---|---|---|---|',
@@ -218,7 +290,7 @@ export function limitsTable(rounds: readonly LimitRound[], drive: LimitsDrive): 
         for (const round of new Set(rounds.map((r) => r.round))) {
           const at = (name: string) => rounds.find((r) => r.round === round && r.target === name && r.mode === mode && r.connections === c);
           const on = at(target);
-          const off = at('gateway');
+          const off = at(drive === 'swap' ? `${target}${OFF}` : 'gateway');
           if (on === undefined || off === undefined || off.rps === 0) continue;
           rps.push(on.rps / off.rps);
           offRps.push(off.rps);

@@ -14,12 +14,13 @@
 //   BENCH_RATE=3000 fixes the offered load (requests/s, all connections together): CPU per request
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //   BENCH_LIMITS=memory,redis the limits rows (limit-gateways.ts; default both, empty: none)
-//   BENCH_WARMUP=3 seconds each round's fresh gateways are driven before the measured run
-//   BENCH_LIMITS_ROUNDS=5 rounds of fresh gateways, limits off and each store, whose median ratios
-//   make the limits table (one run against a later one differs by ±30% on a 2-core machine)
-//   BENCH_LIMITS_DRIVE=alone (default: in a round each gateway is driven alone on the pinned CPU,
-//   in spawn order and then in reverse, and its two runs are averaged) or together (all of them at
-//   the same time, sharing that CPU)
+//   BENCH_WARMUP=3 seconds each limits gateway is driven (with limits off and on) before it is measured
+//   BENCH_LIMITS_DRIVE=swap (default: one gateway per store whose bundle is swapped between limits
+//   off and on before each slice of BENCH_LIMITS_SLICE=2 seconds, BENCH_LIMITS_ROUNDS=20 pairs of
+//   slices, off then on or on then off by turns: limits off and on in one process, seconds apart),
+//   alone (BENCH_LIMITS_ROUNDS=5 rounds of fresh gateways, limits off and each store, each driven
+//   alone on the pinned CPU, in spawn order and then in reverse, its two runs averaged) or together
+//   (the same rounds, the gateways driven at the same time, sharing that CPU)
 //   BENCH_PIN=0 no CPU pinning (cpu-pin.ts; default: each single-process proxy under test on the
 //   last CPU, the load generator, upstream and Redis on the others; multi-process rows on all)
 //
@@ -34,7 +35,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type CpuPlan, cpuPlan, pinTree } from './cpu-pin.ts';
-import { driveAlone, type LimitRound, type LimitsDrive, limitsDrive, limitsTable, startLimitGateways } from './limit-gateways.ts';
+import { driveAlone, type LimitRound, type LimitsDrive, limitsDrive, limitsTable, OFF, startLimitGateways } from './limit-gateways.ts';
 import { nginxBinary, startNginx } from './nginx.ts';
 
 const here = fileURLToPath(import.meta.url);
@@ -383,7 +384,9 @@ async function main(): Promise<void> {
     // The table takes the median of the per-round ratios and shows their range.
     const rounds: LimitRound[] = [];
     const drive = limitsDrive();
-    const roundCount = limited.startRound === null ? 0 : Number(process.env.BENCH_LIMITS_ROUNDS ?? 5);
+    if (drive === 'swap' && limited.startSwapping !== null)
+      rounds.push(...(await swapRounds(limited.startSwapping, modes, connectionsList, run, pinProxy, keys.alice)));
+    const roundCount = limited.startRound === null || drive === 'swap' ? 0 : Number(process.env.BENCH_LIMITS_ROUNDS ?? 5);
     for (const mode of modes)
       for (const connections of connectionsList)
         for (let round = 0; round < roundCount; round++) {
@@ -414,6 +417,57 @@ async function main(): Promise<void> {
     await stopRedis?.();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The limits comparison by swapping (BENCH_LIMITS_DRIVE=swap, the default). On this kind of
+ * machine one gateway process driven for a few seconds, then again, differs by up to a half with
+ * nothing changed (the host's speed drifts from second to second), and two processes of the same
+ * code by up to a third for as long as they live. So one gateway per store serves both sides of
+ * the comparison: before each slice its bundle is swapped (SIGHUP, a higher serial) between
+ * limits off and the same bundle with the bench's limit. Slices are short (BENCH_LIMITS_SLICE
+ * seconds, default 2) and come in pairs, off then on or on then off by turns, so that a drift
+ * weighs on both sides alike; the table takes the median of the per-pair ratios.
+ */
+async function swapRounds(
+  startSwapping: () => Promise<import('./limit-gateways.ts').SwapGateways>,
+  modes: readonly string[],
+  connectionsList: readonly number[],
+  run: (target: { name: string; url: string; pid: number; key: string; prefix: string }, mode: string, connections: number, seconds: number) => Promise<Row>,
+  pinProxy: (pid: number, processes: number) => void,
+  key: string,
+): Promise<LimitRound[]> {
+  const pairs = Number(process.env.BENCH_LIMITS_ROUNDS ?? 20);
+  const slice = Number(process.env.BENCH_LIMITS_SLICE ?? 2);
+  const swapping = await startSwapping();
+  const rounds: LimitRound[] = [];
+  try {
+    for (const gateway of swapping.gateways) pinProxy(gateway.pid, 1);
+    for (const mode of modes)
+      for (const connections of connectionsList)
+        for (const gateway of swapping.gateways) {
+          const target = { name: gateway.name, url: gateway.url, pid: gateway.pid, key, prefix: 'local/' };
+          const drive = async (on: boolean, seconds: number): Promise<Row> => {
+            await gateway.setLimits(on);
+            return run({ ...target, name: on ? gateway.name : `${gateway.name}${OFF}` }, mode, connections, seconds);
+          };
+          // Warm-up: JIT and pools, with limits off and on.
+          for (const on of [false, true]) await drive(on, Number(process.env.BENCH_WARMUP ?? 3));
+          for (let pair = 0; pair < pairs; pair++) {
+            const order = pair % 2 === 0 ? [false, true] : [true, false];
+            const measured: Row[] = [];
+            for (const on of order) measured.push(await drive(on, slice));
+            for (const row of measured) rounds.push({ round: pair, ...row });
+            const [off, on] = pair % 2 === 0 ? measured : [measured[1], measured[0]];
+            console.error(
+              `${mode} c=${connections} ${gateway.name} pair ${pair + 1}/${pairs}: off ${off?.rps.toFixed(0)} rps ${off?.cpuUsPerReq?.toFixed(0)} us/req, on ${on?.rps.toFixed(0)} rps ${on?.cpuUsPerReq?.toFixed(0)} us/req`,
+            );
+          }
+        }
+  } finally {
+    await swapping.stop();
+  }
+  return rounds;
 }
 
 /** Audit lines of requests in the file, read as a stream: with the limits rounds it passes 512 MB, more than one string holds. */

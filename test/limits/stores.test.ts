@@ -122,6 +122,22 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     await waitFor(async () => (await store().check([lease('e')])).ok);
   });
 
+  it('settles before it checks: a slot released while another request asks for it is given, and the settlements of several requests all apply', async () => {
+    // The Redis store sends what one turn of the event loop has, settlements first, in one script call.
+    const key = fresh();
+    const tokens = fresh();
+    const lease = (id: string): StoreCheck => ({ kind: 'concurrent', key, max: 1, lease: id, ttlMs: DAY });
+    expect((await store().check([lease('a'), rate(tokens, 1000, 300)])).ok).toBe(true);
+    expect((await store().check([lease('b')])).ok).toBe(false);
+    const [, , next] = await Promise.all([
+      store().settle([{ kind: 'concurrent', key, lease: 'a' }]),
+      store().settle([{ kind: 'rate', key: tokens, limit: 1000, periodMs: DAY, delta: -200 }]),
+      store().check([lease('b'), rate(tokens, 1000, 100)]),
+    ]);
+    expect(next?.ok).toBe(true);
+    expect(next?.states[1]?.remaining).toBe(800);
+  });
+
   it('admits a budget while its counter is under the cap, and corrects the counter at settlement', async () => {
     const key = fresh();
     const endMs = Date.now() + DAY;
