@@ -46,7 +46,9 @@ for g = 1, groups do
     else
       local used = redis.call('INCRBY', key, w[a + 2])
       if used < 0 then redis.call('SET', key, 0) end
-      redis.call('PEXPIREAT', key, tonumber(w[a + 3]) + ${24 * 3_600_000})
+      -- A counter made here (its period's had expired) or reset by SET gets its expiry; one
+      -- that exists keeps the expiry it has.
+      if used < 0 or used == tonumber(w[a + 2]) then redis.call('PEXPIREAT', key, tonumber(w[a + 3]) + ${24 * 3_600_000}) end
     end
   end
 end
@@ -84,8 +86,12 @@ for g = 1, requests do
       end
     elseif kind == 'c' then
       local max = tonumber(w[a + 2])
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      -- Expired leases (of a gateway that died holding them) matter only when they would refuse.
       local held = redis.call('ZCARD', key)
+      if held >= max then
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+        held = redis.call('ZCARD', key)
+      end
       if held >= max then
         ok = 0
         retry = 1000
@@ -121,8 +127,8 @@ for g = 1, requests do
         redis.call('ZADD', key, now + ttl, w[a + 4])
         redis.call('PEXPIRE', key, ttl + 1000)
       else
-        redis.call('INCRBY', key, w[a + 3])
-        redis.call('PEXPIREAT', key, tonumber(w[a + 4]) + ${24 * 3_600_000})
+        -- The counter's expiry is set when the first request of its period makes it.
+        if redis.call('INCRBY', key, w[a + 3]) == tonumber(w[a + 3]) then redis.call('PEXPIREAT', key, tonumber(w[a + 4]) + ${24 * 3_600_000}) end
       end
       i = i + 1
     end

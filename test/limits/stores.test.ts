@@ -156,3 +156,22 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     expect((await store().check([spend(1)])).ok).toBe(true);
   });
 });
+
+describe('the Redis store', () => {
+  const pttl = async (key: string): Promise<number> => Number((await redis.command(`PTTL ${key}`)).trim().slice(1));
+
+  it('gives a budget counter its expiry, a day after its period ends, and keeps it through settlements and a correction to 0', async () => {
+    const store = stores.redis as LimitStore;
+    const key = fresh();
+    const endMs = Date.now() + DAY;
+    const expiry = endMs + DAY - Date.now();
+    expect((await store.check([{ kind: 'budget', key, cap: 10, cost: 6, endMs }])).ok).toBe(true);
+    for (const delta of [3, -20, 2]) {
+      await store.settle([{ kind: 'budget', key, delta, endMs }]);
+      const left = await pttl(key);
+      expect(left).toBeGreaterThan(expiry - scaled(60_000));
+      expect(left).toBeLessThanOrEqual(expiry);
+    }
+    expect((await store.check([{ kind: 'budget', key, cap: 10, cost: 1, endMs }])).states[0]?.remaining).toBe(7);
+  });
+});
