@@ -232,43 +232,36 @@ function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly 
   for (const b of batch) for (const c of b.checks) out.push(c.key);
   out[2] = String(out.length - 3);
   out.push(String(groups.length), String(batch.length));
-  for (const group of groups) out.push(settleText(group));
-  for (const b of batch) out.push(checkText(b.checks));
+  for (const group of groups) out.push(textOf(group, settleWords));
+  for (const b of batch) out.push(textOf(b.checks, checkWords));
   return out;
 }
 
-/** A request's checks as BATCH_SCRIPT reads them: four words each. */
-function checkText(checks: readonly StoreCheck[]): string {
+/** Items as BATCH_SCRIPT reads them: four words each, one text for all. */
+function textOf<T>(items: readonly T[], wordsOf: (item: T) => string): string {
   let text = '';
-  for (const c of checks) {
-    switch (c.kind) {
-      case 'rate':
-        text += `r ${c.limit} ${c.periodMs} ${c.cost} `;
-        break;
-      case 'concurrent':
-        text += `c ${c.max} ${c.ttlMs} ${c.lease} `;
-        break;
-      case 'budget':
-        text += `b ${c.cap} ${c.cost} ${c.endMs} `;
-    }
-  }
+  for (const item of items) text += wordsOf(item);
   return text;
 }
 
-/** An ended request's settlements as BATCH_SCRIPT reads them: four words each. */
-function settleText(settles: readonly StoreSettle[]): string {
-  let text = '';
-  for (const s of settles) {
-    switch (s.kind) {
-      case 'rate':
-        text += `r ${s.limit} ${s.periodMs} ${s.delta} `;
-        break;
-      case 'concurrent':
-        text += `c ${s.lease} 0 0 `;
-        break;
-      case 'budget':
-        text += `b ${s.delta} ${s.endMs} 0 `;
-    }
+function checkWords(c: StoreCheck): string {
+  switch (c.kind) {
+    case 'rate':
+      return `r ${c.limit} ${c.periodMs} ${c.cost} `;
+    case 'concurrent':
+      return `c ${c.max} ${c.ttlMs} ${c.lease} `;
+    case 'budget':
+      return `b ${c.cap} ${c.cost} ${c.endMs} `;
   }
-  return text;
+}
+
+function settleWords(s: StoreSettle): string {
+  switch (s.kind) {
+    case 'rate':
+      return `r ${s.limit} ${s.periodMs} ${s.delta} `;
+    case 'concurrent':
+      return `c ${s.lease} 0 0 `;
+    case 'budget':
+      return `b ${s.delta} ${s.endMs} 0 `;
+  }
 }
