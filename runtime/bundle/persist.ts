@@ -26,9 +26,7 @@ export async function readCache(dir: string): Promise<CachedState> {
 
 /** Persists the envelope of a bundle that just activated, then raises the floor to its serial. */
 export async function writeCache(dir: string, envelope: Uint8Array, floor: SerialFloor): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFileAtomic(join(dir, ENVELOPE), envelope, 0o600);
-  await writeFileAtomic(join(dir, FLOOR), Buffer.from(JSON.stringify(floor) + '\n'), 0o600);
+  await commitStagedCache(dir, await stageEnvelope(dir, envelope), floor);
 }
 
 /** Writes envelope to a temp file in dir (fsynced); its name for commitStagedCache or discardStaged. */
