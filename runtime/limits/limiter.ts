@@ -13,10 +13,10 @@ import type { CheckResult, LimitStore, StoreCheck, StoreSettle } from './store.t
 /** What a store failure does to a request: admit it unlimited, or refuse it (503). */
 export type StoreErrorPolicy = 'allow' | 'deny';
 
+// A store's round trips and failed settlements are its own events (redis-store.ts): it batches
+// requests into calls, so only it knows a call's latency, once per call.
 export interface LimiterEvents {
-  /** One store call took seconds (check or settle). */
-  storeCall(op: 'check' | 'settle', seconds: number): void;
-  /** A store call failed; policy says what the request got (null for a settle). */
+  /** A store call failed; policy says what the request got (null for a settle that threw). */
   storeError(op: 'check' | 'settle', error: Error, policy: StoreErrorPolicy | null): void;
   refused(reason: LimitReason): void;
 }
@@ -94,7 +94,6 @@ export class Limiter {
     const checks: StoreCheck[] = new Array(meters.length);
     const lease = plan.concurrent ? `${this.leasePrefix}:${++this.leases}` : '';
     for (let m = 0; m < meters.length; m++) checks[m] = checkOf(plan, m, reservation, pricing, lease, this.options.leaseTtlMs, now);
-    const started = performance.now();
     let result: CheckResult | Promise<CheckResult>;
     try {
       result = this.options.store.check(checks);
@@ -103,10 +102,7 @@ export class Limiter {
     }
     if (result instanceof Promise) {
       return result.then(
-        (r) => {
-          this.options.events.storeCall('check', (performance.now() - started) / 1000);
-          return this.decide(r, meters, owners, checks, pricing);
-        },
+        (r) => this.decide(r, meters, owners, checks, pricing),
         (error) => this.failed(error),
       );
     }
@@ -221,15 +217,9 @@ class Ticket implements LimitTicket {
       }
     }
     if (settles.length === 0) return;
-    const started = performance.now();
     try {
-      const done = this.options.store.settle(settles);
-      if (done instanceof Promise) {
-        done.then(
-          () => this.options.events.storeCall('settle', (performance.now() - started) / 1000),
-          (error) => this.options.events.storeError('settle', error instanceof Error ? error : new Error(String(error)), null),
-        );
-      }
+      // Nobody waits for a settlement: a failed call is the store's to report (onSettleError).
+      void this.options.store.settle(settles);
     } catch (error) {
       this.options.events.storeError('settle', error instanceof Error ? error : new Error(String(error)), null);
     }

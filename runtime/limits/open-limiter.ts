@@ -49,6 +49,11 @@ export async function openLimiter(
         url: settings.limitsStore,
         timeoutMs: settings.limitsStoreTimeoutMs,
         onError: (error) => logFailure('connection', error, {}),
+        onCall: (op, seconds) => metrics.storeCall(op, seconds),
+        onSettleError(error) {
+          metrics.storeError('settle', null);
+          logFailure('settle', error, {});
+        },
       })
     : new MemoryStore(now);
   const limiter = new Limiter({
@@ -57,7 +62,6 @@ export async function openLimiter(
     leaseTtlMs: LEASE_TTL_MS,
     now,
     events: {
-      storeCall: (op, seconds) => metrics.storeCall(op, seconds),
       storeError(op, error, policy) {
         metrics.storeError(op, policy);
         logFailure(op, error, policy === null ? {} : { policy });

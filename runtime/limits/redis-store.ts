@@ -16,6 +16,13 @@ export interface RedisStoreOptions {
   timeoutMs: number;
   /** A connection error or a lost connection (the client reconnects by itself). */
   onError(error: Error): void;
+  /**
+   * One script call answered, in seconds: op 'check' when it carried checks (and perhaps the
+   * settlements of the same turn), 'settle' when only settlements. Once per call, not per request.
+   */
+  onCall?(op: 'check' | 'settle', seconds: number): void;
+  /** A call carrying settlements failed: their corrections are lost (settlement is best effort). */
+  onSettleError?(error: Error): void;
 }
 
 type Client = ReturnType<typeof createClient>;
@@ -44,7 +51,7 @@ interface PendingSettles {
 
 export class RedisStore implements LimitStore {
   private readonly client: Client;
-  private readonly options: { timeout: number };
+  private readonly options: { timeout: number; onCall?: RedisStoreOptions['onCall']; onSettleError?: RedisStoreOptions['onSettleError'] };
   /** Batches with settlements on their way, so that close() does not drop the last requests' usage. */
   private readonly settling = new Set<Promise<void>>();
   private checking: PendingCheck[] = [];
@@ -53,7 +60,7 @@ export class RedisStore implements LimitStore {
   private readonly connected: Promise<void>;
 
   constructor(settings: RedisStoreOptions) {
-    this.options = { timeout: settings.timeoutMs };
+    this.options = { timeout: settings.timeoutMs, onCall: settings.onCall, onSettleError: settings.onSettleError };
     this.client = createClient({
       url: settings.url,
       // Commands fail at once while disconnected instead of waiting in a queue.
@@ -144,8 +151,10 @@ export class RedisStore implements LimitStore {
     if (batch.length === 0 && settled === null) return;
     this.checking = [];
     this.settles = null;
+    const started = performance.now();
     this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch)).then(
       (reply) => {
+        this.options.onCall?.(batch.length > 0 ? 'check' : 'settle', (performance.now() - started) / 1000);
         settled?.resolve();
         const values = reply as unknown[];
         const expected = batch.reduce((n, b) => n + 1 + 3 * b.checks.length, 0);
@@ -166,7 +175,10 @@ export class RedisStore implements LimitStore {
         }
       },
       (error: unknown) => {
-        settled?.reject(error);
+        if (settled !== null) {
+          settled.reject(error);
+          this.options.onSettleError?.(error instanceof Error ? error : new Error(String(error)));
+        }
         for (const b of batch) b.reject(error);
       },
     );

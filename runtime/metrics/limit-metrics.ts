@@ -17,14 +17,14 @@ const STORE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 export function registerLimitMetrics(registry: Registry): LimitMetrics {
   const latency = new Histogram({
     name: 'modelgate_limits_store_seconds',
-    help: 'Round trips to the limits store (Redis), by operation (check before forwarding, settle after).',
+    help: 'Round trips to the limits store (Redis), one per script call: check when the call carried checks (and the settlements of the same turn), settle when only settlements.',
     labelNames: ['op'],
     buckets: STORE_BUCKETS,
     registers: [registry],
   });
   const errors = new Counter({
     name: 'modelgate_limits_store_errors_total',
-    help: 'Failed or timed-out calls to the limits store, by operation and what the request got (allow, deny; none for a settle).',
+    help: 'Failed or timed-out limits store calls: checks counted per request, with what the request got (allow, deny); settlements per call (none).',
     labelNames: ['op', 'policy'],
     registers: [registry],
   });

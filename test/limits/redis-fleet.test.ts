@@ -110,6 +110,14 @@ describe('when two gateways share one Redis under concurrent load', () => {
       expect(error.headers.get('x-ratelimit-limit-requests')).toBe('20');
       expect(error.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     }
+    // Store latency is observed once per script call, and a call carries every check of a turn:
+    // each gateway made at least one call and at most one per request it was asked.
+    for (const gateway of [a, b] as ServeProcess[]) {
+      const text = await (await fetch(`${gateway.url}/metrics`)).text();
+      const calls = Number(/modelgate_limits_store_seconds_count\{op="check"\} (\d+)/.exec(text)?.[1]);
+      expect(calls).toBeGreaterThanOrEqual(1);
+      expect(calls).toBeLessThanOrEqual(30);
+    }
     // Both gateways answered all of theirs from the one bucket, admitted or refused. Which one
     // admits more is not fixed: each sends the checks of one turn of its event loop in one call,
     // so the first call to reach Redis may take the whole limit. (Stopped first: the audit log is

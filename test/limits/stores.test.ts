@@ -8,6 +8,7 @@ import { RedisStore } from '../../runtime/limits/redis-store.ts';
 import type { LimitStore, StoreCheck } from '../../runtime/limits/store.ts';
 import { waitFor } from '../support/gateway.ts';
 import { type RedisServer, startRedis } from '../support/redis-server.ts';
+import { freePort } from '../support/serve-process.ts';
 import { scaled } from '../support/time-scale.ts';
 
 const DAY = 86_400_000;
@@ -173,5 +174,45 @@ describe('the Redis store', () => {
       expect(left).toBeLessThanOrEqual(expiry);
     }
     expect((await store.check([{ kind: 'budget', key, cap: 10, cost: 1, endMs }])).states[0]?.remaining).toBe(7);
+  });
+
+  it('reports its latency once per script call, not per request, and a failed settlement call once', async () => {
+    const calls: string[] = [];
+    const store = new RedisStore({ url: redis.url, timeoutMs: scaled(2_000), onError: () => {}, onCall: (op) => calls.push(op) });
+    try {
+      await waitFor(
+        async () =>
+          await store.check([]).then(
+            () => true,
+            () => false,
+          ),
+      );
+      calls.length = 0;
+      const key = fresh();
+      // Five requests checked in one turn of the event loop: one call.
+      const checked = await Promise.all(Array.from({ length: 5 }, () => store.check([rate(key, 1000)])));
+      expect(checked.map((c) => c.ok)).toEqual([true, true, true, true, true]);
+      expect(calls).toEqual(['check']);
+      await Promise.all([1, 2].map(() => store.settle([{ kind: 'rate', key, limit: 1000, periodMs: DAY, delta: -1 }])));
+      expect(calls).toEqual(['check', 'settle']);
+      expect((await store.check([rate(key, 1000)])).states[0]?.remaining).toBe(996);
+    } finally {
+      await store.close();
+    }
+
+    const failures: Error[] = [];
+    const down = new RedisStore({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      timeoutMs: scaled(500),
+      onError: () => {},
+      onSettleError: (e) => failures.push(e),
+    });
+    try {
+      const settled = await Promise.allSettled([1, 2].map(() => down.settle([{ kind: 'concurrent', key: fresh(), lease: 'a' }])));
+      expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+      expect(failures).toHaveLength(1);
+    } finally {
+      await down.close();
+    }
   });
 });
