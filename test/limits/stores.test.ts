@@ -123,6 +123,42 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     await waitFor(async () => (await store().check([lease('e')])).ok);
   });
 
+  it('decides a turn of concurrency and budget checks on shared keys in turn, an expired lease swept for the ones that need its slot', async () => {
+    // One script call reads each key once and writes it once at its end: the requests of the
+    // call must still see the leases and spending of those before them.
+    const slots = fresh();
+    const budget = fresh();
+    const endMs = Date.now() + DAY;
+    // A lease whose gateway died: expired by the time the turn below is checked.
+    expect((await store().check([{ kind: 'concurrent', key: slots, max: 5, lease: 'dead', ttlMs: 30 }])).ok).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, scaled(100)));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        store().check([
+          { kind: 'concurrent', key: slots, max: 5, lease: `l${i}`, ttlMs: DAY },
+          { kind: 'budget', key: budget, cap: 30, cost: 4, endMs },
+        ]),
+      ),
+    );
+    // Five slots (the dead lease's freed when the fifth request needed it); the budget (30, 4 a
+    // request) had room for all five.
+    expect(results.map((r) => r.ok)).toEqual([true, true, true, true, true, false, false, false, false, false, false, false]);
+    expect(results.slice(0, 5).map((r) => r.states[0]?.remaining)).toEqual([3, 2, 1, 0, 0]);
+    expect(results.slice(0, 5).map((r) => r.states[1]?.remaining)).toEqual([26, 22, 18, 14, 10]);
+    // Nothing taken for the refused: releasing one lease admits exactly one more, spending 4 more.
+    await store().settle([{ kind: 'concurrent', key: slots, lease: 'l0' }]);
+    const next = await Promise.all(
+      [0, 1].map((i) =>
+        store().check([
+          { kind: 'concurrent', key: slots, max: 5, lease: `m${i}`, ttlMs: DAY },
+          { kind: 'budget', key: budget, cap: 30, cost: 4, endMs },
+        ]),
+      ),
+    );
+    expect(next.map((r) => r.ok)).toEqual([true, false]);
+    expect(next[0]?.states[1]?.remaining).toBe(6);
+  });
+
   it('settles before it checks: a slot released while another request asks for it is given, and the settlements of several requests all apply', async () => {
     // The Redis store sends what one turn of the event loop has, settlements first, in one script call.
     const key = fresh();
