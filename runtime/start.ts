@@ -150,7 +150,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
       limitsOnStoreError: options.limitsOnStoreError ?? 'deny',
       limitsStoreTimeoutMs: options.limitsStoreTimeoutMs ?? 500,
     },
-    registerLimitMetrics(metrics.registry),
+    registerLimitMetrics(metrics),
     logger,
   );
 

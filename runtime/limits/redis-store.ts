@@ -125,8 +125,10 @@ export class RedisStore implements LimitStore {
       });
       this.settles = pending = { groups: [], done, resolve, reject };
       this.settling.add(done);
-      const forget = (): void => void this.settling.delete(done);
-      done.then(forget, forget);
+      done.then(
+        () => this.settling.delete(done),
+        () => this.settling.delete(done),
+      );
     }
     pending.groups.push(settles);
     this.schedule();

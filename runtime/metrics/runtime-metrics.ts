@@ -10,6 +10,8 @@ export interface RuntimeMetrics {
   registry: Registry;
   /** The whole exposition: prom-client's registry plus the request-path families. */
   render(): Promise<string>;
+  /** Adds a request-path family of another module's (fast-families.ts), rendered with these. */
+  addFamily(family: { render(): string }): void;
   contentType: string;
   /**
    * One request ended. principal is the stable id (a label only under principalLabel 'id'); model
@@ -157,11 +159,17 @@ export function createMetrics(current: () => ActiveBundle | null, options: Metri
   const upstreamSeries = new Map<string, HistogramSeries>();
   const ttftSeries = new Map<string, HistogramSeries>();
   const tokenSeries = new Map<string, Map<string, [{ value: number }, { value: number }]>>();
+  const families: { render(): string }[] = [requests, latency, upstream, ttft, tokens];
   return {
     registry,
     contentType: registry.contentType,
     async render() {
-      return (await registry.metrics()) + requests.render() + latency.render() + upstream.render() + ttft.render() + tokens.render();
+      let out = await registry.metrics();
+      for (const family of families) out += family.render();
+      return out;
+    },
+    addFamily(family) {
+      families.push(family);
     },
     request(principal, model, route, status, seconds) {
       const byStatus = inner(inner(requestSeries, byPrincipal ? principal : ''), model);
