@@ -109,6 +109,19 @@ export class RedisStore implements LimitStore {
   }
 
   /**
+   * node-redis writes the commands it is sent in a setImmediate of its own. The batch is sent
+   * from this turn's setImmediate, so that write would wait for the next turn: on a busy gateway
+   * a whole turn more for every check. A PING sent when a turn's flush is scheduled makes
+   * node-redis schedule its write then, after the flush (setImmediate callbacks run in the order
+   * they were made): the batch goes out in the turn it was made, with the PING. Nobody waits for
+   * the PING's answer. Measured in one gateway switching between the two by turns: 6 and 9% more
+   * requests a second (json), 3% (sse), at 32 connections (docs/limits.md).
+   */
+  private wakeWriter(): void {
+    this.client.sendCommand(['PING']).catch(() => {});
+  }
+
+  /**
    * Settlements ride with the checks of the same turn, in the same script call, before them (a
    * lease released in a turn is free for the requests checked in it). Nobody awaits a
    * settlement's answer: every settle() of a batch returns the batch's one promise.
@@ -139,6 +152,7 @@ export class RedisStore implements LimitStore {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.flushScheduled);
+    this.wakeWriter();
   }
 
   private readonly flushScheduled = (): void => {
