@@ -51,7 +51,6 @@ interface PendingSettles {
 
 export class RedisStore implements LimitStore {
   private readonly client: Client;
-  private readonly options: { timeout: number; onCall?: RedisStoreOptions['onCall']; onSettleError?: RedisStoreOptions['onSettleError'] };
   /** Batches with settlements on their way, so that close() does not drop the last requests' usage. */
   private readonly settling = new Set<Promise<void>>();
   private checking: PendingCheck[] = [];
@@ -59,8 +58,7 @@ export class RedisStore implements LimitStore {
   private scheduled = false;
   private readonly connected: Promise<void>;
 
-  constructor(settings: RedisStoreOptions) {
-    this.options = { timeout: settings.timeoutMs, onCall: settings.onCall, onSettleError: settings.onSettleError };
+  constructor(private readonly settings: RedisStoreOptions) {
     this.client = createClient({
       url: settings.url,
       // Commands fail at once while disconnected instead of waiting in a queue.
@@ -86,7 +84,7 @@ export class RedisStore implements LimitStore {
 
   ready(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.options.timeout);
+      const timer = setTimeout(resolve, this.settings.timeoutMs);
       void this.connected.then(() => {
         clearTimeout(timer);
         resolve();
@@ -170,7 +168,7 @@ export class RedisStore implements LimitStore {
     const started = performance.now();
     this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch)).then(
       (reply) => {
-        this.options.onCall?.(batch.length > 0 ? 'check' : 'settle', (performance.now() - started) / 1000);
+        this.settings.onCall?.(batch.length > 0 ? 'check' : 'settle', (performance.now() - started) / 1000);
         settled?.resolve();
         const values = reply as unknown[];
         const expected = batch.reduce((n, b) => n + 1 + 3 * b.checks.length, 0);
@@ -193,7 +191,7 @@ export class RedisStore implements LimitStore {
       (error: unknown) => {
         if (settled !== null) {
           settled.reject(error);
-          this.options.onSettleError?.(error instanceof Error ? error : new Error(String(error)));
+          this.settings.onSettleError?.(error instanceof Error ? error : new Error(String(error)));
         }
         for (const b of batch) b.reject(error);
       },
@@ -223,7 +221,7 @@ export class RedisStore implements LimitStore {
    */
   private bounded(args: string[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`limits store timeout after ${this.options.timeout} ms`)), this.options.timeout);
+      const timer = setTimeout(() => reject(new Error(`limits store timeout after ${this.settings.timeoutMs} ms`)), this.settings.timeoutMs);
       this.client.sendCommand(args).then(
         (reply) => {
           clearTimeout(timer);
