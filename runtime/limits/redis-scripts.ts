@@ -1,27 +1,28 @@
 // The Redis store's Lua script. Time comes from the Redis server (TIME), so that every gateway of
-// a fleet measures rates on one clock. One call carries what a turn of the gateway's event loop
-// has for Redis: the settlements of the requests that ended, then the checks of the requests
-// that arrived. Arguments: one key per settlement or check, and one ARGV per request with the
-// numbers of all its keys, separated by spaces (store.ts has the meaning of each): a command of
-// few arguments costs the gateway less to encode than one of four per key.
+// a fleet measures rates on one clock. One call carries what the gateway has for Redis: the
+// settlements of the requests that ended, then the checks of the requests that arrived in a turn
+// of its event loop. Arguments: each key once, and one ARGV per request with the numbers of all
+// its keys, separated by spaces (store.ts has the meaning of each): a command of few arguments
+// costs the gateway less to encode than one of four per key.
 
 /**
  * One batch: first the settlements, then the checks.
- * KEYS: the settlements' keys, then the checks' keys (each request's in turn).
+ * KEYS: every key the batch touches, once (a batch's requests mostly share their buckets: a
+ * user's, a team's).
  * ARGV: the number of settlement groups s (one per ended request), the number of requests n, then
- * s + n texts: each group's, then each request's, four words per key in KEYS order:
- * - a settlement: r limit periodMs delta (moves the arrival time, never below now) |
+ * s + n texts: each group's, then each request's, five words per meter: its kind, the number of
+ * its key in KEYS, then
+ * - for a settlement: r limit periodMs delta (moves the arrival time, never below now) |
  *   c lease 0 0 (released) | b delta endMs 0 (the counter corrected, never below 0);
- * - a check: r limit periodMs cost (GCRA) | c max ttlMs lease | b cap cost endMs.
+ * - for a check: r limit periodMs cost (GCRA) | c max ttlMs lease | b cap cost endMs.
  * The requests are checked in turn. For each, every meter is checked, and taken from only when
  * all admit: all or nothing per request, and a request sees what the settlements and the
  * requests before it in the batch did (atomic as any script).
  * Every key is read once per call (a full concurrency key again, to sweep its expired leases)
- * and written at most once: the script works on Lua tables and writes what changed at its end. A batch's requests mostly share their buckets (a
- * user's, a team's), and each Redis command a script makes costs Redis more than the Lua around
- * it: one command per key instead of two or three per key and request (for a call of four
- * requests' checks and settlements, 130 to 176 us of Redis's time against 212 to 231 us before:
- * docs/limits.md).
+ * and written at most once: the script works on Lua tables and writes what changed at its end.
+ * Each Redis command a script makes costs Redis more than the Lua around it: one command per key
+ * instead of two or three per key and request (for a call of four requests' checks and
+ * settlements, 130 to 176 us of Redis's time against 212 to 231 us before: docs/limits.md).
  * Returns, per request, {ok, remaining1, reset1, retry1, remaining2, ...} (integers, ms), concatenated.
  */
 export const BATCH_SCRIPT = `
@@ -67,17 +68,15 @@ end
 local spent, spent_ends = {}, {}
 local function spent_of(key) return number_of(spent, key) end
 
-local k = 0
 for g = 1, groups do
   local w = words(ARGV[2 + g])
-  for a = 0, #w - 4, 4 do
-    k = k + 1
-    local key = KEYS[k]
+  for a = 0, #w - 5, 5 do
+    local key = KEYS[tonumber(w[a + 2])]
     local kind = w[a + 1]
     if kind == 'r' then
       local tat = tat_of(key)
       if tat > now then
-        tats[key] = math.max(now, tat + tonumber(w[a + 4]) * tonumber(w[a + 3]) / tonumber(w[a + 2]))
+        tats[key] = math.max(now, tat + tonumber(w[a + 5]) * tonumber(w[a + 4]) / tonumber(w[a + 3]))
         tat_changed[key] = true
       end
     elseif kind == 'c' then
@@ -86,10 +85,10 @@ for g = 1, groups do
         list = {}
         releases[key] = list
       end
-      list[#list + 1] = w[a + 2]
+      list[#list + 1] = w[a + 3]
     else
-      spent[key] = math.max(0, spent_of(key) + tonumber(w[a + 2]))
-      spent_ends[key] = tonumber(w[a + 3])
+      spent[key] = math.max(0, spent_of(key) + tonumber(w[a + 3]))
+      spent_ends[key] = tonumber(w[a + 4])
     end
   end
 end
@@ -99,20 +98,18 @@ for key, list in pairs(releases) do call_with('ZREM', key, list) end
 local out = {}
 for g = 1, requests do
   local w = words(ARGV[2 + groups + g])
-  local first = k + 1
   local ok = 1
   local at = #out + 1
   out[at] = 0
   local plan = {}
-  for a = 0, #w - 4, 4 do
-    k = k + 1
-    local key = KEYS[k]
+  for a = 0, #w - 5, 5 do
+    local key = KEYS[tonumber(w[a + 2])]
     local kind = w[a + 1]
     local remaining, reset, retry = 0, 0, 0
     if kind == 'r' then
-      local limit = tonumber(w[a + 2])
-      local period = tonumber(w[a + 3])
-      local cost = tonumber(w[a + 4])
+      local limit = tonumber(w[a + 3])
+      local period = tonumber(w[a + 4])
+      local cost = tonumber(w[a + 5])
       local interval = period / limit
       local tat = tat_of(key)
       if tat < now then tat = now end
@@ -126,10 +123,10 @@ for g = 1, requests do
       else
         remaining = math.floor((period - (nxt - now)) / interval)
         reset = nxt - now
-        plan[k] = nxt
+        plan[a] = nxt
       end
     elseif kind == 'c' then
-      local max = tonumber(w[a + 2])
+      local max = tonumber(w[a + 3])
       local count = held_of(key)
       -- Expired leases (of a gateway that died holding them) matter only when they would
       -- refuse. The leases this call adds are not written yet, and none of them has expired.
@@ -145,9 +142,9 @@ for g = 1, requests do
         remaining = max - count - 1
       end
     else
-      local cap = tonumber(w[a + 2])
-      local cost = tonumber(w[a + 3])
-      local ends = tonumber(w[a + 4])
+      local cap = tonumber(w[a + 3])
+      local cost = tonumber(w[a + 4])
+      local ends = tonumber(w[a + 5])
       local used = spent_of(key)
       reset = math.max(0, ends - now)
       if used >= cap then
@@ -162,29 +159,27 @@ for g = 1, requests do
     out[#out + 1] = math.ceil(retry)
   end
   if ok == 1 then
-    local i = first
-    for a = 0, #w - 4, 4 do
-      local key = KEYS[i]
+    for a = 0, #w - 5, 5 do
+      local key = KEYS[tonumber(w[a + 2])]
       local kind = w[a + 1]
       if kind == 'r' then
-        tats[key] = plan[i]
+        tats[key] = plan[a]
         tat_changed[key] = true
       elseif kind == 'c' then
-        local ttl = tonumber(w[a + 3])
+        local ttl = tonumber(w[a + 4])
         local list = adds[key]
         if list == nil then
           list = {}
           adds[key] = list
         end
         list[#list + 1] = now + ttl
-        list[#list + 1] = w[a + 4]
+        list[#list + 1] = w[a + 5]
         held[key] = held[key] + 1
         if (add_ttl[key] or 0) < ttl then add_ttl[key] = ttl end
       else
-        spent[key] = spent[key] + tonumber(w[a + 3])
-        spent_ends[key] = tonumber(w[a + 4])
+        spent[key] = spent[key] + tonumber(w[a + 4])
+        spent_ends[key] = tonumber(w[a + 5])
       end
-      i = i + 1
     end
   end
   out[at] = ok

@@ -1,7 +1,7 @@
 // The fleet's store: one Redis (redis:// or rediss:// for TLS; user and password from the URL).
-// One EVALSHA per turn of the event loop (redis-scripts.ts) settles the requests that ended in
-// that turn (usage corrected, concurrency leases released) and then checks and takes every meter
-// the requests that arrived touch. Every command has a deadline and nothing queues while
+// One EVALSHA per turn of the event loop that has checks (redis-scripts.ts) settles the requests
+// that ended since the last call (usage corrected, concurrency leases released) and then checks
+// and takes every meter the requests that arrived in the turn touch. Every command has a deadline and nothing queues while
 // disconnected, so a dead Redis costs a request at most the timeout, never a hang; the caller
 // decides what a failure means (--limits-on-store-error).
 import { createHash } from 'node:crypto';
@@ -33,6 +33,13 @@ const BATCH_SHA = sha1(BATCH_SCRIPT);
 /** Requests per check script call at most: one call holds Redis (single-threaded) for its length. */
 const CHECK_BATCH_MAX = 128;
 
+/**
+ * How long a turn's settlements wait for a check call to ride with before they go alone. Under
+ * load a check comes within a turn or two, and settlements then cost no call of their own; when
+ * the gateway is idle they land this much later (a lease is released, a counter corrected).
+ */
+const SETTLE_WAIT_MS = 5;
+
 /** A request's checks waiting for the end of the turn, and its promise's ends. */
 interface PendingCheck {
   checks: readonly StoreCheck[];
@@ -56,6 +63,7 @@ export class RedisStore implements LimitStore {
   private checking: PendingCheck[] = [];
   private settles: PendingSettles | null = null;
   private scheduled = false;
+  private settleTimer: NodeJS.Timeout | null = null;
   private readonly connected: Promise<void>;
 
   constructor(private readonly settings: RedisStoreOptions) {
@@ -120,9 +128,11 @@ export class RedisStore implements LimitStore {
   }
 
   /**
-   * Settlements ride with the checks of the same turn, in the same script call, before them (a
-   * lease released in a turn is free for the requests checked in it). Nobody awaits a
-   * settlement's answer: every settle() of a batch returns the batch's one promise.
+   * Settlements ride with the next call of checks, before them (a lease released is free for the
+   * requests checked in that call): under load that is the same turn or the next, and a
+   * settlement costs no call of its own. When no check comes within SETTLE_WAIT_MS they go
+   * alone. Nobody awaits a settlement's answer: every settle() of a batch returns the batch's one
+   * promise.
    */
   settle(settles: readonly StoreSettle[]): Promise<void> {
     if (settles.length === 0) return Promise.resolve();
@@ -142,9 +152,15 @@ export class RedisStore implements LimitStore {
       );
     }
     pending.groups.push(settles);
-    this.schedule();
+    if (!this.scheduled && this.settleTimer === null) this.settleTimer = setTimeout(this.flushSettles, SETTLE_WAIT_MS);
     return pending.done;
   }
+
+  /** Settlements no check call took within SETTLE_WAIT_MS go alone (unless a flush is on its way). */
+  private readonly flushSettles = (): void => {
+    this.settleTimer = null;
+    if (!this.scheduled) this.flush();
+  };
 
   private schedule(): void {
     if (this.scheduled) return;
@@ -236,6 +252,12 @@ export class RedisStore implements LimitStore {
   }
 
   async close(): Promise<void> {
+    // Settlements still waiting for a check call go now.
+    if (this.settleTimer !== null) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = null;
+      this.flush();
+    }
     // Each settle is bounded by the command timeout.
     await Promise.allSettled([...this.settling]);
     try {
@@ -249,45 +271,55 @@ export class RedisStore implements LimitStore {
 
 /**
  * BATCH_SCRIPT's arguments in one array: two slots for the command and the script (run() fills
- * them), the number of keys, the settlements' keys, every request's keys, the number of
- * settlement groups and of requests, then one text per group and per request.
+ * them), the number of keys, each key once, the number of settlement groups and of requests,
+ * then one text per group and per request.
  */
 function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly PendingCheck[]): string[] {
   const out: string[] = ['', '', ''];
-  for (const group of groups) for (const s of group) out.push(s.key);
-  for (const b of batch) for (const c of b.checks) out.push(c.key);
+  // A key's number in KEYS (Lua counts from 1), by key.
+  const numbers = new Map<string, number>();
+  const numberOf = (key: string): number => {
+    let n = numbers.get(key);
+    if (n === undefined) {
+      out.push(key);
+      numbers.set(key, (n = out.length - 3));
+    }
+    return n;
+  };
+  const texts: string[] = [];
+  for (const group of groups) {
+    let text = '';
+    for (const s of group) text += settleWords(s, numberOf(s.key));
+    texts.push(text);
+  }
+  for (const b of batch) {
+    let text = '';
+    for (const c of b.checks) text += checkWords(c, numberOf(c.key));
+    texts.push(text);
+  }
   out[2] = String(out.length - 3);
-  out.push(String(groups.length), String(batch.length));
-  for (const group of groups) out.push(textOf(group, settleWords));
-  for (const b of batch) out.push(textOf(b.checks, checkWords));
+  out.push(String(groups.length), String(batch.length), ...texts);
   return out;
 }
 
-/** Items as BATCH_SCRIPT reads them: four words each, one text for all. */
-function textOf<T>(items: readonly T[], wordsOf: (item: T) => string): string {
-  let text = '';
-  for (const item of items) text += wordsOf(item);
-  return text;
-}
-
-function checkWords(c: StoreCheck): string {
+function checkWords(c: StoreCheck, key: number): string {
   switch (c.kind) {
     case 'rate':
-      return `r ${c.limit} ${c.periodMs} ${c.cost} `;
+      return `r ${key} ${c.limit} ${c.periodMs} ${c.cost} `;
     case 'concurrent':
-      return `c ${c.max} ${c.ttlMs} ${c.lease} `;
+      return `c ${key} ${c.max} ${c.ttlMs} ${c.lease} `;
     case 'budget':
-      return `b ${c.cap} ${c.cost} ${c.endMs} `;
+      return `b ${key} ${c.cap} ${c.cost} ${c.endMs} `;
   }
 }
 
-function settleWords(s: StoreSettle): string {
+function settleWords(s: StoreSettle, key: number): string {
   switch (s.kind) {
     case 'rate':
-      return `r ${s.limit} ${s.periodMs} ${s.delta} `;
+      return `r ${key} ${s.limit} ${s.periodMs} ${s.delta} `;
     case 'concurrent':
-      return `c ${s.lease} 0 0 `;
+      return `c ${key} ${s.lease} 0 0 `;
     case 'budget':
-      return `b ${s.delta} ${s.endMs} 0 `;
+      return `b ${key} ${s.delta} ${s.endMs} 0 `;
   }
 }

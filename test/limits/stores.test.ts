@@ -212,7 +212,7 @@ describe('the Redis store', () => {
     expect((await store.check([{ kind: 'budget', key, cap: 10, cost: 1, endMs }])).states[0]?.remaining).toBe(7);
   });
 
-  it('reports its latency once per script call, not per request, and a failed settlement call once', async () => {
+  it('reports its latency once per script call, not per request, carries settlements with the next check call, and counts a failed settlement call once', async () => {
     const calls: string[] = [];
     const store = new RedisStore({ url: redis.url, timeoutMs: scaled(2_000), onError: () => {}, onCall: (op) => calls.push(op) });
     try {
@@ -230,8 +230,15 @@ describe('the Redis store', () => {
       expect(checked.map((c) => c.ok)).toEqual([true, true, true, true, true]);
       expect(calls).toEqual(['check']);
       await Promise.all([1, 2].map(() => store.settle([{ kind: 'rate', key, limit: 1000, periodMs: DAY, delta: -1 }])));
+      // Settlements with no check in their turn go alone (within SETTLE_WAIT_MS).
       expect(calls).toEqual(['check', 'settle']);
       expect((await store.check([rate(key, 1000)])).states[0]?.remaining).toBe(996);
+      // A settlement followed by a check in a later turn rides with the check's call, before it.
+      const settled = store.settle([{ kind: 'rate', key, limit: 1000, periodMs: DAY, delta: -2 }]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((await store.check([rate(key, 1000)])).states[0]?.remaining).toBe(997);
+      await settled;
+      expect(calls).toEqual(['check', 'settle', 'check', 'check']);
     } finally {
       await store.close();
     }
