@@ -15,23 +15,32 @@ export class MemoryStore implements LimitStore {
   private readonly leases = new Map<string, Map<string, number>>();
   private readonly counters = new Map<string, { used: number; expiresMs: number }>();
   private readonly sweeper: NodeJS.Timeout;
+  /** take()'s undo notes by the meter's place in its request (a rate bucket's arrival time before). */
+  private readonly undone: number[] = [];
 
   constructor(private readonly now: () => number = Date.now) {
     // Full buckets and finished periods are dropped, so memory follows the active buckets only.
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
   }
 
+  /**
+   * One pass in the common case: each meter is checked and taken from at once (one lookup of its
+   * bucket); should one refuse, those taken before it are given back and every meter is looked
+   * at again with nothing taken, so that a refusal reports what a separate look would.
+   */
   check(checks: readonly StoreCheck[]): CheckResult {
     const now = this.now();
-    const states: CheckState[] = [];
-    let ok = true;
-    for (const c of checks) {
-      const state = this.look(c, now);
-      if (state.retryMs > 0) ok = false;
-      states.push(state);
+    const states: CheckState[] = new Array(checks.length);
+    for (let i = 0; i < checks.length; i++) {
+      const state = this.take(checks[i] as StoreCheck, now, i);
+      if (state === null) {
+        for (let j = i - 1; j >= 0; j--) this.giveBack(checks[j] as StoreCheck, j);
+        for (let j = 0; j < checks.length; j++) states[j] = this.look(checks[j] as StoreCheck, now);
+        return { ok: false, states };
+      }
+      states[i] = state;
     }
-    if (ok) for (let i = 0; i < checks.length; i++) this.take(checks[i] as StoreCheck, now);
-    return { ok, states };
+    return { ok: true, states };
   }
 
   private look(c: StoreCheck, now: number): CheckState {
@@ -61,23 +70,58 @@ export class MemoryStore implements LimitStore {
     }
   }
 
-  private take(c: StoreCheck, now: number): void {
+  /**
+   * Checks one meter and, when it admits, takes from it: its state after the take, or null (a
+   * refusal: nothing taken). What giveBack needs to undo the take is kept in undone[at].
+   */
+  private take(c: StoreCheck, now: number, at: number): CheckState | null {
+    switch (c.kind) {
+      case 'rate': {
+        const interval = c.periodMs / c.limit;
+        const bucket = this.tats.get(c.key);
+        const tat = bucket === undefined || bucket.tat < now ? now : bucket.tat;
+        const next = tat + c.cost * interval;
+        if (next - c.periodMs > now) return null;
+        // A bucket at or before now is full: now is as good as no bucket to give back to.
+        this.undone[at] = tat;
+        if (bucket === undefined) this.tats.set(c.key, { tat: next });
+        else bucket.tat = next;
+        return { remaining: Math.floor((c.periodMs - (next - now)) / interval), resetMs: next - now, retryMs: 0 };
+      }
+      case 'concurrent': {
+        // Expired leases (of a gateway that died holding them) matter only when they would
+        // refuse: below the maximum the lease count is enough, and the walk over every lease of
+        // the bucket (one per request in flight) happens only at the maximum.
+        let set = this.leases.get(c.key);
+        const count = set?.size ?? 0;
+        const held = count < c.max ? count : this.liveLeases(c.key, now);
+        if (held >= c.max) return null;
+        if (set === undefined) this.leases.set(c.key, (set = new Map()));
+        set.set(c.lease, now + c.ttlMs);
+        return { remaining: c.max - held - 1, resetMs: 0, retryMs: 0 };
+      }
+      case 'budget': {
+        const used = this.counters.get(c.key)?.used ?? 0;
+        if (used >= c.cap) return null;
+        this.add(c.key, c.cost, c.endMs);
+        return { remaining: Math.max(0, c.cap - used - c.cost), resetMs: c.endMs - now, retryMs: 0 };
+      }
+    }
+  }
+
+  /** Undoes take(c, now, at) (a later meter of the same request refused). */
+  private giveBack(c: StoreCheck, at: number): void {
     switch (c.kind) {
       case 'rate': {
         const bucket = this.tats.get(c.key);
-        const tat = Math.max(bucket?.tat ?? now, now) + (c.cost * c.periodMs) / c.limit;
-        if (bucket === undefined) this.tats.set(c.key, { tat });
-        else bucket.tat = tat;
+        if (bucket !== undefined) bucket.tat = this.undone[at] as number;
         return;
       }
-      case 'concurrent': {
-        let set = this.leases.get(c.key);
-        if (set === undefined) this.leases.set(c.key, (set = new Map()));
-        set.set(c.lease, now + c.ttlMs);
+      case 'concurrent':
+        this.leases.get(c.key)?.delete(c.lease);
         return;
-      }
       case 'budget':
-        this.add(c.key, c.cost, c.endMs);
+        this.add(c.key, -c.cost, c.endMs);
     }
   }
 

@@ -65,13 +65,28 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
 
   it('takes nothing from any meter when one of them refuses', async () => {
     const roomy = fresh();
+    const slots = fresh();
+    const spend = fresh();
     const full = fresh();
+    const endMs = Date.now() + DAY;
     await store().check([rate(full, 1)]);
-    const refused = await store().check([rate(roomy, 10), rate(full, 1)]);
+    // Each kind of meter before the one that refuses: none of them keeps what it would have taken.
+    const refused = await store().check([
+      rate(roomy, 10),
+      { kind: 'concurrent', key: slots, max: 1, lease: 'refused', ttlMs: DAY },
+      { kind: 'budget', key: spend, cap: 10, cost: 4, endMs },
+      rate(full, 1),
+    ]);
     expect(refused.ok).toBe(false);
-    expect(refused.states[0]?.retryMs).toBe(0);
-    const after = await store().check([rate(roomy, 10)]);
-    expect(after.states[0]?.remaining).toBe(9);
+    expect(refused.states.map((s) => s.retryMs > 0)).toEqual([false, false, false, true]);
+    expect(refused.states.slice(0, 3).map((s) => s.remaining)).toEqual([9, 0, 6]);
+    const after = await store().check([
+      rate(roomy, 10),
+      { kind: 'concurrent', key: slots, max: 1, lease: 'admitted', ttlMs: DAY },
+      { kind: 'budget', key: spend, cap: 10, cost: 4, endMs },
+    ]);
+    expect(after.ok).toBe(true);
+    expect(after.states.map((s) => s.remaining)).toEqual([9, 0, 6]);
   });
 
   it('decides checks made at the same time one after another: of 300 against a limit of 200, exactly 200 are admitted, each seeing the ones before it', async () => {
