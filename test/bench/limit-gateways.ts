@@ -120,7 +120,10 @@ export async function startLimitGateways(
     }
     return { gateways: started.map((s) => s.gateway), stop: () => stopAll(started.map((s) => s.child)) };
   };
+  let swaps = 0;
   const startSwapping = async (): Promise<SwapGateways> => {
+    // Each set of its own audit files and ports (a port just closed may still be held).
+    const set = swaps++;
     // One payload for every serial: limits are added to it or not, then it is signed.
     const base = await compilePayload(options.policies, 1);
     const started: { gateway: SwapGateway; child: ChildProcess }[] = [];
@@ -130,7 +133,7 @@ export async function startLimitGateways(
         const file = join(options.dir, `swapped-${store}.json`);
         let serial = 1;
         await writeFile(file, signPayload(base, options.signer));
-        const { gateway, child } = await spawnGateway(store, options.firstPort + 200 + index, 'swap-', file);
+        const { gateway, child } = await spawnGateway(store, options.firstPort + 200 + (set % 8) * usable.length + index, `swap-${set}-`, file);
         const setLimits = async (on: boolean): Promise<void> => {
           const payload = structuredClone(base);
           payload.serial = ++serial;
@@ -270,7 +273,7 @@ export function limitsTable(rounds: readonly LimitRound[], drive: LimitsDrive): 
   const count = new Set(rounds.map((r) => r.round)).size;
   const how =
     drive === 'swap'
-      ? `${count} pairs of slices per mode and store: one gateway per store on one CPU, its bundle swapped between limits off and on (the same bundle with the bench's limit) before each slice, off then on or on then off by turns; median of the per-pair ratios [min-max]`
+      ? `${count} pairs of slices per mode and store, spread over ${process.env.BENCH_LIMITS_PROCESSES ?? 4} gateway processes per store started one after another: a gateway on one CPU, its bundle swapped between limits off and on (the same bundle with the bench's limit) before each slice, off then on or on then off by turns; median of the per-pair ratios [min-max]`
       : `${count} rounds per mode, each starting fresh gateways (limits off and every store) on one CPU and driving them ${drive === 'alone' ? 'each alone, in turn and then in reverse (two runs averaged)' : 'at the same time (each with its own connections; they share the CPU)'}; median of the per-round ratios [min-max]`;
   const lines = [
     '',

@@ -17,7 +17,8 @@
 //   BENCH_WARMUP=3 seconds each limits gateway is driven (with limits off and on) before it is measured
 //   BENCH_LIMITS_DRIVE=swap (default: one gateway per store whose bundle is swapped between limits
 //   off and on before each slice of BENCH_LIMITS_SLICE=2 seconds, BENCH_LIMITS_ROUNDS=20 pairs of
-//   slices, off then on or on then off by turns: limits off and on in one process, seconds apart),
+//   slices, off then on or on then off by turns: limits off and on in one process, seconds apart;
+//   the pairs spread over BENCH_LIMITS_PROCESSES=4 fresh gateways per store, one after another),
 //   alone (BENCH_LIMITS_ROUNDS=5 rounds of fresh gateways, limits off and each store, each driven
 //   alone on the pinned CPU, in spawn order and then in reverse, its two runs averaged) or together
 //   (the same rounds, the gateways driven at the same time, sharing that CPU)
@@ -428,6 +429,11 @@ async function main(): Promise<void> {
  * limits off and the same bundle with the bench's limit. Slices are short (BENCH_LIMITS_SLICE
  * seconds, default 2) and come in pairs, off then on or on then off by turns, so that a drift
  * weighs on both sides alike; the table takes the median of the per-pair ratios.
+ * A process's own speed also weighs on its ratio: the slower a process runs with limits off, the
+ * less limits add to it (measured 2026-12-01: one process's limits-off slices ran at 250 us a
+ * request and its limits cost it 25%; another's at 370 us, and its limits cost nothing). So the
+ * BENCH_LIMITS_ROUNDS pairs are spread over BENCH_LIMITS_PROCESSES fresh gateways per store
+ * (default 4), each warmed up on its own, and the table takes the median of all their pairs.
  */
 async function swapRounds(
   startSwapping: () => Promise<import('./limit-gateways.ts').SwapGateways>,
@@ -438,34 +444,40 @@ async function swapRounds(
   key: string,
 ): Promise<LimitRound[]> {
   const pairs = Number(process.env.BENCH_LIMITS_ROUNDS ?? 20);
+  const processes = Math.max(1, Math.min(pairs, Number(process.env.BENCH_LIMITS_PROCESSES ?? 4)));
   const slice = Number(process.env.BENCH_LIMITS_SLICE ?? 2);
-  const swapping = await startSwapping();
   const rounds: LimitRound[] = [];
-  try {
-    for (const gateway of swapping.gateways) pinProxy(gateway.pid, 1);
-    for (const mode of modes)
-      for (const connections of connectionsList)
-        for (const gateway of swapping.gateways) {
-          const target = { name: gateway.name, url: gateway.url, pid: gateway.pid, key, prefix: 'local/' };
-          const drive = async (on: boolean, seconds: number): Promise<Row> => {
-            await gateway.setLimits(on);
-            return run({ ...target, name: on ? gateway.name : `${gateway.name}${OFF}` }, mode, connections, seconds);
-          };
-          // Warm-up: JIT and pools, with limits off and on.
-          for (const on of [false, true]) await drive(on, Number(process.env.BENCH_WARMUP ?? 3));
-          for (let pair = 0; pair < pairs; pair++) {
-            const order = pair % 2 === 0 ? [false, true] : [true, false];
-            const measured: Row[] = [];
-            for (const on of order) measured.push(await drive(on, slice));
-            for (const row of measured) rounds.push({ round: pair, ...row });
-            const [off, on] = pair % 2 === 0 ? measured : [measured[1], measured[0]];
-            console.error(
-              `${mode} c=${connections} ${gateway.name} pair ${pair + 1}/${pairs}: off ${off?.rps.toFixed(0)} rps ${off?.cpuUsPerReq?.toFixed(0)} us/req, on ${on?.rps.toFixed(0)} rps ${on?.cpuUsPerReq?.toFixed(0)} us/req`,
-            );
+  for (let set = 0; set < processes; set++) {
+    // This set's share of the pairs, numbered on from the sets before it.
+    const first = Math.round((set * pairs) / processes);
+    const last = Math.round(((set + 1) * pairs) / processes);
+    const swapping = await startSwapping();
+    try {
+      for (const gateway of swapping.gateways) pinProxy(gateway.pid, 1);
+      for (const mode of modes)
+        for (const connections of connectionsList)
+          for (const gateway of swapping.gateways) {
+            const target = { name: gateway.name, url: gateway.url, pid: gateway.pid, key, prefix: 'local/' };
+            const drive = async (on: boolean, seconds: number): Promise<Row> => {
+              await gateway.setLimits(on);
+              return run({ ...target, name: on ? gateway.name : `${gateway.name}${OFF}` }, mode, connections, seconds);
+            };
+            // Warm-up: JIT and pools, with limits off and on.
+            for (const on of [false, true]) await drive(on, Number(process.env.BENCH_WARMUP ?? 3));
+            for (let pair = first; pair < last; pair++) {
+              const order = pair % 2 === 0 ? [false, true] : [true, false];
+              const measured: Row[] = [];
+              for (const on of order) measured.push(await drive(on, slice));
+              for (const row of measured) rounds.push({ round: pair, ...row });
+              const [off, on] = pair % 2 === 0 ? measured : [measured[1], measured[0]];
+              console.error(
+                `${mode} c=${connections} ${gateway.name} process ${set + 1}/${processes} pair ${pair + 1}/${pairs}: off ${off?.rps.toFixed(0)} rps ${off?.cpuUsPerReq?.toFixed(0)} us/req, on ${on?.rps.toFixed(0)} rps ${on?.cpuUsPerReq?.toFixed(0)} us/req`,
+              );
+            }
           }
-        }
-  } finally {
-    await swapping.stop();
+    } finally {
+      await swapping.stop();
+    }
   }
   return rounds;
 }
