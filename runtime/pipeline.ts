@@ -63,6 +63,8 @@ export interface Admitted {
   record: RequestRecord;
   bundle: ActiveBundle;
   principal: number;
+  /** The limits that name the caller's API key, when any do (read with the key at authentication). */
+  keyLimits: readonly number[] | undefined;
   /** On the Anthropic routes: the caller's API headers and query string, checked, for the provider. */
   forwarded?: ForwardedRequestParts;
   /** The caller's valid W3C trace context, passed upstream. */
@@ -136,7 +138,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   };
 
   const infer: Pipeline['infer'] = async (admitted, operation, body, requestId, res) => {
-    const { record, bundle, principal, trace } = admitted;
+    const { record, bundle, principal, keyLimits, trace } = admitted;
     // Ended while its body was read (a receive deadline): answered already, and its bundle's
     // tables may be gone (bundle/holds.ts). Nothing to forward.
     if (record.ended) return undefined;
@@ -170,7 +172,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Step 2b: the policy's rate limits and budgets; a refusal is answered by the step.
     let limitHeaders: Readonly<Record<string, string>> | null = null;
     if (bundle.limits !== null && options.limiter !== undefined) {
-      const step = limitStep(options.limiter, bundle, bundle.limits, principal, record, parsed.json, parsed.bytes.length, res, options.ending);
+      const step = limitStep(options.limiter, bundle, bundle.limits, principal, keyLimits, record, parsed.json, parsed.bytes.length, res, options.ending);
       // The memory store answers at once: no turn through the microtask queue for it.
       const limited = step instanceof Promise ? await step : step;
       if (limited === 'answered') return undefined;
@@ -273,7 +275,7 @@ function admitAs(record: RequestRecord, bundle: ActiveBundle, who: Authenticatio
   const principal = bundle.principals.at(who.principal);
   record.principal = principal?.label ?? null;
   record.principalId = principal?.id ?? null;
-  return { record, bundle, principal: who.principal, trace };
+  return { record, bundle, principal: who.principal, keyLimits: who.keyLimits, trace };
 }
 
 /**

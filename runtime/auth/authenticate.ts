@@ -19,7 +19,15 @@ export type AuthFailureReason =
   | Extract<OidcAuthentication, { ok: false }>['reason'];
 
 export type Authentication =
-  | { ok: true; principal: number; credentialId: string; method: 'api_key' | 'oidc'; issuer?: string }
+  | {
+      ok: true;
+      principal: number;
+      credentialId: string;
+      method: 'api_key' | 'oidc';
+      issuer?: string;
+      /** The limits that name the key (indices into the bundle's limits), read with the key: the limits step looks nothing up again. */
+      keyLimits?: readonly number[];
+    }
   | {
       ok: false;
       reason: AuthFailureReason;
@@ -88,7 +96,9 @@ function authenticateApiKey(key: string, bundle: ActiveBundle, nowMs: number): A
 function decide(keyId: string, record: CompiledKey, nowMs: number): Authentication {
   if (record.revoked) return { ok: false, reason: 'revoked', credentialId: keyId, principal: record.principal };
   if (record.expiresMs <= nowMs) return { ok: false, reason: 'expired', credentialId: keyId, principal: record.principal };
-  return { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key' };
+  return record.limits === undefined
+    ? { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key' }
+    : { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key', keyLimits: record.limits };
 }
 
 function toAuthentication(result: OidcAuthentication): Authentication {

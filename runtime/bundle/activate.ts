@@ -96,7 +96,7 @@ export function activeBundleOf(compact: CompactBundle, ctx: ProviderContext, now
     names: indexModelNames(payload),
     oidc: { issuers: payload.oidc.issuers, principals: oidcPrincipalsOf(compact.principals.oidc) },
     payload,
-    limits: buildLimitIndex(payload, { principals, keys }),
+    limits: buildLimitIndex(payload, { principals }),
     holds: new BundleHolds(buffers),
   };
 }

@@ -47,14 +47,6 @@ export class KeyTable implements KeyLookup {
     this.#digests = Buffer.from(layout.digests.buffer, layout.digests.byteOffset, layout.digests.byteLength);
     this.size = this.#ids.size;
   }
-  /** The limits that name key id (indices into the payload's limits), without building its record (the limits step, per request). */
-  limitsOf(id: string): readonly number[] | undefined {
-    const n = this.#ids.get(id);
-    if (n === undefined) return undefined;
-    const from = this.#layout.limitsOff[n] as number;
-    const to = this.#layout.limitsOff[n + 1] as number;
-    return to > from ? Array.from(this.#layout.limits.subarray(from, to)) : undefined;
-  }
   get(id: string): CompiledKey | undefined {
     const n = this.#ids.get(id);
     if (n === undefined) return undefined;

@@ -18,8 +18,6 @@ export interface LimitIndex {
   limits: CompiledLimit[];
   /** By principal index: the limits that name the principal (directly, through a team, as a service). */
   byPrincipal(principal: number): readonly number[] | undefined;
-  /** By key id: the limits that name the key. */
-  byKey(keyId: string): readonly number[] | undefined;
   /** By model index: its prices (money budgets). */
   pricing: ReadonlyArray<BundlePricing | undefined>;
   /**
@@ -46,11 +44,12 @@ function appliedOf(limit: CompiledLimit, bucket: string): AppliedLimit {
   return { limit, bucket, keys: limit.meters.map((meter) => `mg:l:${bucket}|${meter.reason}`) };
 }
 
-/** Where the per-principal and per-key parts live: the activated bundle's flat tables. */
+/**
+ * Where the per-principal part lives: the activated bundle's flat tables. The limits that name a
+ * key come with the key, read at authentication (KeyTable.get).
+ */
 export interface LimitTables {
   principals: { limitClassOf(index: number): number | undefined };
-  /** The limits that name a key, read without building the key's record (KeyTable.limitsOf). */
-  keys: { limitsOf(id: string): readonly number[] | undefined };
 }
 
 /**
@@ -73,10 +72,6 @@ export function buildLimitIndex(payload: Pick<BundlePayload, 'limits' | 'limit_c
       const cls = tables.principals.limitClassOf(principal);
       return cls === undefined ? undefined : classes[cls];
     },
-    byKey: (keyId) => {
-      const list = tables.keys.limitsOf(keyId);
-      return list !== undefined && list.length > 0 ? list : undefined;
-    },
     pricing: payload.models.map((m) => m.pricing),
     applied: new Map(),
   };
@@ -85,15 +80,22 @@ export function buildLimitIndex(payload: Pick<BundlePayload, 'limits' | 'limit_c
 const NONE: readonly AppliedLimit[] = Object.freeze([]);
 
 /**
- * The limits of one request: principal's (by its index and stable id), those of keyId (null for
- * a token-authenticated caller), kept when they cover model.
+ * The limits of one request: principal's (by its index and stable id), and those that name the
+ * caller's API key (null for a token-authenticated caller or a key no limit names), kept when
+ * they cover model.
  */
-export function applicableLimits(index: LimitIndex, principal: number, principalId: string, keyId: string | null, model: number): readonly AppliedLimit[] {
+export function applicableLimits(
+  index: LimitIndex,
+  principal: number,
+  principalId: string,
+  key: { id: string; limits: readonly number[] } | null,
+  model: number,
+): readonly AppliedLimit[] {
   const own = ownLimits(index, principal, principalId, model);
-  const viaKey = keyId === null ? undefined : index.byKey(keyId);
-  if (viaKey === undefined) return own;
+  if (key === null || key.limits.length === 0) return own;
+  const keyId = key.id;
   const applied = [...own];
-  for (const i of viaKey) {
+  for (const i of key.limits) {
     const limit = index.limits[i] as CompiledLimit;
     if (limit.models[model] !== 1) continue;
     const bucket = limit.shared ? limit.id : `${limit.id}|key:${keyId}`;

@@ -23,6 +23,7 @@ export function limitStep(
   bundle: ActiveBundle,
   limits: LimitIndex,
   principal: number,
+  keyLimits: readonly number[] | undefined,
   record: RequestRecord,
   json: Record<string, unknown>,
   bodyBytes: number,
@@ -31,9 +32,14 @@ export function limitStep(
 ): LimitStepResult | Promise<LimitStepResult> {
   const model = bundle.index.modelByFqn.get(record.model as string);
   if (model === undefined) return NO_HEADERS;
-  // A key's limits apply to requests made with that key; a token names no key.
-  const keyId = record.issuer === null ? record.credentialId : null;
-  const applied = applicableLimits(limits, principal, record.principalId as string, keyId, model);
+  // A key's limits apply to requests made with that key (authentication read them); a token names no key.
+  const applied = applicableLimits(
+    limits,
+    principal,
+    record.principalId as string,
+    keyLimits === undefined ? null : { id: record.credentialId as string, limits: keyLimits },
+    model,
+  );
   if (applied.length === 0) return NO_HEADERS;
   const outcome = limiter.admit(applied, limits, model, reservationOf(json, bodyBytes));
   return outcome instanceof Promise ? outcome.then((o) => conclude(o, record, res, ending)) : conclude(outcome, record, res, ending);

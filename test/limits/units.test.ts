@@ -111,7 +111,8 @@ describe('when the limits store is configured', () => {
 
 describe("when a request's limits are looked up (limit-index.ts)", () => {
   // Two limits on model 0: one per principal, one shared; principal p has limit class p % 2
-  // (class 0: both limits, class 1: the shared one only); key K names the per-principal limit.
+  // (class 0: both limits, class 1: the shared one only); key K names the per-principal limit
+  // (authentication reads a key's limits with the key: the caller passes them).
   const payload = {
     models: [{}, {}] as BundlePayload['models'],
     limits: [
@@ -120,10 +121,8 @@ describe("when a request's limits are looked up (limit-index.ts)", () => {
     ] as BundlePayload['limits'],
     limit_classes: [[0, 1], [1]],
   };
-  const tables: LimitTables = {
-    principals: { limitClassOf: (p) => p % 2 },
-    keys: { limitsOf: (id) => (id === 'K' ? [0] : undefined) },
-  };
+  const tables: LimitTables = { principals: { limitClassOf: (p) => p % 2 } };
+  const keyK = { id: 'K', limits: [0] };
 
   it('gives each principal its own bucket and store keys, the shared limit one bucket, and a key its own', () => {
     const index = buildLimitIndex(payload, tables) as LimitIndex;
@@ -133,7 +132,7 @@ describe("when a request's limits are looked up (limit-index.ts)", () => {
       { id: 'team', bucket: 'team', keys: ['mg:l:team|tokens_per_minute'] },
     ]);
     expect(view(applicableLimits(index, 4, 'pid-4', null, 1))).toEqual([{ id: 'team', bucket: 'team', keys: ['mg:l:team|tokens_per_minute'] }]);
-    expect(view(applicableLimits(index, 3, 'pid-3', 'K', 0))).toEqual([
+    expect(view(applicableLimits(index, 3, 'pid-3', keyK, 0))).toEqual([
       { id: 'team', bucket: 'team', keys: ['mg:l:team|tokens_per_minute'] },
       { id: 'each', bucket: 'each|key:K', keys: ['mg:l:each|key:K|requests_per_minute', 'mg:l:each|key:K|concurrent'] },
     ]);

@@ -214,7 +214,7 @@ describe('when a verified bundle is compiled for the request path', () => {
     expect(active.index.via(carol, (granted as { rule: number }).rule)).toBe('ml');
   });
 
-  it('indexes limits by principal and key from the flat tables', () => {
+  it('indexes limits by principal, and gives a key the limits that name it, from the flat tables', () => {
     const edited = structuredClone(payload);
     edited.limits = ['l-1', 'l-2'].map((id) => ({ id, source: 'limits/l.yaml:2:5', per: 'each' as const, models: [0], requests_per_minute: 10 }));
     edited.limit_classes = [[1]];
@@ -224,7 +224,7 @@ describe('when a verified bundle is compiled for the request path', () => {
     const active = compileActiveBundle({ payload: edited, digest: 'd1', keyid: 'k' }, { dispatcher: {} as Dispatcher }, NOW);
     expect(active.limits?.limits.map((l) => l.id)).toEqual(['l-1', 'l-2']);
     expect(active.limits?.byPrincipal(alice)).toEqual([1]);
-    expect(active.limits?.byKey(edited.keys[0]!.id)).toEqual([0]);
+    expect(active.keys.get(edited.keys[0]!.id)?.limits).toEqual([0]);
     expect(compileActiveBundle({ payload, digest: 'd1', keyid: 'k' }, { dispatcher: {} as Dispatcher }, NOW).limits).toBeNull();
   });
 });
