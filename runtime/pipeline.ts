@@ -172,7 +172,18 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Step 2b: the policy's rate limits and budgets; a refusal is answered by the step.
     let limitHeaders: Readonly<Record<string, string>> | null = null;
     if (bundle.limits !== null && options.limiter !== undefined) {
-      const step = limitStep(options.limiter, bundle, bundle.limits, principal, keyLimits, record, parsed.json, parsed.bytes.length, res, options.ending);
+      const step = limitStep(
+        options.limiter,
+        bundle.limits,
+        principal,
+        keyLimits,
+        decision.model,
+        record,
+        parsed.json,
+        parsed.bytes.length,
+        res,
+        options.ending,
+      );
       // The memory store answers at once: no turn through the microtask queue for it.
       const limited = step instanceof Promise ? await step : step;
       if (limited === 'answered') return undefined;

@@ -6,15 +6,15 @@ import type { ActiveBundle, ModelRoute } from '../bundle/activate.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
 
 export type Authorization =
-  | { ok: true; route: ModelRoute; rule: string; ruleId: string; via: string | null }
-  | { ok: false; code: RuntimeErrorCode; reason: DenyReason };
+  /** model: the model's index in the bundle (its limits and prices are indexed by it). */
+  { ok: true; model: number; route: ModelRoute; rule: string; ruleId: string; via: string | null } | { ok: false; code: RuntimeErrorCode; reason: DenyReason };
 
 /** The decision for (principal, fqn) at nowMs, with the granting rule's source for the audit line. */
 export function authorize(bundle: ActiveBundle, principal: number, fqn: string, nowMs: number): Authorization {
   const decision = bundle.index.decide(principal, fqn, nowMs);
   if (decision.allowed) {
     const via = bundle.index.via(principal, decision.rule);
-    return { ok: true, route: bundle.routes[decision.model] as ModelRoute, rule: decision.source, ruleId: decision.ruleId, via };
+    return { ok: true, model: decision.model, route: bundle.routes[decision.model] as ModelRoute, rule: decision.source, ruleId: decision.ruleId, via };
   }
   return { ok: false, code: decision.reason === 'unknown_model' ? 'MG_MODEL_NOT_FOUND' : 'MG_MODEL_NOT_ALLOWED', reason: decision.reason };
 }

@@ -5,7 +5,6 @@
 // retry-after and the x-ratelimit-* headers.
 import type { ServerResponse } from 'node:http';
 import type { RequestRecord } from '../audit/record.ts';
-import type { ActiveBundle } from '../bundle/activate.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
 import type { RequestEnding } from '../http/request-ending.ts';
 import { goDuration } from './headers.ts';
@@ -20,18 +19,17 @@ const NO_HEADERS: LimitStepResult = Object.freeze({ headers: null });
 
 export function limitStep(
   limiter: Limiter,
-  bundle: ActiveBundle,
   limits: LimitIndex,
   principal: number,
   keyLimits: readonly number[] | undefined,
+  /** The model's index in the bundle, as authorization found it. */
+  model: number,
   record: RequestRecord,
   json: Record<string, unknown>,
   bodyBytes: number,
   res: ServerResponse,
   ending: RequestEnding,
 ): LimitStepResult | Promise<LimitStepResult> {
-  const model = bundle.index.modelByFqn.get(record.model as string);
-  if (model === undefined) return NO_HEADERS;
   // A key's limits apply to requests made with that key (authentication read them); a token names no key.
   const applied = applicableLimits(
     limits,
