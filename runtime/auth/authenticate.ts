@@ -96,9 +96,7 @@ function authenticateApiKey(key: string, bundle: ActiveBundle, nowMs: number): A
 function decide(keyId: string, record: CompiledKey, nowMs: number): Authentication {
   if (record.revoked) return { ok: false, reason: 'revoked', credentialId: keyId, principal: record.principal };
   if (record.expiresMs <= nowMs) return { ok: false, reason: 'expired', credentialId: keyId, principal: record.principal };
-  return record.limits === undefined
-    ? { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key' }
-    : { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key', keyLimits: record.limits };
+  return { ok: true, principal: record.principal, credentialId: keyId, method: 'api_key', keyLimits: record.limits };
 }
 
 function toAuthentication(result: OidcAuthentication): Authentication {

@@ -6,8 +6,16 @@ import type { ActiveBundle, ModelRoute } from '../bundle/activate.ts';
 import type { RuntimeErrorCode } from '../errors.ts';
 
 export type Authorization =
-  /** model: the model's index in the bundle (its limits and prices are indexed by it). */
-  { ok: true; model: number; route: ModelRoute; rule: string; ruleId: string; via: string | null } | { ok: false; code: RuntimeErrorCode; reason: DenyReason };
+  | {
+      ok: true;
+      /** The model's index in the bundle (its limits and prices are indexed by it). */
+      model: number;
+      route: ModelRoute;
+      rule: string;
+      ruleId: string;
+      via: string | null;
+    }
+  | { ok: false; code: RuntimeErrorCode; reason: DenyReason };
 
 /** The decision for (principal, fqn) at nowMs, with the granting rule's source for the audit line. */
 export function authorize(bundle: ActiveBundle, principal: number, fqn: string, nowMs: number): Authorization {

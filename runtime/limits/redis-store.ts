@@ -1,9 +1,9 @@
 // The fleet's store: one Redis (redis:// or rediss:// for TLS; user and password from the URL).
 // One EVALSHA per turn of the event loop that has checks (redis-scripts.ts) settles the requests
 // that ended since the last call (usage corrected, concurrency leases released) and then checks
-// and takes every meter the requests that arrived in the turn touch. Every command has a deadline and nothing queues while
-// disconnected, so a dead Redis costs a request at most the timeout, never a hang; the caller
-// decides what a failure means (--limits-on-store-error).
+// and takes every meter the requests that arrived in the turn touch. Every command has a deadline
+// and nothing queues while disconnected, so a dead Redis costs a request at most the timeout,
+// never a hang; the caller decides what a failure means (--limits-on-store-error).
 import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import './redis-reply-queue.ts';

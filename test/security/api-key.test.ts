@@ -26,6 +26,7 @@ function bundleOf(entries: Record<string, Partial<CompiledKey> & { key?: string 
       principal: e.principal ?? 0,
       expiresMs: e.expiresMs ?? Infinity,
       revoked: e.revoked ?? false,
+      ...(e.limits === undefined ? {} : { limits: e.limits }),
     });
   }
   return { keys, oidc: { issuers, principals: { users: new Map(), services: new Map() } } } as unknown as ActiveBundle;
@@ -137,6 +138,11 @@ describe('when the stored digest differs from the presented key in one byte', ()
       credentialId: idOf(key),
       method: 'api_key',
     });
+  });
+
+  it('passes on the limits that name the key, read with it (the limits step looks nothing up again)', () => {
+    const result = authenticate(bearer(key), bundleOf({ [idOf(key)]: { digest: Buffer.from(good), principal: 3, limits: [2, 5] } }), NOW);
+    expect(result).toEqual({ ok: true, principal: 3, credentialId: idOf(key), method: 'api_key', keyLimits: [2, 5] });
   });
 });
 
