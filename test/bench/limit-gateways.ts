@@ -237,6 +237,11 @@ const median = (values: number[]): number => {
  */
 export type LimitsDrive = 'swap' | 'alone' | 'together';
 
+/** How many gateway processes per store the swapped pairs are spread over: BENCH_LIMITS_PROCESSES (default 4), one to a pair at most. */
+export function limitsProcesses(pairs: number): number {
+  return Math.max(1, Math.min(pairs, Number(process.env.BENCH_LIMITS_PROCESSES ?? 4)));
+}
+
 export function limitsDrive(): LimitsDrive {
   const drive = process.env.BENCH_LIMITS_DRIVE ?? 'swap';
   if (drive !== 'swap' && drive !== 'alone' && drive !== 'together') throw new Error(`BENCH_LIMITS_DRIVE must be swap, alone or together, not ${drive}`);
@@ -273,7 +278,7 @@ export function limitsTable(rounds: readonly LimitRound[], drive: LimitsDrive): 
   const count = new Set(rounds.map((r) => r.round)).size;
   const how =
     drive === 'swap'
-      ? `${count} pairs of slices per mode and store, spread over ${process.env.BENCH_LIMITS_PROCESSES ?? 4} gateway processes per store started one after another: a gateway on one CPU, its bundle swapped between limits off and on (the same bundle with the bench's limit) before each slice, off then on or on then off by turns; median of the per-pair ratios [min-max]`
+      ? `${count} pairs of slices per mode and store, spread over ${limitsProcesses(count)} gateway processes per store started one after another: a gateway on one CPU, its bundle swapped between limits off and on (the same bundle with the bench's limit) before each slice, off then on or on then off by turns; median of the per-pair ratios [min-max]`
       : `${count} rounds per mode, each starting fresh gateways (limits off and every store) on one CPU and driving them ${drive === 'alone' ? 'each alone, in turn and then in reverse (two runs averaged)' : 'at the same time (each with its own connections; they share the CPU)'}; median of the per-round ratios [min-max]`;
   const lines = [
     '',

@@ -36,7 +36,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type CpuPlan, cpuPlan, pinTree } from './cpu-pin.ts';
-import { driveAlone, type LimitRound, type LimitsDrive, limitsDrive, limitsTable, OFF, startLimitGateways } from './limit-gateways.ts';
+import { driveAlone, type LimitRound, type LimitsDrive, limitsDrive, limitsProcesses, limitsTable, OFF, startLimitGateways } from './limit-gateways.ts';
 import { nginxBinary, startNginx } from './nginx.ts';
 
 const here = fileURLToPath(import.meta.url);
@@ -444,7 +444,7 @@ async function swapRounds(
   key: string,
 ): Promise<LimitRound[]> {
   const pairs = Number(process.env.BENCH_LIMITS_ROUNDS ?? 20);
-  const processes = Math.max(1, Math.min(pairs, Number(process.env.BENCH_LIMITS_PROCESSES ?? 4)));
+  const processes = limitsProcesses(pairs);
   const slice = Number(process.env.BENCH_LIMITS_SLICE ?? 2);
   const rounds: LimitRound[] = [];
   for (let set = 0; set < processes; set++) {
