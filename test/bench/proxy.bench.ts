@@ -77,6 +77,20 @@ async function runUpstream(port: number): Promise<void> {
     anthropicEvent({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 9 } }),
     anthropicEvent({ type: 'message_stop' }),
   ].map((text) => Buffer.from(text));
+  // OpenAI sends its account's rate-limit state on every answer (platform.openai.com/docs/guides/rate-limits),
+  // so a gateway in front of it relays these six headers with limits off and replaces them with the
+  // policy's with limits on; BENCH_UPSTREAM_RATE_HEADERS=0 answers without them.
+  const rateHeaders: Record<string, string> =
+    process.env.BENCH_UPSTREAM_RATE_HEADERS === '0'
+      ? {}
+      : {
+          'x-ratelimit-limit-requests': '10000',
+          'x-ratelimit-limit-tokens': '30000000',
+          'x-ratelimit-remaining-requests': '9999',
+          'x-ratelimit-remaining-tokens': '29999950',
+          'x-ratelimit-reset-requests': '6ms',
+          'x-ratelimit-reset-tokens': '0s',
+        };
   const server = createServer((req, res) => {
     let size = 0;
     let stream = false;
@@ -99,10 +113,10 @@ async function runUpstream(port: number): Promise<void> {
         return res.end('{"error":{"message":"bad key"}}');
       }
       if (!stream) {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': json.length });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': json.length, ...rateHeaders });
         return res.end(json);
       }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.writeHead(200, { 'content-type': 'text/event-stream', ...rateHeaders });
       for (const event of events) res.write(event);
       res.end(usage);
       void size;
