@@ -23,8 +23,12 @@ export function goDuration(ms: number): string {
   return s;
 }
 
-/** The x-ratelimit-* headers for the meters checked and their states (none when no rate meter applies). */
-export function rateLimitHeaders(meters: readonly Meter[], states: readonly CheckState[]): Record<string, string> {
+/**
+ * The x-ratelimit-* headers for the meters checked and their states, or null when no rate meter
+ * applies. Each case is one object literal with constant names: no name is built and no
+ * property added one by one on the request path.
+ */
+export function rateLimitHeaders(meters: readonly Meter[], states: readonly CheckState[]): Record<string, string> | null {
   let requests = -1;
   let tokens = -1;
   let tokensExact = false;
@@ -43,22 +47,34 @@ export function rateLimitHeaders(meters: readonly Meter[], states: readonly Chec
       }
     }
   }
-  const headers: Record<string, string> = {};
-  if (requests >= 0) put(headers, 'requests', meters[requests] as Meter, states[requests] as CheckState);
-  if (tokens >= 0) put(headers, 'tokens', meters[tokens] as Meter, states[tokens] as CheckState);
-  return headers;
+  if (requests < 0 && tokens < 0) return null;
+  if (tokens < 0) {
+    const r = states[requests] as CheckState;
+    return {
+      'x-ratelimit-limit-requests': limitText(meters[requests] as Meter),
+      'x-ratelimit-remaining-requests': String(Math.max(0, r.remaining)),
+      'x-ratelimit-reset-requests': goDuration(r.resetMs),
+    };
+  }
+  const t = states[tokens] as CheckState;
+  if (requests < 0) {
+    return {
+      'x-ratelimit-limit-tokens': limitText(meters[tokens] as Meter),
+      'x-ratelimit-remaining-tokens': String(Math.max(0, t.remaining)),
+      'x-ratelimit-reset-tokens': goDuration(t.resetMs),
+    };
+  }
+  const r = states[requests] as CheckState;
+  return {
+    'x-ratelimit-limit-requests': limitText(meters[requests] as Meter),
+    'x-ratelimit-remaining-requests': String(Math.max(0, r.remaining)),
+    'x-ratelimit-reset-requests': goDuration(r.resetMs),
+    'x-ratelimit-limit-tokens': limitText(meters[tokens] as Meter),
+    'x-ratelimit-remaining-tokens': String(Math.max(0, t.remaining)),
+    'x-ratelimit-reset-tokens': goDuration(t.resetMs),
+  };
 }
 
-// The names as constants: no name is built per request.
-const NAMES = {
-  requests: ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
-  tokens: ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
-} as const;
-
-function put(headers: Record<string, string>, what: 'requests' | 'tokens', meter: Meter, state: CheckState): void {
-  if (meter.kind !== 'rate') return;
-  const [limit, remaining, reset] = NAMES[what];
-  headers[limit] = String(meter.limit);
-  headers[remaining] = String(Math.max(0, state.remaining));
-  headers[reset] = goDuration(state.resetMs);
+function limitText(meter: Meter): string {
+  return meter.kind === 'rate' ? meter.limitText : '';
 }

@@ -46,7 +46,7 @@ export function limitStep(
 function conclude(outcome: LimitOutcome, record: RequestRecord, res: ServerResponse, ending: RequestEnding): LimitStepResult {
   if (outcome.ok) {
     record.limitTicket = outcome.ticket;
-    return outcome.headers === null ? NO_HEADERS : { headers: outcome.headers };
+    return outcome; // its headers are the step's
   }
   if (outcome.limit === null) return 'MG_LIMITS_UNAVAILABLE';
   record.limit = outcome.limit;

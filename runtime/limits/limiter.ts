@@ -44,7 +44,7 @@ export interface LimitTicket {
 
 export type LimitOutcome =
   | { ok: true; headers: Record<string, string> | null; ticket: LimitTicket | null }
-  | { ok: false; limit: { id: string; reason: LimitReason }; budget: boolean; retryMs: number; headers: Record<string, string> }
+  | { ok: false; limit: { id: string; reason: LimitReason }; budget: boolean; retryMs: number; headers: Record<string, string> | null }
   | { ok: false; limit: null };
 
 const UNLIMITED: LimitOutcome = Object.freeze({ ok: true, headers: null, ticket: null });
@@ -134,14 +134,8 @@ export class Limiter {
         headers,
       };
     }
-    return { ok: true, headers: hasRateMeter(meters) ? headers : null, ticket: new Ticket(this.options, meters, checks, pricing) };
+    return { ok: true, headers, ticket: new Ticket(this.options, meters, checks, pricing) };
   }
-}
-
-/** Whether rateLimitHeaders wrote any header (it does for a rate meter, and only then). */
-function hasRateMeter(meters: readonly Meter[]): boolean {
-  for (const meter of meters) if (meter.kind === 'rate') return true;
-  return false;
 }
 
 function checkOf(plan: MeterPlan, m: number, r: Reservation, pricing: BundlePricing | undefined, lease: string, leaseTtlMs: number, now: number): StoreCheck {
@@ -191,14 +185,13 @@ class Ticket implements LimitTicket {
   ) {}
 
   settle(ended: EndedRequest): void {
-    // Reported usage replaces the reservation; no answer at all gives it back; an answer without
-    // usage (a stream cut short) keeps it.
-    let used: Reservation | null;
-    let cached = 0;
-    if (ended.usage !== null) {
-      used = { input: ended.usage.prompt_tokens, output: ended.usage.completion_tokens };
-      cached = ended.usage.cached_tokens ?? 0;
-    } else used = ended.upstreamMs === null ? { input: 0, output: 0 } : null;
+    // Reported usage replaces the reservation; no answer at all gives it back (nothing used); an
+    // answer without usage (a stream cut short) keeps it (known is false).
+    const usage = ended.usage;
+    const known = usage !== null || ended.upstreamMs === null;
+    const input = usage === null ? 0 : usage.prompt_tokens;
+    const output = usage === null ? 0 : usage.completion_tokens;
+    const cached = usage === null ? 0 : (usage.cached_tokens ?? 0);
     const settles: StoreSettle[] = [];
     for (let i = 0; i < this.checks.length; i++) {
       const check = this.checks[i] as StoreCheck;
@@ -207,12 +200,12 @@ class Ticket implements LimitTicket {
         settles.push({ kind: 'concurrent', key: check.key, lease: check.lease });
         continue;
       }
-      if (used === null) continue;
+      if (!known) continue;
       if (check.kind === 'rate' && meter.kind === 'rate') {
-        const delta = costOf(meter.quantity, used.input, used.output) - check.cost;
+        const delta = costOf(meter.quantity, input, output) - check.cost;
         if (delta !== 0 && meter.quantity !== 'requests') settles.push({ kind: 'rate', key: check.key, limit: check.limit, periodMs: check.periodMs, delta });
       } else if (check.kind === 'budget' && meter.kind === 'budget') {
-        const real = meter.unit === 'tokens' ? used.input + used.output : micros(this.pricing, used.input, used.output, cached);
+        const real = meter.unit === 'tokens' ? input + output : micros(this.pricing, input, output, cached);
         if (real !== check.cost) settles.push({ kind: 'budget', key: check.key, delta: real - check.cost, endMs: check.endMs });
       }
     }

@@ -101,9 +101,10 @@ export class MemoryStore implements LimitStore {
         return { remaining: c.max - held - 1, resetMs: 0, retryMs: 0 };
       }
       case 'budget': {
-        const used = this.counters.get(c.key)?.used ?? 0;
+        const counter = this.counters.get(c.key);
+        const used = counter?.used ?? 0;
         if (used >= c.cap) return null;
-        this.add(c.key, c.cost, c.endMs);
+        this.add(c.key, c.cost, c.endMs, counter);
         return { remaining: Math.max(0, c.cap - used - c.cost), resetMs: c.endMs - now, retryMs: 0 };
       }
     }
@@ -139,8 +140,8 @@ export class MemoryStore implements LimitStore {
     }
   }
 
-  private add(key: string, delta: number, endMs: number): void {
-    const counter = this.counters.get(key);
+  /** counter: the key's, when the caller has looked it up already. */
+  private add(key: string, delta: number, endMs: number, counter = this.counters.get(key)): void {
     if (counter === undefined) this.counters.set(key, { used: Math.max(0, delta), expiresMs: endMs + BUDGET_GRACE_MS });
     else counter.used = Math.max(0, counter.used + delta);
   }

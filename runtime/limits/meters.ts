@@ -9,7 +9,15 @@ export type LimitReason = NonNullable<AuditLine['limit']>['reason'];
 export type Quantity = 'requests' | 'tokens' | 'input' | 'output';
 
 export type Meter =
-  | { kind: 'rate'; reason: LimitReason; quantity: Quantity; limit: number; periodMs: number }
+  | {
+      kind: 'rate';
+      reason: LimitReason;
+      quantity: Quantity;
+      limit: number;
+      /** limit as its x-ratelimit-limit-* header writes it, made once. */
+      limitText: string;
+      periodMs: number;
+    }
   | { kind: 'concurrent'; reason: 'concurrent'; max: number }
   | {
       kind: 'budget';
@@ -45,7 +53,7 @@ export function metersOf(limit: BundleLimit): Meter[] {
   const meters: Meter[] = [];
   for (const [field, quantity, periodMs] of RATES) {
     const value = limit[field];
-    if (typeof value === 'number') meters.push({ kind: 'rate', reason: field, quantity, limit: value, periodMs });
+    if (typeof value === 'number') meters.push({ kind: 'rate', reason: field, quantity, limit: value, limitText: String(value), periodMs });
   }
   if (limit.concurrent !== undefined) meters.push({ kind: 'concurrent', reason: 'concurrent', max: limit.concurrent });
   const budget = limit.budget;
