@@ -1,7 +1,6 @@
 // Admission against the request's limits (the pipeline's limits step) and the settlement when the
 // request ends: one store call to check and take every meter, all or nothing; afterwards the
 // token reservation is corrected by the provider's reported usage and the concurrency lease freed.
-import { randomBytes } from 'node:crypto';
 import type { BundlePricing } from '../../schemas/types.generated.ts';
 import { periodAt } from './calendar.ts';
 import { rateLimitHeaders } from './headers.ts';
@@ -55,8 +54,8 @@ interface MeterPlan {
   meters: Meter[];
   owners: AppliedLimit[];
   keys: string[];
-  /** Per meter: a budget's key in its current period (its label appended), made once per period. */
-  periodKeys: ({ label: string; key: string } | undefined)[];
+  /** Per meter: a budget's key in the period it was last asked for (its label appended), made once per period. */
+  periodKeys: ({ key: string; startMs: number; endMs: number } | undefined)[];
   concurrent: boolean;
 }
 
@@ -77,7 +76,7 @@ function planOf(applied: readonly AppliedLimit[]): MeterPlan {
 }
 
 export class Limiter {
-  private readonly leasePrefix = randomBytes(6).toString('hex');
+  /** The last concurrency lease handed out (a number: no string is built or hashed per request). */
   private leases = 0;
   /** Plans by applied set: the cached sets are the same arrays request after request. */
   private readonly plans = new WeakMap<readonly AppliedLimit[], MeterPlan>();
@@ -92,7 +91,7 @@ export class Limiter {
     if (plan === undefined) this.plans.set(applied, (plan = planOf(applied)));
     const { meters, owners } = plan;
     const checks: StoreCheck[] = new Array(meters.length);
-    const lease = plan.concurrent ? `${this.leasePrefix}:${++this.leases}` : '';
+    const lease = plan.concurrent ? ++this.leases : 0;
     for (let m = 0; m < meters.length; m++) checks[m] = checkOf(plan, m, reservation, pricing, lease, this.options.leaseTtlMs, now);
     let result: CheckResult | Promise<CheckResult>;
     try {
@@ -138,7 +137,7 @@ export class Limiter {
   }
 }
 
-function checkOf(plan: MeterPlan, m: number, r: Reservation, pricing: BundlePricing | undefined, lease: string, leaseTtlMs: number, now: number): StoreCheck {
+function checkOf(plan: MeterPlan, m: number, r: Reservation, pricing: BundlePricing | undefined, lease: number, leaseTtlMs: number, now: number): StoreCheck {
   const meter = plan.meters[m] as Meter;
   const key = plan.keys[m] as string;
   switch (meter.kind) {
@@ -147,11 +146,14 @@ function checkOf(plan: MeterPlan, m: number, r: Reservation, pricing: BundlePric
     case 'concurrent':
       return { kind: 'concurrent', key, max: meter.max, lease, ttlMs: leaseTtlMs };
     case 'budget': {
-      const period = periodAt(now, meter.period, meter.timeZone);
+      // The calendar is asked only when the period the plan holds is over (or not yet begun).
       let periodKey = plan.periodKeys[m];
-      if (periodKey === undefined || periodKey.label !== period.label) plan.periodKeys[m] = periodKey = { label: period.label, key: `${key}|${period.label}` };
+      if (periodKey === undefined || now >= periodKey.endMs || now < periodKey.startMs) {
+        const period = periodAt(now, meter.period, meter.timeZone);
+        plan.periodKeys[m] = periodKey = { key: `${key}|${period.label}`, startMs: period.startMs, endMs: period.endMs };
+      }
       const cost = meter.unit === 'tokens' ? r.input + r.output : micros(pricing, r.input, r.output);
-      return { kind: 'budget', key: periodKey.key, cap: meter.cap, cost, endMs: period.endMs };
+      return { kind: 'budget', key: periodKey.key, cap: meter.cap, cost, endMs: periodKey.endMs };
     }
   }
 }

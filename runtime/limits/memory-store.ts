@@ -12,7 +12,7 @@ export class MemoryStore implements LimitStore {
    * (a Map of numbers stores a new heap number on every request: garbage on the request path).
    */
   private readonly tats = new Map<string, { tat: number }>();
-  private readonly leases = new Map<string, Map<string, number>>();
+  private readonly leases = new Map<string, Map<number, number>>();
   private readonly counters = new Map<string, { used: number; expiresMs: number }>();
   private readonly sweeper: NodeJS.Timeout;
   /** take()'s undo notes by the meter's place in its request (a rate bucket's arrival time before). */

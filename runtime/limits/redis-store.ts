@@ -4,7 +4,7 @@
 // and takes every meter the requests that arrived in the turn touch. Every command has a deadline
 // and nothing queues while disconnected, so a dead Redis costs a request at most the timeout,
 // never a hang; the caller decides what a failure means (--limits-on-store-error).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import './redis-reply-queue.ts';
 import { BATCH_SCRIPT } from './redis-scripts.ts';
@@ -61,6 +61,8 @@ interface PendingSettles {
 
 export class RedisStore implements LimitStore {
   private readonly client: Client;
+  /** Names this store's leases in the fleet's sorted sets: the gateways' lease numbers repeat. */
+  private readonly leasePrefix = randomBytes(6).toString('hex');
   /** Batches with settlements on their way, so that close() does not drop the last requests' usage. */
   private readonly settling = new Set<Promise<void>>();
   private checking: PendingCheck[] = [];
@@ -185,7 +187,7 @@ export class RedisStore implements LimitStore {
     this.checking = [];
     this.settles = null;
     const started = performance.now();
-    this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch)).then(
+    this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch, this.leasePrefix)).then(
       (reply) => {
         this.settings.onCall?.(batch.length > 0 ? 'check' : 'settle', (performance.now() - started) / 1000);
         settled?.resolve();
@@ -277,7 +279,7 @@ export class RedisStore implements LimitStore {
  * them), the number of keys, each key once, the number of settlement groups and of requests,
  * then one text per group and per request.
  */
-function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly PendingCheck[]): string[] {
+function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly PendingCheck[], leasePrefix: string): string[] {
   const out: string[] = ['', '', ''];
   // A key's number in KEYS (Lua counts from 1), by key.
   const numbers = new Map<string, number>();
@@ -292,12 +294,12 @@ function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly 
   const texts: string[] = [];
   for (const group of groups) {
     let text = '';
-    for (const s of group) text += settleWords(s, numberOf(s.key));
+    for (const s of group) text += settleWords(s, numberOf(s.key), leasePrefix);
     texts.push(text);
   }
   for (const b of batch) {
     let text = '';
-    for (const c of b.checks) text += checkWords(c, numberOf(c.key));
+    for (const c of b.checks) text += checkWords(c, numberOf(c.key), leasePrefix);
     texts.push(text);
   }
   out[2] = String(out.length - 3);
@@ -305,23 +307,24 @@ function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly 
   return out;
 }
 
-function checkWords(c: StoreCheck, key: number): string {
+/** A lease's member in Redis: the store's id (unique in the fleet) and the process's lease number. */
+function checkWords(c: StoreCheck, key: number, leasePrefix: string): string {
   switch (c.kind) {
     case 'rate':
       return `r ${key} ${c.limit} ${c.periodMs} ${c.cost} `;
     case 'concurrent':
-      return `c ${key} ${c.max} ${c.ttlMs} ${c.lease} `;
+      return `c ${key} ${c.max} ${c.ttlMs} ${leasePrefix}:${c.lease} `;
     case 'budget':
       return `b ${key} ${c.cap} ${c.cost} ${c.endMs} `;
   }
 }
 
-function settleWords(s: StoreSettle, key: number): string {
+function settleWords(s: StoreSettle, key: number, leasePrefix: string): string {
   switch (s.kind) {
     case 'rate':
       return `r ${key} ${s.limit} ${s.periodMs} ${s.delta} `;
     case 'concurrent':
-      return `c ${key} ${s.lease} 0 0 `;
+      return `c ${key} ${leasePrefix}:${s.lease} 0 0 `;
     case 'budget':
       return `b ${key} ${s.delta} ${s.endMs} 0 `;
   }

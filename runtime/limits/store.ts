@@ -12,8 +12,11 @@
 export type StoreCheck =
   /** GCRA: limit per periodMs; cost in requests or tokens. */
   | { kind: 'rate'; key: string; limit: number; periodMs: number; cost: number }
-  /** At most max leases; this request's lease expires ttlMs from now. */
-  | { kind: 'concurrent'; key: string; max: number; lease: string; ttlMs: number }
+  /**
+   * At most max leases; this request's lease expires ttlMs from now. A lease is a number unique in
+   * the process (the Redis store names it in the fleet with an id of its own).
+   */
+  | { kind: 'concurrent'; key: string; max: number; lease: number; ttlMs: number }
   /** A counter under cap until endMs (the period's end); cost added on admission. */
   | { kind: 'budget'; key: string; cap: number; cost: number; endMs: number };
 
@@ -36,7 +39,7 @@ export interface CheckResult {
 export type StoreSettle =
   /** Moves a rate bucket by delta (the real cost minus the reserved one; may be negative). */
   | { kind: 'rate'; key: string; limit: number; periodMs: number; delta: number }
-  | { kind: 'concurrent'; key: string; lease: string }
+  | { kind: 'concurrent'; key: string; lease: number }
   | { kind: 'budget'; key: string; delta: number; endMs: number };
 
 export interface LimitStore {

@@ -73,7 +73,7 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     // Each kind of meter before the one that refuses: none of them keeps what it would have taken.
     const refused = await store().check([
       rate(roomy, 10),
-      { kind: 'concurrent', key: slots, max: 1, lease: 'refused', ttlMs: DAY },
+      { kind: 'concurrent', key: slots, max: 1, lease: 1, ttlMs: DAY },
       { kind: 'budget', key: spend, cap: 10, cost: 4, endMs },
       rate(full, 1),
     ]);
@@ -82,7 +82,7 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     expect(refused.states.slice(0, 3).map((s) => s.remaining)).toEqual([9, 0, 6]);
     const after = await store().check([
       rate(roomy, 10),
-      { kind: 'concurrent', key: slots, max: 1, lease: 'admitted', ttlMs: DAY },
+      { kind: 'concurrent', key: slots, max: 1, lease: 2, ttlMs: DAY },
       { kind: 'budget', key: spend, cap: 10, cost: 4, endMs },
     ]);
     expect(after.ok).toBe(true);
@@ -127,15 +127,15 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
 
   it('holds concurrency leases until released, and frees an unreleased one at its expiry', async () => {
     const key = fresh();
-    const lease = (id: string, ttlMs = DAY): StoreCheck => ({ kind: 'concurrent', key, max: 2, lease: id, ttlMs });
-    expect((await store().check([lease('a')])).states[0]?.remaining).toBe(1);
-    expect((await store().check([lease('b')])).ok).toBe(true);
-    expect((await store().check([lease('c')])).ok).toBe(false);
-    await store().settle([{ kind: 'concurrent', key, lease: 'a' }]);
+    const lease = (id: number, ttlMs = DAY): StoreCheck => ({ kind: 'concurrent', key, max: 2, lease: id, ttlMs });
+    expect((await store().check([lease(1)])).states[0]?.remaining).toBe(1);
+    expect((await store().check([lease(2)])).ok).toBe(true);
+    expect((await store().check([lease(3)])).ok).toBe(false);
+    await store().settle([{ kind: 'concurrent', key, lease: 1 }]);
     // A lease whose gateway never releases it (a crash): gone at its expiry.
-    expect((await store().check([lease('d', 50)])).ok).toBe(true);
-    expect((await store().check([lease('e')])).ok).toBe(false);
-    await waitFor(async () => (await store().check([lease('e')])).ok);
+    expect((await store().check([lease(4, 50)])).ok).toBe(true);
+    expect((await store().check([lease(5)])).ok).toBe(false);
+    await waitFor(async () => (await store().check([lease(5)])).ok);
   });
 
   it('decides a turn of concurrency and budget checks on shared keys in turn, an expired lease swept for the ones that need its slot', async () => {
@@ -145,12 +145,12 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     const budget = fresh();
     const endMs = Date.now() + DAY;
     // A lease whose gateway died: expired by the time the turn below is checked.
-    expect((await store().check([{ kind: 'concurrent', key: slots, max: 5, lease: 'dead', ttlMs: 30 }])).ok).toBe(true);
+    expect((await store().check([{ kind: 'concurrent', key: slots, max: 5, lease: 99, ttlMs: 30 }])).ok).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, scaled(100)));
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
         store().check([
-          { kind: 'concurrent', key: slots, max: 5, lease: `l${i}`, ttlMs: DAY },
+          { kind: 'concurrent', key: slots, max: 5, lease: i, ttlMs: DAY },
           { kind: 'budget', key: budget, cap: 30, cost: 4, endMs },
         ]),
       ),
@@ -161,11 +161,11 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     expect(results.slice(0, 5).map((r) => r.states[0]?.remaining)).toEqual([3, 2, 1, 0, 0]);
     expect(results.slice(0, 5).map((r) => r.states[1]?.remaining)).toEqual([26, 22, 18, 14, 10]);
     // Nothing taken for the refused: releasing one lease admits exactly one more, spending 4 more.
-    await store().settle([{ kind: 'concurrent', key: slots, lease: 'l0' }]);
+    await store().settle([{ kind: 'concurrent', key: slots, lease: 0 }]);
     const next = await Promise.all(
       [0, 1].map((i) =>
         store().check([
-          { kind: 'concurrent', key: slots, max: 5, lease: `m${i}`, ttlMs: DAY },
+          { kind: 'concurrent', key: slots, max: 5, lease: 20 + i, ttlMs: DAY },
           { kind: 'budget', key: budget, cap: 30, cost: 4, endMs },
         ]),
       ),
@@ -178,13 +178,13 @@ describe.each(['memory', 'redis'])('the %s store', (name) => {
     // The Redis store sends what one turn of the event loop has, settlements first, in one script call.
     const key = fresh();
     const tokens = fresh();
-    const lease = (id: string): StoreCheck => ({ kind: 'concurrent', key, max: 1, lease: id, ttlMs: DAY });
-    expect((await store().check([lease('a'), rate(tokens, 1000, 300)])).ok).toBe(true);
-    expect((await store().check([lease('b')])).ok).toBe(false);
+    const lease = (id: number): StoreCheck => ({ kind: 'concurrent', key, max: 1, lease: id, ttlMs: DAY });
+    expect((await store().check([lease(1), rate(tokens, 1000, 300)])).ok).toBe(true);
+    expect((await store().check([lease(2)])).ok).toBe(false);
     const [, , next] = await Promise.all([
-      store().settle([{ kind: 'concurrent', key, lease: 'a' }]),
+      store().settle([{ kind: 'concurrent', key, lease: 1 }]),
       store().settle([{ kind: 'rate', key: tokens, limit: 1000, periodMs: DAY, delta: -200 }]),
-      store().check([lease('b'), rate(tokens, 1000, 100)]),
+      store().check([lease(2), rate(tokens, 1000, 100)]),
     ]);
     expect(next?.ok).toBe(true);
     expect(next?.states[1]?.remaining).toBe(800);
@@ -266,7 +266,7 @@ describe('the Redis store', () => {
       onSettleError: (e) => failures.push(e),
     });
     try {
-      const settled = await Promise.allSettled([1, 2].map(() => down.settle([{ kind: 'concurrent', key: fresh(), lease: 'a' }])));
+      const settled = await Promise.allSettled([1, 2].map(() => down.settle([{ kind: 'concurrent', key: fresh(), lease: 1 }])));
       expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
       expect(failures).toHaveLength(1);
     } finally {
