@@ -89,9 +89,7 @@ export class MemoryStore implements LimitStore {
         return { remaining: Math.floor((c.periodMs - (next - now)) / interval), resetMs: next - now, retryMs: 0 };
       }
       case 'concurrent': {
-        // Expired leases (of a gateway that died holding them) matter only when they would
-        // refuse: below the maximum the lease count is enough, and the walk over every lease of
-        // the bucket (one per request in flight) happens only at the maximum.
+        // Expired leases are walked only at the maximum, as in look().
         let set = this.leases.get(c.key);
         const count = set?.size ?? 0;
         const held = count < c.max ? count : this.liveLeases(c.key, now);

@@ -307,13 +307,12 @@ function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly 
   return out;
 }
 
-/** A lease's member in Redis: the store's id (unique in the fleet) and the process's lease number. */
 function checkWords(c: StoreCheck, key: number, leasePrefix: string): string {
   switch (c.kind) {
     case 'rate':
       return `r ${key} ${c.limit} ${c.periodMs} ${c.cost} `;
     case 'concurrent':
-      return `c ${key} ${c.max} ${c.ttlMs} ${leasePrefix}:${c.lease} `;
+      return `c ${key} ${c.max} ${c.ttlMs} ${leaseMember(leasePrefix, c.lease)} `;
     case 'budget':
       return `b ${key} ${c.cap} ${c.cost} ${c.endMs} `;
   }
@@ -324,8 +323,13 @@ function settleWords(s: StoreSettle, key: number, leasePrefix: string): string {
     case 'rate':
       return `r ${key} ${s.limit} ${s.periodMs} ${s.delta} `;
     case 'concurrent':
-      return `c ${key} ${leasePrefix}:${s.lease} 0 0 `;
+      return `c ${key} ${leaseMember(leasePrefix, s.lease)} 0 0 `;
     case 'budget':
       return `b ${key} ${s.delta} ${s.endMs} 0 `;
   }
+}
+
+/** A lease's member in Redis: the store's id (unique in the fleet) and the process's lease number. */
+function leaseMember(leasePrefix: string, lease: number): string {
+  return `${leasePrefix}:${lease}`;
 }
