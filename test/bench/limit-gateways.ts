@@ -130,14 +130,15 @@ export async function startLimitGateways(
     const stop = (): Promise<void> => stopAll(started.map((s) => s.child));
     try {
       for (const [index, store] of usable.entries()) {
-        const file = join(options.dir, `swapped-${store}.json`);
+        const file = join(options.dir, `swapped-${set}-${store}.json`); // its own per set: the pair drive runs two sets at once
         let serial = 1;
         await writeFile(file, signPayload(base, options.signer));
         const { gateway, child } = await spawnGateway(store, options.firstPort + 200 + (set % 8) * usable.length + index, `swap-${set}-`, file);
         const setLimits = async (on: boolean): Promise<void> => {
           const payload = structuredClone(base);
           payload.serial = ++serial;
-          if (on) withLimits(payload, BENCH_LIMITS);
+          // BENCH_LIMITS_NULL=1: "on" is the same bundle without limits, a check of the method (1.00x expected).
+          if (on && process.env.BENCH_LIMITS_NULL !== '1') withLimits(payload, BENCH_LIMITS);
           await writeFile(`${file}.next`, signPayload(payload, options.signer));
           await rename(`${file}.next`, file);
           child.kill('SIGHUP'); // fetches the bundle at once
@@ -216,6 +217,7 @@ export const OFF = ' (limits off)';
 
 /** One gateway's run in a round of the side-by-side limits comparison (proxy.bench.ts). */
 export interface LimitRound {
+  drive: LimitsDrive;
   round: number;
   target: string;
   mode: string;
@@ -232,20 +234,26 @@ const median = (values: number[]): number => {
 
 /**
  * How limits on are compared with limits off (proxy.bench.ts): swap (one gateway per store whose
- * bundle is swapped between limits off and on, slice after slice), or rounds of fresh gateways
- * (limits off and each store), each driven alone in turn or all at the same time.
+ * bundle is swapped between limits off and on, slice after slice), pair (two such gateways of a
+ * store sharing one CPU, driven at the same moments, one with limits on and the other off, and
+ * the other way round in the next slice), or rounds of fresh gateways (limits off and each
+ * store), each driven alone in turn or all at the same time.
  */
-export type LimitsDrive = 'swap' | 'alone' | 'together';
+export type LimitsDrive = 'swap' | 'pair' | 'alone' | 'together';
+
+const DRIVES: readonly LimitsDrive[] = ['swap', 'pair', 'alone', 'together'];
 
 /** How many gateway processes per store the swapped pairs are spread over: BENCH_LIMITS_PROCESSES (default 4), one to a pair at most. */
 export function limitsProcesses(pairs: number): number {
   return Math.max(1, Math.min(pairs, Number(process.env.BENCH_LIMITS_PROCESSES ?? 4)));
 }
 
-export function limitsDrive(): LimitsDrive {
-  const drive = process.env.BENCH_LIMITS_DRIVE ?? 'swap';
-  if (drive !== 'swap' && drive !== 'alone' && drive !== 'together') throw new Error(`BENCH_LIMITS_DRIVE must be swap, alone or together, not ${drive}`);
-  return drive;
+/** The comparisons to run, in order: BENCH_LIMITS_DRIVE, a comma-separated list (default swap,pair). */
+export function limitsDrives(): LimitsDrive[] {
+  const drives = (process.env.BENCH_LIMITS_DRIVE ?? 'swap,pair').split(',').filter(Boolean);
+  for (const drive of drives)
+    if (!DRIVES.includes(drive as LimitsDrive)) throw new Error(`BENCH_LIMITS_DRIVE takes ${DRIVES.join(', ')} (comma-separated), not ${drive}`);
+  return [...new Set(drives)] as LimitsDrive[];
 }
 
 /**
@@ -279,10 +287,12 @@ export function limitsTable(rounds: readonly LimitRound[], drive: LimitsDrive): 
   const how =
     drive === 'swap'
       ? `${count} pairs of slices per mode and store, spread over ${limitsProcesses(count)} gateway processes per store started one after another: a gateway on one CPU, its bundle swapped between limits off and on (the same bundle with the bench's limit) before each slice, off then on or on then off by turns; median of the per-pair ratios [min-max]`
-      : `${count} rounds per mode, each starting fresh gateways (limits off and every store) on one CPU and driving them ${drive === 'alone' ? 'each alone, in turn and then in reverse (two runs averaged)' : 'at the same time (each with its own connections; they share the CPU)'}; median of the per-round ratios [min-max]`;
+      : drive === 'pair'
+        ? `${count} pairs of slices per mode and store, spread over ${limitsProcesses(count)} pairs of gateway processes per store: two gateways of the store on one CPU, driven at the same moments (each with its own connections), one with limits on and the other off, then the other way round; per pair the geometric mean of its two slices' ratios (each process's own speed cancels out), median of the pairs [min-max]`
+        : `${count} rounds per mode, each starting fresh gateways (limits off and every store) on one CPU and driving them ${drive === 'alone' ? 'each alone, in turn and then in reverse (two runs averaged)' : 'at the same time (each with its own connections; they share the CPU)'}; median of the per-round ratios [min-max]`;
   const lines = [
     '',
-    `limits on against limits off: ${how}`,
+    `limits on against limits off (${drive}${process.env.BENCH_LIMITS_NULL === '1' ? ', BENCH_LIMITS_NULL=1: "on" without limits' : ''}): ${how}`,
     '',
     '| mode | conns | store | RPS vs limits off | CPU per request vs limits off | RPS limits off / on (medians) |',
     '|---|---|---|---|---|---|',
@@ -298,7 +308,7 @@ export function limitsTable(rounds: readonly LimitRound[], drive: LimitsDrive): 
         for (const round of new Set(rounds.map((r) => r.round))) {
           const at = (name: string) => rounds.find((r) => r.round === round && r.target === name && r.mode === mode && r.connections === c);
           const on = at(target);
-          const off = at(drive === 'swap' ? `${target}${OFF}` : 'gateway');
+          const off = at(drive === 'swap' || drive === 'pair' ? `${target}${OFF}` : 'gateway');
           if (on === undefined || off === undefined || off.rps === 0) continue;
           rps.push(on.rps / off.rps);
           offRps.push(off.rps);

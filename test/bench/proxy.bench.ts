@@ -15,13 +15,18 @@
 //   at an equal rate is the steadier number when comparing two builds on a busy machine
 //   BENCH_LIMITS=memory,redis the limits rows (limit-gateways.ts; default both, empty: none)
 //   BENCH_WARMUP=3 seconds each limits gateway is driven (with limits off and on) before it is measured
-//   BENCH_LIMITS_DRIVE=swap (default: one gateway per store whose bundle is swapped between limits
+//   BENCH_LIMITS_DRIVE=swap,pair (the default, a comma-separated list of the comparisons to run):
+//   swap (one gateway per store whose bundle is swapped between limits
 //   off and on before each slice of BENCH_LIMITS_SLICE=2 seconds, BENCH_LIMITS_ROUNDS=20 pairs of
 //   slices, off then on or on then off by turns: limits off and on in one process, seconds apart;
 //   the pairs spread over BENCH_LIMITS_PROCESSES=4 fresh gateways per store, one after another),
 //   alone (BENCH_LIMITS_ROUNDS=5 rounds of fresh gateways, limits off and each store, each driven
 //   alone on the pinned CPU, in spawn order and then in reverse, its two runs averaged) or together
-//   (the same rounds, the gateways driven at the same time, sharing that CPU)
+//   (the same rounds, the gateways driven at the same time, sharing that CPU); pair (the same
+//   pairs of slices, but two gateways of each store share the CPU and are driven at the same
+//   moments, one with limits on and the other off, then the other way round: pairRounds)
+//   BENCH_LIMITS_NULL=1 the swap and pair gateways' "limits on" bundle carries no limits: the
+//   methods' own error (1.00x expected)
 //   BENCH_PIN=0 no CPU pinning (cpu-pin.ts; default: each single-process proxy under test on the
 //   last CPU, the load generator, upstream and Redis on the others; multi-process rows on all)
 //
@@ -36,7 +41,18 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { type CpuPlan, cpuPlan, pinTree } from './cpu-pin.ts';
-import { driveAlone, type LimitRound, type LimitsDrive, limitsDrive, limitsProcesses, limitsTable, OFF, startLimitGateways } from './limit-gateways.ts';
+import {
+  driveAlone,
+  type LimitRound,
+  type LimitsDrive,
+  limitsDrives,
+  limitsProcesses,
+  limitsTable,
+  OFF,
+  type SwapGateway,
+  type SwapGateways,
+  startLimitGateways,
+} from './limit-gateways.ts';
 import { nginxBinary, startNginx } from './nginx.ts';
 
 const here = fileURLToPath(import.meta.url);
@@ -385,48 +401,51 @@ async function main(): Promise<void> {
         }
       }
     }
-    // The limits comparison again, in rounds. On this kind of machine one run of a process
-    // against a later run of another differs by ±30% with nothing changed (the machine's speed
-    // drifts from minute to minute), and two processes of the same code differ by up to a third
-    // for as long as they live (measured: 1.36x CPU per request, limits on and off swapping places
-    // from one start to the next). So each round starts fresh gateways (limits off and every
-    // store), all pinned to the same CPU (cpu-pin.ts), warms them up and drives them: by default
-    // each alone, in spawn order and then in reverse (a drift of the machine's speed within the
-    // round weighs on each the same), as a gateway runs in production, one process to a CPU; or
-    // (BENCH_LIMITS_DRIVE=together) all at the same time, each with its own `connections`,
-    // sharing the CPU. Sharing it, each process's caches are evicted by the others' at every
-    // switch, which inflates CPU per request about fivefold and every code path's cost with it.
+    // The limits comparison again, by each drive asked for (BENCH_LIMITS_DRIVE): swapRounds and
+    // pairRounds measure limits off and on in the same processes. The rounds of fresh gateways
+    // (alone, together) come from before them: two processes of the same code differ by up to a
+    // third for as long as they live (measured: 1.36x CPU per request, limits on and off swapping
+    // places from one start to the next), so each round starts fresh gateways (limits off and
+    // every store), all pinned to the same CPU (cpu-pin.ts), warms them up and drives them each
+    // alone, in spawn order and then in reverse, or all at the same time, each with its own
+    // `connections`, sharing the CPU (where each process's caches are evicted by the others' at
+    // every switch: three gateways measured about fivefold the CPU per request, two 1.35x).
     // The table takes the median of the per-round ratios and shows their range.
     const rounds: LimitRound[] = [];
-    const drive = limitsDrive();
-    if (drive === 'swap' && limited.startSwapping !== null)
-      rounds.push(...(await swapRounds(limited.startSwapping, modes, connectionsList, run, pinProxy, keys.alice)));
-    const roundCount = limited.startRound === null || drive === 'swap' ? 0 : Number(process.env.BENCH_LIMITS_ROUNDS ?? 5);
-    for (const mode of modes)
-      for (const connections of connectionsList)
-        for (let round = 0; round < roundCount; round++) {
-          const fresh = await (limited.startRound as NonNullable<typeof limited.startRound>)();
-          try {
-            // Pinned, and driven, in the order they were spawned, which rotates from round to round.
-            for (const gateway of fresh.gateways) pinProxy(gateway.pid, 1);
-            const roundTargets = fresh.gateways.map((g) => ({ ...g, key: keys.alice, prefix: 'local/' }));
-            await Promise.all(roundTargets.map((target) => run(target, mode, connections, Number(process.env.BENCH_WARMUP ?? 3)))); // warm-up: JIT, pools
-            const measured =
-              drive === 'together'
-                ? await Promise.all(roundTargets.map((target) => run(target, mode, connections, duration)))
-                : await driveAlone(roundTargets, (target) => run(target, mode, connections, duration));
-            for (const row of measured) rounds.push({ round, ...row });
-            console.error(
-              `${mode} c=${connections} limits round ${round + 1}/${roundCount}: ${measured.map((r) => `${r.target} ${r.rps.toFixed(0)} rps ${r.cpuUsPerReq?.toFixed(0) ?? '-'} us/req`).join(', ')}`,
-            );
-          } finally {
-            await fresh.stop();
+    const drives = limitsDrives();
+    for (const drive of drives) {
+      if (drive === 'swap' && limited.startSwapping !== null)
+        rounds.push(...(await swapRounds(limited.startSwapping, modes, connectionsList, run, pinProxy, keys.alice)));
+      if (drive === 'pair' && limited.startSwapping !== null)
+        rounds.push(...(await pairRounds(limited.startSwapping, modes, connectionsList, run, pinProxy, keys.alice)));
+      if (drive !== 'alone' && drive !== 'together') continue;
+      const roundCount = limited.startRound === null ? 0 : Number(process.env.BENCH_LIMITS_ROUNDS ?? 5);
+      for (const mode of modes)
+        for (const connections of connectionsList)
+          for (let round = 0; round < roundCount; round++) {
+            const fresh = await (limited.startRound as NonNullable<typeof limited.startRound>)();
+            try {
+              // Pinned, and driven, in the order they were spawned, which rotates from round to round.
+              for (const gateway of fresh.gateways) pinProxy(gateway.pid, 1);
+              const roundTargets = fresh.gateways.map((g) => ({ ...g, key: keys.alice, prefix: 'local/' }));
+              await Promise.all(roundTargets.map((target) => run(target, mode, connections, Number(process.env.BENCH_WARMUP ?? 3)))); // warm-up: JIT, pools
+              const measured =
+                drive === 'together'
+                  ? await Promise.all(roundTargets.map((target) => run(target, mode, connections, duration)))
+                  : await driveAlone(roundTargets, (target) => run(target, mode, connections, duration));
+              for (const row of measured) rounds.push({ drive, round, ...row });
+              console.error(
+                `${mode} c=${connections} limits round ${round + 1}/${roundCount}: ${measured.map((r) => `${r.target} ${r.rps.toFixed(0)} rps ${r.cpuUsPerReq?.toFixed(0) ?? '-'} us/req`).join(', ')}`,
+              );
+            } finally {
+              await fresh.stop();
+            }
           }
-        }
+    }
     for (const handle of auditHandles) await handle.close();
     let auditLines = 0;
     for (const path of auditFiles) auditLines += await countRequestLines(path);
-    printTable(rows, duration, auditLines, rounds, pin, drive);
+    printTable(rows, duration, auditLines, rounds, pin, drives);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await stopRedis?.();
@@ -482,7 +501,7 @@ async function swapRounds(
               const order = pair % 2 === 0 ? [false, true] : [true, false];
               const measured: Row[] = [];
               for (const on of order) measured.push(await drive(on, slice));
-              for (const row of measured) rounds.push({ round: pair, ...row });
+              for (const row of measured) rounds.push({ drive: 'swap', round: pair, ...row });
               const [off, on] = pair % 2 === 0 ? measured : [measured[1], measured[0]];
               console.error(
                 `${mode} c=${connections} ${gateway.name} process ${set + 1}/${processes} pair ${pair + 1}/${pairs}: off ${off?.rps.toFixed(0)} rps ${off?.cpuUsPerReq?.toFixed(0)} us/req, on ${on?.rps.toFixed(0)} rps ${on?.cpuUsPerReq?.toFixed(0)} us/req`,
@@ -496,6 +515,102 @@ async function swapRounds(
   return rounds;
 }
 
+/**
+ * The limits comparison at the same moments (BENCH_LIMITS_DRIVE=pair, run after swap by default).
+ * This machine's speed changes by up to a factor of two from one tenth of a second to the next
+ * (a plain JavaScript loop pinned to an idle CPU: 150 to 340 iterations per 100 ms), so a slice
+ * with limits on and the next with limits off differ by 15 to 20% with nothing changed, and the
+ * swap rows need many pairs to settle. Two processes sharing one CPU see the same speed at every
+ * moment (two such loops: their ratio varies by 2% from one half second to the next). So two
+ * gateways of the store run on the proxy's CPU and are driven at once, each by its own
+ * `connections`: one with limits on and the other off, then the other way round. Per pair, the
+ * geometric mean of its two slices' ratios: each process's own speed is in both, and cancels.
+ * BENCH_LIMITS_NULL=1 gives the method's error (no limits on either side: 1.00x expected).
+ * What it measures is the cost of limits in CPU at equal shares of a CPU. Each gateway runs in
+ * the scheduler's time slices, so its turns of the event loop gather more requests than a
+ * gateway alone on its CPU: the Redis store's calls carry more checks each and cost less per
+ * request than alone. The swap rows are the Redis store's measure; for the memory store, which
+ * makes no call, the two agree.
+ */
+async function pairRounds(
+  startSwapping: () => Promise<SwapGateways>,
+  modes: readonly string[],
+  connectionsList: readonly number[],
+  run: (target: { name: string; url: string; pid: number; key: string; prefix: string }, mode: string, connections: number, seconds: number) => Promise<Row>,
+  pinProxy: (pid: number, processes: number) => void,
+  key: string,
+): Promise<LimitRound[]> {
+  const pairs = Number(process.env.BENCH_LIMITS_ROUNDS ?? 20);
+  const processes = limitsProcesses(pairs);
+  const slice = Number(process.env.BENCH_LIMITS_SLICE ?? 2);
+  const rounds: LimitRound[] = [];
+  const geometric = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : Math.sqrt(a * b));
+  for (let set = 0; set < processes; set++) {
+    const first = Math.round((set * pairs) / processes);
+    const last = Math.round(((set + 1) * pairs) / processes);
+    const one = await startSwapping();
+    let two: SwapGateways;
+    try {
+      two = await startSwapping();
+    } catch (error) {
+      await one.stop();
+      throw error;
+    }
+    try {
+      for (const gateway of [...one.gateways, ...two.gateways]) pinProxy(gateway.pid, 1);
+      for (const mode of modes)
+        for (const connections of connectionsList)
+          for (const [index, a] of one.gateways.entries()) {
+            const b = two.gateways[index] as SwapGateway; // the same store: both sets start the stores in one order
+            const target = (gateway: SwapGateway, on: boolean) => ({
+              name: on ? gateway.name : `${gateway.name}${OFF}`,
+              url: gateway.url,
+              pid: gateway.pid,
+              key,
+              prefix: 'local/',
+            });
+            const together = async (on: SwapGateway, off: SwapGateway, seconds: number): Promise<{ on: Row; off: Row }> => {
+              await Promise.all([on.setLimits(true), off.setLimits(false)]);
+              const [onRow, offRow] = await Promise.all([
+                run(target(on, true), mode, connections, seconds),
+                run(target(off, false), mode, connections, seconds),
+              ]);
+              return { on: onRow, off: offRow };
+            };
+            // Warm-up: JIT and pools, each process with limits off and on.
+            for (const [on, off] of [
+              [a, b],
+              [b, a],
+            ] as const)
+              await together(on, off, Number(process.env.BENCH_WARMUP ?? 3));
+            for (let pair = first; pair < last; pair++) {
+              const [x, y] = pair % 2 === 0 ? [a, b] : [b, a];
+              const s1 = await together(x, y, slice);
+              const s2 = await together(y, x, slice);
+              // Geometric means of the two slices: on/off of the pair is the geometric mean of the slices' ratios.
+              for (const side of ['on', 'off'] as const)
+                rounds.push({
+                  drive: 'pair',
+                  round: pair,
+                  target: s1[side].target,
+                  mode,
+                  connections,
+                  rps: Math.sqrt(s1[side].rps * s2[side].rps),
+                  cpuUsPerReq: geometric(s1[side].cpuUsPerReq, s2[side].cpuUsPerReq),
+                });
+              const ratio = Math.sqrt((s1.on.rps / s1.off.rps) * (s2.on.rps / s2.off.rps));
+              console.error(
+                `${mode} c=${connections} ${a.name} pair of processes ${set + 1}/${processes} pair ${pair + 1}/${pairs}: on/off ${ratio.toFixed(3)} (slices ${(s1.on.rps / s1.off.rps).toFixed(3)}, ${(s2.on.rps / s2.off.rps).toFixed(3)}; on ${s1.on.rps.toFixed(0)} and ${s2.on.rps.toFixed(0)} rps, off ${s1.off.rps.toFixed(0)} and ${s2.off.rps.toFixed(0)})`,
+              );
+            }
+          }
+    } finally {
+      await Promise.all([one.stop(), two.stop()]);
+    }
+  }
+  return rounds;
+}
+
 /** Audit lines of requests in the file, read as a stream: with the limits rounds it passes 512 MB, more than one string holds. */
 async function countRequestLines(path: string): Promise<number> {
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
@@ -504,7 +619,7 @@ async function countRequestLines(path: string): Promise<number> {
   return count;
 }
 
-function printTable(rows: Row[], duration: number, auditLines: number, rounds: LimitRound[], pinned: CpuPlan | null, drive: LimitsDrive): void {
+function printTable(rows: Row[], duration: number, auditLines: number, rounds: LimitRound[], pinned: CpuPlan | null, drives: readonly LimitsDrive[]): void {
   const find = (target: string, mode: string, c: number): Row | undefined => rows.find((r) => r.target === target && r.mode === mode && r.connections === c);
   const ratio = (a: number | null | undefined, b: number | null | undefined): string => (a && b ? `${(a / b).toFixed(2)}x` : '-');
   const lines = [
@@ -567,7 +682,13 @@ function printTable(rows: Row[], duration: number, auditLines: number, rounds: L
           lines.push(`| ${mode} | ${c} | ${fleet.slice('gateway x'.length)} | ${ratio(f?.rps, g?.rps)} | ${ratio(f?.cpuUsPerReq, g?.cpuUsPerReq)} |`);
         }
   }
-  lines.push(...limitsTable(rounds, drive));
+  for (const drive of drives)
+    lines.push(
+      ...limitsTable(
+        rounds.filter((r) => r.drive === drive),
+        drive,
+      ),
+    );
   console.log(lines.join('\n'));
 }
 
