@@ -415,9 +415,9 @@ async function main(): Promise<void> {
     const drives = limitsDrives();
     for (const drive of drives) {
       if (drive === 'swap' && limited.startSwapping !== null)
-        rounds.push(...(await swapRounds(limited.startSwapping, modes, connectionsList, run, pinProxy, keys.alice)));
+        rounds.push(...(await swapRounds({ startSwapping: limited.startSwapping, modes, connectionsList, run, pinProxy, key: keys.alice })));
       if (drive === 'pair' && limited.startSwapping !== null)
-        rounds.push(...(await pairRounds(limited.startSwapping, modes, connectionsList, run, pinProxy, keys.alice)));
+        rounds.push(...(await pairRounds({ startSwapping: limited.startSwapping, modes, connectionsList, run, pinProxy, key: keys.alice })));
       if (drive !== 'alone' && drive !== 'together') continue;
       const roundCount = limited.startRound === null ? 0 : Number(process.env.BENCH_LIMITS_ROUNDS ?? 5);
       for (const mode of modes)
@@ -453,6 +453,25 @@ async function main(): Promise<void> {
   }
 }
 
+/** What the swap and pair drives are given: the gateways to start, how to drive and pin them, the caller's key. */
+interface DriveContext {
+  startSwapping: () => Promise<SwapGateways>;
+  modes: readonly string[];
+  connectionsList: readonly number[];
+  run: (target: { name: string; url: string; pid: number; key: string; prefix: string }, mode: string, connections: number, seconds: number) => Promise<Row>;
+  pinProxy: (pid: number, processes: number) => void;
+  key: string;
+}
+
+/** The swap and pair drives' pairs of slices (BENCH_LIMITS_ROUNDS), their length, and each set of processes' share of them. */
+function pairPlan(): { pairs: number; processes: number; slice: number; share(set: number): [number, number] } {
+  const pairs = Number(process.env.BENCH_LIMITS_ROUNDS ?? 20);
+  const processes = limitsProcesses(pairs);
+  // A set's share of the pairs, numbered on from the sets before it.
+  const share = (set: number): [number, number] => [Math.round((set * pairs) / processes), Math.round(((set + 1) * pairs) / processes)];
+  return { pairs, processes, slice: Number(process.env.BENCH_LIMITS_SLICE ?? 2), share };
+}
+
 /**
  * The limits comparison by swapping (BENCH_LIMITS_DRIVE=swap, the default). On this kind of
  * machine one gateway process driven for a few seconds, then again, differs by up to a half with
@@ -468,22 +487,11 @@ async function main(): Promise<void> {
  * BENCH_LIMITS_ROUNDS pairs are spread over BENCH_LIMITS_PROCESSES fresh gateways per store
  * (default 4), each warmed up on its own, and the table takes the median of all their pairs.
  */
-async function swapRounds(
-  startSwapping: () => Promise<import('./limit-gateways.ts').SwapGateways>,
-  modes: readonly string[],
-  connectionsList: readonly number[],
-  run: (target: { name: string; url: string; pid: number; key: string; prefix: string }, mode: string, connections: number, seconds: number) => Promise<Row>,
-  pinProxy: (pid: number, processes: number) => void,
-  key: string,
-): Promise<LimitRound[]> {
-  const pairs = Number(process.env.BENCH_LIMITS_ROUNDS ?? 20);
-  const processes = limitsProcesses(pairs);
-  const slice = Number(process.env.BENCH_LIMITS_SLICE ?? 2);
+async function swapRounds({ startSwapping, modes, connectionsList, run, pinProxy, key }: DriveContext): Promise<LimitRound[]> {
+  const { pairs, processes, slice, share } = pairPlan();
   const rounds: LimitRound[] = [];
   for (let set = 0; set < processes; set++) {
-    // This set's share of the pairs, numbered on from the sets before it.
-    const first = Math.round((set * pairs) / processes);
-    const last = Math.round(((set + 1) * pairs) / processes);
+    const [first, last] = share(set);
     const swapping = await startSwapping();
     try {
       for (const gateway of swapping.gateways) pinProxy(gateway.pid, 1);
@@ -532,22 +540,12 @@ async function swapRounds(
  * request than alone. The swap rows are the Redis store's measure; for the memory store, which
  * makes no call, the two agree.
  */
-async function pairRounds(
-  startSwapping: () => Promise<SwapGateways>,
-  modes: readonly string[],
-  connectionsList: readonly number[],
-  run: (target: { name: string; url: string; pid: number; key: string; prefix: string }, mode: string, connections: number, seconds: number) => Promise<Row>,
-  pinProxy: (pid: number, processes: number) => void,
-  key: string,
-): Promise<LimitRound[]> {
-  const pairs = Number(process.env.BENCH_LIMITS_ROUNDS ?? 20);
-  const processes = limitsProcesses(pairs);
-  const slice = Number(process.env.BENCH_LIMITS_SLICE ?? 2);
+async function pairRounds({ startSwapping, modes, connectionsList, run, pinProxy, key }: DriveContext): Promise<LimitRound[]> {
+  const { pairs, processes, slice, share } = pairPlan();
   const rounds: LimitRound[] = [];
   const geometric = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : Math.sqrt(a * b));
   for (let set = 0; set < processes; set++) {
-    const first = Math.round((set * pairs) / processes);
-    const last = Math.round(((set + 1) * pairs) / processes);
+    const [first, last] = share(set);
     const one = await startSwapping();
     let two: SwapGateways;
     try {
