@@ -292,7 +292,7 @@ export function limitsTable(rounds: readonly LimitRound[], drive: LimitsDrive): 
         : `${count} rounds per mode, each starting fresh gateways (limits off and every store) on one CPU and driving them ${drive === 'alone' ? 'each alone, in turn and then in reverse (two runs averaged)' : 'at the same time (each with its own connections; they share the CPU)'}; median of the per-round ratios [min-max]`;
   const lines = [
     '',
-    `limits on against limits off (${drive}${process.env.BENCH_LIMITS_NULL === '1' ? ', BENCH_LIMITS_NULL=1: "on" without limits' : ''}): ${how}`,
+    `limits on against limits off (${drive}${process.env.BENCH_LIMITS_NULL === '1' && (drive === 'swap' || drive === 'pair') ? ', BENCH_LIMITS_NULL=1: "on" without limits' : ''}): ${how}`,
     '',
     '| mode | conns | store | RPS vs limits off | CPU per request vs limits off | RPS limits off / on (medians) |',
     '|---|---|---|---|---|---|',
