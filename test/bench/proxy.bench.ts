@@ -473,7 +473,7 @@ function pairPlan(): { pairs: number; processes: number; slice: number; share(se
 }
 
 /**
- * The limits comparison by swapping (BENCH_LIMITS_DRIVE=swap, the default). On this kind of
+ * The limits comparison by swapping (BENCH_LIMITS_DRIVE=swap, run first by default). On this kind of
  * machine one gateway process driven for a few seconds, then again, differs by up to a half with
  * nothing changed (the host's speed drifts from second to second), and two processes of the same
  * code by up to a third for as long as they live. So one gateway per store serves both sides of
