@@ -140,6 +140,13 @@ describe("when a request's limits are looked up (limit-index.ts)", () => {
     expect(view(applicableLimits(index, 3, 'pid-3', null, 0))).toEqual([{ id: 'team', bucket: 'team', keys: ['mg:l:team|tokens_per_minute'] }]);
   });
 
+  it('counts a limit named through both the principal and the key once when shared, in both buckets when per each', () => {
+    const index = buildLimitIndex(payload, tables) as LimitIndex;
+    // Principal 4 (class 0) falls under both limits; its key L is named by both as well.
+    const keyL = { id: 'L', limits: [0, 1] };
+    expect(applicableLimits(index, 4, 'pid-4', keyL, 0).map((a) => a.bucket)).toEqual(['each|pid-4', 'team', 'each|key:L']);
+  });
+
   it('keeps at most APPLIED_CACHE_MAX entries and answers the same after starting afresh', () => {
     const index = buildLimitIndex(payload, tables) as LimitIndex;
     const first = applicableLimits(index, 0, 'pid-0', null, 0);
