@@ -26,6 +26,15 @@ export interface LimitIndex {
    * request). Bounded by APPLIED_CACHE_MAX; lives and dies with the bundle.
    */
   applied: Map<number, readonly AppliedLimit[]>;
+  /**
+   * The same for requests made with a key that limits name: the key's owner's limits and the
+   * key's, by key id and then model, made once (a key has one owner). Without it each such
+   * request built its set, bucket and key strings and a meter plan afresh: five times what a
+   * principal's limit cost, in a loop. Bounded with applied (APPLIED_CACHE_MAX sets in all).
+   */
+  appliedByKey: Map<string, Map<number, readonly AppliedLimit[]>>;
+  /** The sets held in appliedByKey. */
+  appliedByKeyCount: number;
 }
 
 /** One limit as it applies to one request: the limit and the bucket it counts in. */
@@ -74,6 +83,8 @@ export function buildLimitIndex(payload: Pick<BundlePayload, 'limits' | 'limit_c
     },
     pricing: payload.models.map((m) => m.pricing),
     applied: new Map(),
+    appliedByKey: new Map(),
+    appliedByKeyCount: 0,
   };
 }
 
@@ -91,16 +102,27 @@ export function applicableLimits(
   key: { id: string; limits: readonly number[] } | null,
   model: number,
 ): readonly AppliedLimit[] {
-  const own = ownLimits(index, principal, principalId, model);
-  if (key === null || key.limits.length === 0) return own;
+  if (key === null || key.limits.length === 0) return ownLimits(index, principal, principalId, model);
   const keyId = key.id;
-  const applied = [...own];
+  let byModel = index.appliedByKey.get(keyId);
+  const held = byModel?.get(model);
+  if (held !== undefined) return held;
+  const own = ownLimits(index, principal, principalId, model);
+  let applied: readonly AppliedLimit[] = own;
   for (const i of key.limits) {
     const limit = index.limits[i] as CompiledLimit;
     if (limit.models[model] !== 1) continue;
     const bucket = limit.shared ? limit.id : `${limit.id}|key:${keyId}`;
-    if (!applied.some((a) => a.bucket === bucket)) applied.push(appliedOf(limit, bucket));
+    if (!applied.some((a) => a.bucket === bucket)) applied = [...applied, appliedOf(limit, bucket)];
   }
+  if (index.appliedByKeyCount >= APPLIED_CACHE_MAX) {
+    index.appliedByKey.clear();
+    index.appliedByKeyCount = 0;
+    byModel = undefined;
+  }
+  if (byModel === undefined) index.appliedByKey.set(keyId, (byModel = new Map()));
+  byModel.set(model, applied);
+  index.appliedByKeyCount++;
   return applied;
 }
 

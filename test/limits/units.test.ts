@@ -157,4 +157,22 @@ describe("when a request's limits are looked up (limit-index.ts)", () => {
     expect(again).toEqual(first);
     expect(applicableLimits(index, 0, 'pid-0', null, 0)).toBe(again);
   });
+
+  it("makes a key's set once per key and model (the limiter's plan is cached by the set), and keeps at most APPLIED_CACHE_MAX", () => {
+    const index = buildLimitIndex(payload, tables) as LimitIndex;
+    // Authentication reads a fresh array of the key's limits for every request.
+    const first = applicableLimits(index, 3, 'pid-3', { id: 'K', limits: [0] }, 0);
+    expect(applicableLimits(index, 3, 'pid-3', { id: 'K', limits: [0] }, 0)).toBe(first);
+    expect(first.map((a) => a.bucket)).toEqual(['team', 'each|key:K']);
+    // A key whose limits do not cover the model shares its owner's set.
+    expect(applicableLimits(index, 3, 'pid-3', { id: 'K', limits: [0] }, 1)).toBe(applicableLimits(index, 3, 'pid-3', null, 1));
+    for (let k = 0; k <= APPLIED_CACHE_MAX + 10; k++) applicableLimits(index, 3, 'pid-3', { id: `K${k}`, limits: [0] }, 0);
+    expect(index.appliedByKeyCount).toBeLessThanOrEqual(APPLIED_CACHE_MAX);
+    let sets = 0;
+    for (const byModel of index.appliedByKey.values()) sets += byModel.size;
+    expect(sets).toBe(index.appliedByKeyCount);
+    const again = applicableLimits(index, 3, 'pid-3', { id: 'K', limits: [0] }, 0);
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
 });
