@@ -3,7 +3,6 @@
 // duration ("1s", "6m0s", "20ms"). Sent on admitted answers and on refusals alike; the most
 // constrained meter of each quantity speaks (the one with the least remaining).
 import type { Meter } from './meters.ts';
-import type { CheckState } from './store.ts';
 
 /** A duration the way OpenAI writes it (Go's time.Duration format, to the millisecond). */
 export function goDuration(ms: number): string {
@@ -24,24 +23,25 @@ export function goDuration(ms: number): string {
 }
 
 /**
- * The x-ratelimit-* headers for the meters checked and their states, or null when no rate meter
- * applies. Each case is one object literal with constant names: no name is built and no
- * property added one by one on the request path.
+ * The x-ratelimit-* headers for the meters checked, from what remains of each and when each is
+ * full again (by meter; only rate meters are read), or null when no rate meter applies. Each case
+ * is one object literal with constant names: no name is built and no property added one by one
+ * on the request path.
  */
-export function rateLimitHeaders(meters: readonly Meter[], states: readonly CheckState[]): Record<string, string> | null {
+export function rateLimitHeaders(meters: readonly Meter[], remaining: ArrayLike<number>, resetMs: ArrayLike<number>): Record<string, string> | null {
   let requests = -1;
   let tokens = -1;
   let tokensExact = false;
   for (let i = 0; i < meters.length; i++) {
     const meter = meters[i] as Meter;
     if (meter.kind !== 'rate') continue;
-    const state = states[i] as CheckState;
+    const left = remaining[i] as number;
     if (meter.quantity === 'requests') {
-      if (requests < 0 || state.remaining < (states[requests] as CheckState).remaining) requests = i;
+      if (requests < 0 || left < (remaining[requests] as number)) requests = i;
     } else {
       // Total tokens speak before input or output tokens when a limit has both.
       const exact = meter.quantity === 'tokens';
-      if (tokens < 0 || (exact && !tokensExact) || (exact === tokensExact && state.remaining < (states[tokens] as CheckState).remaining)) {
+      if (tokens < 0 || (exact && !tokensExact) || (exact === tokensExact && left < (remaining[tokens] as number))) {
         tokens = i;
         tokensExact = exact;
       }
@@ -49,29 +49,26 @@ export function rateLimitHeaders(meters: readonly Meter[], states: readonly Chec
   }
   if (requests < 0 && tokens < 0) return null;
   if (tokens < 0) {
-    const r = states[requests] as CheckState;
     return {
       'x-ratelimit-limit-requests': limitText(meters[requests] as Meter),
-      'x-ratelimit-remaining-requests': String(Math.max(0, r.remaining)),
-      'x-ratelimit-reset-requests': goDuration(r.resetMs),
+      'x-ratelimit-remaining-requests': String(Math.max(0, remaining[requests] as number)),
+      'x-ratelimit-reset-requests': goDuration(resetMs[requests] as number),
     };
   }
-  const t = states[tokens] as CheckState;
   if (requests < 0) {
     return {
       'x-ratelimit-limit-tokens': limitText(meters[tokens] as Meter),
-      'x-ratelimit-remaining-tokens': String(Math.max(0, t.remaining)),
-      'x-ratelimit-reset-tokens': goDuration(t.resetMs),
+      'x-ratelimit-remaining-tokens': String(Math.max(0, remaining[tokens] as number)),
+      'x-ratelimit-reset-tokens': goDuration(resetMs[tokens] as number),
     };
   }
-  const r = states[requests] as CheckState;
   return {
     'x-ratelimit-limit-requests': limitText(meters[requests] as Meter),
-    'x-ratelimit-remaining-requests': String(Math.max(0, r.remaining)),
-    'x-ratelimit-reset-requests': goDuration(r.resetMs),
+    'x-ratelimit-remaining-requests': String(Math.max(0, remaining[requests] as number)),
+    'x-ratelimit-reset-requests': goDuration(resetMs[requests] as number),
     'x-ratelimit-limit-tokens': limitText(meters[tokens] as Meter),
-    'x-ratelimit-remaining-tokens': String(Math.max(0, t.remaining)),
-    'x-ratelimit-reset-tokens': goDuration(t.resetMs),
+    'x-ratelimit-remaining-tokens': String(Math.max(0, remaining[tokens] as number)),
+    'x-ratelimit-reset-tokens': goDuration(resetMs[tokens] as number),
   };
 }
 

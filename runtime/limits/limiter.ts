@@ -5,6 +5,7 @@ import type { BundlePricing } from '../../schemas/types.generated.ts';
 import { periodAt } from './calendar.ts';
 import { rateLimitHeaders } from './headers.ts';
 import type { AppliedLimit, LimitIndex } from './limit-index.ts';
+import { type BoundMeters, MemoryStore } from './memory-store.ts';
 import type { LimitReason, Meter } from './meters.ts';
 import type { Reservation } from './reservation.ts';
 import type { CheckResult, LimitStore, StoreCheck, StoreSettle } from './store.ts';
@@ -49,30 +50,67 @@ export type LimitOutcome =
 const UNLIMITED: LimitOutcome = Object.freeze({ ok: true, headers: null, ticket: null });
 const UNAVAILABLE: LimitOutcome = Object.freeze({ ok: false, limit: null });
 
-/** The meters of a set of applied limits, flattened once (the sets are cached per principal and model: limit-index.ts). */
-interface MeterPlan {
+type PeriodKey = { key: string; startMs: number; endMs: number };
+
+/**
+ * The meters of a set of applied limits, flattened once (the sets are cached per principal and
+ * model: limit-index.ts), and with the memory store, bound to its slots (BoundMeters).
+ */
+interface MeterPlan extends BoundMeters {
   meters: Meter[];
   owners: AppliedLimit[];
   keys: string[];
-  /** Per meter: a budget's key in the period it was last asked for (its label appended), made once per period. */
-  periodKeys: ({ key: string; startMs: number; endMs: number } | undefined)[];
+  /**
+   * Per meter: a budget's key in the period it was last asked for (its label appended), made once
+   * per period. Replaced, never changed in place: a ticket keeps the one its request counted in.
+   */
+  periodKeys: (PeriodKey | undefined)[];
   concurrent: boolean;
+  /** The memory store's generation the slots were bound at (-1: never). Slots too are replaced, not changed. */
+  bound: number;
+  slots: Int32Array;
 }
 
 function planOf(applied: readonly AppliedLimit[]): MeterPlan {
-  const plan: MeterPlan = { meters: [], owners: [], keys: [], periodKeys: [], concurrent: false };
+  const meters: Meter[] = [];
+  const owners: AppliedLimit[] = [];
+  const keys: string[] = [];
+  let concurrent = false;
   for (const a of applied) {
     const all = a.limit.meters;
     for (let m = 0; m < all.length; m++) {
       const meter = all[m] as Meter;
-      plan.meters.push(meter);
-      plan.owners.push(a);
-      plan.keys.push(a.keys[m] as string);
-      plan.periodKeys.push(undefined);
-      if (meter.kind === 'concurrent') plan.concurrent = true;
+      meters.push(meter);
+      owners.push(a);
+      keys.push(a.keys[m] as string);
+      if (meter.kind === 'concurrent') concurrent = true;
     }
   }
-  return plan;
+  const n = meters.length;
+  return {
+    meters,
+    owners,
+    keys,
+    periodKeys: new Array(n).fill(undefined),
+    concurrent,
+    bound: -1,
+    slots: new Int32Array(n),
+    costs: new Float64Array(n),
+    remaining: new Float64Array(n),
+    resetMs: new Float64Array(n),
+  };
+}
+
+/** The budget meter m's key in the period holding now (the calendar asked only when the plan's period is over). */
+function periodKeyOf(plan: MeterPlan, m: number, meter: Extract<Meter, { kind: 'budget' }>, now: number): PeriodKey {
+  const held = plan.periodKeys[m];
+  if (held !== undefined && now < held.endMs && now >= held.startMs) return held;
+  const period = periodAt(now, meter.period, meter.timeZone);
+  const made = { key: `${plan.keys[m] as string}|${period.label}`, startMs: period.startMs, endMs: period.endMs };
+  const periodKeys = plan.periodKeys.slice();
+  periodKeys[m] = made;
+  plan.periodKeys = periodKeys;
+  return made;
 }
 
 export class Limiter {
@@ -80,8 +118,12 @@ export class Limiter {
   private leases = 0;
   /** Plans by applied set: the cached sets are the same arrays request after request. */
   private readonly plans = new WeakMap<readonly AppliedLimit[], MeterPlan>();
+  /** The store when it is this process's memory: requests are then admitted on their plan's slots. */
+  private readonly memory: MemoryStore | null;
 
-  constructor(private readonly options: LimiterOptions) {}
+  constructor(private readonly options: LimiterOptions) {
+    this.memory = options.store instanceof MemoryStore ? options.store : null;
+  }
 
   /** Checks the request against applied (non-empty) and takes from its meters. */
   admit(applied: readonly AppliedLimit[], index: LimitIndex, model: number, reservation: Reservation): LimitOutcome | Promise<LimitOutcome> {
@@ -90,8 +132,13 @@ export class Limiter {
     let plan = this.plans.get(applied);
     if (plan === undefined) this.plans.set(applied, (plan = planOf(applied)));
     const { meters, owners } = plan;
-    const checks: StoreCheck[] = new Array(meters.length);
     const lease = plan.concurrent ? ++this.leases : 0;
+    if (this.memory !== null) {
+      const admitted = this.admitInMemory(this.memory, plan, reservation, pricing, lease, now);
+      // Not admitted: the store's check below finds which meter refuses, and what each has left.
+      if (admitted !== null) return admitted;
+    }
+    const checks: StoreCheck[] = new Array(meters.length);
     for (let m = 0; m < meters.length; m++) checks[m] = checkOf(plan, m, reservation, pricing, lease, this.options.leaseTtlMs, now);
     let result: CheckResult | Promise<CheckResult>;
     try {
@@ -108,6 +155,44 @@ export class Limiter {
     return this.decide(result, meters, owners, checks, pricing);
   }
 
+  /** Admits the request on its plan's slots in the memory store, or null when a meter refuses (nothing taken). */
+  private admitInMemory(
+    memory: MemoryStore,
+    plan: MeterPlan,
+    r: Reservation,
+    pricing: BundlePricing | undefined,
+    lease: number,
+    now: number,
+  ): LimitOutcome | null {
+    const { meters, costs } = plan;
+    let rebind = plan.bound !== memory.generation;
+    for (let m = 0; m < meters.length; m++) {
+      const meter = meters[m] as Meter;
+      if (meter.kind === 'rate') costs[m] = costOf(meter.quantity, r.input, r.output);
+      else if (meter.kind === 'budget') {
+        const before = plan.periodKeys[m];
+        if (periodKeyOf(plan, m, meter, now) !== before) rebind = true;
+        costs[m] = meter.unit === 'tokens' ? r.input + r.output : micros(pricing, r.input, r.output);
+      }
+    }
+    if (rebind) {
+      const slots = new Int32Array(meters.length);
+      for (let m = 0; m < meters.length; m++) {
+        const meter = meters[m] as Meter;
+        const period = meter.kind === 'budget' ? (plan.periodKeys[m] as PeriodKey) : undefined;
+        slots[m] = memory.bind(period === undefined ? (plan.keys[m] as string) : period.key, meter.kind, period?.endMs);
+      }
+      plan.slots = slots;
+      plan.bound = memory.generation;
+    }
+    if (!memory.takeBound(plan, now)) return null;
+    return {
+      ok: true,
+      headers: rateLimitHeaders(meters, plan.remaining, plan.resetMs),
+      ticket: new MemoryTicket(memory, plan, plan.slots, plan.periodKeys, plan.bound, r, lease, pricing),
+    };
+  }
+
   private failed(error: unknown): LimitOutcome {
     const policy = this.options.onStoreError;
     this.options.events.storeError('check', error instanceof Error ? error : new Error(String(error)), policy);
@@ -115,7 +200,11 @@ export class Limiter {
   }
 
   private decide(result: CheckResult, meters: Meter[], owners: AppliedLimit[], checks: StoreCheck[], pricing: BundlePricing | undefined): LimitOutcome {
-    const headers = rateLimitHeaders(meters, result.states);
+    const headers = rateLimitHeaders(
+      meters,
+      result.states.map((s) => s.remaining),
+      result.states.map((s) => s.resetMs),
+    );
     if (!result.ok) {
       // The meter that keeps the request out longest names the refusal: retrying after its wait is enough.
       let worst = -1;
@@ -146,12 +235,7 @@ function checkOf(plan: MeterPlan, m: number, r: Reservation, pricing: BundlePric
     case 'concurrent':
       return { kind: 'concurrent', key, max: meter.max, lease, ttlMs: leaseTtlMs };
     case 'budget': {
-      // The calendar is asked only when the period the plan holds is over (or not yet begun).
-      let periodKey = plan.periodKeys[m];
-      if (periodKey === undefined || now >= periodKey.endMs || now < periodKey.startMs) {
-        const period = periodAt(now, meter.period, meter.timeZone);
-        plan.periodKeys[m] = periodKey = { key: `${key}|${period.label}`, startMs: period.startMs, endMs: period.endMs };
-      }
+      const periodKey = periodKeyOf(plan, m, meter, now);
       const cost = meter.unit === 'tokens' ? r.input + r.output : micros(pricing, r.input, r.output);
       return { kind: 'budget', key: periodKey.key, cap: meter.cap, cost, endMs: periodKey.endMs };
     }
@@ -218,5 +302,64 @@ class Ticket implements LimitTicket {
     } catch (error) {
       this.options.events.storeError('settle', error instanceof Error ? error : new Error(String(error)), null);
     }
+  }
+}
+
+/**
+ * A ticket of a request admitted on its plan's slots in the memory store: corrects those slots,
+ * or, when the store's sweeper has freed slots since (one may hold another bucket now), the same
+ * buckets by key.
+ */
+class MemoryTicket implements LimitTicket {
+  constructor(
+    private readonly memory: MemoryStore,
+    private readonly plan: MeterPlan,
+    private readonly slots: Int32Array,
+    private readonly periodKeys: readonly (PeriodKey | undefined)[],
+    private readonly generation: number,
+    private readonly reserved: Reservation,
+    private readonly lease: number,
+    private readonly pricing: BundlePricing | undefined,
+  ) {}
+
+  settle(ended: EndedRequest): void {
+    const usage = ended.usage;
+    const known = usage !== null || ended.upstreamMs === null;
+    const input = usage === null ? 0 : usage.prompt_tokens;
+    const output = usage === null ? 0 : usage.completion_tokens;
+    const cached = usage === null ? 0 : (usage.cached_tokens ?? 0);
+    const { input: rIn, output: rOut } = this.reserved;
+    const { meters, keys } = this.plan;
+    const memory = this.memory;
+    const bound = memory.generation === this.generation;
+    const byKey: StoreSettle[] = [];
+    let now = 0;
+    for (let m = 0; m < meters.length; m++) {
+      const meter = meters[m] as Meter;
+      const slot = this.slots[m] as number;
+      if (meter.kind === 'concurrent') {
+        if (bound) memory.release(slot);
+        else byKey.push({ kind: 'concurrent', key: keys[m] as string, lease: this.lease });
+        continue;
+      }
+      if (!known) continue;
+      if (meter.kind === 'rate') {
+        const delta = costOf(meter.quantity, input, output) - costOf(meter.quantity, rIn, rOut);
+        if (delta === 0 || meter.quantity === 'requests') continue;
+        if (!bound) byKey.push({ kind: 'rate', key: keys[m] as string, limit: meter.limit, periodMs: meter.periodMs, delta });
+        else {
+          if (now === 0) now = memory.time();
+          memory.correctRate(slot, (delta * meter.periodMs) / meter.limit, now);
+        }
+      } else {
+        const reserved = meter.unit === 'tokens' ? rIn + rOut : micros(this.pricing, rIn, rOut);
+        const real = meter.unit === 'tokens' ? input + output : micros(this.pricing, input, output, cached);
+        if (real === reserved) continue;
+        const period = this.periodKeys[m] as PeriodKey;
+        if (bound) memory.correctBudget(slot, real - reserved);
+        else byKey.push({ kind: 'budget', key: period.key, delta: real - reserved, endMs: period.endMs });
+      }
+    }
+    if (byKey.length > 0) memory.settle(byKey);
   }
 }

@@ -1,19 +1,60 @@
 // The default store: this process's memory. Same semantics as the Redis store (store.ts), so a
 // test of one is a test of the other's arithmetic; counters are per process and lost on restart
 // (docs/limits.md).
+//
+// Every bucket is a slot: a number that indexes typed arrays (a rate bucket's theoretical arrival
+// time, a concurrency bucket's requests in flight, a budget counter's use and expiry). The limiter
+// binds a request's slots to its cached plan once (takeBound), so admitting a request reads and
+// writes a few numbers in one small array. In a gateway the rest of each request pushes the
+// store's data out of the CPU's caches and TLB, and every object or map entry touched is then a
+// miss: maps of objects by key cost about twice as much a request under that pressure, and the
+// gateway's throughput with limits on showed it (docs/limits-measurements.md).
+//
+// Concurrency is a count here, not leases with an expiry as in Redis: a lease's expiry is for a
+// gateway that dies holding it, and this store dies with its gateway. In a live process every
+// admitted request gives its slot back at its one ending (http/request-ending.ts), so a check's
+// lease and ttlMs are not needed, and a concurrency settlement gives back one slot.
+import type { Meter } from './meters.ts';
 import type { CheckResult, CheckState, LimitStore, StoreCheck, StoreSettle } from './store.ts';
 import { BUDGET_GRACE_MS } from './store.ts';
 
 const SWEEP_MS = 60_000;
 
+const RATE = 0;
+const CONCURRENT = 1;
+const BUDGET = 2;
+const KIND = { rate: RATE, concurrent: CONCURRENT, budget: BUDGET } as const;
+
+/** A request's meters bound to slots (the limiter's cached plan): what takeBound reads and writes. */
+export interface BoundMeters {
+  readonly meters: readonly Meter[];
+  /** Each meter's slot, from bind(), valid while the store's generation is the one bound. */
+  readonly slots: Int32Array;
+  /** This request's cost of each meter (0 for concurrency). */
+  readonly costs: Float64Array;
+  /** Out, for rate meters: what remains after the take, and when the bucket is full again (ms). */
+  readonly remaining: Float64Array;
+  readonly resetMs: Float64Array;
+}
+
 export class MemoryStore implements LimitStore {
+  private readonly slotByKey = new Map<string, number>();
+  /** By slot: its key (null while free). */
+  private readonly keys: (string | null)[] = [];
+  private kinds = new Uint8Array(64);
   /**
-   * Rate buckets: the theoretical arrival time (ms), in an object so that it is updated in place
-   * (a Map of numbers stores a new heap number on every request: garbage on the request path).
+   * By slot: a rate bucket's theoretical arrival time (ms; at or before now: full), a concurrency
+   * bucket's requests in flight, a budget counter's use.
    */
-  private readonly tats = new Map<string, { tat: number }>();
-  private readonly leases = new Map<string, Map<number, number>>();
-  private readonly counters = new Map<string, { used: number; expiresMs: number }>();
+  private values = new Float64Array(64);
+  /** By slot: when a budget counter may be dropped (its period's end and a grace). */
+  private expires = new Float64Array(64);
+  private readonly free: number[] = [];
+  /**
+   * Counts the sweeps that freed slots: a slot bound before the last one may hold another bucket
+   * now, so a plan bound at an older generation binds again and a ticket settles by key.
+   */
+  generation = 0;
   private readonly sweeper: NodeJS.Timeout;
   /** take()'s undo notes by the meter's place in its request (a rate bucket's arrival time before). */
   private readonly undone: number[] = [];
@@ -23,10 +64,94 @@ export class MemoryStore implements LimitStore {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
   }
 
+  /** The slot of a bucket (made when new; a budget's counter expires a grace after endMs). */
+  bind(key: string, kind: 'rate' | 'concurrent' | 'budget', endMs = 0): number {
+    const held = this.slotByKey.get(key);
+    if (held !== undefined) return held;
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.keys.length;
+      this.keys.push(null);
+      if (slot >= this.values.length) this.grow();
+    }
+    this.keys[slot] = key;
+    this.kinds[slot] = KIND[kind];
+    this.values[slot] = 0;
+    this.expires[slot] = endMs + BUDGET_GRACE_MS;
+    this.slotByKey.set(key, slot);
+    return slot;
+  }
+
+  private grow(): void {
+    const size = this.values.length * 2;
+    const kinds = new Uint8Array(size);
+    kinds.set(this.kinds);
+    this.kinds = kinds;
+    const values = new Float64Array(size);
+    values.set(this.values);
+    this.values = values;
+    const expires = new Float64Array(size);
+    expires.set(this.expires);
+    this.expires = expires;
+  }
+
   /**
-   * One pass in the common case: each meter is checked and taken from at once (one lookup of its
-   * bucket); should one refuse, those taken before it are given back and every meter is looked
-   * at again with nothing taken, so that a refusal reports what a separate look would.
+   * The limiter's path: checks every meter of a request bound to its slots and, only when all
+   * have room, takes from each (remaining and resetMs filled in for the rate meters). false: a
+   * meter refuses and nothing was taken (check() then says which, and what each meter has left).
+   */
+  takeBound(b: BoundMeters, now: number): boolean {
+    const { meters, slots, costs } = b;
+    const values = this.values;
+    for (let m = 0; m < meters.length; m++) {
+      const meter = meters[m] as Meter;
+      const slot = slots[m] as number;
+      if (meter.kind === 'rate') {
+        const tat = values[slot] as number;
+        if ((tat < now ? now : tat) + ((costs[m] as number) * meter.periodMs) / meter.limit - meter.periodMs > now) return false;
+      } else if ((values[slot] as number) >= (meter.kind === 'concurrent' ? meter.max : meter.cap)) return false;
+    }
+    for (let m = 0; m < meters.length; m++) {
+      const meter = meters[m] as Meter;
+      const slot = slots[m] as number;
+      if (meter.kind === 'rate') {
+        const interval = meter.periodMs / meter.limit;
+        const tat = values[slot] as number;
+        const next = (tat < now ? now : tat) + (costs[m] as number) * interval;
+        values[slot] = next;
+        b.remaining[m] = Math.floor((meter.periodMs - (next - now)) / interval);
+        b.resetMs[m] = next - now;
+      } else values[slot] = (values[slot] as number) + (meter.kind === 'concurrent' ? 1 : (costs[m] as number));
+    }
+    return true;
+  }
+
+  /** The store's clock (a settlement's corrections never move a bucket before it). */
+  time(): number {
+    return this.now();
+  }
+
+  /** A bound rate bucket corrected by delta tokens' worth of time (never before now). */
+  correctRate(slot: number, deltaMs: number, now: number): void {
+    const tat = (this.values[slot] as number) + deltaMs;
+    this.values[slot] = tat > now ? tat : now;
+  }
+
+  /** A bound budget counter corrected by delta (never below 0). */
+  correctBudget(slot: number, delta: number): void {
+    this.values[slot] = Math.max(0, (this.values[slot] as number) + delta);
+  }
+
+  /** A bound concurrency bucket's slot given back (its request ended). */
+  release(slot: number): void {
+    this.values[slot] = Math.max(0, (this.values[slot] as number) - 1);
+  }
+
+  /**
+   * By key (Redis's interface; the limiter's answer to a refusal). One pass in the common case:
+   * each meter is checked and taken from at once; should one refuse, those taken before it are
+   * given back and every meter is looked at again with nothing taken, so that a refusal reports
+   * what a separate look would.
    */
   check(checks: readonly StoreCheck[]): CheckResult {
     const now = this.now();
@@ -44,26 +169,23 @@ export class MemoryStore implements LimitStore {
   }
 
   private look(c: StoreCheck, now: number): CheckState {
+    const slot = this.slotByKey.get(c.key);
     switch (c.kind) {
       case 'rate': {
         const interval = c.periodMs / c.limit;
-        const tat = Math.max(this.tats.get(c.key)?.tat ?? now, now);
+        const tat = Math.max(slot === undefined ? now : (this.values[slot] as number), now);
         const next = tat + c.cost * interval;
         const allowAt = next - c.periodMs;
         if (allowAt > now) return { remaining: Math.max(0, Math.floor((c.periodMs - (tat - now)) / interval)), resetMs: tat - now, retryMs: allowAt - now };
         return { remaining: Math.floor((c.periodMs - (next - now)) / interval), resetMs: next - now, retryMs: 0 };
       }
       case 'concurrent': {
-        // Expired leases (of a gateway that died holding them) matter only when they would
-        // refuse: below the maximum the lease count is enough, and the walk over every lease of
-        // the bucket (one per request in flight) happens only at the maximum.
-        const count = this.leases.get(c.key)?.size ?? 0;
-        const held = count < c.max ? count : this.liveLeases(c.key, now);
+        const held = slot === undefined ? 0 : (this.values[slot] as number);
         if (held >= c.max) return { remaining: 0, resetMs: 0, retryMs: 1_000 };
         return { remaining: c.max - held - 1, resetMs: 0, retryMs: 0 };
       }
       case 'budget': {
-        const used = this.counters.get(c.key)?.used ?? 0;
+        const used = slot === undefined ? 0 : (this.values[slot] as number);
         if (used >= c.cap) return { remaining: 0, resetMs: c.endMs - now, retryMs: Math.max(1, c.endMs - now) };
         return { remaining: Math.max(0, c.cap - used - c.cost), resetMs: c.endMs - now, retryMs: 0 };
       }
@@ -78,31 +200,28 @@ export class MemoryStore implements LimitStore {
     switch (c.kind) {
       case 'rate': {
         const interval = c.periodMs / c.limit;
-        const bucket = this.tats.get(c.key);
-        const tat = bucket === undefined || bucket.tat < now ? now : bucket.tat;
+        const slot = this.slotByKey.get(c.key);
+        const before = slot === undefined ? 0 : (this.values[slot] as number);
+        const tat = before < now ? now : before;
         const next = tat + c.cost * interval;
         if (next - c.periodMs > now) return null;
-        // A bucket at or before now is full: now is as good as no bucket to give back to.
-        this.undone[at] = tat;
-        if (bucket === undefined) this.tats.set(c.key, { tat: next });
-        else bucket.tat = next;
+        this.undone[at] = before;
+        this.values[slot ?? this.bind(c.key, 'rate')] = next;
         return { remaining: Math.floor((c.periodMs - (next - now)) / interval), resetMs: next - now, retryMs: 0 };
       }
       case 'concurrent': {
-        // Expired leases are walked only at the maximum, as in look().
-        let set = this.leases.get(c.key);
-        const count = set?.size ?? 0;
-        const held = count < c.max ? count : this.liveLeases(c.key, now);
+        const found = this.slotByKey.get(c.key);
+        const held = found === undefined ? 0 : (this.values[found] as number);
         if (held >= c.max) return null;
-        if (set === undefined) this.leases.set(c.key, (set = new Map()));
-        set.set(c.lease, now + c.ttlMs);
+        this.values[found ?? this.bind(c.key, 'concurrent')] = held + 1;
         return { remaining: c.max - held - 1, resetMs: 0, retryMs: 0 };
       }
       case 'budget': {
-        const counter = this.counters.get(c.key);
-        const used = counter?.used ?? 0;
+        const found = this.slotByKey.get(c.key);
+        const used = found === undefined ? 0 : (this.values[found] as number);
         if (used >= c.cap) return null;
-        this.add(c.key, c.cost, c.endMs, counter);
+        const slot = found ?? this.bind(c.key, 'budget', c.endMs);
+        this.values[slot] = Math.max(0, used + c.cost);
         return { remaining: Math.max(0, c.cap - used - c.cost), resetMs: c.endMs - now, retryMs: 0 };
       }
     }
@@ -110,52 +229,41 @@ export class MemoryStore implements LimitStore {
 
   /** Undoes take(c, now, at) (a later meter of the same request refused). */
   private giveBack(c: StoreCheck, at: number): void {
-    switch (c.kind) {
-      case 'rate': {
-        const bucket = this.tats.get(c.key);
-        if (bucket !== undefined) bucket.tat = this.undone[at] as number;
-        return;
-      }
-      case 'concurrent':
-        this.leases.get(c.key)?.delete(c.lease);
-        return;
-      case 'budget':
-        this.add(c.key, -c.cost, c.endMs);
-    }
+    const slot = this.slotByKey.get(c.key);
+    if (slot === undefined) return;
+    if (c.kind === 'rate') this.values[slot] = this.undone[at] as number;
+    else if (c.kind === 'concurrent') this.release(slot);
+    else this.correctBudget(slot, -c.cost);
   }
 
   settle(settles: readonly StoreSettle[]): void {
     const now = this.now();
     for (const s of settles) {
+      const slot = this.slotByKey.get(s.key);
       if (s.kind === 'rate') {
-        const bucket = this.tats.get(s.key);
-        if (bucket !== undefined) bucket.tat = Math.max(bucket.tat + (s.delta * s.periodMs) / s.limit, now);
+        if (slot !== undefined) this.correctRate(slot, (s.delta * s.periodMs) / s.limit, now);
       } else if (s.kind === 'concurrent') {
-        this.leases.get(s.key)?.delete(s.lease);
-      } else {
-        this.add(s.key, s.delta, s.endMs);
-      }
+        if (slot !== undefined) this.release(slot);
+      } else if (slot !== undefined) this.correctBudget(slot, s.delta);
+      else this.values[this.bind(s.key, 'budget', s.endMs)] = Math.max(0, s.delta);
     }
-  }
-
-  /** counter: the key's, when the caller has looked it up already. */
-  private add(key: string, delta: number, endMs: number, counter = this.counters.get(key)): void {
-    if (counter === undefined) this.counters.set(key, { used: Math.max(0, delta), expiresMs: endMs + BUDGET_GRACE_MS });
-    else counter.used = Math.max(0, counter.used + delta);
-  }
-
-  private liveLeases(key: string, now: number): number {
-    const set = this.leases.get(key);
-    if (set === undefined) return 0;
-    for (const [lease, expires] of set) if (expires <= now) set.delete(lease);
-    return set.size;
   }
 
   private sweep(): void {
     const now = this.now();
-    for (const [key, bucket] of this.tats) if (bucket.tat <= now) this.tats.delete(key);
-    for (const [key, counter] of this.counters) if (counter.expiresMs <= now) this.counters.delete(key);
-    for (const key of this.leases.keys()) if (this.liveLeases(key, now) === 0) this.leases.delete(key);
+    let freed = false;
+    for (let slot = 0; slot < this.keys.length; slot++) {
+      const key = this.keys[slot];
+      if (key === null || key === undefined) continue;
+      const kind = this.kinds[slot];
+      const done = kind === BUDGET ? (this.expires[slot] as number) <= now : (this.values[slot] as number) <= (kind === RATE ? now : 0);
+      if (!done) continue;
+      this.slotByKey.delete(key);
+      this.keys[slot] = null;
+      this.free.push(slot);
+      freed = true;
+    }
+    if (freed) this.generation++;
   }
 
   async close(): Promise<void> {
