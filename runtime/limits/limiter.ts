@@ -262,6 +262,23 @@ function micros(pricing: BundlePricing | undefined, input: number, output: numbe
   return Math.ceil((input - fromCache) * pricing.input_per_1m + fromCache * cachedPrice + output * pricing.output_per_1m);
 }
 
+interface Used {
+  /** false: the answer came without usage (a stream cut short): the reservation is kept. */
+  known: boolean;
+  input: number;
+  output: number;
+  cached: number;
+}
+const NOTHING_USED: Used = Object.freeze({ known: true, input: 0, output: 0, cached: 0 });
+const USE_UNKNOWN: Used = Object.freeze({ known: false, input: 0, output: 0, cached: 0 });
+
+/** Reported usage replaces the reservation; no answer at all gives it back (nothing used). */
+function usedBy(ended: EndedRequest): Used {
+  const usage = ended.usage;
+  if (usage === null) return ended.upstreamMs === null ? NOTHING_USED : USE_UNKNOWN;
+  return { known: true, input: usage.prompt_tokens, output: usage.completion_tokens, cached: usage.cached_tokens ?? 0 };
+}
+
 class Ticket implements LimitTicket {
   constructor(
     private readonly options: LimiterOptions,
@@ -271,13 +288,7 @@ class Ticket implements LimitTicket {
   ) {}
 
   settle(ended: EndedRequest): void {
-    // Reported usage replaces the reservation; no answer at all gives it back (nothing used); an
-    // answer without usage (a stream cut short) keeps it (known is false).
-    const usage = ended.usage;
-    const known = usage !== null || ended.upstreamMs === null;
-    const input = usage === null ? 0 : usage.prompt_tokens;
-    const output = usage === null ? 0 : usage.completion_tokens;
-    const cached = usage === null ? 0 : (usage.cached_tokens ?? 0);
+    const { known, input, output, cached } = usedBy(ended);
     const settles: StoreSettle[] = [];
     for (let i = 0; i < this.checks.length; i++) {
       const check = this.checks[i] as StoreCheck;
@@ -323,11 +334,7 @@ class MemoryTicket implements LimitTicket {
   ) {}
 
   settle(ended: EndedRequest): void {
-    const usage = ended.usage;
-    const known = usage !== null || ended.upstreamMs === null;
-    const input = usage === null ? 0 : usage.prompt_tokens;
-    const output = usage === null ? 0 : usage.completion_tokens;
-    const cached = usage === null ? 0 : (usage.cached_tokens ?? 0);
+    const { known, input, output, cached } = usedBy(ended);
     const { input: rIn, output: rOut } = this.reserved;
     const { meters, keys } = this.plan;
     const memory = this.memory;
