@@ -23,7 +23,9 @@
  * Each Redis command a script makes costs Redis more than the Lua around it: one command per key
  * instead of two or three per key and request (for a call of four requests' checks and
  * settlements, 130 to 176 us of Redis's time against 212 to 231 us before: docs/limits.md).
- * Returns, per request, {ok, remaining1, reset1, retry1, remaining2, ...} (integers, ms), concatenated.
+ * A last ARGV asks for shares (see below; empty when none).
+ * Returns, per request, {ok, remaining1, reset1, retry1, remaining2, ...} (integers, ms), concatenated,
+ * then per share asked for {granted, remaining, reset}.
  */
 export const BATCH_SCRIPT = `
 local t = redis.call('TIME')
@@ -183,6 +185,70 @@ for g = 1, requests do
     end
   end
   out[at] = ok
+end
+
+-- Shares (redis-shares.ts), after the checks: six words each, kind, the number of the key, then
+-- r limit periodMs amount 0 | b cap amount endMs 0 | c max ttlMs count base. One is granted only
+-- while the bucket stays at least half free after it. Returns granted, remaining, reset for each.
+local asks = words(ARGV[3 + groups + requests] or '')
+for a = 0, #asks - 6, 6 do
+  local key = KEYS[tonumber(asks[a + 2])]
+  local kind = asks[a + 1]
+  local granted, remaining, reset = 0, 0, 0
+  if kind == 'r' then
+    local limit = tonumber(asks[a + 3])
+    local period = tonumber(asks[a + 4])
+    local amount = tonumber(asks[a + 5])
+    local interval = period / limit
+    local tat = tat_of(key)
+    if tat < now then tat = now end
+    local nxt = tat + amount * interval
+    local left = math.floor((period - (nxt - now)) / interval)
+    if left * 2 >= limit then
+      tats[key] = nxt
+      tat_changed[key] = true
+      granted, remaining, reset = amount, left, nxt - now
+    else
+      remaining, reset = math.max(0, math.floor((period - (tat - now)) / interval)), tat - now
+    end
+  elseif kind == 'b' then
+    local cap = tonumber(asks[a + 3])
+    local amount = tonumber(asks[a + 4])
+    local ends = tonumber(asks[a + 5])
+    local used = spent_of(key)
+    if (cap - used - amount) * 2 >= cap then
+      used = used + amount
+      spent[key] = used
+      spent_ends[key] = ends
+      granted = amount
+    end
+    remaining, reset = math.max(0, cap - used), math.max(0, ends - now)
+  else
+    local max = tonumber(asks[a + 3])
+    local ttl = tonumber(asks[a + 4])
+    local count = tonumber(asks[a + 5])
+    local base = asks[a + 6]
+    local holding = held_of(key)
+    if (holding + count) * 2 <= max then
+      local list = adds[key]
+      if list == nil then
+        list = {}
+        adds[key] = list
+      end
+      for n = 1, count do
+        list[#list + 1] = now + ttl
+        list[#list + 1] = base .. n
+      end
+      holding = holding + count
+      held[key] = holding
+      if (add_ttl[key] or 0) < ttl then add_ttl[key] = ttl end
+      granted = count
+    end
+    remaining = math.max(0, max - holding)
+  end
+  out[#out + 1] = granted
+  out[#out + 1] = remaining
+  out[#out + 1] = math.ceil(reset)
 end
 
 for key in pairs(tat_changed) do

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import './redis-reply-queue.ts';
 import { BATCH_SCRIPT } from './redis-scripts.ts';
+import { type Borrow, type Giveback, Shares } from './redis-shares.ts';
 import type { CheckResult, CheckState, LimitStore, StoreCheck, StoreSettle } from './store.ts';
 
 export interface RedisStoreOptions {
@@ -23,6 +24,11 @@ export interface RedisStoreOptions {
   onCall?(op: 'check' | 'settle', seconds: number): void;
   /** A call carrying settlements failed: their corrections are lost (settlement is best effort). */
   onSettleError?(error: Error): void;
+  /**
+   * Whether busy buckets borrow shares and admit requests from them without a call (redis-shares.ts;
+   * default true). false: every request is decided in Redis.
+   */
+  shares?: boolean;
 }
 
 type Client = ReturnType<typeof createClient>;
@@ -52,8 +58,8 @@ interface PendingCheck {
 
 /** The settlements of one batch: the one promise every settle() call of the batch returns. */
 interface PendingSettles {
-  /** Each ended request's settlements (a settle() call's). */
-  groups: (readonly StoreSettle[])[];
+  /** Each ended request's settlements (a settle() call's), and what shares give back. */
+  groups: (readonly Giveback[])[];
   done: Promise<void>;
   resolve(): void;
   reject(error: unknown): void;
@@ -70,8 +76,10 @@ export class RedisStore implements LimitStore {
   private scheduled = false;
   private settleTimer: NodeJS.Timeout | null = null;
   private readonly connected: Promise<void>;
+  private readonly shares: Shares | null;
 
   constructor(private readonly settings: RedisStoreOptions) {
+    this.shares = settings.shares === false ? null : new Shares(this.leasePrefix, (items) => void this.send(items).catch(() => {}));
     this.client = createClient({
       url: settings.url,
       // Commands fail at once while disconnected instead of waiting in a queue.
@@ -111,7 +119,12 @@ export class RedisStore implements LimitStore {
    * write, a reply to read and parse) is paid per turn instead of per request. A request waits
    * for the end of the turn it was checked in, never for another round trip.
    */
-  check(checks: readonly StoreCheck[]): Promise<CheckResult> {
+  check(checks: readonly StoreCheck[]): CheckResult | Promise<CheckResult> {
+    if (this.shares !== null) {
+      const local = this.shares.admit(checks);
+      if (local !== null) return local;
+      this.shares.sent(checks);
+    }
     return new Promise((resolve, reject) => {
       this.checking.push({ checks, resolve, reject });
       if (this.checking.length >= CHECK_BATCH_MAX) this.flush();
@@ -140,6 +153,11 @@ export class RedisStore implements LimitStore {
    * promise.
    */
   settle(settles: readonly StoreSettle[]): Promise<void> {
+    return this.send(this.shares === null ? settles : this.shares.settle(settles));
+  }
+
+  /** Settlements, and what shares give back, for the next call. */
+  private send(settles: readonly Giveback[]): Promise<void> {
     if (settles.length === 0) return Promise.resolve();
     let pending = this.settles;
     if (pending === null) {
@@ -186,15 +204,17 @@ export class RedisStore implements LimitStore {
     if (batch.length === 0 && settled === null) return;
     this.checking = [];
     this.settles = null;
+    const borrows = this.shares === null || batch.length === 0 ? [] : this.shares.borrows(batch.map((b) => b.checks));
     const started = performance.now();
-    this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch, this.leasePrefix)).then(
+    this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch, borrows, this.leasePrefix)).then(
       (reply) => {
         this.settings.onCall?.(batch.length > 0 ? 'check' : 'settle', (performance.now() - started) / 1000);
         settled?.resolve();
         const values = reply as unknown[];
-        const expected = batch.reduce((n, b) => n + 1 + 3 * b.checks.length, 0);
+        const expected = batch.reduce((n, b) => n + 1 + 3 * b.checks.length, 0) + 3 * borrows.length;
         if (!Array.isArray(values) || values.length !== expected) {
           const error = new Error(`limits store: unexpected reply to a batch of ${batch.length} checks`);
+          this.shares?.failed(borrows);
           for (const b of batch) b.reject(error);
           return;
         }
@@ -208,8 +228,13 @@ export class RedisStore implements LimitStore {
           at += 1 + 3 * b.checks.length;
           b.resolve({ ok, states });
         }
+        for (const borrow of borrows) {
+          this.shares?.granted(borrow, Number(values[at]), Number(values[at + 1]), Number(values[at + 2]));
+          at += 3;
+        }
       },
       (error: unknown) => {
+        this.shares?.failed(borrows);
         if (settled !== null) {
           settled.reject(error);
           this.settings.onSettleError?.(error instanceof Error ? error : new Error(String(error)));
@@ -257,7 +282,8 @@ export class RedisStore implements LimitStore {
   }
 
   async close(): Promise<void> {
-    // Settlements still waiting for a check call go now.
+    // What shares hold goes back, with the settlements still waiting for a check call.
+    this.shares?.close();
     if (this.settleTimer !== null) {
       clearTimeout(this.settleTimer);
       this.settleTimer = null;
@@ -279,7 +305,7 @@ export class RedisStore implements LimitStore {
  * them), the number of keys, each key once, the number of settlement groups and of requests,
  * then one text per group and per request.
  */
-function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly PendingCheck[], leasePrefix: string): string[] {
+function batchArgs(groups: readonly (readonly Giveback[])[], batch: readonly PendingCheck[], borrows: readonly Borrow[], leasePrefix: string): string[] {
   const out: string[] = ['', '', ''];
   // A key's number in KEYS (Lua counts from 1), by key.
   const numbers = new Map<string, number>();
@@ -302,8 +328,10 @@ function batchArgs(groups: readonly (readonly StoreSettle[])[], batch: readonly 
     for (const c of b.checks) text += checkWords(c, numberOf(c.key), leasePrefix);
     texts.push(text);
   }
+  let asks = '';
+  for (const b of borrows) asks += borrowWords(b, numberOf(b.bucket.key));
   out[2] = String(out.length - 3);
-  out.push(String(groups.length), String(batch.length), ...texts);
+  out.push(String(groups.length), String(batch.length), ...texts, asks);
   return out;
 }
 
@@ -318,14 +346,27 @@ function checkWords(c: StoreCheck, key: number, leasePrefix: string): string {
   }
 }
 
-function settleWords(s: StoreSettle, key: number, leasePrefix: string): string {
+function settleWords(s: Giveback, key: number, leasePrefix: string): string {
   switch (s.kind) {
+    case 'release':
+      return `c ${key} ${s.member} 0 0 `;
     case 'rate':
       return `r ${key} ${s.limit} ${s.periodMs} ${s.delta} `;
     case 'concurrent':
       return `c ${key} ${leaseMember(leasePrefix, s.lease)} 0 0 `;
     case 'budget':
       return `b ${key} ${s.delta} ${s.endMs} 0 `;
+  }
+}
+
+function borrowWords(b: Borrow, key: number): string {
+  switch (b.bucket.kind) {
+    case 'rate':
+      return `r ${key} ${b.limit} ${b.term} ${b.amount} 0 `;
+    case 'budget':
+      return `b ${key} ${b.limit} ${b.amount} ${b.term} 0 `;
+    case 'concurrent':
+      return `c ${key} ${b.limit} ${b.term} ${b.amount} ${b.base} `;
   }
 }
 
