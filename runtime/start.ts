@@ -49,7 +49,8 @@ type OptionalSettings =
   | 'metricsPrincipalLabel'
   | 'limitsStore'
   | 'limitsOnStoreError'
-  | 'limitsStoreTimeoutMs';
+  | 'limitsStoreTimeoutMs'
+  | 'limitsStoreShares';
 
 export interface RuntimeOptions extends Omit<RuntimeSettings, 'publicKeys' | 'logLevel' | OptionalSettings>, Partial<Pick<RuntimeSettings, OptionalSettings>> {
   trustedKeys: KeyObject[];
@@ -149,6 +150,7 @@ export async function startRuntime(options: RuntimeOptions, deps: RuntimeDeps = 
       limitsStore: options.limitsStore ?? 'memory',
       limitsOnStoreError: options.limitsOnStoreError ?? 'deny',
       limitsStoreTimeoutMs: options.limitsStoreTimeoutMs ?? 500,
+      limitsStoreShares: options.limitsStoreShares ?? true,
     },
     registerLimitMetrics(metrics),
     logger,

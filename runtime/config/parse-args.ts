@@ -66,6 +66,8 @@ export interface RuntimeSettings {
   limitsOnStoreError: 'allow' | 'deny';
   /** Deadline of one limits store call (and connection attempt). */
   limitsStoreTimeoutMs: number;
+  /** Redis store: busy buckets borrow shares and admit from them without a call (docs/limits.md). */
+  limitsStoreShares: boolean;
 }
 
 export type ParsedArgs = { help: true } | { help: false; settings: RuntimeSettings } | { help: false; problem: string };
@@ -101,6 +103,7 @@ Options (environment variable in brackets):
   --limits-store STORE     rate-limit and budget counters: memory (default, this process) or redis://[user:pass@]host:port[/db], rediss:// for TLS  [MODELGATE_LIMITS_STORE]
   --limits-on-store-error allow|deny  when the store fails: admit uncounted, or refuse with 503 MG_LIMITS_UNAVAILABLE (default deny)  [MODELGATE_LIMITS_ON_STORE_ERROR]
   --limits-store-timeout DUR  deadline of one store call and connection attempt (default 500ms)  [MODELGATE_LIMITS_STORE_TIMEOUT]
+  --limits-store-shares on|off  Redis: busy buckets borrow shares of their limit and admit from them without a call (default on; off: every request decided in Redis)  [MODELGATE_LIMITS_STORE_SHARES]
   --trusted-proxies CIDRS  proxies whose X-Forwarded-For names the client, comma-separated (default none)  [MODELGATE_TRUSTED_PROXIES]
   --metrics-principal-label none|id  label request metrics with the principal's id (default none)  [MODELGATE_METRICS_PRINCIPAL_LABEL]
   --oidc-clock-skew DUR    tolerated clock difference on token exp/nbf/iat (default 30s)  [MODELGATE_OIDC_CLOCK_SKEW]
@@ -148,6 +151,7 @@ const OPTIONS = {
   'limits-store': { type: 'string' },
   'limits-on-store-error': { type: 'string' },
   'limits-store-timeout': { type: 'string' },
+  'limits-store-shares': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -221,7 +225,11 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (value === null || value <= 0) return { help: false, problem: `--${flag} must be a size like 512kb or 4mb` };
   if ((durations['header-timeout'] as number) > (durations['request-timeout'] as number))
     return { help: false, problem: '--header-timeout must not be longer than --request-timeout (which includes the headers)' };
-  const limits = limitSettings(text('limits-store', 'MODELGATE_LIMITS_STORE'), text('limits-on-store-error', 'MODELGATE_LIMITS_ON_STORE_ERROR'));
+  const limits = limitSettings(
+    text('limits-store', 'MODELGATE_LIMITS_STORE'),
+    text('limits-on-store-error', 'MODELGATE_LIMITS_ON_STORE_ERROR'),
+    text('limits-store-shares', 'MODELGATE_LIMITS_STORE_SHARES'),
+  );
   if ('problem' in limits) return { help: false, problem: limits.problem };
   const audit = auditSettings(text, list, values['audit-required'] === true || env.MODELGATE_AUDIT_REQUIRED === '1');
   if ('problem' in audit) return { help: false, problem: audit.problem };
@@ -304,10 +312,10 @@ function auditSettings(
   return { auditLog, auditRequired, trustedProxies, metricsPrincipalLabel: label };
 }
 
-type LimitFlags = Pick<RuntimeSettings, 'limitsStore' | 'limitsOnStoreError'>;
+type LimitFlags = Pick<RuntimeSettings, 'limitsStore' | 'limitsOnStoreError' | 'limitsStoreShares'>;
 
-/** The limits store (memory or a Redis URL) and its failure policy. */
-function limitSettings(store: string | undefined, onError: string | undefined): LimitFlags | { problem: string } {
+/** The limits store (memory or a Redis URL), its failure policy, and whether a Redis store lends shares. */
+function limitSettings(store: string | undefined, onError: string | undefined, shares: string | undefined): LimitFlags | { problem: string } {
   const limitsStore = store ?? 'memory';
   if (limitsStore !== 'memory') {
     let url: URL | null = null;
@@ -323,5 +331,7 @@ function limitSettings(store: string | undefined, onError: string | undefined): 
   }
   const policy = onError ?? 'deny';
   if (policy !== 'allow' && policy !== 'deny') return { problem: '--limits-on-store-error must be allow or deny' };
-  return { limitsStore, limitsOnStoreError: policy };
+  const lend = shares ?? 'on';
+  if (lend !== 'on' && lend !== 'off') return { problem: '--limits-store-shares must be on or off' };
+  return { limitsStore, limitsOnStoreError: policy, limitsStoreShares: lend === 'on' };
 }

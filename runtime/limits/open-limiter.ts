@@ -14,6 +14,8 @@ export interface LimitSettings {
   limitsOnStoreError: StoreErrorPolicy;
   /** Deadline of one store call and of a connection attempt. */
   limitsStoreTimeoutMs: number;
+  /** Redis: busy buckets borrow shares (redis-shares.ts). */
+  limitsStoreShares: boolean;
 }
 
 const LOG_EVERY_MS = 10_000;
@@ -48,6 +50,8 @@ export async function openLimiter(
     ? new (await import('./redis-store.ts')).RedisStore({
         url: settings.limitsStore,
         timeoutMs: settings.limitsStoreTimeoutMs,
+        shares: settings.limitsStoreShares,
+        onShareAdmission: () => metrics.shareAdmission(),
         onError: (error) => logFailure('connection', error, {}),
         onCall: (op, seconds) => metrics.storeCall(op, seconds),
         onSettleError(error) {

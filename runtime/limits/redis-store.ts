@@ -29,6 +29,8 @@ export interface RedisStoreOptions {
    * default true). false: every request is decided in Redis.
    */
   shares?: boolean;
+  /** A request admitted on a share, without a call. */
+  onShareAdmission?(): void;
 }
 
 type Client = ReturnType<typeof createClient>;
@@ -122,7 +124,10 @@ export class RedisStore implements LimitStore {
   check(checks: readonly StoreCheck[]): CheckResult | Promise<CheckResult> {
     if (this.shares !== null) {
       const local = this.shares.admit(checks);
-      if (local !== null) return local;
+      if (local !== null) {
+        this.settings.onShareAdmission?.();
+        return local;
+      }
       this.shares.sent(checks);
     }
     return new Promise((resolve, reject) => {

@@ -10,6 +10,8 @@ export interface LimitMetrics {
   storeCall(op: 'check' | 'settle', seconds: number): void;
   storeError(op: 'check' | 'settle', policy: 'allow' | 'deny' | null): void;
   refused(reason: LimitReason): void;
+  /** A request admitted on a share this gateway borrowed (no store call). */
+  shareAdmission(): void;
 }
 
 // A Redis round trip is ~0.1-1 ms; the top buckets catch a store near its timeout.
@@ -41,7 +43,21 @@ export function registerLimitMetrics(metrics: Pick<RuntimeMetrics, 'registry' | 
     labelNames: ['reason'],
     registers: [registry],
   });
+  // Counted in a plain number on the request path; the family reads it when scraped.
+  let shared = 0;
+  new Counter({
+    name: 'modelgate_limits_share_admissions_total',
+    help: 'Requests admitted on a share of a limit this gateway borrowed from Redis, without a store call (--limits-store-shares).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(shared);
+    },
+  });
   return {
+    shareAdmission: () => {
+      shared++;
+    },
     storeCall: (op, seconds) => latency.observe(calls[op], seconds),
     storeError: (op, policy) => errors.labels(op, policy ?? 'none').inc(),
     refused: (reason) => refusals.labels(reason).inc(),

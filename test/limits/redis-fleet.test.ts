@@ -1,5 +1,7 @@
 // The Redis store with real processes: two `modelgate serve` sharing one redis-server admit no
-// more than the limit under concurrent load (tolerance 0: the check-and-take is one Lua script),
+// more than the limit under concurrent load (tolerance 0: the check-and-take is one Lua script,
+// and a share a busy gateway admits from is taken in Redis before it is used; per day, so that
+// nothing refills while the test runs),
 // a token budget spent stays spent across a gateway restart, and a Redis that is stopped or hangs
 // gives each gateway its configured behaviour (--limits-on-store-error) within the store timeout,
 // with a metric and a log line, and limits apply again once it is back.
@@ -68,6 +70,9 @@ beforeAll(async () => {
         budget: { tokens: 20, period: 'month', time_zone: 'Europe/Paris' },
       },
       { id: 'fleet-outage', models: ['local/text-embedding-3-small', 'local/slow-model'], principals: ['alice'], requests_per_minute: 1000 },
+      // Big enough for shares (at most 1/64 of a limit each: 20 requests, 100 leases).
+      { id: 'fleet-shares', models: ['mock/gpt-4o-mini'], principals: ['alice'], requests_per_day: 1280, concurrent: 6400 },
+      { id: 'fleet-shares-off', models: ['mock/text-embedding-3-small'], principals: ['alice'], requests_per_day: 1280 },
     ]),
   );
   await writeFile(join(dir, 'bundle.json'), bundle);
@@ -128,6 +133,53 @@ describe('when two gateways share one Redis under concurrent load', () => {
     );
     expect(audited.map((lines) => lines.length)).toEqual([30, 30]);
     expect(audited.flat().filter((l) => l.includes('"status":200'))).toHaveLength(20);
+  });
+});
+
+describe('when two busy gateways admit from shares of the limit they borrowed', () => {
+  const LIMIT = 1280;
+  const shareAdmissions = async (gateway: ServeProcess): Promise<number> =>
+    Number(/modelgate_limits_share_admissions_total (\d+)/.exec(await (await fetch(`${gateway.url}/metrics`)).text())?.[1]);
+
+  it('admits no more than the limit between them, and all of it once the shares are back', async () => {
+    const [a, b] = (await Promise.all([serve([]), serve([])])) as ServeProcess[];
+    let admitted = 0;
+    // Rounds of 32 requests at once, 16 on each gateway, until a whole round is refused.
+    for (let round = 0; round < 2 * (LIMIT / 32); round++) {
+      const results = await Promise.all(
+        Array.from({ length: 32 }, (_, i) => ask(i % 2 === 0 ? (a as ServeProcess) : (b as ServeProcess), 'mock/gpt-4o-mini').catch((e: unknown) => e)),
+      );
+      for (const r of results) if (r instanceof Error && !(r instanceof RateLimitError)) throw r;
+      const now = results.filter((r) => !(r instanceof Error)).length;
+      admitted += now;
+      expect(admitted).toBeLessThanOrEqual(LIMIT);
+      if (now === 0) break;
+    }
+    // Shares did admit requests, in both gateways.
+    for (const gateway of [a, b]) expect(await shareAdmissions(gateway as ServeProcess)).toBeGreaterThan(0);
+    // What the shares held goes back within their life: then one request at a time takes the rest.
+    await waitFor(async () => {
+      for (;;) {
+        const r = await ask(a as ServeProcess, 'mock/gpt-4o-mini').catch((e: unknown) => e);
+        if (r instanceof RateLimitError) break;
+        if (r instanceof Error) throw r;
+        admitted++;
+      }
+      return admitted >= LIMIT;
+    }, scaled(10_000));
+    expect(admitted).toBe(LIMIT);
+    await Promise.all([stop(a as ServeProcess), stop(b as ServeProcess)]);
+  });
+
+  it('decides every request in Redis with --limits-store-shares off, where the same load on a gateway with shares admits from them', async () => {
+    const [off, on] = (await Promise.all([serve(['--limits-store-shares', 'off']), serve([])])) as ServeProcess[];
+    const embed = (gateway: ServeProcess) => client(gateway).embeddings.create({ model: 'mock/text-embedding-3-small', input: 'x' });
+    for (const gateway of [off, on] as ServeProcess[]) {
+      for (let round = 0; round < 4; round++) await Promise.all(Array.from({ length: 16 }, () => embed(gateway)));
+    }
+    expect(await shareAdmissions(off as ServeProcess)).toBe(0);
+    expect(await shareAdmissions(on as ServeProcess)).toBeGreaterThan(0);
+    await Promise.all([stop(off as ServeProcess), stop(on as ServeProcess)]);
   });
 });
 

@@ -87,8 +87,14 @@ describe('when the limits store is configured', () => {
     return !parsed.help && 'problem' in parsed ? parsed.problem : '';
   };
 
-  it('defaults to memory, deny and 500 ms', () => {
-    expect(settings([])).toMatchObject({ limitsStore: 'memory', limitsOnStoreError: 'deny', limitsStoreTimeoutMs: 500 });
+  it('defaults to memory, deny, 500 ms and shares on', () => {
+    expect(settings([])).toMatchObject({ limitsStore: 'memory', limitsOnStoreError: 'deny', limitsStoreTimeoutMs: 500, limitsStoreShares: true });
+  });
+
+  it('turns shares off with the flag or MODELGATE_LIMITS_STORE_SHARES', () => {
+    expect(settings(['--limits-store-shares', 'off']).limitsStoreShares).toBe(false);
+    expect(settings([], { MODELGATE_LIMITS_STORE_SHARES: 'off' }).limitsStoreShares).toBe(false);
+    expect(problem(['--limits-store-shares', 'maybe'])).toBe('--limits-store-shares must be on or off');
   });
 
   it('takes a redis:// or rediss:// URL from the flag or MODELGATE_LIMITS_STORE', () => {
