@@ -13,8 +13,6 @@ import type { CheckResult, CheckState, StoreCheck, StoreSettle } from './store.t
 export const SHARE_MS = 500;
 /** A share is at most this part of its limit (a rate's limit, a budget's cap, a concurrency max). */
 export const SHARE_OF_LIMIT = 64;
-/** A bucket's local state is dropped after this long with no share and no request in flight. */
-const IDLE_MS = 10 * SHARE_MS;
 
 /** What a settlement or a share's end sends to Redis: a StoreSettle, or a borrowed lease released by name. */
 export type Giveback = StoreSettle | { kind: 'release'; key: string; member: string };
@@ -103,9 +101,11 @@ export class Shares {
     private readonly prefix: string,
     /** Sends what goes back to Redis (a share's end, a release under an ended share). */
     private readonly giveBack: (items: Giveback[]) => void,
+    /** How long a share lives (SHARE_MS but in tests). */
+    private readonly shareMs = SHARE_MS,
     private readonly now: () => number = Date.now,
   ) {
-    this.sweeper = setInterval(() => this.sweep(this.now()), SHARE_MS / 2);
+    this.sweeper = setInterval(() => this.sweep(this.now()), shareMs / 2);
     this.sweeper.unref();
   }
 
@@ -149,7 +149,7 @@ export class Shares {
     const out: Borrow[] = [];
     const wanted = new Set<Bucket>();
     for (const bucket of this.touched) {
-      const busy = bucket.turnRequests >= 2 || now - bucket.grantedAt < 2 * SHARE_MS;
+      const busy = bucket.turnRequests >= 2 || now - bucket.grantedAt < 2 * this.shareMs;
       if (busy && !bucket.asking) wanted.add(bucket);
     }
     if (wanted.size > 0) {
@@ -210,7 +210,7 @@ export class Shares {
       bucket.base = borrow.base;
       for (let n = 1; n <= granted; n++) bucket.free.push(`${borrow.base}${n}`);
     } else bucket.left += granted;
-    bucket.until = now + SHARE_MS;
+    bucket.until = now + this.shareMs;
     bucket.grantedAt = now;
     bucket.consumed = 0;
     bucket.remaining = remaining;
@@ -268,7 +268,8 @@ export class Shares {
   private sweep(now: number): void {
     for (const bucket of this.buckets.values()) {
       if (bucket.until !== 0 && now >= bucket.until) this.end(bucket);
-      if (bucket.until === 0 && !bucket.asking && bucket.inUse.size === 0 && now - bucket.lastSeen > IDLE_MS) this.buckets.delete(bucket.key);
+      // A bucket's local state goes after ten shares' lives with no share and no request in flight.
+      if (bucket.until === 0 && !bucket.asking && bucket.inUse.size === 0 && now - bucket.lastSeen > 10 * this.shareMs) this.buckets.delete(bucket.key);
     }
   }
 

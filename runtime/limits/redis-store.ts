@@ -29,6 +29,8 @@ export interface RedisStoreOptions {
    * default true). false: every request is decided in Redis.
    */
   shares?: boolean;
+  /** How long a share lives (redis-shares.ts SHARE_MS; tests give a longer one). */
+  shareMs?: number;
   /** A request admitted on a share, without a call. */
   onShareAdmission?(): void;
 }
@@ -81,7 +83,7 @@ export class RedisStore implements LimitStore {
   private readonly shares: Shares | null;
 
   constructor(private readonly settings: RedisStoreOptions) {
-    this.shares = settings.shares === false ? null : new Shares(this.leasePrefix, (items) => void this.send(items).catch(() => {}));
+    this.shares = settings.shares === false ? null : new Shares(this.leasePrefix, (items) => void this.send(items).catch(() => {}), settings.shareMs);
     this.client = createClient({
       url: settings.url,
       // Commands fail at once while disconnected instead of waiting in a queue.

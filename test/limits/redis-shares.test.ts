@@ -25,13 +25,15 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+// Shares that outlive a slow machine's pauses between a test's steps; the tests wait for their end.
+const SHARE_MS = scaled(500);
 const fresh = (): string => `s:${randomBytes(6).toString('hex')}`;
 const rate = (key: string, limit: number, cost = 1, periodMs = DAY): StoreCheck => ({ kind: 'rate', key, limit, periodMs, cost });
 
 /** A store that has answered once; calls counts its script calls. */
 async function storeOf(options: Partial<RedisStoreOptions> = {}): Promise<{ store: RedisStore; calls: string[] }> {
   const calls: string[] = [];
-  const store = new RedisStore({ url: redis.url, timeoutMs: scaled(2_000), onError: () => {}, onCall: (op) => calls.push(op), ...options });
+  const store = new RedisStore({ url: redis.url, timeoutMs: scaled(2_000), onError: () => {}, onCall: (op) => calls.push(op), shareMs: SHARE_MS, ...options });
   open.push(store);
   await waitFor(
     async () =>
