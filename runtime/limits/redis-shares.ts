@@ -94,6 +94,8 @@ export class Shares {
   /** Buckets with requests in this turn's call. */
   private touched: Bucket[] = [];
   private borrowed = 0;
+  /** The store is closing: a share granted now goes back at once. */
+  private closed = false;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -105,7 +107,8 @@ export class Shares {
     private readonly shareMs = SHARE_MS,
     private readonly now: () => number = Date.now,
   ) {
-    this.sweeper = setInterval(() => this.sweep(this.now()), shareMs / 2);
+    // A share is never used past its life (fits()); the sweeper gives back what is left of it within a fifth of a life more.
+    this.sweeper = setInterval(() => this.sweep(this.now()), shareMs / 5);
     this.sweeper.unref();
   }
 
@@ -187,7 +190,7 @@ export class Shares {
         return { bucket, amount, limit, term: c.kind === 'rate' ? c.periodMs : c.endMs, base: '' };
       }
       case 'concurrent': {
-        const amount = Math.min(Math.floor(c.max / SHARE_OF_LIMIT), 2 * (bucket.inUse.size + bucket.turnRequests)) - bucket.free.length;
+        const amount = Math.min(Math.floor(c.max / SHARE_OF_LIMIT), 2 * (bucket.inUse.size + bucket.turnRequests));
         if (amount <= 0) return null;
         return { bucket, amount, limit: c.max, term: c.ttlMs, base: `${this.prefix}:s${++this.borrowed}:` };
       }
@@ -199,17 +202,17 @@ export class Shares {
     const bucket = borrow.bucket;
     bucket.asking = false;
     if (granted <= 0) return;
+    if (this.closed) return this.giveBack(givebackOf(borrow, granted));
     const now = this.now();
-    // A share under other terms (a new bundle) goes back whole before the new one is kept.
-    if (bucket.limit !== borrow.limit || bucket.term !== borrow.term) this.end(bucket);
+    // What is left of the share before goes back: no unit is used later than a share's life after
+    // it was taken, and a bucket never holds more than one share (at most 1/SHARE_OF_LIMIT).
+    this.end(bucket);
     bucket.limit = borrow.limit;
     bucket.term = borrow.term;
     if (bucket.kind === 'concurrent') {
-      // Leases of an older share are given back: a lease handed out is never older than a share's life.
-      this.end(bucket);
       bucket.base = borrow.base;
       for (let n = 1; n <= granted; n++) bucket.free.push(`${borrow.base}${n}`);
-    } else bucket.left += granted;
+    } else bucket.left = granted;
     bucket.until = now + this.shareMs;
     bucket.grantedAt = now;
     bucket.consumed = 0;
@@ -218,9 +221,18 @@ export class Shares {
     bucket.lastSeen = now;
   }
 
-  /** A call that asked for shares failed: nothing was lent. */
+  /**
+   * A call that asked for shares failed. It may still have run (a Redis slower than the timeout):
+   * the leases it may have added are released by name (removing an absent one does nothing).
+   * Units it may have taken cannot be told from units it did not take, so they stay taken.
+   */
   failed(borrows: readonly Borrow[]): void {
-    for (const b of borrows) b.bucket.asking = false;
+    const items: Giveback[] = [];
+    for (const b of borrows) {
+      b.bucket.asking = false;
+      if (b.bucket.kind === 'concurrent') items.push(...givebackOf(b, b.amount));
+    }
+    if (items.length > 0) this.giveBack(items);
   }
 
   /** Settlements this gateway's shares absorb; what remains for Redis. */
@@ -244,15 +256,23 @@ export class Shares {
         continue;
       }
       const same = s.kind === 'rate' ? s.limit === bucket.limit && s.periodMs === bucket.term : s.endMs === bucket.term;
-      // Given back to the share (it returns what it does not use), or taken from it when it has enough.
-      if (now < bucket.until && same && (s.delta <= 0 || bucket.left >= s.delta)) bucket.left -= s.delta;
-      else out.push(s);
+      if (!(now < bucket.until && same)) out.push(s);
+      // Taken from the share when it has enough.
+      else if (s.delta > 0) {
+        if (bucket.left >= s.delta) bucket.left -= s.delta;
+        else out.push(s);
+      } else if (s.kind === 'budget') bucket.left -= s.delta;
+      // Given back to a rate share only as far as Redis would take it back: there the arrival time
+      // moves back never before now, and it was resetMs ahead of now when the share was lent (the
+      // share included). What Redis would not take back is dropped, as Redis would drop it.
+      else bucket.left = Math.max(bucket.left, Math.min(bucket.left - s.delta, Math.floor(((bucket.resetAt - now) * bucket.limit) / bucket.term)));
     }
     return out;
   }
 
   /** Ends every share and releases every borrowed lease, in use or not (the store is closing). */
   close(): void {
+    this.closed = true;
     clearInterval(this.sweeper);
     for (const bucket of this.buckets.values()) {
       this.end(bucket);
@@ -289,5 +309,18 @@ export class Shares {
     bucket.left = 0;
     bucket.until = 0;
     if (items.length > 0) this.giveBack(items);
+  }
+}
+
+/** What goes back to Redis for granted units or leases of a borrow. */
+function givebackOf(b: Borrow, granted: number): Giveback[] {
+  const key = b.bucket.key;
+  switch (b.bucket.kind) {
+    case 'rate':
+      return [{ kind: 'rate', key, limit: b.limit, periodMs: b.term, delta: -granted }];
+    case 'budget':
+      return [{ kind: 'budget', key, delta: -granted, endMs: b.term }];
+    case 'concurrent':
+      return Array.from({ length: granted }, (_, i) => ({ kind: 'release', key, member: `${b.base}${i + 1}` }) as const);
   }
 }

@@ -75,6 +75,8 @@ export class RedisStore implements LimitStore {
   private readonly leasePrefix = randomBytes(6).toString('hex');
   /** Batches with settlements on their way, so that close() does not drop the last requests' usage. */
   private readonly settling = new Set<Promise<void>>();
+  /** Calls of checks on their way: close() waits for them, so that a share they lend goes back. */
+  private readonly checkCalls = new Set<Promise<void>>();
   private checking: PendingCheck[] = [];
   private settles: PendingSettles | null = null;
   private scheduled = false;
@@ -213,7 +215,7 @@ export class RedisStore implements LimitStore {
     this.settles = null;
     const borrows = this.shares === null || batch.length === 0 ? [] : this.shares.borrows(batch.map((b) => b.checks));
     const started = performance.now();
-    this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch, borrows, this.leasePrefix)).then(
+    const call = this.run(BATCH_SHA, BATCH_SCRIPT, batchArgs(settled?.groups ?? [], batch, borrows, this.leasePrefix)).then(
       (reply) => {
         this.settings.onCall?.(batch.length > 0 ? 'check' : 'settle', (performance.now() - started) / 1000);
         settled?.resolve();
@@ -249,6 +251,11 @@ export class RedisStore implements LimitStore {
         for (const b of batch) b.reject(error);
       },
     );
+    if (batch.length > 0) {
+      this.checkCalls.add(call);
+      const done = (): void => void this.checkCalls.delete(call);
+      call.then(done, done);
+    }
   }
 
   /** EVALSHA, and EVAL once when this Redis does not hold the script yet (a restart, a failover). */
@@ -289,8 +296,10 @@ export class RedisStore implements LimitStore {
   }
 
   async close(): Promise<void> {
-    // What shares hold goes back, with the settlements still waiting for a check call.
+    // What shares hold goes back, and what calls on their way lend (at once, once closed), with
+    // the settlements still waiting for a check call.
     this.shares?.close();
+    await Promise.allSettled([...this.checkCalls]);
     if (this.settleTimer !== null) {
       clearTimeout(this.settleTimer);
       this.settleTimer = null;

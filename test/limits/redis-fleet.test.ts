@@ -143,6 +143,9 @@ describe('when two busy gateways admit from shares of the limit they borrowed', 
 
   it('admits no more than the limit between them, and all of it once the shares are back', async () => {
     const [a, b] = (await Promise.all([serve([]), serve([])])) as ServeProcess[];
+    // One request a day comes back every 67.5 s: a slow run may see one or two refilled.
+    const started = Date.now();
+    const refilled = (): number => Math.floor((Date.now() - started) / 67_500);
     let admitted = 0;
     // Rounds of 32 requests at once, 16 on each gateway, until a whole round is refused.
     for (let round = 0; round < 2 * (LIMIT / 32); round++) {
@@ -152,7 +155,7 @@ describe('when two busy gateways admit from shares of the limit they borrowed', 
       for (const r of results) if (r instanceof Error && !(r instanceof RateLimitError)) throw r;
       const now = results.filter((r) => !(r instanceof Error)).length;
       admitted += now;
-      expect(admitted).toBeLessThanOrEqual(LIMIT);
+      expect(admitted).toBeLessThanOrEqual(LIMIT + refilled());
       if (now === 0) break;
     }
     // Shares did admit requests, in both gateways.
@@ -167,7 +170,7 @@ describe('when two busy gateways admit from shares of the limit they borrowed', 
       }
       return admitted >= LIMIT;
     }, scaled(10_000));
-    expect(admitted).toBe(LIMIT);
+    expect(admitted).toBeLessThanOrEqual(LIMIT + refilled());
     await Promise.all([stop(a as ServeProcess), stop(b as ServeProcess)]);
   });
 
@@ -175,7 +178,7 @@ describe('when two busy gateways admit from shares of the limit they borrowed', 
     const [off, on] = (await Promise.all([serve(['--limits-store-shares', 'off']), serve([])])) as ServeProcess[];
     const embed = (gateway: ServeProcess) => client(gateway).embeddings.create({ model: 'mock/text-embedding-3-small', input: 'x' });
     for (const gateway of [off, on] as ServeProcess[]) {
-      for (let round = 0; round < 4; round++) await Promise.all(Array.from({ length: 16 }, () => embed(gateway)));
+      for (let round = 0; round < 8; round++) await Promise.all(Array.from({ length: 16 }, () => embed(gateway)));
     }
     expect(await shareAdmissions(off as ServeProcess)).toBe(0);
     expect(await shareAdmissions(on as ServeProcess)).toBeGreaterThan(0);

@@ -143,6 +143,48 @@ describe('a busy bucket in the Redis store', () => {
     await waitFor(async () => (await held()) === 0);
   });
 
+  it('holds one share at a time: a bucket lent a new share gives back what was left of the old one', async () => {
+    const { store } = await storeOf();
+    const key = fresh();
+    const limit = 640;
+    const cap = limit / SHARE_OF_LIMIT;
+    // Eight in one turn: a share of the whole 1/64, 10 units; one of them used.
+    await turn(store, 8, () => rate(key, limit));
+    expect(store.check([rate(key, limit)])).not.toBeInstanceOf(Promise);
+    // A request with a meter that holds no share goes to Redis, and the busy bucket asks for a new share there.
+    await store.check([rate(key, limit), rate(fresh(), limit)]);
+    let local = 0;
+    while (!(store.check([rate(key, limit)]) instanceof Promise)) local++;
+    expect(local).toBeGreaterThan(0);
+    expect(local).toBeLessThanOrEqual(cap);
+  });
+
+  it('takes back a refund into a rate share only as far as Redis would: it admits what a store without shares admits', async () => {
+    // Requests of 1,000 tokens against 640,000 over a thousand days (nothing refills while the
+    // test runs). A correction of -50,000 is more than the bucket holds: Redis moves its arrival
+    // time back to now, no further.
+    const limit = 640_000;
+    const period = 1_000 * DAY;
+    const check = (key: string): StoreCheck => rate(key, limit, 1_000, period);
+    /** Eight requests in one turn, the correction, then one at a time until refused; again while fewer than least. */
+    const admittedBy = async (store: RedisStore, least: number): Promise<number> => {
+      const key = fresh();
+      let admitted = (await turn(store, 8, () => check(key))).results.filter((r) => r.ok).length;
+      await store.settle([{ kind: 'rate', key, limit, periodMs: period, delta: -50_000 }]);
+      // Once refused, what the shares held goes back within their life: the rest is admitted then.
+      await waitFor(async () => {
+        while ((await store.check([check(key)])).ok) admitted++;
+        return admitted >= least;
+      });
+      return admitted;
+    };
+    const plain = await admittedBy((await storeOf({ shares: false })).store, 0);
+    expect(plain).toBe(8 + 640);
+    // The share keeps whole units of what Redis would take back (rounded down): one request fewer at most.
+    const shared = await admittedBy((await storeOf()).store, plain - 1);
+    expect(shared).toBeLessThanOrEqual(plain);
+  });
+
   it('lends nothing near the limit: a bucket more than half used decides every request in Redis', async () => {
     const { store } = await storeOf();
     const key = fresh();
