@@ -55,6 +55,13 @@ end
 -- Rate buckets: the arrival time, and those changed.
 local tats, tat_changed = {}, {}
 local function tat_of(key) return number_of(tats, key) end
+-- GCRA for a cost: the emission interval, the arrival time (not before now), and where the cost moves it.
+local function gcra(key, limit, period, cost)
+  local interval = period / limit
+  local tat = tat_of(key)
+  if tat < now then tat = now end
+  return interval, tat, tat + cost * interval
+end
 -- Concurrency: the leases held (those this call adds included), the leases to add (score,
 -- member pairs) and the longest of their lifetimes, the leases to release.
 local held, adds, add_ttl, releases = {}, {}, {}, {}
@@ -109,13 +116,8 @@ for g = 1, requests do
     local kind = w[a + 1]
     local remaining, reset, retry = 0, 0, 0
     if kind == 'r' then
-      local limit = tonumber(w[a + 3])
       local period = tonumber(w[a + 4])
-      local cost = tonumber(w[a + 5])
-      local interval = period / limit
-      local tat = tat_of(key)
-      if tat < now then tat = now end
-      local nxt = tat + cost * interval
+      local interval, tat, nxt = gcra(key, tonumber(w[a + 3]), period, tonumber(w[a + 5]))
       local allow_at = nxt - period
       if allow_at > now then
         ok = 0
@@ -199,10 +201,7 @@ for a = 0, #asks - 6, 6 do
     local limit = tonumber(asks[a + 3])
     local period = tonumber(asks[a + 4])
     local amount = tonumber(asks[a + 5])
-    local interval = period / limit
-    local tat = tat_of(key)
-    if tat < now then tat = now end
-    local nxt = tat + amount * interval
+    local interval, tat, nxt = gcra(key, limit, period, amount)
     local left = math.floor((period - (nxt - now)) / interval)
     if left * 2 >= limit then
       tats[key] = nxt

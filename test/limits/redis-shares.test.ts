@@ -8,7 +8,7 @@ import { SHARE_OF_LIMIT } from '../../runtime/limits/redis-shares.ts';
 import { RedisStore, type RedisStoreOptions } from '../../runtime/limits/redis-store.ts';
 import type { CheckResult, StoreCheck } from '../../runtime/limits/store.ts';
 import { waitFor } from '../support/gateway.ts';
-import { type RedisServer, startRedis } from '../support/redis-server.ts';
+import { type RedisServer, startRedis, untilAnswering } from '../support/redis-server.ts';
 import { scaled } from '../support/time-scale.ts';
 
 const DAY = 86_400_000;
@@ -35,13 +35,7 @@ async function storeOf(options: Partial<RedisStoreOptions> = {}): Promise<{ stor
   const calls: string[] = [];
   const store = new RedisStore({ url: redis.url, timeoutMs: scaled(2_000), onError: () => {}, onCall: (op) => calls.push(op), shareMs: SHARE_MS, ...options });
   open.push(store);
-  await waitFor(
-    async () =>
-      await Promise.resolve(store.check([])).then(
-        () => true,
-        () => false,
-      ),
-  );
+  await untilAnswering(store);
   calls.length = 0;
   return { store, calls };
 }

@@ -8,7 +8,7 @@ import { MemoryStore } from '../../runtime/limits/memory-store.ts';
 import { RedisStore } from '../../runtime/limits/redis-store.ts';
 import type { LimitStore, StoreCheck } from '../../runtime/limits/store.ts';
 import { waitFor } from '../support/gateway.ts';
-import { type RedisServer, startRedis } from '../support/redis-server.ts';
+import { type RedisServer, startRedis, untilAnswering } from '../support/redis-server.ts';
 import { freePort } from '../support/serve-process.ts';
 import { scaled } from '../support/time-scale.ts';
 
@@ -26,14 +26,7 @@ beforeAll(async () => {
       throw error;
     },
   });
-  await waitFor(async () => {
-    try {
-      await stores.redis?.check([]);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  await untilAnswering(stores.redis);
 }, scaled(30_000));
 afterAll(async () => {
   for (const store of Object.values(stores)) await store.close();
@@ -244,13 +237,7 @@ describe('the Redis store', () => {
     // Without shares: every request goes to Redis, so that the calls it takes are what is counted.
     const store = new RedisStore({ url: redis.url, timeoutMs: scaled(2_000), onError: () => {}, onCall: (op) => calls.push(op), shares: false });
     try {
-      await waitFor(
-        async () =>
-          await Promise.resolve(store.check([])).then(
-            () => true,
-            () => false,
-          ),
-      );
+      await untilAnswering(store);
       calls.length = 0;
       const key = fresh();
       // Five requests checked in one turn of the event loop: one call.

@@ -92,3 +92,15 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisServe
     command: (line) => send(port, line, options, caFile),
   };
 }
+
+/** Resolves once a limits store answers a check (a Redis store connects in the background). */
+export async function untilAnswering(store: { check(checks: readonly never[]): unknown }): Promise<void> {
+  await waitFor(async () => {
+    try {
+      await store.check([]);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
